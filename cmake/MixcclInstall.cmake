@@ -1,0 +1,21 @@
+# Install rules: headers, libmixccl, a CMake package (find_package(mixccl) -> mixccl::mixccl) and mixccl.pc.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS mixccl EXPORT mixcclTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/include/mixccl.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT mixcclTargets NAMESPACE mixccl:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mixccl)
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/mixcclConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/mixcclConfig.cmake
+                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mixccl)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/mixcclConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/mixcclConfig.cmake ${PROJECT_BINARY_DIR}/mixcclConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mixccl)
+
+configure_file(${PROJECT_SOURCE_DIR}/cmake/mixccl.pc.in ${PROJECT_BINARY_DIR}/mixccl.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/mixccl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,163 @@
+/*
+ * mixccl public C API.
+ *
+ * Shaped like NCCL 2.28 (nccl.h) so that an NCCL ABI layer can forward 1:1: the result codes, data types and
+ * reduction operators carry the same numeric values as their nccl.h counterparts, and every function has the
+ * same argument order as its ncclXxx twin. The stream argument is vendor neutral (an opaque pointer: a
+ * cudaStream_t, a hipStream_t, or NULL). For host-memory buffers a collective completes before it returns,
+ * unless it is issued between mixcclGroupStart and mixcclGroupEnd, in which case it completes in GroupEnd.
+ *
+ * Thread safety: different communicators may be used from different threads at once; one communicator must
+ * be used by one thread at a time (as with NCCL).
+ */
+#ifndef MIXCCL_H_
+#define MIXCCL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MIXCCL_MAJOR 0
+#define MIXCCL_MINOR 1
+#define MIXCCL_PATCH 0
+/* Same encoding as NCCL_VERSION for X >= 2 or Y > 8: X*10000 + Y*100 + Z. */
+#define MIXCCL_VERSION(X, Y, Z) ((X) * 10000 + (Y) * 100 + (Z))
+#define MIXCCL_VERSION_CODE MIXCCL_VERSION(MIXCCL_MAJOR, MIXCCL_MINOR, MIXCCL_PATCH)
+
+typedef struct mixcclComm* mixcclComm_t;
+#define MIXCCL_COMM_NULL NULL
+
+/* A vendor-neutral stream handle: cudaStream_t / hipStream_t / NULL (default stream, or host memory). */
+typedef void* mixcclStream_t;
+
+#define MIXCCL_UNIQUE_ID_BYTES 128
+typedef struct {
+  char internal[MIXCCL_UNIQUE_ID_BYTES];
+} mixcclUniqueId;
+
+/* Result codes: numerically equal to ncclResult_t. */
+typedef enum {
+  mixcclSuccess = 0,
+  mixcclUnhandledCudaError = 1, /* a device runtime call failed (CUDA or HIP) */
+  mixcclSystemError = 2,
+  mixcclInternalError = 3,
+  mixcclInvalidArgument = 4,
+  mixcclInvalidUsage = 5,
+  mixcclRemoteError = 6,
+  mixcclInProgress = 7,
+  mixcclNumResults = 8
+} mixcclResult_t;
+
+/* Data types: numerically equal to ncclDataType_t. */
+typedef enum {
+  mixcclInt8 = 0,
+  mixcclChar = 0,
+  mixcclUint8 = 1,
+  mixcclInt32 = 2,
+  mixcclInt = 2,
+  mixcclUint32 = 3,
+  mixcclInt64 = 4,
+  mixcclUint64 = 5,
+  mixcclFloat16 = 6,
+  mixcclHalf = 6,
+  mixcclFloat32 = 7,
+  mixcclFloat = 7,
+  mixcclFloat64 = 8,
+  mixcclDouble = 8,
+  mixcclBfloat16 = 9,
+  mixcclFloat8e4m3 = 10,
+  mixcclFloat8e5m2 = 11,
+  mixcclNumTypes = 12
+} mixcclDataType_t;
+
+/* Reduction operators: numerically equal to ncclRedOp_t. */
+typedef enum {
+  mixcclSum = 0,
+  mixcclProd = 1,
+  mixcclMax = 2,
+  mixcclMin = 3,
+  mixcclAvg = 4, /* sum, then divided by the number of ranks once, where the final value is produced */
+  mixcclNumOps = 5,
+  mixcclMaxRedOp = 0x7fffffff
+} mixcclRedOp_t;
+
+#define MIXCCL_CONFIG_UNDEF_INT INT32_MIN
+#define MIXCCL_CONFIG_UNDEF_PTR NULL
+#define MIXCCL_CONFIG_MAGIC 0x6d697863u /* "mixc" */
+
+/* Communicator configuration. Fields left undefined take the MIXCCL_* environment value or the default;
+ * fields set here override the environment. */
+typedef struct mixcclConfig_v1 {
+  size_t size;          /* sizeof(mixcclConfig_t), set by the initializer */
+  unsigned int magic;   /* MIXCCL_CONFIG_MAGIC */
+  unsigned int version; /* MIXCCL_VERSION_CODE of the header the caller compiled against */
+  int blocking;         /* 1 (default): init returns when the communicator is ready */
+  const char* commName; /* a label used in log lines */
+  int timeoutMs;        /* every wait gives up after this (default: MIXCCL_TIMEOUT) */
+} mixcclConfig_t;
+
+#define MIXCCL_CONFIG_INITIALIZER                                                        \
+  {                                                                                      \
+    sizeof(mixcclConfig_t), MIXCCL_CONFIG_MAGIC, MIXCCL_VERSION_CODE,                    \
+        MIXCCL_CONFIG_UNDEF_INT, MIXCCL_CONFIG_UNDEF_PTR, MIXCCL_CONFIG_UNDEF_INT        \
+  }
+
+/* mixccl's own version (MIXCCL_VERSION_CODE). */
+mixcclResult_t mixcclGetVersion(int* version);
+
+/* Creates a unique id for a new communicator: the bootstrap root's address plus a random 128-bit job secret.
+ * The calling process serves the rendezvous in a background thread until every rank has joined (or
+ * MIXCCL_TIMEOUT passes); an id serves exactly one communicator. */
+mixcclResult_t mixcclGetUniqueId(mixcclUniqueId* uniqueId);
+
+/* Collective: every rank of the new communicator calls it with the same nranks and id. */
+mixcclResult_t mixcclCommInitRank(mixcclComm_t* comm, int nranks, mixcclUniqueId commId, int rank);
+mixcclResult_t mixcclCommInitRankConfig(mixcclComm_t* comm, int nranks, mixcclUniqueId commId, int rank,
+                                        mixcclConfig_t* config);
+
+/* Init from a launcher's environment: torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), Open MPI
+ * (OMPI_COMM_WORLD_RANK/SIZE) or Slurm (SLURM_PROCID/NTASKS), with MIXCCL_ROOT_ADDR=host:port naming where
+ * rank 0 serves the rendezvous (see README for the defaults). */
+mixcclResult_t mixcclCommInitFromEnv(mixcclComm_t* comm);
+
+/* Waits for the communicator's outstanding operations; afterwards only Destroy is allowed. */
+mixcclResult_t mixcclCommFinalize(mixcclComm_t comm);
+/* Frees the communicator's resources (shared memory, sockets, threads). */
+mixcclResult_t mixcclCommDestroy(mixcclComm_t comm);
+/* Stops outstanding operations, tells the peers that this rank is leaving, and frees the communicator. */
+mixcclResult_t mixcclCommAbort(mixcclComm_t comm);
+
+mixcclResult_t mixcclCommCount(const mixcclComm_t comm, int* count);
+mixcclResult_t mixcclCommUserRank(const mixcclComm_t comm, int* rank);
+/* The first error an operation of this communicator hit after it returned (or mixcclSuccess). */
+mixcclResult_t mixcclCommGetAsyncError(mixcclComm_t comm, mixcclResult_t* asyncError);
+
+const char* mixcclGetErrorString(mixcclResult_t result);
+/* The message of the last error this thread saw (comm may be NULL); "" when there was none. */
+const char* mixcclGetLastError(mixcclComm_t comm);
+
+/* Collectives. Counts follow NCCL: all-reduce and broadcast take the element count of each buffer;
+ * all-gather takes the per-rank send count (recvbuff holds nranks * sendcount); reduce-scatter takes the
+ * per-rank receive count (sendbuff holds nranks * recvcount). */
+mixcclResult_t mixcclAllReduce(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
+                               mixcclRedOp_t op, mixcclComm_t comm, mixcclStream_t stream);
+mixcclResult_t mixcclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount, mixcclDataType_t datatype,
+                               mixcclComm_t comm, mixcclStream_t stream);
+mixcclResult_t mixcclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
+                                   mixcclDataType_t datatype, mixcclRedOp_t op, mixcclComm_t comm,
+                                   mixcclStream_t stream);
+mixcclResult_t mixcclBroadcast(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
+                               int root, mixcclComm_t comm, mixcclStream_t stream);
+
+/* Group calls: collectives issued between Start and End are launched together in End. Nestable. */
+mixcclResult_t mixcclGroupStart(void);
+mixcclResult_t mixcclGroupEnd(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIXCCL_H_ */

@@ -1,0 +1,51 @@
+#pragma once
+// The typed registry of MIXCCL_* environment variables.
+//
+// Every knob is declared exactly once, in config_vars.cc, with its type, default and description;
+// `mixccl-info` prints the registry with the values in force. Values are read from the environment when
+// first asked for (so tests may setenv before the first use of a variable); a malformed value is reported
+// once at WARN and the default is used. Per-communicator API config (mixcclConfig_t) overrides these.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mixccl {
+
+enum class ConfigType { kInt, kBytes, kDouble, kString };
+
+struct ConfigVar {
+  const char* name;          // "MIXCCL_TIMEOUT"
+  ConfigType type;           // kBytes accepts K/M/G suffixes (powers of 1024)
+  const char* defaultValue;  // as text, in the variable's own syntax
+  const char* description;   // one line, with units
+};
+
+// All declared variables, in declaration order.
+const std::vector<const ConfigVar*>& configRegistry();
+
+// The raw text in force: the environment's value if set and non-empty, else the default.
+std::string configText(const ConfigVar& var);
+
+int64_t configInt(const ConfigVar& var);      // kInt and kBytes
+double configDouble(const ConfigVar& var);    // kDouble (also accepts kInt)
+std::string configString(const ConfigVar& var);
+
+// Parses "123", "4K", "16M", "1G" (powers of 1024). Returns false on malformed input.
+bool parseBytes(const std::string& text, int64_t* out);
+
+// Declared variables (definitions and descriptions in config_vars.cc).
+namespace cfg {
+extern const ConfigVar kDebug;
+extern const ConfigVar kTimeout;
+extern const ConfigVar kRootAddr;
+extern const ConfigVar kSocketIfname;
+extern const ConfigVar kHostname;
+extern const ConfigVar kSecret;
+extern const ConfigVar kAlgo;
+extern const ConfigVar kChunkBytes;
+extern const ConfigVar kShmSlotBytes;
+extern const ConfigVar kShmSlots;
+extern const ConfigVar kSpinUs;
+}  // namespace cfg
+
+}  // namespace mixccl

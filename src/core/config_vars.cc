@@ -1,0 +1,42 @@
+// The one place where MIXCCL_* variables are declared.
+#include "core/config.h"
+
+namespace mixccl {
+namespace cfg {
+
+const ConfigVar kDebug{"MIXCCL_DEBUG", ConfigType::kString, "WARN",
+                       "log level on stderr: NONE, WARN, INFO or TRACE"};
+const ConfigVar kTimeout{"MIXCCL_TIMEOUT", ConfigType::kDouble, "300",
+                         "seconds any wait (bootstrap, peer data, free slot) may last before it fails"};
+const ConfigVar kRootAddr{"MIXCCL_ROOT_ADDR", ConfigType::kString, "",
+                          "host:port where rank 0 serves the rendezvous for mixcclCommInitFromEnv"};
+const ConfigVar kSocketIfname{"MIXCCL_SOCKET_IFNAME", ConfigType::kString, "",
+                              "network interface (prefix) for bootstrap sockets; default: first non-loopback"
+                              " interface that is up, else lo"};
+const ConfigVar kHostname{"MIXCCL_HOSTNAME", ConfigType::kString, "",
+                          "overrides this process's host identity (ranks with equal identity use shared memory)"};
+const ConfigVar kSecret{"MIXCCL_SECRET", ConfigType::kString, "",
+                        "job secret for mixcclCommInitFromEnv; default: derived from the launcher's job id"};
+const ConfigVar kAlgo{"MIXCCL_ALGO", ConfigType::kString, "",
+                      "force an algorithm, globally (ring) or per collective (allreduce=ring,allgather=ring)"};
+const ConfigVar kChunkBytes{"MIXCCL_CHUNK_BYTES", ConfigType::kBytes, "128K",
+                            "pipeline chunk: the largest piece one plan step moves (capped by the transport)"};
+const ConfigVar kShmSlotBytes{"MIXCCL_SHM_SLOT_BYTES", ConfigType::kBytes, "128K",
+                              "bytes per slot of a shared-memory FIFO between two ranks"};
+const ConfigVar kShmSlots{"MIXCCL_SHM_SLOTS", ConfigType::kInt, "8",
+                          "slots per shared-memory FIFO (chunks in flight per peer)"};
+const ConfigVar kSpinUs{"MIXCCL_SPIN_US", ConfigType::kInt, "50",
+                        "microseconds a waiting rank polls before it sleeps on a futex"};
+
+}  // namespace cfg
+
+const std::vector<const ConfigVar*>& configRegistry() {
+  static const std::vector<const ConfigVar*> all = {
+      &cfg::kDebug,      &cfg::kTimeout,      &cfg::kRootAddr, &cfg::kSocketIfname,
+      &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
+      &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,
+  };
+  return all;
+}
+
+}  // namespace mixccl

@@ -1,0 +1,23 @@
+#include "engine/coll_args.h"
+
+namespace mixccl {
+
+const char* collName(CollType type) {
+  switch (type) {
+    case CollType::kAllReduce: return "all_reduce";
+    case CollType::kAllGather: return "all_gather";
+    case CollType::kReduceScatter: return "reduce_scatter";
+    case CollType::kBroadcast: return "broadcast";
+  }
+  return "unknown";
+}
+
+uint64_t sendElements(const CollArgs& args, int nranks) {
+  return args.type == CollType::kReduceScatter ? args.count * nranks : args.count;
+}
+
+uint64_t recvElements(const CollArgs& args, int nranks) {
+  return args.type == CollType::kAllGather ? args.count * nranks : args.count;
+}
+
+}  // namespace mixccl

@@ -1,0 +1,29 @@
+#pragma once
+// The description of one collective call, independent of where its buffers live.
+#include <cstdint>
+
+#include "mixccl.h"
+
+namespace mixccl {
+
+enum class CollType : uint8_t { kAllReduce, kAllGather, kReduceScatter, kBroadcast };
+constexpr int kNumCollTypes = 4;
+
+// "all_reduce", "all_gather", "reduce_scatter", "broadcast".
+const char* collName(CollType type);
+
+struct CollArgs {
+  CollType type = CollType::kAllReduce;
+  // NCCL's count argument: all-reduce/broadcast: elements of each buffer; all-gather: elements each rank
+  // sends; reduce-scatter: elements each rank receives.
+  uint64_t count = 0;
+  mixcclDataType_t dtype = mixcclFloat32;
+  mixcclRedOp_t op = mixcclSum;  // ignored by all-gather and broadcast
+  int root = 0;                  // broadcast only
+};
+
+// Elements in the send / receive buffer of one rank for a collective over `nranks` ranks.
+uint64_t sendElements(const CollArgs& args, int nranks);
+uint64_t recvElements(const CollArgs& args, int nranks);
+
+}  // namespace mixccl

@@ -1,0 +1,79 @@
+#include "engine/plan.h"
+
+#include <sstream>
+
+namespace mixccl {
+namespace {
+
+const char* bufName(BufKind kind) {
+  switch (kind) {
+    case BufKind::kSend: return "send";
+    case BufKind::kRecv: return "recv";
+    case BufKind::kScratch: return "scratch";
+    default: return "none";
+  }
+}
+
+uint64_t bufLimit(BufKind kind, uint64_t sendElems, uint64_t recvElems, uint64_t scratchElems) {
+  switch (kind) {
+    case BufKind::kSend: return sendElems;
+    case BufKind::kRecv: return recvElems;
+    case BufKind::kScratch: return scratchElems;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+void Plan::endLane() {
+  if (steps.size() != laneBegin.back()) laneBegin.push_back(static_cast<uint32_t>(steps.size()));
+}
+
+std::string Plan::describe() const {
+  std::ostringstream out;
+  for (size_t lane = 0; lane < numLanes(); ++lane) {
+    for (uint32_t i = laneBegin[lane]; i < laneBegin[lane + 1]; ++i) {
+      const Step& s = steps[i];
+      out << "lane " << lane << " step " << (i - laneBegin[lane]) << ":";
+      const char* sep = " ";
+      if (s.hasRecv()) {
+        out << sep << "recv " << s.recvPeer;
+        sep = s.reduces() ? " (op) " : " + ";
+      }
+      if (s.src.valid()) out << sep << bufName(s.src.buf) << "[" << s.src.offset << "]";
+      out << " ->";
+      if (s.dst.valid()) out << " " << bufName(s.dst.buf) << "[" << s.dst.offset << "]";
+      if (s.hasSend()) out << " send " << s.sendPeer;
+      out << " (" << s.count << " elems" << ((s.flags & Step::kFinal) ? ", final" : "") << ")\n";
+    }
+  }
+  return out.str();
+}
+
+std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendElems, uint64_t recvElems) {
+  if (plan.laneBegin.empty() || plan.laneBegin.front() != 0 || plan.laneBegin.back() != plan.steps.size())
+    return "lanes do not cover the steps";
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& s = plan.steps[i];
+    std::ostringstream where;
+    where << "step " << i << ": ";
+    if (s.count == 0) return where.str() + "count is 0";
+    if (!s.hasRecv() && !s.src.valid()) return where.str() + "no input";
+    if (!s.hasSend() && !s.dst.valid()) return where.str() + "no output";
+    for (int peer : {s.recvPeer, s.sendPeer}) {
+      if (peer != -1 && (peer < 0 || peer >= nranks || peer == rank))
+        return where.str() + "bad peer " + std::to_string(peer);
+    }
+    for (const Slice* sl : {&s.src, &s.dst}) {
+      if (!sl->valid()) continue;
+      uint64_t limit = bufLimit(sl->buf, sendElems, recvElems, plan.scratchElements);
+      if (sl->offset > limit || s.count > limit - sl->offset)
+        return where.str() + bufName(sl->buf) + " slice [" + std::to_string(sl->offset) + ", +" +
+               std::to_string(s.count) + ") outside " + std::to_string(limit) + " elements";
+    }
+    if (s.dst.valid() && s.dst.buf == BufKind::kSend) return where.str() + "writes the send buffer";
+  }
+  return "";
+}
+
+}  // namespace mixccl

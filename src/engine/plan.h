@@ -1,0 +1,75 @@
+#pragma once
+// A plan: what one rank does for one collective, as data.
+//
+// Algorithms (algorithms/) emit plans; the executor (engine/executor.h) runs them over transports and a device
+// backend; the plan simulator runs the plans of all ranks in one process. A plan never holds a pointer: buffers
+// are named by kind and element offset, so a plan can be cached and reused for any buffers of the same shape.
+//
+// The step is ONE fused primitive, the same one NCCL's "prims" are made of:
+//
+//     value  = [data received from recvPeer]  (op)  [local src slice]      -- one or both inputs
+//     if (flags & kFinal) and op is avg:  value /= nranks                 -- the reduced value is final here
+//     [local dst slice] = value ;  [send value to sendPeer]               -- one or both outputs
+//
+// so "recv-reduce-send", "recv-copy-send", "send", "recv", "copy" are all the same step with fields left out.
+// Each step moves `count` elements; a matching send/recv pair always has the same count (both ranks compute
+// it from the same arithmetic), and a step never has count 0.
+//
+// Ordering: a plan is a set of lanes; the steps of one lane run in order, different lanes run concurrently
+// (the executor interleaves them). Messages between two ranks are matched in order per (sender, receiver,
+// lane) pair: the k-th step of lane L on rank A that sends to B meets the k-th step of lane L on B that
+// receives from A. Pipelining comes from chunking: consecutive steps move consecutive chunks, and a sender may
+// run ahead of its receiver by as many chunks as the transport has slots.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mixccl {
+
+enum class BufKind : uint8_t { kNone = 0, kSend, kRecv, kScratch };
+
+// A place in one of the rank's buffers, in elements.
+struct Slice {
+  BufKind buf = BufKind::kNone;
+  uint64_t offset = 0;
+  bool valid() const { return buf != BufKind::kNone; }
+};
+
+struct Step {
+  enum Flags : uint8_t {
+    kNone = 0,
+    kFinal = 1,  // the value computed here is the fully reduced one: apply the post-op (avg: divide by nranks)
+  };
+  int32_t recvPeer = -1;  // rank whose data is an input (-1: none)
+  int32_t sendPeer = -1;  // rank the value is sent to (-1: none)
+  Slice src;              // local input (kNone: none)
+  Slice dst;              // local output (kNone: none)
+  uint64_t count = 0;     // elements moved by this step (> 0)
+  uint8_t flags = kNone;
+
+  bool hasRecv() const { return recvPeer >= 0; }
+  bool hasSend() const { return sendPeer >= 0; }
+  // True when the step combines two inputs with the reduction operator.
+  bool reduces() const { return hasRecv() && src.valid(); }
+};
+
+struct Plan {
+  std::vector<Step> steps;
+  // Lane l holds steps[laneBegin[l] .. laneBegin[l+1]) (laneBegin.back() == steps.size()).
+  std::vector<uint32_t> laneBegin{0};
+  uint64_t scratchElements = 0;  // scratch the plan needs, in elements of the collective's data type
+
+  size_t numLanes() const { return laneBegin.size() - 1; }
+  // Closes the current lane; subsequent push() calls go to a new lane. Empty lanes are not recorded.
+  void endLane();
+  void push(const Step& step) { steps.push_back(step); }
+
+  // A human-readable listing, one line per step ("lane 0 step 3: recv 2 + send[0+4] -> send 1 (4 elems)").
+  std::string describe() const;
+};
+
+// Checks structural rules: every step has an input and an output, count > 0, peers within [0, nranks) and not
+// `rank`, slices inside the buffer sizes given. Returns "" if the plan is well formed, else the first problem.
+std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendElems, uint64_t recvElems);
+
+}  // namespace mixccl

@@ -1,0 +1,139 @@
+#include "support/exact_data.h"
+
+#include <cstring>
+
+#include "core/datatype.h"
+#include "device/cpu/float_formats.h"
+
+namespace mixccl::testdata {
+namespace {
+
+// Largest integer N such that 0..N are all exact in `dt`.
+double maxExactInt(mixcclDataType_t dt) {
+  switch (dt) {
+    case mixcclInt8: return 127;
+    case mixcclUint8: return 255;
+    case mixcclFloat16: return 2048;
+    case mixcclBfloat16: return 256;
+    case mixcclFloat8e4m3: return 16;
+    case mixcclFloat8e5m2: return 8;
+    default: return 1 << 20;
+  }
+}
+
+bool isFloat(mixcclDataType_t dt) {
+  return dt == mixcclFloat16 || dt == mixcclFloat32 || dt == mixcclFloat64 || dt == mixcclBfloat16 ||
+         dt == mixcclFloat8e4m3 || dt == mixcclFloat8e5m2;
+}
+
+}  // namespace
+
+double inputValue(bool reduce, mixcclRedOp_t op, mixcclDataType_t dt, int rank, int nranks, uint64_t index) {
+  uint64_t shifted = (static_cast<uint64_t>(rank) + index) % static_cast<uint64_t>(nranks);
+  if (!reduce) {
+    uint64_t range = static_cast<uint64_t>(maxExactInt(dt)) + 1;
+    return static_cast<double>((static_cast<uint64_t>(rank) * 131 + index * 7) % range);
+  }
+  switch (op) {
+    case mixcclSum:
+    case mixcclAvg:
+      return shifted < 1 + (index * 5) % 8 ? 1.0 : 0.0;  // 1..8 contributors of a 1
+    case mixcclProd:
+      return shifted < (index % 4) ? 2.0 : 1.0;  // 0..3 contributors of a 2
+    default:  // max, min
+      return static_cast<double>((static_cast<uint64_t>(rank) * 3 + index) % 7);
+  }
+}
+
+void encodeValue(void* out, mixcclDataType_t dt, double v) {
+  switch (dt) {
+    case mixcclInt8: *static_cast<int8_t*>(out) = static_cast<int8_t>(v); break;
+    case mixcclUint8: *static_cast<uint8_t*>(out) = static_cast<uint8_t>(v); break;
+    case mixcclInt32: *static_cast<int32_t*>(out) = static_cast<int32_t>(v); break;
+    case mixcclUint32: *static_cast<uint32_t*>(out) = static_cast<uint32_t>(v); break;
+    case mixcclInt64: *static_cast<int64_t*>(out) = static_cast<int64_t>(v); break;
+    case mixcclUint64: *static_cast<uint64_t*>(out) = static_cast<uint64_t>(v); break;
+    case mixcclFloat16: *static_cast<uint16_t*>(out) = floatToHalf(static_cast<float>(v)); break;
+    case mixcclFloat32: *static_cast<float*>(out) = static_cast<float>(v); break;
+    case mixcclFloat64: *static_cast<double*>(out) = v; break;
+    case mixcclBfloat16: *static_cast<uint16_t*>(out) = floatToBf16(static_cast<float>(v)); break;
+    case mixcclFloat8e4m3: *static_cast<uint8_t*>(out) = floatToFp8e4m3(static_cast<float>(v)); break;
+    case mixcclFloat8e5m2: *static_cast<uint8_t*>(out) = floatToFp8e5m2(static_cast<float>(v)); break;
+    default: break;
+  }
+}
+
+void expectedReduced(void* out, mixcclRedOp_t op, mixcclDataType_t dt, int nranks, uint64_t index) {
+  double acc = inputValue(true, op, dt, 0, nranks, index);
+  for (int r = 1; r < nranks; ++r) {
+    double v = inputValue(true, op, dt, r, nranks, index);
+    switch (op) {
+      case mixcclSum: case mixcclAvg: acc += v; break;
+      case mixcclProd: acc *= v; break;
+      case mixcclMax: acc = v > acc ? v : acc; break;
+      case mixcclMin: acc = v < acc ? v : acc; break;
+      default: break;
+    }
+  }
+  if (op == mixcclAvg && nranks > 1) {
+    if (!isFloat(dt)) {
+      acc = static_cast<double>(static_cast<uint64_t>(acc) / static_cast<uint64_t>(nranks));
+    } else if (dt == mixcclFloat64) {
+      acc = acc / nranks;
+    } else {
+      acc = static_cast<double>(static_cast<float>(acc) / static_cast<float>(nranks));
+    }
+  }
+  encodeValue(out, dt, acc);
+}
+
+void fillInput(void* buf, bool reduce, mixcclRedOp_t op, mixcclDataType_t dt, int rank, int nranks, uint64_t first,
+               uint64_t count) {
+  size_t sz = dataTypeSize(dt);
+  auto* p = static_cast<char*>(buf);
+  for (uint64_t i = 0; i < count; ++i) encodeValue(p + i * sz, dt, inputValue(reduce, op, dt, rank, nranks, first + i));
+}
+
+void fillReduced(void* buf, mixcclRedOp_t op, mixcclDataType_t dt, int nranks, uint64_t first, uint64_t count) {
+  size_t sz = dataTypeSize(dt);
+  auto* p = static_cast<char*>(buf);
+  for (uint64_t i = 0; i < count; ++i) expectedReduced(p + i * sz, op, dt, nranks, first + i);
+}
+
+uint64_t countWrong(const void* got, const void* want, mixcclDataType_t dt, uint64_t count) {
+  size_t sz = dataTypeSize(dt);
+  const auto* a = static_cast<const char*>(got);
+  const auto* b = static_cast<const char*>(want);
+  if (memcmp(a, b, count * sz) == 0) return 0;
+  uint64_t wrong = 0;
+  for (uint64_t i = 0; i < count; ++i) wrong += memcmp(a + i * sz, b + i * sz, sz) != 0;
+  return wrong;
+}
+
+void fillSend(int coll, void* sendbuf, uint64_t count, mixcclDataType_t dt, mixcclRedOp_t op, int root, int rank,
+              int nranks) {
+  switch (coll) {
+    case 0: fillInput(sendbuf, true, op, dt, rank, nranks, 0, count); break;
+    case 1: fillInput(sendbuf, false, op, dt, rank, nranks, 0, count); break;
+    case 2: fillInput(sendbuf, true, op, dt, rank, nranks, 0, count * nranks); break;
+    case 3: fillInput(sendbuf, false, op, dt, rank, nranks, 0, count); break;
+    default: break;
+  }
+}
+
+void fillExpectedRecv(int coll, void* want, uint64_t count, mixcclDataType_t dt, mixcclRedOp_t op, int root,
+                      int rank, int nranks) {
+  size_t sz = dataTypeSize(dt);
+  switch (coll) {
+    case 0: fillReduced(want, op, dt, nranks, 0, count); break;
+    case 1:
+      for (int r = 0; r < nranks; ++r)
+        fillInput(static_cast<char*>(want) + r * count * sz, false, op, dt, r, nranks, 0, count);
+      break;
+    case 2: fillReduced(want, op, dt, nranks, static_cast<uint64_t>(rank) * count, count); break;
+    case 3: fillInput(want, false, op, dt, root, nranks, 0, count); break;
+    default: break;
+  }
+}
+
+}  // namespace mixccl::testdata
