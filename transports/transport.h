@@ -22,7 +22,8 @@ struct TransportCaps {
   double bandwidthBytesPerSec = 0;  // one peer pair, large messages
   uint32_t memoryTypeMask = 1;    // bit i set: can read/write buffers of MemoryType i directly (bit 0: host)
   size_t slotBytes = 0;           // largest message; a plan's chunk must not exceed it
-  int slotsPerChannel = 0;        // messages in flight per channel
+  int slotsPerChannel = 0;        // messages in flight per channel; >= 2, since a fused step holds its input
+                                  // while it takes an output slot (with 1 a ring deadlocks)
   int maxLanes = 1;               // lanes (independent channel sets) per peer pair
 };
 

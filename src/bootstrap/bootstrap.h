@@ -39,9 +39,10 @@ class Bootstrap {
 
 // Joins the communicator described by `id` as `rank` of `nranks`: connects to the root (retrying until the
 // root is up or the timeout passes), presents the secret, receives every rank's address, and connects the
-// ranks among themselves. Errors: mixcclInvalidArgument for a malformed id; mixcclRemoteError when the root
-// refuses us (wrong secret, rank already taken: a reused id) or is unreachable; mixcclSystemError for socket
-// failures.
+// ranks among themselves. Errors: mixcclInvalidArgument for a malformed id or arguments; mixcclInvalidUsage
+// when this process already used the id for `rank` (an id serves one communicator) or the ranks disagree on
+// nranks; mixcclRemoteError when the root refuses us (wrong secret, rank already taken: a reused id), is gone or
+// unreachable, or a rank never comes; mixcclSystemError for local socket failures.
 Result bootstrapInit(const UniqueId& id, int rank, int nranks, double timeoutSec, std::unique_ptr<Bootstrap>* out);
 
 }  // namespace mixccl

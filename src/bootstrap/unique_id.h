@@ -13,6 +13,10 @@ struct UniqueId {
   std::string host;  // numeric IPv4/IPv6 address of the root
   uint16_t port = 0;
   uint8_t secret[16] = {};
+  // True when the root was already listening before this id existed (createUniqueId): a refused connection
+  // then means the root is gone, i.e. the id was used already, and init fails at once instead of retrying
+  // until the timeout. False for launcher ids, whose root (rank 0) may start after the other ranks.
+  bool rootListening = false;
 };
 
 // Serialises into / parses from the 128 public bytes. decode() fails with mixcclInvalidArgument (message

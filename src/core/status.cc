@@ -28,6 +28,8 @@ Result failf(Result code, const char* fmt, ...) {
 
 const char* lastErrorMessage() { return tLastError.c_str(); }
 
+void setLastErrorMessage(std::string message) { tLastError = std::move(message); }
+
 void clearLastError() { tLastError.clear(); }
 
 const char* resultString(Result code) {

@@ -22,6 +22,10 @@ Result failf(Result code, const char* fmt, ...) __attribute__((format(printf, 2,
 // This thread's last error message ("" if none).
 const char* lastErrorMessage();
 
+// Records `message` as this thread's last error without logging it (to carry an error that was already logged
+// on another thread over to the thread that reports it).
+void setLastErrorMessage(std::string message);
+
 // Clears this thread's last error (at the start of a public API call).
 void clearLastError();
 

@@ -1,0 +1,22 @@
+#include "algorithms/registry.h"
+
+#include <cstring>
+
+#include "algorithms/ring.h"
+
+namespace mixccl {
+
+const std::vector<const Algorithm*>& allAlgorithms() {
+  static const RingAlgorithm ring;
+  static const std::vector<const Algorithm*> all = {&ring};
+  return all;
+}
+
+const Algorithm* findAlgorithm(const char* name) {
+  for (const Algorithm* a : allAlgorithms()) {
+    if (strcmp(a->name(), name) == 0) return a;
+  }
+  return nullptr;
+}
+
+}  // namespace mixccl

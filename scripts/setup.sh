@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mixccl needs to build and test (only those missing), then configures and builds.
+# Usage: scripts/setup.sh [build-dir]   (default: build)
+# Environment: MIXCCL_CMAKE_ARGS (extra cmake arguments), MIXCCL_SKIP_APT=1 (do not install anything).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$root/build}"
+
+# Required to build and test; optional extras are used when present (see README.md).
+packages=(build-essential cmake ninja-build pkg-config libgtest-dev googletest libbenchmark-dev
+          openmpi-bin libopenmpi-dev iproute2 procps)
+
+if [ "${MIXCCL_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+jobs="$(nproc 2>/dev/null || echo 2)"
+# shellcheck disable=SC2086
+cmake -S "$root" -B "$build" -G Ninja ${MIXCCL_CMAKE_ARGS:-}
+cmake --build "$build" -j "$jobs"

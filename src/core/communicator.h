@@ -1,0 +1,94 @@
+#pragma once
+// The communicator: who the ranks are, how each peer is reached, and how collectives are run.
+//
+// Created collectively by Communicator::create (every rank of the job calls it with the same id). Used by one
+// thread at a time. Destruction frees transports (shared memory is already unlinked at init) and sockets.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/status.h"
+#include "device/device_backend.h"
+#include "engine/coll_args.h"
+#include "engine/plan_cache.h"
+#include "engine/wait_loop.h"
+#include "transports/transport.h"
+#include "tuning/selector.h"
+
+namespace mixccl {
+
+// What each rank tells the others at init (fixed size: exchanged as bytes through the bootstrap).
+struct PeerInfo {
+  uint64_t hostHash = 0;
+  int32_t pid = 0;
+  char hostname[64] = {};
+};
+
+// One collective call, with its plan and executor, ready to run.
+struct PreparedOp {
+  CollArgs args;
+  std::shared_ptr<const Plan> plan;
+  std::unique_ptr<Executor> executor;
+};
+
+class Communicator {
+ public:
+  struct Options {
+    double timeoutSec = 300;
+    std::string name;
+  };
+
+  static Result create(const UniqueId& id, int rank, int nranks, const Options& options,
+                       std::unique_ptr<Communicator>* out);
+  ~Communicator();
+
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  const PeerInfo& peer(int r) const { return peers_[r]; }
+
+  // Selects an algorithm, fetches its plan and makes an executor over the given host buffers.
+  Result prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out);
+  // The ActiveOp that runs `ops` (all of this communicator) in order.
+  ActiveOp activeOp(std::vector<PreparedOp>& ops);
+  const WaitPolicy& waitPolicy() const { return policy_; }
+
+  // Records the first error of an operation; later calls report it (the communicator is unusable then).
+  void setAsyncError(Result code);
+  Result asyncError() const { return asyncError_.load(); }
+  const std::string& asyncErrorMessage() const { return asyncMessage_; }
+
+  // Tells the peers this rank is leaving (they fail fast instead of timing out).
+  void notifyAbort();
+
+  bool finalized = false;
+
+ private:
+  Communicator() = default;
+  Result connect();
+
+  int rank_ = 0;
+  int nranks_ = 1;
+  Options options_;
+  WaitPolicy policy_;
+  std::unique_ptr<Bootstrap> bootstrap_;
+  std::vector<PeerInfo> peers_;
+  std::vector<std::unique_ptr<Transport>> transports_;
+  std::vector<Transport*> routes_;  // by peer
+  DeviceBackend* backend_ = nullptr;
+  Selector selector_;
+  PlanCache plans_;
+  uint64_t chunkBytes_ = 0;
+  std::atomic<Result> asyncError_{mixcclSuccess};
+  std::string asyncMessage_;
+};
+
+}  // namespace mixccl
+
+// The C handle.
+struct mixcclComm {
+  static constexpr uint32_t kMagic = 0x6d63636cu;  // "mccl"
+  uint32_t magic = kMagic;
+  std::unique_ptr<mixccl::Communicator> impl;
+};

@@ -1,0 +1,132 @@
+#include "engine/executor.h"
+
+#include <sstream>
+
+#include "core/datatype.h"
+
+namespace mixccl {
+
+Executor::Executor(const Plan& plan, const CollArgs& args, int rank, int nranks, ExecBuffers buffers,
+                   const std::vector<Transport*>& routes, DeviceBackend& backend)
+    : plan_(plan),
+      args_(args),
+      rank_(rank),
+      nranks_(nranks),
+      elemBytes_(dataTypeSize(args.dtype)),
+      buffers_(buffers),
+      routes_(routes),
+      backend_(backend),
+      next_(plan.laneBegin.begin(), plan.laneBegin.end() - 1),
+      lanesLeft_(plan.numLanes()) {}
+
+const char* Executor::slicePtr(const Slice& s) const {
+  const char* base = nullptr;
+  switch (s.buf) {
+    case BufKind::kSend: base = static_cast<const char*>(buffers_.send); break;
+    case BufKind::kRecv: base = static_cast<const char*>(buffers_.recv); break;
+    case BufKind::kScratch: base = static_cast<const char*>(buffers_.scratch); break;
+    default: return nullptr;
+  }
+  return base + s.offset * elemBytes_;
+}
+
+Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
+  *ran = false;
+  const size_t bytes = step.count * elemBytes_;
+  const int laneId = static_cast<int>(lane);
+  RecvChannel* rc = nullptr;
+  const void* in = nullptr;
+  if (step.hasRecv()) {
+    rc = routes_[step.recvPeer]->recvChannel(step.recvPeer, laneId);
+    size_t got = 0;
+    in = rc->peek(&got);
+    if (in == nullptr) return mixcclSuccess;
+    if (got != bytes) {
+      return failf(mixcclInternalError,
+                   "%s: rank %d expected %zu bytes from rank %d in step %u of lane %zu but got %zu: the ranks' "
+                   "plans disagree (same count, type and algorithm on every rank?)",
+                   collName(args_.type), rank_, bytes, step.recvPeer, next_[lane] - plan_.laneBegin[lane], lane,
+                   got);
+    }
+  }
+  SendChannel* sc = nullptr;
+  char* out = nullptr;
+  if (step.hasSend()) {
+    sc = routes_[step.sendPeer]->sendChannel(step.sendPeer, laneId);
+    out = static_cast<char*>(sc->acquire());
+    if (out == nullptr) return mixcclSuccess;  // the peeked input stays where it is until the next try
+  }
+
+  const char* local = slicePtr(step.src);
+  char* dst = const_cast<char*>(slicePtr(step.dst));
+  // The reduced value is written once (to the local destination if there is one, else into the send slot) and
+  // copied from there to the other output: every rank that gets it gets the same bits.
+  char* first = dst != nullptr ? dst : out;
+  char* second = dst != nullptr ? out : nullptr;
+  ReduceSpec spec{args_.dtype, args_.op == mixcclAvg ? mixcclSum : args_.op, 0};
+  if ((step.flags & Step::kFinal) && args_.op == mixcclAvg && nranks_ > 1) spec.divisor = nranks_;
+
+  if (in != nullptr && local != nullptr) {
+    backend_.reduce(first, local, in, step.count, spec);
+  } else {
+    const char* only = in != nullptr ? static_cast<const char*>(in) : local;
+    if (spec.divisor > 1) {
+      backend_.postOp(first, only, step.count, spec);
+    } else if (first != only) {
+      backend_.copy(first, only, bytes);
+    }
+  }
+  if (second != nullptr) backend_.copy(second, first, bytes);
+
+  if (rc != nullptr) rc->release();
+  if (sc != nullptr) sc->post(bytes);
+  *ran = true;
+  return mixcclSuccess;
+}
+
+Result Executor::advance(bool* progressed) {
+  *progressed = false;
+  for (size_t lane = 0; lane < next_.size(); ++lane) {
+    const uint32_t end = plan_.laneBegin[lane + 1];
+    while (next_[lane] < end) {
+      bool ran = false;
+      MIXCCL_TRY(tryStep(lane, plan_.steps[next_[lane]], &ran));
+      if (!ran) break;
+      *progressed = true;
+      if (++next_[lane] == end) --lanesLeft_;
+    }
+  }
+  return mixcclSuccess;
+}
+
+void Executor::blockedPeers(std::vector<int>* peers) const {
+  for (size_t lane = 0; lane < next_.size(); ++lane) {
+    if (next_[lane] >= plan_.laneBegin[lane + 1]) continue;
+    const Step& s = plan_.steps[next_[lane]];
+    if (s.hasRecv()) peers->push_back(s.recvPeer);
+    if (s.hasSend()) peers->push_back(s.sendPeer);
+  }
+}
+
+std::string Executor::waitingFor() const {
+  for (size_t lane = 0; lane < next_.size(); ++lane) {
+    const uint32_t begin = plan_.laneBegin[lane], end = plan_.laneBegin[lane + 1];
+    if (next_[lane] >= end) continue;
+    const Step& s = plan_.steps[next_[lane]];
+    std::ostringstream out;
+    out << "step " << (next_[lane] - begin) << " of " << (end - begin) << " (lane " << lane << ") waits for ";
+    if (s.hasRecv()) {
+      size_t bytes = 0;
+      RecvChannel* rc = routes_[s.recvPeer]->recvChannel(s.recvPeer, static_cast<int>(lane));
+      if (rc->peek(&bytes) == nullptr) {
+        out << "data from rank " << s.recvPeer;
+        return out.str();
+      }
+    }
+    out << "a free slot towards rank " << s.sendPeer;
+    return out.str();
+  }
+  return "nothing";
+}
+
+}  // namespace mixccl

@@ -1,0 +1,142 @@
+// Forked ranks over shared memory: every collective x rank count 2..8 (one test each), and inside each rank
+// every data type x operator x in/out of place x awkward counts, checked exactly.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/datatype.h"
+#include "engine/coll_args.h"
+#include "support/exact_data.h"
+#include "support/rank_runner.h"
+
+namespace mixccl {
+namespace {
+
+using testing::rankCheck;
+using testing::runRanks;
+
+mixcclResult_t call(CollType coll, const void* send, void* recv, size_t count, mixcclDataType_t dt,
+                    mixcclRedOp_t op, int root, mixcclComm_t comm) {
+  switch (coll) {
+    case CollType::kAllReduce: return mixcclAllReduce(send, recv, count, dt, op, comm, nullptr);
+    case CollType::kAllGather: return mixcclAllGather(send, recv, count, dt, comm, nullptr);
+    case CollType::kReduceScatter: return mixcclReduceScatter(send, recv, count, dt, op, comm, nullptr);
+    case CollType::kBroadcast: return mixcclBroadcast(send, recv, count, dt, root, comm, nullptr);
+  }
+  return mixcclInternalError;
+}
+
+// One collective on this rank, checked; returns the number of wrong elements (or -1 if the call failed).
+int64_t runChecked(mixcclComm_t comm, CollType coll, uint64_t count, mixcclDataType_t dt, mixcclRedOp_t op,
+                   int root, bool inPlace, int rank, int n) {
+  CollArgs args{coll, count, dt, op, root};
+  const size_t esz = dataTypeSize(dt);
+  const uint64_t sendN = sendElements(args, n), recvN = recvElements(args, n);
+  std::vector<char> recvBuf(std::max(sendN, recvN) * esz + 64, 0x5a), sendBuf(sendN * esz + 64), want(recvN * esz + 1);
+  char* send = sendBuf.data();
+  char* recv = recvBuf.data();
+  if (inPlace) send = coll == CollType::kAllGather ? recv + rank * count * esz : recv;
+  testdata::fillSend(static_cast<int>(coll), send, count, dt, op, root, rank, n);
+  if (inPlace && coll == CollType::kReduceScatter) recv = send + rank * count * esz;
+  testdata::fillExpectedRecv(static_cast<int>(coll), want.data(), count, dt, op, root, rank, n);
+  mixcclResult_t res = call(coll, send, recv, count, dt, op, root, comm);
+  if (!rankCheck(res == mixcclSuccess, rank, "%s failed: %s", collName(coll), mixcclGetLastError(comm))) return -1;
+  return static_cast<int64_t>(testdata::countWrong(recv, want.data(), dt, recvN));
+}
+
+struct MatrixCase {
+  CollType coll;
+  int nranks;
+};
+
+class CollectiveMatrix : public ::testing::TestWithParam<MatrixCase> {};
+
+TEST_P(CollectiveMatrix, EveryTypeOpCountAndPlacementIsExact) {
+  const MatrixCase mc = GetParam();
+  auto body = [mc](int rank, int n, const mixcclUniqueId& id) -> int {
+    mixcclComm_t comm = nullptr;
+    if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
+                   mixcclGetLastError(nullptr)))
+      return 1;
+    const bool reduces = mc.coll == CollType::kAllReduce || mc.coll == CollType::kReduceScatter;
+    std::vector<mixcclRedOp_t> ops = {mixcclSum};
+    if (reduces) ops = {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg};
+    const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n - 1), static_cast<uint64_t>(n),
+                               static_cast<uint64_t>(n + 1), 1009, 100003};
+    int failures = 0;
+    for (int dt = 0; dt < mixcclNumTypes && failures < 5; ++dt) {
+      for (mixcclRedOp_t op : ops) {
+        for (uint64_t count : counts) {
+          // The large count only once per type (it is the slow one): with sum.
+          if (count == 100003 && op != mixcclSum) continue;
+          for (bool inPlace : {false, true}) {
+            int root = mc.coll == CollType::kBroadcast ? static_cast<int>(count % n) : 0;
+            int64_t wrong = runChecked(comm, mc.coll, count, static_cast<mixcclDataType_t>(dt), op, root, inPlace,
+                                       rank, n);
+            if (!rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(mc.coll),
+                           dataTypeName(static_cast<mixcclDataType_t>(dt)), redOpName(op),
+                           static_cast<unsigned long long>(count), inPlace ? "in-place" : "out-of-place",
+                           static_cast<long long>(wrong))) {
+              ++failures;
+              if (wrong < 0) return 1;  // the communicator is unusable after a failed call
+            }
+          }
+        }
+      }
+    }
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(mc.nranks, body, 240);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+std::vector<MatrixCase> matrixCases() {
+  std::vector<MatrixCase> cases;
+  for (int c = 0; c < kNumCollTypes; ++c) {
+    for (int n = 2; n <= 8; ++n) cases.push_back({static_cast<CollType>(c), n});
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shm, CollectiveMatrix, ::testing::ValuesIn(matrixCases()),
+                         [](const ::testing::TestParamInfo<MatrixCase>& info) {
+                           return std::string(collName(info.param.coll)) + "_" + std::to_string(info.param.nranks) +
+                                  "ranks";
+                         });
+
+// Several collectives of one communicator in one group complete in GroupEnd, each exact.
+TEST(CollectiveGroup, MixedCollectivesInOneGroup) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    mixcclComm_t comm = nullptr;
+    if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
+                   mixcclGetLastError(nullptr)))
+      return 1;
+    const uint64_t count = 4099;
+    std::vector<float> arSend(count), arRecv(count), arWant(count);
+    std::vector<int32_t> agSend(count), agRecv(count * n), agWant(count * n);
+    testdata::fillSend(0, arSend.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+    testdata::fillExpectedRecv(0, arWant.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+    testdata::fillSend(1, agSend.data(), count, mixcclInt32, mixcclSum, 0, rank, n);
+    testdata::fillExpectedRecv(1, agWant.data(), count, mixcclInt32, mixcclSum, 0, rank, n);
+    bool ok = mixcclGroupStart() == mixcclSuccess;
+    ok &= mixcclAllReduce(arSend.data(), arRecv.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
+          mixcclSuccess;
+    ok &= mixcclAllGather(agSend.data(), agRecv.data(), count, mixcclInt32, comm, nullptr) == mixcclSuccess;
+    ok &= mixcclGroupEnd() == mixcclSuccess;
+    if (!rankCheck(ok, rank, "group failed: %s", mixcclGetLastError(comm))) return 1;
+    ok &= rankCheck(testdata::countWrong(arRecv.data(), arWant.data(), mixcclFloat32, count) == 0, rank,
+                    "all-reduce in group wrong");
+    ok &= rankCheck(testdata::countWrong(agRecv.data(), agWant.data(), mixcclInt32, count * n) == 0, rank,
+                    "all-gather in group wrong");
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+}  // namespace
+}  // namespace mixccl
