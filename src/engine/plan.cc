@@ -55,23 +55,21 @@ std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendEl
     return "lanes do not cover the steps";
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const Step& s = plan.steps[i];
-    std::ostringstream where;
-    where << "step " << i << ": ";
-    if (s.count == 0) return where.str() + "count is 0";
-    if (!s.hasRecv() && !s.src.valid()) return where.str() + "no input";
-    if (!s.hasSend() && !s.dst.valid()) return where.str() + "no output";
+    auto where = [i] { return "step " + std::to_string(i) + ": "; };
+    if (s.count == 0) return where() + "count is 0";
+    if (!s.hasRecv() && !s.src.valid()) return where() + "no input";
+    if (!s.hasSend() && !s.dst.valid()) return where() + "no output";
     for (int peer : {s.recvPeer, s.sendPeer}) {
-      if (peer != -1 && (peer < 0 || peer >= nranks || peer == rank))
-        return where.str() + "bad peer " + std::to_string(peer);
+      if (peer != -1 && (peer < 0 || peer >= nranks || peer == rank)) return where() + "bad peer " + std::to_string(peer);
     }
     for (const Slice* sl : {&s.src, &s.dst}) {
       if (!sl->valid()) continue;
       uint64_t limit = bufLimit(sl->buf, sendElems, recvElems, plan.scratchElements);
       if (sl->offset > limit || s.count > limit - sl->offset)
-        return where.str() + bufName(sl->buf) + " slice [" + std::to_string(sl->offset) + ", +" +
+        return where() + bufName(sl->buf) + " slice [" + std::to_string(sl->offset) + ", +" +
                std::to_string(s.count) + ") outside " + std::to_string(limit) + " elements";
     }
-    if (s.dst.valid() && s.dst.buf == BufKind::kSend) return where.str() + "writes the send buffer";
+    if (s.dst.valid() && s.dst.buf == BufKind::kSend) return where() + "writes the send buffer";
   }
   return "";
 }

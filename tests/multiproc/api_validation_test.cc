@@ -117,7 +117,7 @@ TEST(ApiValidation, ReusedUniqueIdFailsClearly) {
   ASSERT_EQ(mixcclCommInitRank(&first, 1, id, 0), mixcclSuccess);
   mixcclResult_t res = mixcclCommInitRank(&second, 1, id, 0);
   EXPECT_TRUE(res == mixcclInvalidUsage || res == mixcclRemoteError) << res;
-  EXPECT_NE(std::string(mixcclGetLastError(nullptr)).find("reuse"), std::string::npos) << mixcclGetLastError(nullptr);
+  EXPECT_NE(std::string(mixcclGetLastError(nullptr)).find("already used"), std::string::npos) << mixcclGetLastError(nullptr);
   EXPECT_EQ(second, nullptr);
   EXPECT_EQ(mixcclCommDestroy(first), mixcclSuccess);
 }

@@ -14,7 +14,11 @@
 namespace mixccl {
 namespace {
 
+// "A large prime" count: larger than any rank count and than a chunk, divisible by nothing. All-gather and
+// reduce-scatter buffers hold count x n elements per rank (n^2 x count over all ranks), so beyond 16 ranks they
+// use a smaller prime to keep the whole matrix within a CI budget.
 constexpr uint64_t kLargePrime = 1009;
+constexpr uint64_t kLargePrimeWide = 211;
 
 struct SimCase {
   const Algorithm* algo;
@@ -48,7 +52,7 @@ int64_t runOne(const SimCase& sc, int n, uint64_t count, mixcclRedOp_t op, int r
   const size_t esz = dataTypeSize(sc.dtype);
   const uint64_t sendN = sendElements(args, n), recvN = recvElements(args, n);
   const int coll = static_cast<int>(sc.coll);
-  std::vector<std::vector<char>> sendBufs(n), recvBufs(n), want(n);
+  std::vector<std::vector<char>> sendBufs(n), recvBufs(n);
   std::vector<SimRankBuffers> bufs(n);
   for (int r = 0; r < n; ++r) {
     recvBufs[r].assign(std::max(recvN, sendN) * esz + 1, 0x5a);
@@ -57,26 +61,31 @@ int64_t runOne(const SimCase& sc, int n, uint64_t count, mixcclRedOp_t op, int r
     char* recv = recvBufs[r].data();
     if (inPlace) {
       // The nccl-tests layouts: the send data sits inside the receive buffer.
-      if (sc.coll == CollType::kAllGather) {
-        send = recv + r * count * esz;
-      } else if (sc.coll == CollType::kReduceScatter) {
-        send = recv;  // the receive buffer is send + r * count, below
-      } else {
-        send = recv;
-      }
+      send = sc.coll == CollType::kAllGather ? recv + r * count * esz : recv;
     }
     testdata::fillSend(coll, send, count, sc.dtype, op, root, r, n);
     if (inPlace && sc.coll == CollType::kReduceScatter) recv = send + r * count * esz;
     bufs[r] = {send, recv};
-    want[r].assign(recvN * esz + 1, 0);
-    testdata::fillExpectedRecv(coll, want[r].data(), count, sc.dtype, op, root, r, n);
+  }
+  // The expected results, computed once: rank r of a reduce-scatter must hold slice r of the reduced vector;
+  // every other collective leaves the same recvN elements on every rank.
+  std::vector<char> want;
+  if (sc.coll == CollType::kReduceScatter) {
+    want.resize(count * n * esz + 1);
+    testdata::fillReduced(want.data(), op, sc.dtype, n, 0, count * n);
+  } else {
+    want.resize(recvN * esz + 1);
+    testdata::fillExpectedRecv(coll, want.data(), count, sc.dtype, op, root, 0, n);
   }
   SimOptions options;
   options.chunkBytes = chunkElems * esz;
   options.slotsPerChannel = 2 + (n % 3);  // 2 is the least a fused step needs (holds an input, takes an output)
   if (simulate(*sc.algo, args, n, options, bufs, stats) != mixcclSuccess) return -1;
   int64_t wrong = 0;
-  for (int r = 0; r < n; ++r) wrong += testdata::countWrong(bufs[r].recv, want[r].data(), sc.dtype, recvN);
+  for (int r = 0; r < n; ++r) {
+    const char* expect = want.data() + (sc.coll == CollType::kReduceScatter ? r * count * esz : 0);
+    wrong += testdata::countWrong(bufs[r].recv, expect, sc.dtype, recvN);
+  }
   return wrong;
 }
 
@@ -88,13 +97,15 @@ TEST_P(PlanSimTest, ExactForEveryRankCountOpAndPlacement) {
   if (reduces(sc.coll)) ops = {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg};
   int failures = 0;
   for (int n = 1; n <= 64 && failures < 5; ++n) {
+    const bool wide = sc.coll == CollType::kAllGather || sc.coll == CollType::kReduceScatter;
+    const uint64_t prime = wide && n > 16 ? kLargePrimeWide : kLargePrime;
     const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n - 1), static_cast<uint64_t>(n),
-                               static_cast<uint64_t>(n + 1), kLargePrime};
+                               static_cast<uint64_t>(n + 1), prime};
     for (uint64_t count : counts) {
       for (mixcclRedOp_t op : ops) {
         for (bool inPlace : {false, true}) {
           int root = sc.coll == CollType::kBroadcast ? (n * 7 + 3) % n : 0;
-          uint64_t chunk = (n + count) % 2 ? 5 : 64;
+          uint64_t chunk = count == prime ? 97 : ((n + count) % 2 ? 3 : 64);
           int64_t wrong = runOne(sc, n, count, op, root, inPlace, chunk, nullptr);
           if (wrong != 0) {
             ADD_FAILURE() << collName(sc.coll) << " " << dataTypeName(sc.dtype) << " " << redOpName(op) << " n=" << n

@@ -1,0 +1,176 @@
+#include "common/launcher.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "common/perf_error.h"
+#include "common/sweep.h"
+
+namespace mixccl::perf {
+namespace {
+
+// Runs `body` on an initialised communicator and tears it down; returns the rank's exit code.
+int runRank(mixcclComm_t comm, const std::string& program, const RankBody& body) {
+  RankContext ctx;
+  ctx.comm = comm;
+  int code = kExitError;
+  try {
+    checkResult(mixcclCommCount(comm, &ctx.nranks), "mixcclCommCount", comm);
+    checkResult(mixcclCommUserRank(comm, &ctx.rank), "mixcclCommUserRank", comm);
+    code = body(ctx);
+  } catch (const UsageError& e) {
+    if (ctx.rank == 0) std::fprintf(stderr, "%s: %s\n%s", program.c_str(), e.what(), usageText(program).c_str());
+    code = kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: rank %d: %s\n", program.c_str(), ctx.rank, e.what());
+    code = kExitError;
+  }
+  if (code == kExitOk || code == kExitWrong) {
+    mixcclResult_t res = mixcclCommFinalize(comm);
+    if (res == mixcclSuccess) res = mixcclCommDestroy(comm);
+    if (res != mixcclSuccess) {
+      std::fprintf(stderr, "%s: rank %d: destroying the communicator: %s: %s\n", program.c_str(), ctx.rank,
+                   mixcclGetErrorString(res), mixcclGetLastError(nullptr));
+      code = kExitError;
+    }
+  } else {
+    mixcclCommAbort(comm);
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  return code;
+}
+
+std::string describeStatus(int status) {
+  if (WIFEXITED(status)) {
+    int code = WEXITSTATUS(status);
+    const char* meaning = code == kExitWrong ? " (wrong results)" : code == kExitUsage ? " (bad usage)" : "";
+    return "exited with code " + std::to_string(code) + meaning;
+  }
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return "was killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  return "stopped with status " + std::to_string(status);
+}
+
+bool succeeded(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+// Waits for every child; returns the tool's exit code.
+int waitForChildren(const std::string& program, std::vector<pid_t>& pids) {
+  using Clock = std::chrono::steady_clock;
+  size_t remaining = pids.size();
+  int exitCode = kExitOk;
+  int firstFailedRank = -1;
+  Clock::time_point deadline;
+  bool killed = false;
+  while (remaining > 0) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, firstFailedRank >= 0 ? WNOHANG : 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      std::fprintf(stderr, "%s: waitpid: %s\n", program.c_str(), std::strerror(errno));
+      return kExitError;
+    }
+    if (pid == 0) {  // a rank failed, others are still running
+      if (!killed && Clock::now() > deadline) {
+        for (size_t r = 0; r < pids.size(); ++r) {
+          if (pids[r] <= 0) continue;
+          std::fprintf(stderr,
+                       "%s: rank %zu (pid %d) still running %d s after rank %d "
+                       "failed: killing it\n",
+                       program.c_str(), r, pids[r], kFailureGraceSeconds, firstFailedRank);
+          kill(pids[r], SIGKILL);
+        }
+        killed = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    size_t rank = 0;
+    while (rank < pids.size() && pids[rank] != pid) ++rank;
+    if (rank == pids.size()) continue;  // not one of ours
+    pids[rank] = 0;
+    --remaining;
+    if (succeeded(status)) continue;
+    std::fprintf(stderr, "%s: rank %zu (pid %d) %s\n", program.c_str(), rank, pid, describeStatus(status).c_str());
+    if (firstFailedRank < 0) {
+      firstFailedRank = static_cast<int>(rank);
+      deadline = Clock::now() + std::chrono::seconds(kFailureGraceSeconds);
+      exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : kExitError;
+    }
+  }
+  return exitCode;
+}
+
+int launchLocal(const Options& options, const std::string& program, const RankBody& body) {
+  int n = options.localRanks;
+  mixcclUniqueId id;
+  mixcclResult_t res = mixcclGetUniqueId(&id);
+  if (res != mixcclSuccess) {
+    std::fprintf(stderr, "%s: mixcclGetUniqueId: %s: %s\n", program.c_str(), mixcclGetErrorString(res),
+                 mixcclGetLastError(nullptr));
+    return kExitError;
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::vector<pid_t> pids(static_cast<size_t>(n), 0);
+  for (int r = 0; r < n; ++r) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      mixcclComm_t comm = nullptr;
+      mixcclResult_t initRes = mixcclCommInitRank(&comm, n, id, r);
+      int code = kExitError;
+      if (initRes == mixcclSuccess) {
+        code = runRank(comm, program, body);
+      } else {
+        std::fprintf(stderr, "%s: rank %d: mixcclCommInitRank: %s: %s\n", program.c_str(), r,
+                     mixcclGetErrorString(initRes), mixcclGetLastError(nullptr));
+      }
+      std::fflush(nullptr);
+      _exit(code);  // not exit(): the parent's atexit handlers and static
+                    // destructors are not ours to run
+    }
+    if (pid < 0) {
+      std::fprintf(stderr, "%s: fork for rank %d: %s\n", program.c_str(), r, std::strerror(errno));
+      for (pid_t p : pids) {
+        if (p > 0) kill(p, SIGKILL);
+      }
+      for (pid_t p : pids) {
+        if (p > 0) waitpid(p, nullptr, 0);
+      }
+      return kExitError;
+    }
+    pids[static_cast<size_t>(r)] = pid;
+  }
+  return waitForChildren(program, pids);
+}
+
+int launchFromEnv(const std::string& program, const RankBody& body) {
+  mixcclComm_t comm = nullptr;
+  mixcclResult_t res = mixcclCommInitFromEnv(&comm);
+  if (res != mixcclSuccess) {
+    std::fprintf(stderr,
+                 "%s: mixcclCommInitFromEnv: %s: %s\n(run under "
+                 "mpirun/srun/torchrun, or fork local ranks with -N n)\n",
+                 program.c_str(), mixcclGetErrorString(res), mixcclGetLastError(nullptr));
+    return kExitError;
+  }
+  return runRank(comm, program, body);
+}
+
+}  // namespace
+
+int launchRanks(const Options& options, const std::string& program, const RankBody& body) {
+  return options.localRanks > 0 ? launchLocal(options, program, body) : launchFromEnv(program, body);
+}
+
+}  // namespace mixccl::perf
