@@ -10,6 +10,7 @@
 // Matching: messages on the channel (A -> B, lane L) arrive at B in the order A posted them.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -64,9 +65,9 @@ class Transport {
   virtual uint32_t eventToken() = 0;
   virtual void waitForEvent(uint32_t token, uint64_t timeoutNs) = 0;
 
-  // Liveness of a peer: mixcclSuccess if it is alive; otherwise mixcclRemoteError (logged, naming the peer's
-  // rank, pid and host).
-  virtual Result checkPeer(int peer) = 0;
+  // Liveness of a peer: mixcclSuccess if it is alive; otherwise mixcclRemoteError with *why saying what happened
+  // ("rank 2 (pid 123, host h) exited"). NOT logged here: the caller adds what it was doing and logs once.
+  virtual Result checkPeer(int peer, std::string* why) = 0;
   // Tells every peer of this transport that the communicator failed because of rank `culprit` (or this rank
   // aborted: culprit == own rank), and wakes them.
   virtual void notifyAbort(int culprit) = 0;

@@ -19,7 +19,6 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   comm->nranks_ = nranks;
   comm->options_ = options;
   comm->policy_.timeoutSec = options.timeoutSec;
-  comm->policy_.spinUs = configInt(cfg::kSpinUs);
   comm->backend_ = &cpuBackend();
   MIXCCL_TRY(Selector::create(configString(cfg::kAlgo), &comm->selector_));
   MIXCCL_TRY(bootstrapInit(id, rank, nranks, options.timeoutSec, &comm->bootstrap_));
@@ -79,6 +78,34 @@ Result Communicator::prepare(const CollArgs& args, const void* send, void* recv,
   ExecBuffers bufs{send, recv, nullptr};
   out->executor = std::make_unique<Executor>(*out->plan, args, rank_, nranks_, bufs, routes_, *backend_);
   return mixcclSuccess;
+}
+
+Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) {
+  PlanContext ctx{rank_, nranks_, chunkBytes_};
+  const Algorithm* algo = nullptr;
+  Result res = selector_.select(args, ctx, &algo);
+  if (res != mixcclSuccess) return res;
+  singlePlan_ = plans_.get(*algo, args, ctx);
+  ExecBuffers bufs{send, recv, nullptr};
+  if (!singleExec_) {
+    singleExec_ = std::make_unique<Executor>(*singlePlan_, args, rank_, nranks_, bufs, routes_, *backend_);
+  } else {
+    singleExec_->reset(*singlePlan_, args, bufs);
+  }
+  if (singleOps_.empty()) {
+    ActiveOp op;
+    op.rank = rank_;
+    op.routes = &routes_;
+    for (auto& t : transports_) op.transports.push_back(t.get());
+    op.chain.push_back(singleExec_.get());
+    op.collectives.push_back("");
+    singleOps_.push_back(std::move(op));
+  }
+  singleOps_[0].current = 0;
+  singleOps_[0].collectives[0] = collName(args.type);
+  res = runToCompletion(singleOps_, policy_);
+  if (res != mixcclSuccess) setAsyncError(res);
+  return res;
 }
 
 ActiveOp Communicator::activeOp(std::vector<PreparedOp>& ops) {

@@ -50,6 +50,8 @@ class Communicator {
 
   // Selects an algorithm, fetches its plan and makes an executor over the given host buffers.
   Result prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out);
+  // Runs one collective now, to completion (the path of every call outside a group; allocation-free once warm).
+  Result runNow(const CollArgs& args, const void* send, void* recv);
   // The ActiveOp that runs `ops` (all of this communicator) in order.
   ActiveOp activeOp(std::vector<PreparedOp>& ops);
   const WaitPolicy& waitPolicy() const { return policy_; }
@@ -80,6 +82,10 @@ class Communicator {
   Selector selector_;
   PlanCache plans_;
   uint64_t chunkBytes_ = 0;
+  // Reused by runNow().
+  std::shared_ptr<const Plan> singlePlan_;
+  std::unique_ptr<Executor> singleExec_;
+  std::vector<ActiveOp> singleOps_;
   std::atomic<Result> asyncError_{mixcclSuccess};
   std::string asyncMessage_;
 };

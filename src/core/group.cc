@@ -90,8 +90,7 @@ Result launchOrDefer(const CollCall& call) {
     tGroup.calls.push_back(call);
     return mixcclSuccess;
   }
-  std::vector<CollCall> one{call};
-  return runCalls(one);
+  return call.comm->impl->runNow(call.args, call.send, call.recv);
 }
 
 void deferInit(std::function<Result()> init) { tGroup.inits.push_back(std::move(init)); }

@@ -8,16 +8,18 @@ namespace mixccl {
 
 Executor::Executor(const Plan& plan, const CollArgs& args, int rank, int nranks, ExecBuffers buffers,
                    const std::vector<Transport*>& routes, DeviceBackend& backend)
-    : plan_(plan),
-      args_(args),
-      rank_(rank),
-      nranks_(nranks),
-      elemBytes_(dataTypeSize(args.dtype)),
-      buffers_(buffers),
-      routes_(routes),
-      backend_(backend),
-      next_(plan.laneBegin.begin(), plan.laneBegin.end() - 1),
-      lanesLeft_(plan.numLanes()) {}
+    : rank_(rank), nranks_(nranks), routes_(routes), backend_(backend) {
+  reset(plan, args, buffers);
+}
+
+void Executor::reset(const Plan& plan, const CollArgs& args, ExecBuffers buffers) {
+  plan_ = &plan;
+  args_ = args;
+  elemBytes_ = dataTypeSize(args.dtype);
+  buffers_ = buffers;
+  next_.assign(plan.laneBegin.begin(), plan.laneBegin.end() - 1);
+  lanesLeft_ = plan.numLanes();
+}
 
 const char* Executor::slicePtr(const Slice& s) const {
   const char* base = nullptr;
@@ -45,7 +47,7 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
       return failf(mixcclInternalError,
                    "%s: rank %d expected %zu bytes from rank %d in step %u of lane %zu but got %zu: the ranks' "
                    "plans disagree (same count, type and algorithm on every rank?)",
-                   collName(args_.type), rank_, bytes, step.recvPeer, next_[lane] - plan_.laneBegin[lane], lane,
+                   collName(args_.type), rank_, bytes, step.recvPeer, next_[lane] - plan_->laneBegin[lane], lane,
                    got);
     }
   }
@@ -87,10 +89,10 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
 Result Executor::advance(bool* progressed) {
   *progressed = false;
   for (size_t lane = 0; lane < next_.size(); ++lane) {
-    const uint32_t end = plan_.laneBegin[lane + 1];
+    const uint32_t end = plan_->laneBegin[lane + 1];
     while (next_[lane] < end) {
       bool ran = false;
-      MIXCCL_TRY(tryStep(lane, plan_.steps[next_[lane]], &ran));
+      MIXCCL_TRY(tryStep(lane, plan_->steps[next_[lane]], &ran));
       if (!ran) break;
       *progressed = true;
       if (++next_[lane] == end) --lanesLeft_;
@@ -101,8 +103,8 @@ Result Executor::advance(bool* progressed) {
 
 void Executor::blockedPeers(std::vector<int>* peers) const {
   for (size_t lane = 0; lane < next_.size(); ++lane) {
-    if (next_[lane] >= plan_.laneBegin[lane + 1]) continue;
-    const Step& s = plan_.steps[next_[lane]];
+    if (next_[lane] >= plan_->laneBegin[lane + 1]) continue;
+    const Step& s = plan_->steps[next_[lane]];
     if (s.hasRecv()) peers->push_back(s.recvPeer);
     if (s.hasSend()) peers->push_back(s.sendPeer);
   }
@@ -110,9 +112,9 @@ void Executor::blockedPeers(std::vector<int>* peers) const {
 
 std::string Executor::waitingFor() const {
   for (size_t lane = 0; lane < next_.size(); ++lane) {
-    const uint32_t begin = plan_.laneBegin[lane], end = plan_.laneBegin[lane + 1];
+    const uint32_t begin = plan_->laneBegin[lane], end = plan_->laneBegin[lane + 1];
     if (next_[lane] >= end) continue;
-    const Step& s = plan_.steps[next_[lane]];
+    const Step& s = plan_->steps[next_[lane]];
     std::ostringstream out;
     out << "step " << (next_[lane] - begin) << " of " << (end - begin) << " (lane " << lane << ") waits for ";
     if (s.hasRecv()) {

@@ -29,6 +29,9 @@ class Executor {
   Executor(const Plan& plan, const CollArgs& args, int rank, int nranks, ExecBuffers buffers,
            const std::vector<Transport*>& routes, DeviceBackend& backend);
 
+  // Starts over with another plan and buffers (same rank, routes and backend); reuses the executor's memory.
+  void reset(const Plan& plan, const CollArgs& args, ExecBuffers buffers);
+
   // Runs the steps that are ready. *progressed tells whether any step ran. Errors: a received message whose size
   // differs from the step's (mixcclInternalError: the ranks' plans disagree).
   Result advance(bool* progressed);
@@ -44,11 +47,11 @@ class Executor {
   Result tryStep(size_t lane, const Step& step, bool* ran);
   const char* slicePtr(const Slice& s) const;
 
-  const Plan& plan_;
+  const Plan* plan_ = nullptr;
   CollArgs args_;
   int rank_;
   int nranks_;
-  size_t elemBytes_;
+  size_t elemBytes_ = 0;
   ExecBuffers buffers_;
   const std::vector<Transport*>& routes_;
   DeviceBackend& backend_;

@@ -19,6 +19,8 @@ class PlanCache {
   using Key = std::tuple<const Algorithm*, int, uint64_t, int, int, int, uint64_t>;
   size_t capacity_;
   std::map<Key, std::shared_ptr<const Plan>> plans_;
+  Key lastKey_{};  // the previous call's key: loops of the same call skip the map
+  std::shared_ptr<const Plan> lastPlan_;
 };
 
 }  // namespace mixccl

@@ -63,7 +63,7 @@ class SimTransport final : public Transport {
   }
   uint32_t eventToken() override { return 0; }
   void waitForEvent(uint32_t, uint64_t) override {}
-  Result checkPeer(int) override { return mixcclSuccess; }
+  Result checkPeer(int, std::string*) override { return mixcclSuccess; }
   void notifyAbort(int) override {}
   int abortNotice() override { return -1; }
 

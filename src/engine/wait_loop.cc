@@ -12,14 +12,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 constexpr uint64_t kSleepSliceNs = 20'000'000;  // 20 ms: how often a sleeping rank checks its peers' liveness
 
 // One pass over all ops: advance each that is not done. Sets *allDone and *progressed.
@@ -57,10 +49,11 @@ Result checkHealth(std::vector<ActiveOp>& ops) {
     exec->blockedPeers(&peers);
     for (int peer : peers) {
       Transport* t = (*op.routes)[peer];
-      if (t->checkPeer(peer) != mixcclSuccess) {
-        // checkPeer logged the death; say where it hit us, and tell everybody else.
+      std::string why;
+      if (t->checkPeer(peer, &why) != mixcclSuccess) {
+        // Tell everybody else first, so they fail fast naming the same culprit.
         for (Transport* other : op.transports) other->notifyAbort(peer);
-        return failf(mixcclRemoteError, "%s on rank %d: lost peer rank %d; %s", coll, op.rank, peer,
+        return failf(mixcclRemoteError, "%s on rank %d: lost peer rank %d: %s; %s", coll, op.rank, peer, why.c_str(),
                      exec->waitingFor().c_str());
       }
     }
@@ -72,43 +65,56 @@ Result checkHealth(std::vector<ActiveOp>& ops) {
 
 Result runToCompletion(std::vector<ActiveOp>& ops, const WaitPolicy& policy) {
   const auto timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(policy.timeoutSec));
-  const auto spin = std::chrono::microseconds(policy.spinUs);
+  const auto healthEvery = std::chrono::nanoseconds(kSleepSliceNs);
+  // The transports to sleep on (one op: its own list, no allocation on this per-call path).
+  std::vector<Transport*> merged;
+  if (ops.size() > 1) {
+    for (ActiveOp& op : ops) merged.insert(merged.end(), op.transports.begin(), op.transports.end());
+    std::sort(merged.begin(), merged.end());
+    merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  }
+  const std::vector<Transport*>& transports = ops.size() > 1 ? merged : ops[0].transports;
+  uint32_t tokenBuf[8];
+  std::vector<uint32_t> tokenVec;
+  uint32_t* tokens = tokenBuf;
+  if (transports.size() > 8) {
+    tokenVec.resize(transports.size());
+    tokens = tokenVec.data();
+  }
+
+  // The clock is read only on the way to sleep: progress in between is remembered by a flag.
   auto lastProgress = Clock::now();
-  bool progressed = false, done = false;
+  auto lastHealth = lastProgress;
+  bool progressed = false, done = false, progressSinceSleep = false;
   for (;;) {
     MIXCCL_TRY(advanceAll(ops, &progressed, &done));
     if (done) return mixcclSuccess;
     if (progressed) {
-      lastProgress = Clock::now();
+      progressSinceSleep = true;
       continue;
     }
-    auto now = Clock::now();
-    if (now - lastProgress < spin) {
-      cpuRelax();
-      continue;
-    }
-    // Sleep: read the event tokens first, re-check, then wait on them (no lost wake-up).
-    std::vector<Transport*> transports;
-    for (ActiveOp& op : ops) {
-      if (!opDone(op)) transports.insert(transports.end(), op.transports.begin(), op.transports.end());
-    }
-    std::sort(transports.begin(), transports.end());
-    transports.erase(std::unique(transports.begin(), transports.end()), transports.end());
-    std::vector<uint32_t> tokens;
-    for (Transport* t : transports) tokens.push_back(t->eventToken());
+    // Nothing can run: read the event tokens, re-check, then sleep on them (no lost wake-up).
+    for (size_t i = 0; i < transports.size(); ++i) tokens[i] = transports[i]->eventToken();
     MIXCCL_TRY(advanceAll(ops, &progressed, &done));
     if (done) return mixcclSuccess;
     if (progressed) {
-      lastProgress = Clock::now();
+      progressSinceSleep = true;
       continue;
     }
-    MIXCCL_TRY(checkHealth(ops));
-    if (Clock::now() - lastProgress > timeout) {
-      for (ActiveOp& op : ops) {
-        if (opDone(op)) continue;
-        return failf(mixcclRemoteError, "%s on rank %d timed out after %.1f s without progress: %s (MIXCCL_TIMEOUT)",
-                     op.collectives[op.current], op.rank, policy.timeoutSec,
-                     op.chain[op.current]->waitingFor().c_str());
+    auto now = Clock::now();
+    if (progressSinceSleep) lastProgress = now;
+    progressSinceSleep = false;
+    if (now - lastHealth >= healthEvery) {
+      lastHealth = now;
+      MIXCCL_TRY(checkHealth(ops));
+      if (now - lastProgress > timeout) {
+        for (ActiveOp& op : ops) {
+          if (opDone(op)) continue;
+          return failf(mixcclRemoteError,
+                       "%s on rank %d timed out after %.1f s without progress: %s (MIXCCL_TIMEOUT)",
+                       op.collectives[op.current], op.rank, policy.timeoutSec,
+                       op.chain[op.current]->waitingFor().c_str());
+        }
       }
     }
     if (transports.size() == 1) {

@@ -13,9 +13,10 @@
 
 namespace mixccl {
 
+// How long to wait. Spinning before sleeping is the transport's business (waitForEvent spins adaptively, and not
+// at all when ranks outnumber cores), so the loop itself polls only once before it hands over.
 struct WaitPolicy {
   double timeoutSec = 300;
-  int64_t spinUs = 50;
 };
 
 // The ops of one communicator, run one after the other (they share channels, so they must not interleave);

@@ -132,7 +132,8 @@ TEST(ShmTransport, AdvertisesCapsAndReachesExactlyItsLocalPeers) {
     RANK_REQUIRE(t->reaches(peer) && !t->reaches(me) && !t->reaches(-1) && !t->reaches(2), "reaches");
     RANK_REQUIRE(t->sendChannel(peer, 0) && t->sendChannel(peer, 1) && t->recvChannel(peer, 1), "channels");
     RANK_REQUIRE(!t->sendChannel(peer, 2) && !t->recvChannel(me, 0) && !t->sendChannel(5, 0), "no channels");
-    RANK_REQUIRE(t->checkPeer(peer) == mixcclSuccess, "peer alive: %s", lastErrorMessage());
+    std::string why;
+    RANK_REQUIRE(t->checkPeer(peer, &why) == mixcclSuccess, "peer alive: %s", why.c_str());
     RANK_REQUIRE(t->abortNotice() == -1, "no abort yet");
     RANK_REQUIRE_OK(boot.barrier());  // the peer must not exit (and look dead) before our checks
     return "";
@@ -516,16 +517,16 @@ TEST(ShmTransport, SigkilledPeerIsReportedByCheckPeerPromptly) {
     if (boot.rank() == 2) raise(SIGKILL);
     auto t0 = Clock::now();
     Result res = mixcclSuccess;
-    while ((res = t->checkPeer(2)) == mixcclSuccess && secondsSince(t0) < 5) {
+    std::string why;
+    while ((res = t->checkPeer(2, &why)) == mixcclSuccess && secondsSince(t0) < 5) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     double sec = secondsSince(t0);
     RANK_REQUIRE(res == mixcclRemoteError, "death of rank 2 not seen within 5 s (result %d)", int(res));
     std::string want = strPrintf("rank 2 (pid %d, host ", pids[2]);
-    RANK_REQUIRE(strstr(lastErrorMessage(), want.c_str()) != nullptr, "message '%s' lacks '%s'", lastErrorMessage(),
-                 want.c_str());
-    RANK_REQUIRE(t->checkPeer(2) == mixcclRemoteError, "death is sticky");
-    RANK_REQUIRE(t->checkPeer(1 - boot.rank()) == mixcclSuccess, "the other peer is alive");
+    RANK_REQUIRE(why.find(want) != std::string::npos, "message '%s' lacks '%s'", why.c_str(), want.c_str());
+    RANK_REQUIRE(t->checkPeer(2, &why) == mixcclRemoteError, "death is sticky");
+    RANK_REQUIRE(t->checkPeer(1 - boot.rank(), &why) == mixcclSuccess, "the other peer is alive");
     RANK_REQUIRE(sec < 1.0, "detected only after %.3f s", sec);
     printf("[ shm ] rank %d saw the SIGKILL of rank 2 after %.1f ms\n", boot.rank(), sec * 1e3);
     // The bootstrap barrier would wait for rank 2: say "done" through the transport instead, so neither survivor

@@ -95,7 +95,7 @@ class ShmTransport final : public Transport {
   void waitForEvent(uint32_t token, uint64_t timeoutNs) override {
     detail::waitDoorbell(&ownHeader()->doorbell, token, timeoutNs, &spin_);
   }
-  Result checkPeer(int peer) override;
+  Result checkPeer(int peer, std::string* why) override;
   void notifyAbort(int culprit) override;
   int abortNotice() override { return ownHeader()->abortCulprit.load(std::memory_order_acquire) - 1; }
 
@@ -125,7 +125,6 @@ class ShmTransport final : public Transport {
   TransportCaps caps_;
   std::vector<std::unique_ptr<ShmSegment>> segments_;  // by local index; [me_] is ours
   std::vector<std::unique_ptr<PeerProcess>> peers_;    // by local index; [me_] is null
-  std::vector<bool> reportedDead_;
   std::vector<std::unique_ptr<detail::ShmSendChannel>> send_;  // by channelIndex
   std::vector<std::unique_ptr<detail::ShmRecvChannel>> recv_;
 };
@@ -189,7 +188,6 @@ void ShmTransport::buildChannels() {
   send_.resize(n);
   recv_.resize(n);
   peers_.resize(size_t(geometry_.nLocal));
-  reportedDead_.assign(size_t(geometry_.nLocal), false);
   for (int i = 0; i < geometry_.nLocal; ++i) {
     if (i == me_) continue;
     peers_[size_t(i)] = std::make_unique<PeerProcess>(header(i)->pid);
@@ -245,13 +243,14 @@ Result ShmTransport::setUp(Bootstrap& boot, Result argsOk) {
   return mixcclSuccess;
 }
 
-Result ShmTransport::checkPeer(int peer) {
+Result ShmTransport::checkPeer(int peer, std::string* why) {
   int i = peerIndex(peer);
   if (i < 0) return failf(mixcclInvalidArgument, "shm: checkPeer(%d): rank %d does not reach it", peer, rank_);
   if (!peers_[size_t(i)]->exited()) return mixcclSuccess;
-  if (reportedDead_[size_t(i)]) return mixcclRemoteError;  // logged once, at detection
-  reportedDead_[size_t(i)] = true;
-  return failf(mixcclRemoteError, "rank %d (pid %d, host %s) exited", peer, peers_[size_t(i)]->pid(), host_.c_str());
+  char text[256];
+  snprintf(text, sizeof(text), "rank %d (pid %d, host %s) exited", peer, peers_[size_t(i)]->pid(), host_.c_str());
+  *why = text;
+  return mixcclRemoteError;
 }
 
 void ShmTransport::notifyAbort(int culprit) {
