@@ -51,6 +51,8 @@ struct MatrixCase {
   int nranks;
 };
 
+void PrintTo(const MatrixCase& c, std::ostream* os) { *os << collName(c.coll) << " x " << c.nranks << " ranks"; }
+
 class CollectiveMatrix : public ::testing::TestWithParam<MatrixCase> {};
 
 TEST_P(CollectiveMatrix, EveryTypeOpCountAndPlacementIsExact) {

@@ -26,6 +26,11 @@ struct SimCase {
   mixcclDataType_t dtype;
 };
 
+// gtest prints parameters in test listings; without this it dumps their bytes.
+void PrintTo(const SimCase& c, std::ostream* os) {
+  *os << c.algo->name() << " " << collName(c.coll) << " " << dataTypeName(c.dtype);
+}
+
 std::string caseName(const testing::TestParamInfo<SimCase>& info) {
   return std::string(info.param.algo->name()) + "_" + collName(info.param.coll) + "_" +
          dataTypeName(info.param.dtype);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "device/cpu/cpu_copy.h"
 #include "device/cpu/cpu_reduce.h"
 
 namespace mixccl {
@@ -17,7 +18,7 @@ void CpuBackend::postOp(void* dst, const void* src, size_t count, const ReduceSp
 }
 
 void CpuBackend::copy(void* dst, const void* src, size_t bytes) {
-  if (dst != src && bytes != 0) std::memcpy(dst, src, bytes);
+  if (dst != src && bytes != 0) cpuCopy(dst, src, bytes);
 }
 
 Result CpuBackend::allocScratch(size_t bytes, void** out) {
