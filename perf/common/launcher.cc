@@ -1,5 +1,6 @@
 #include "common/launcher.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,8 +112,35 @@ int waitForChildren(const std::string& program, std::vector<pid_t>& pids) {
   return exitCode;
 }
 
+// CPUs this process may run on.
+static int availableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return CPU_COUNT(&set);
+}
+
+// Pins the calling process to the index-th CPU it may run on (best effort: a failure leaves it unpinned).
+static void pinToCpu(int index) {
+  cpu_set_t allowed, one;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
+  int seen = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    if (seen++ == index) {
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      sched_setaffinity(0, sizeof(one), &one);
+      return;
+    }
+  }
+}
+
 int launchLocal(const Options& options, const std::string& program, const RankBody& body) {
   int n = options.localRanks;
+  // Like mpirun's default binding: one rank per CPU when they fit, else leave placement to the kernel.
+  const bool bindCpu = options.bindCores && n <= availableCpus();
   mixcclUniqueId id;
   mixcclResult_t res = mixcclGetUniqueId(&id);
   if (res != mixcclSuccess) {
@@ -126,6 +154,7 @@ int launchLocal(const Options& options, const std::string& program, const RankBo
   for (int r = 0; r < n; ++r) {
     pid_t pid = fork();
     if (pid == 0) {
+      if (bindCpu) pinToCpu(r);
       mixcclComm_t comm = nullptr;
       mixcclResult_t initRes = mixcclCommInitRank(&comm, n, id, r);
       int code = kExitError;

@@ -80,6 +80,11 @@ const std::vector<FlagSpec>& flagSpecs() {
        [](Options& o, const std::string& f, const std::string& v) { o.average = Average(parseInt(f, v, 0, 3)); }},
       {'N', "nranks",
        [](Options& o, const std::string& f, const std::string& v) { o.localRanks = parseInt(f, v, 1, 4096); }},
+      {'\0', "bind",
+       [](Options& o, const std::string& f, const std::string& v) {
+         if (v != "core" && v != "none") throw UsageError(f + ": '" + v + "' is not core or none");
+         o.bindCores = v == "core";
+       }},
       {'\0', "json",
        [](Options& o, const std::string& f, const std::string& v) {
          if (v.empty()) throw UsageError(f + ": needs a file name");
@@ -233,6 +238,8 @@ std::string usageText(const std::string& program) {
          "2 min, 3 max (default 1)\n"
          "  -N, --nranks <n>            fork n local ranks (default: ranks "
          "from mpirun/srun/torchrun env)\n"
+         "      --bind <core|none>      with -N: pin rank r to CPU r when ranks <= CPUs, as mpirun "
+         "does (default core)\n"
          "      --json <file>           also write the rows as JSON (rank 0, "
          "atomically)\n"
          "  -t 1, -g 1, -G 0            accepted for nccl-tests compatibility\n"

@@ -36,6 +36,7 @@ struct Options {
   int root = 0;                                        // -r n
   int localRanks = 0;                                  // -N: 0 means ranks come from the launcher environment
   std::string jsonPath;                                // --json
+  bool bindCores = true;                               // --bind core|none: pin -N rank r to CPU r (when ranks <= CPUs)
 };
 
 // Parses argv (argv[0] is the program name). Throws UsageError.

@@ -21,6 +21,7 @@ ITERS=20
 WARMUP=5
 INSTALL=1
 MPIRUN_ARGS=""
+REPEAT=3
 
 usage() {
   cat <<USAGE
@@ -33,6 +34,8 @@ usage: $(basename "$0") [options]
   --iters N           timed iterations per size (default 20)
   --warmup N          warm-up iterations per size (default 5)
   --mpirun-args ARGS  extra mpirun arguments, e.g. "--bind-to none"
+  --repeat N          run the pair N times, alternating (default 3); the table shows medians, and the
+                      ratio is the median of the N pairwise ratios (shared machines drift between runs)
   --no-install        fail instead of installing Open MPI with apt-get
   -h, --help          this text
 USAGE
@@ -53,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --iters) ITERS="${2:?--iters needs a number}"; shift 2 ;;
     --warmup) WARMUP="${2:?--warmup needs a number}"; shift 2 ;;
     --mpirun-args) MPIRUN_ARGS="${2?--mpirun-args needs a value}"; shift 2 ;;
+    --repeat) REPEAT="${2:?--repeat needs a number}"; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option '$1'" ;;
@@ -95,42 +99,61 @@ SWEEP=(-b "${MIN_BYTES}" -e "${MAX_BYTES}" -f 2 -n "${ITERS}" -w "${WARMUP}")
 # shellcheck disable=SC2206  # MPIRUN_ARGS is a list of words on purpose
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe -np "${NP}" ${MPIRUN_ARGS})
 
-echo "# running Open MPI: ${MPIRUN[*]} ${MPI_BIN} ${SWEEP[*]}" >&2
-if ! "${MPIRUN[@]}" "${MPI_BIN}" "${SWEEP[@]}" >"${WORK}/mpi.txt" 2>"${WORK}/mpi.err"; then
-  # Containers without ptrace rights cannot use CMA single-copy; Open MPI then fails unless told not to try.
-  echo "# Open MPI failed; retrying with --mca btl_vader_single_copy_mechanism none:" >&2
-  sed 's/^/#   /' "${WORK}/mpi.err" | head -20 >&2
-  MPIRUN+=(--mca btl_vader_single_copy_mechanism none)
-  "${MPIRUN[@]}" "${MPI_BIN}" "${SWEEP[@]}" >"${WORK}/mpi.txt" || die "Open MPI bench failed"
-fi
-echo "# running mixccl: ${MIXCCL_BIN} -N ${NP} ${SWEEP[*]} -d float -o sum" >&2
-"${MIXCCL_BIN}" -N "${NP}" "${SWEEP[@]}" -d float -o sum >"${WORK}/mixccl.txt" || die "all_reduce_perf failed"
+run_mpi() {  # $1: output file
+  "${MPIRUN[@]}" "${MPI_BIN}" "${SWEEP[@]}" >"$1" 2>"${WORK}/mpi.err"
+}
+echo "# ${REPEAT} x (Open MPI: ${MPIRUN[*]} ${MPI_BIN} ${SWEEP[*]}; then mixccl: ${MIXCCL_BIN} -N ${NP}" \
+  "${SWEEP[*]} -d float -o sum)" >&2
+for ((i = 1; i <= REPEAT; i++)); do
+  if ! run_mpi "${WORK}/mpi.${i}.txt"; then
+    # Containers without ptrace rights cannot use CMA single-copy; Open MPI then fails unless told not to try.
+    echo "# Open MPI failed; retrying with --mca btl_vader_single_copy_mechanism none:" >&2
+    sed 's/^/#   /' "${WORK}/mpi.err" | head -20 >&2
+    MPIRUN+=(--mca btl_vader_single_copy_mechanism none)
+    run_mpi "${WORK}/mpi.${i}.txt" || die "Open MPI bench failed"
+  fi
+  "${MIXCCL_BIN}" -N "${NP}" "${SWEEP[@]}" -d float -o sum >"${WORK}/mixccl.${i}.txt" || die "all_reduce_perf failed"
+done
 
 # --- table --------------------------------------------------------------------------------------------------
 # Row columns (nccl-tests): 1 size, 2 count, 3 type, 4 redop, 5 root, 6 time, 7 algbw, 8 busbw (out-of-place).
-# ROWS: one tab-separated line per size: size, busbw mixccl, busbw MPI, ratio, time mixccl, time MPI, ratio.
-ROWS="$(awk '
-  function ratio(a, b) { return (b > 0) ? sprintf("%.2f", a / b) : "n/a" }
+# ROWS: one tab-separated line per size: size, busbw mixccl, busbw MPI, ratio, time mixccl, time MPI, ratio,
+# each a median over the runs; the ratios are medians of the pairwise ratios (run i of one against run i of the
+# other). Same bytes and busbw factor on both sides, so the busbw ratio is the inverse time ratio (computed from
+# the times, which avoids the 2-decimal rounding of small busbw values).
+ROWS="$(awk -v runs="${REPEAT}" '
+  function median(arr, k,    i, j, t, m) {
+    for (i = 1; i <= k; i++) m[i] = arr[i]
+    for (i = 2; i <= k; i++) for (j = i; j > 1 && m[j - 1] > m[j]; j--) { t = m[j]; m[j] = m[j - 1]; m[j - 1] = t }
+    return (k % 2) ? m[(k + 1) / 2] : (m[k / 2] + m[k / 2 + 1]) / 2
+  }
   /^#/ || NF < 8 { next }
-  FILENAME == ARGV[1] { mt[$1] = $6; mb[$1] = $8; order[++n] = $1 }
-  FILENAME == ARGV[2] { ot[$1] = $6; ob[$1] = $8 }
+  {
+    split(FILENAME, parts, "."); run = parts[length(parts) - 1]; mine = FILENAME ~ /mixccl\.[0-9]+\.txt$/
+    if (mine) { mt[$1, run] = $6; mb[$1, run] = $8; if (run == 1) order[++n] = $1 }
+    else { ot[$1, run] = $6; ob[$1, run] = $8 }
+  }
   END {
     for (i = 1; i <= n; i++) {
-      s = order[i]
-      # Same bytes and busbw factor on both sides, so the busbw ratio is the inverse time ratio; computing it
-      # from the times avoids the 2-decimal rounding of small busbw values.
-      if (!(s in ot)) continue
-      printf "%s\t%s\t%s\t%s\t", s, mb[s], ob[s], ratio(ot[s], mt[s])
-      printf "%s\t%s\t%s\n", mt[s], ot[s], ratio(mt[s], ot[s])
+      s = order[i]; k = 0
+      for (r = 1; r <= runs; r++) {
+        if (!((s, r) in ot) || !((s, r) in mt) || mt[s, r] <= 0 || ot[s, r] <= 0) continue
+        k++; a[k] = mt[s, r]; b[k] = ot[s, r]; c[k] = mb[s, r]; d[k] = ob[s, r]
+        bw[k] = ot[s, r] / mt[s, r]; tr[k] = mt[s, r] / ot[s, r]
+      }
+      if (k == 0) continue
+      printf "%s\t%.2f\t%.2f\t%.2f\t", s, median(c, k), median(d, k), median(bw, k)
+      printf "%.2f\t%.2f\t%.2f\n", median(a, k), median(b, k), median(tr, k)
     }
-  }' "${WORK}/mixccl.txt" "${WORK}/mpi.txt")"
+  }' "${WORK}"/mixccl.*.txt "${WORK}"/mpi.*.txt)"
 [[ -n "${ROWS}" ]] || die "no common sizes in the outputs: $(cat "${WORK}/mixccl.txt" "${WORK}/mpi.txt")"
 
 MACHINE="$(nproc) cores, $(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(uname -sr)"
 MPI_VERSION="$(mpirun --version 2>/dev/null | head -1)"
 REVISION="$(git -C "${REPO_ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
-echo "# mixccl all_reduce_perf -N ${NP} vs ${MPI_VERSION}: float sum, out-of-place, ${ITERS} iters"
+echo "# mixccl all_reduce_perf -N ${NP} vs ${MPI_VERSION}: float sum, out-of-place, ${ITERS} iters," \
+  "medians of ${REPEAT} alternating runs"
 echo "# ${MACHINE}; mixccl ${REVISION}; busbw in GB/s, time in us, ratios mixccl / Open MPI"
 printf '%12s %12s %12s %8s %12s %12s %8s\n' size mixccl_busbw ompi_busbw ratio mixccl_us ompi_us ratio
 echo "${ROWS}" | awk -F '\t' '{ printf "%12s %12s %12s %8s %12s %12s %8s\n", $1, $2, $3, $4, $5, $6, $7 }'
@@ -142,6 +165,7 @@ if [[ -n "${OUT_MD}" ]]; then
     echo "- machine: ${MACHINE}"
     echo "- Open MPI: ${MPI_VERSION}; mpirun ${MPIRUN[*]:1}"
     echo "- mixccl: ${REVISION}; all_reduce_perf -N ${NP} ${SWEEP[*]} -d float -o sum"
+    echo "- ${REPEAT} runs of each, alternating; values are medians, ratios are medians of the pairwise ratios"
     echo "- ratios are mixccl / Open MPI (busbw ratio > 1 and time ratio < 1: mixccl faster)"
     echo
     echo "| size (B) | mixccl busbw (GB/s) | Open MPI busbw (GB/s) | busbw ratio" \

@@ -50,7 +50,7 @@ void waitDoorbell(ShmDoorbell* bell, uint32_t token, uint64_t timeoutNs, SpinBud
       cpuRelax();
       if ((i & 63) == 63 && nowNs() >= spinEnd) break;
     }
-    spin->currentNs = std::min(spin->maxNs, std::max(SpinBudget::kMinSpinNs, spin->currentNs / 2));
+    spin->currentNs = std::max(spin->maxNs / 2, spin->currentNs / 2);
   }
   const uint64_t elapsed = nowNs() - start;
   if (elapsed >= timeoutNs) return;

@@ -42,11 +42,24 @@ uint64_t hashRanks(const std::vector<int>& ranks) {
   return h;
 }
 
-int usableCpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-  long online = sysconf(_SC_NPROCESSORS_ONLN);
-  return online > 0 ? int(online) : 1;
+// CPUs the ranks of this host may run on together: the union of every local rank's affinity mask (collective
+// over the bootstrap). Ranks pinned one per CPU have a CPU each even though each one's own mask holds one CPU.
+Result usableCpus(Bootstrap& boot, const std::vector<int>& localRanks, int* out) {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof(mine), &mine) != 0) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long c = 0; c < std::max(1L, online) && c < CPU_SETSIZE; ++c) CPU_SET(c, &mine);
+  }
+  std::vector<cpu_set_t> all(size_t(boot.nranks()));
+  MIXCCL_TRY(boot.allGather(&mine, all.data(), sizeof(cpu_set_t)));
+  cpu_set_t together;
+  CPU_ZERO(&together);
+  for (int r : localRanks) {
+    if (r >= 0 && r < boot.nranks()) CPU_OR(&together, &together, &all[size_t(r)]);
+  }
+  *out = std::max(1, CPU_COUNT(&together));
+  return mixcclSuccess;
 }
 
 std::string hostName() {
@@ -299,7 +312,9 @@ Result createShmTransport(Bootstrap& boot, const std::vector<int>& localRanks, s
   geometry.slotBytes = argsOk == mixcclSuccess ? detail::roundUp(size_t(slotBytes), detail::kCacheLineBytes) : 64;
   // Spinning only pays when every local rank has a core; oversubscribed ranks sleep at once and leave the core
   // to the peer they wait for.
-  uint64_t spinNs = geometry.nLocal <= usableCpus() ? uint64_t(spinUs) * 1000 : 0;
+  int cpus = 1;
+  MIXCCL_TRY(usableCpus(boot, ranks, &cpus));
+  uint64_t spinNs = geometry.nLocal <= cpus ? uint64_t(spinUs) * 1000 : 0;
 
   auto transport = std::make_unique<ShmTransport>(boot.rank(), boot.nranks(), std::move(ranks), geometry, spinNs);
   MIXCCL_TRY(transport->setUp(boot, argsOk));
