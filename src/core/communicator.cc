@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "topology/host_id.h"
+#include "transports/registry.h"
 #include "transports/shm/shm_transport.h"
 
 namespace mixccl {
@@ -32,37 +33,79 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
 
 Communicator::~Communicator() = default;
 
-// Exchanges node info and sets up one transport per peer.
+// Exchanges node info and sets up one transport per peer: shared memory within a host, the first allowed network
+// transport between hosts (transports/registry.h). Every choice is made from the gathered PeerInfo, so the two
+// ranks of a pair always agree.
 Result Communicator::connect() {
   PeerInfo mine;
   const HostIdentity& host = localHostIdentity();
   mine.hostHash = host.hash;
   mine.pid = getpid();
   strncpy(mine.hostname, host.hostname.c_str(), sizeof(mine.hostname) - 1);
+  Result allowedOk = allowedTransports(configString(cfg::kTransports), &mine.allowedTransports);
   peers_.resize(nranks_);
+  // A rank with a bad MIXCCL_TRANSPORTS still takes part in the exchange (mask 0), so the others fail too.
   MIXCCL_TRY(bootstrap_->allGather(&mine, peers_.data(), sizeof(PeerInfo)));
-
-  std::vector<int> local;
+  if (allowedOk != mixcclSuccess) return allowedOk;
   for (int r = 0; r < nranks_; ++r) {
-    if (peers_[r].hostHash == mine.hostHash) local.push_back(r);
+    if (peers_[r].allowedTransports != mine.allowedTransports) {
+      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_TRANSPORTS differs between ranks (rank %d on %s allows mask "
+                   "0x%x, this rank 0x%x): set the same value everywhere", rank_, r, peers_[r].hostname,
+                   peers_[r].allowedTransports, mine.allowedTransports);
+    }
   }
-  std::unique_ptr<Transport> shm;
-  MIXCCL_TRY(createShmTransport(*bootstrap_, local, &shm));
+
+  // The transport of every pair, from shared facts only.
+  const auto& kinds = compiledTransports();
+  std::vector<std::vector<int>> peersOf(kinds.size());
+  std::vector<bool> anyUses(kinds.size(), false);
+  for (int a = 0; a < nranks_; ++a) {
+    for (int b = 0; b < nranks_; ++b) {
+      if (a == b) continue;
+      int t = transportForPair(peers_[a].hostHash == peers_[b].hostHash, mine.allowedTransports);
+      if (t < 0) {
+        if (a != rank_ && b != rank_) continue;
+        int other = a == rank_ ? b : a;
+        return failf(mixcclInvalidUsage, "rank %d: no allowed transport reaches rank %d on host %s "
+                     "(MIXCCL_TRANSPORTS=%s; this build has no network transport, or it is not allowed)", rank_, other,
+                     peers_[other].hostname, configString(cfg::kTransports).c_str());
+      }
+      anyUses[t] = true;
+      if (a == rank_) peersOf[t].push_back(b);
+    }
+  }
+
   routes_.assign(nranks_, nullptr);
-  for (int r = 0; r < nranks_; ++r) {
-    if (r == rank_) continue;
-    if (shm->reaches(r)) {
-      routes_[r] = shm.get();
+  for (size_t t = 0; t < kinds.size(); ++t) {
+    std::unique_ptr<Transport> transport;
+    if (!kinds[t].network) {
+      // Shared memory always takes part (its setup is collective); it reaches the local ranks it was given.
+      std::vector<int> local{rank_};
+      if (mine.allowedTransports & (1u << t)) {
+        for (int r : peersOf[t]) local.push_back(r);
+        std::sort(local.begin(), local.end());
+      }
+      MIXCCL_TRY(createShmTransport(*bootstrap_, local, &transport));
+    } else if (anyUses[t]) {
+      MIXCCL_TRY(kinds[t].create(*bootstrap_, peersOf[t], &transport));
+    } else {
       continue;
     }
-    return failf(mixcclInvalidUsage, "rank %d: peer rank %d is on another host (%s) and this build has no network "
-                 "transport yet; all ranks must share a host (set MIXCCL_HOSTNAME to override the host identity)",
-                 rank_, r, peers_[r].hostname);
+    for (int r : peersOf[t]) routes_[r] = transport.get();
+    if (!peersOf[t].empty()) {
+      MIXCCL_LOG(kInfo, "rank %d reaches %zu peer(s) through %s", rank_, peersOf[t].size(), kinds[t].name);
+    }
+    transports_.push_back(std::move(transport));
   }
-  uint64_t slot = shm->caps().slotBytes;
+
+  // The pipeline chunk must fit every transport's slot.
+  uint64_t slot = UINT64_MAX;
+  for (auto& t : transports_) {
+    if (t->caps().slotBytes > 0) slot = std::min<uint64_t>(slot, t->caps().slotBytes);
+  }
+  if (slot == UINT64_MAX) slot = configInt(cfg::kChunkBytes);
   chunkBytes_ = std::min<uint64_t>(configInt(cfg::kChunkBytes), slot);
   if (chunkBytes_ < 8) chunkBytes_ = slot;
-  transports_.push_back(std::move(shm));
   // Every rank leaves init only when every transport is connected everywhere.
   return bootstrap_->barrier();
 }

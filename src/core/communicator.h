@@ -23,6 +23,7 @@ namespace mixccl {
 struct PeerInfo {
   uint64_t hostHash = 0;
   int32_t pid = 0;
+  uint32_t allowedTransports = 0;  // MIXCCL_TRANSPORTS as a mask over compiledTransports(); must agree
   char hostname[64] = {};
 };
 

@@ -46,6 +46,8 @@ extern const ConfigVar kChunkBytes;
 extern const ConfigVar kShmSlotBytes;
 extern const ConfigVar kShmSlots;
 extern const ConfigVar kSpinUs;
+extern const ConfigVar kTransports;
+extern const ConfigVar kOfiProvider;
 }  // namespace cfg
 
 }  // namespace mixccl

@@ -25,6 +25,12 @@ const ConfigVar kShmSlotBytes{"MIXCCL_SHM_SLOT_BYTES", ConfigType::kBytes, "128K
                               "bytes per slot of a shared-memory FIFO between two ranks"};
 const ConfigVar kShmSlots{"MIXCCL_SHM_SLOTS", ConfigType::kInt, "8",
                           "slots per shared-memory FIFO (chunks in flight per peer)"};
+const ConfigVar kTransports{"MIXCCL_TRANSPORTS", ConfigType::kString, "auto",
+                            "transports that may be used, comma list of shm, ucx, ofi (auto: shm within a host, "
+                            "then ucx, then ofi); e.g. ucx forces even same-host ranks through UCX"};
+const ConfigVar kOfiProvider{"MIXCCL_OFI_PROVIDER", ConfigType::kString, "",
+                             "libfabric provider (e.g. tcp, shm, verbs, efa); default: a hardware provider if one "
+                             "is present, else tcp"};
 const ConfigVar kSpinUs{"MIXCCL_SPIN_US", ConfigType::kInt, "50",
                         "microseconds a waiting rank polls before it sleeps on a futex"};
 
@@ -34,7 +40,8 @@ const std::vector<const ConfigVar*>& configRegistry() {
   static const std::vector<const ConfigVar*> all = {
       &cfg::kDebug,      &cfg::kTimeout,      &cfg::kRootAddr, &cfg::kSocketIfname,
       &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
-      &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,
+      &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,   &cfg::kTransports,
+      &cfg::kOfiProvider,
   };
   return all;
 }
