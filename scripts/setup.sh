@@ -6,8 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}"
 
-# Required to build and test; optional extras are used when present (see README.md).
+# Required to build and test; the network transports (UCX, libfabric) and their reference tools; Open MPI for
+# the perf comparison.
 packages=(build-essential cmake ninja-build pkg-config libgtest-dev googletest libbenchmark-dev
+          libucx-dev ucx-utils libfabric-dev libfabric-bin libhwloc-dev
           openmpi-bin libopenmpi-dev iproute2 procps)
 
 if [ "${MIXCCL_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
