@@ -114,6 +114,7 @@ RankRunResult runRanks(int nranks, const RankBody& body, double timeoutSec) {
     }
   }
   result.ok = !timedOut;
+  result.pids.assign(pids.begin(), pids.end());
   for (int r = 0; r < nranks; ++r) {
     int st = status[r];
     bool good = WIFEXITED(st) && WEXITSTATUS(st) == 0;

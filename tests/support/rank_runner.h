@@ -6,6 +6,7 @@
 // returns non-zero, crashes or passes the deadline fails the run; the result names it and quotes its output.
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "mixccl.h"
 
@@ -15,6 +16,7 @@ struct RankRunResult {
   bool ok = false;
   std::string report;  // per failing rank: how it ended and what it printed
   std::string output;  // everything the ranks printed, rank by rank
+  std::vector<int> pids;  // the ranks' process ids, by rank
 };
 
 using RankBody = std::function<int(int rank, int nranks, const mixcclUniqueId& id)>;
