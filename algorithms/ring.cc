@@ -14,6 +14,7 @@
 //   first:            final block -> recv buffer, send
 //   step t, 0..n-2:   recv block r-1-t -> recv buffer (and send, except for t = n-2)
 // Broadcast: the ring starts at the root; position p = r - root; p == 0 sends, the last position only receives.
+// Reduce: the mirror image, a chain that starts after the root and ends at it.
 //
 // Pipelining: chunk k of every block is processed by all steps before chunk k+1 (the outer loop is over k), so
 // the chunks of one step travel the ring back to back; a sender runs ahead of its receiver by as many chunks
@@ -109,6 +110,23 @@ struct RingBuilder {
     }
   }
 
+  // Reduce: a pipelined chain root+1 -> root+2 -> ... -> root; each rank adds its own chunk and passes it on, the
+  // root adds the last contribution and keeps the final value.
+  void reduce() {
+    int pos = wrap(static_cast<int64_t>(rank) - args.root - 1, n);
+    for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
+      Range c = chunkRange(args.count, chunk, k);
+      Slice own{BufKind::kSend, c.begin};
+      if (pos == 0) {
+        emit(-1, next, own, {}, c.size, false);
+      } else if (pos < n - 1) {
+        emit(prev, next, own, {}, c.size, false);
+      } else {
+        emit(prev, -1, own, Slice{BufKind::kRecv, c.begin}, c.size, true);
+      }
+    }
+  }
+
   void broadcast() {
     int pos = wrap(static_cast<int64_t>(rank) - args.root, n);
     bool last = pos == n - 1;
@@ -145,6 +163,7 @@ Plan RingAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
       case CollType::kReduceScatter: b.reduceScatter(); break;
       case CollType::kAllGather: b.allGather(); break;
       case CollType::kBroadcast: b.broadcast(); break;
+      case CollType::kReduce: b.reduce(); break;
     }
   }
   b.plan.endLane();

@@ -4,7 +4,7 @@
 namespace mixccl {
 
 // The ring: bandwidth-optimal on a uniform ring of links, latency linear in the number of ranks.
-// All four collectives; any nranks >= 1, any count. See ring.cc for the schedule.
+// All-reduce, all-gather, reduce-scatter, broadcast and reduce; any nranks >= 1, any count. See ring.cc for the schedule.
 class RingAlgorithm final : public Algorithm {
  public:
   const char* name() const override { return "ring"; }

@@ -152,6 +152,27 @@ mixcclResult_t mixcclReduceScatter(const void* sendbuff, void* recvbuff, size_t 
 mixcclResult_t mixcclBroadcast(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
                                int root, mixcclComm_t comm, mixcclStream_t stream);
 
+/* Reduce to `root`: recvbuff is only written (and only needed) at the root. */
+mixcclResult_t mixcclReduce(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
+                            mixcclRedOp_t op, int root, mixcclComm_t comm, mixcclStream_t stream);
+
+/* Point-to-point. A send is matched with the receive of the same position between the same two ranks; counts
+ * and types must agree. Several sends/receives in one group run concurrently (no deadlock on exchanges). */
+mixcclResult_t mixcclSend(const void* sendbuff, size_t count, mixcclDataType_t datatype, int peer,
+                          mixcclComm_t comm, mixcclStream_t stream);
+mixcclResult_t mixcclRecv(void* recvbuff, size_t count, mixcclDataType_t datatype, int peer, mixcclComm_t comm,
+                          mixcclStream_t stream);
+
+/* All-to-all: block r (count elements) of sendbuff goes to rank r, which stores it as block `rank` of its
+ * recvbuff. Gather: every rank's count elements land at block rank of the root's recvbuff. Scatter: block r of
+ * the root's sendbuff lands in rank r's recvbuff. (NCCL 2.28 semantics; built from sends and receives.) */
+mixcclResult_t mixcclAllToAll(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
+                              mixcclComm_t comm, mixcclStream_t stream);
+mixcclResult_t mixcclGather(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype, int root,
+                            mixcclComm_t comm, mixcclStream_t stream);
+mixcclResult_t mixcclScatter(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype, int root,
+                             mixcclComm_t comm, mixcclStream_t stream);
+
 /* Group calls: collectives issued between Start and End are launched together in End. Nestable. */
 mixcclResult_t mixcclGroupStart(void);
 mixcclResult_t mixcclGroupEnd(void);

@@ -25,7 +25,7 @@ struct Collective {
   const char* name;      // the binary name, e.g. "all_reduce_perf"
   const char* callName;  // the API function, for error messages, e.g. "mixcclAllReduce"
   int exactColl;         // the collective's id in tests/support/exact_data.h (0 AR, 1
-                         // AG, 2 RS, 3 BC)
+                         // AG, 2 RS, 3 BC, 4 reduce: only the root's receive buffer is checked)
   bool hasOp;            // prints and sweeps -o; otherwise redop prints "none"
   bool hasRoot;          // prints and sweeps -r; otherwise root prints -1
   CollCounts (*counts)(size_t count, size_t eltSize, int nranks, int rank);

@@ -90,6 +90,7 @@ uint64_t RowBench::checkVariant(char* send, char* recv, mixcclDataType_t dt, mix
     std::memset(recv_.data(), kPoisonByte, poisonCount * elt);
     testdata::fillSend(coll_.exactColl, send, counts.paramCount, dt, op, root, ctx_.rank, ctx_.nranks);
     checkResult(coll_.call(send, recv, counts.paramCount, dt, op, root, ctx_.comm), what, ctx_.comm);
+    if (coll_.exactColl == 4 && ctx_.rank != root) continue;  // reduce: only the root receives
     wrong += testdata::countWrong(recv, expected_.data(), dt, counts.recvCount);
   }
   return wrong;

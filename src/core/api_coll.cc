@@ -15,9 +15,8 @@ bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {
   return aBytes != 0 && bBytes != 0 && pa < pb + bBytes && pb < pa + aBytes;
 }
 
-// Checks a call and, if it is valid, runs or defers it.
-Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* send, void* recv) {
-  clearLastError();
+// The checks every data-moving call shares: a live, usable communicator and a valid data type.
+Result checkCommAndType(const char* fn, mixcclComm* comm, mixcclDataType_t dtype) {
   if (comm == nullptr) return failf(mixcclInvalidArgument, "%s: comm is NULL", fn);
   if (comm->magic != mixcclComm::kMagic || !comm->impl) {
     return failf(mixcclInvalidArgument, "%s: comm is not a live communicator (destroyed or corrupted?)", fn);
@@ -28,9 +27,18 @@ Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* s
     return failf(c.asyncError(), "%s: the communicator failed earlier and cannot be used: %s", fn,
                  c.asyncErrorMessage().c_str());
   }
-  if (!isValidDataType(args.dtype)) return failf(mixcclInvalidArgument, "%s: invalid datatype %d", fn, args.dtype);
+  if (!isValidDataType(dtype)) return failf(mixcclInvalidArgument, "%s: invalid datatype %d", fn, dtype);
+  return mixcclSuccess;
+}
+
+// Checks a call and, if it is valid, runs or defers it.
+Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* send, void* recv) {
+  clearLastError();
+  MIXCCL_TRY(checkCommAndType(fn, comm, args.dtype));
+  Communicator& c = *comm->impl;
   if (!isValidRedOp(args.op)) return failf(mixcclInvalidArgument, "%s: invalid reduction op %d", fn, args.op);
-  if (args.type == CollType::kBroadcast && (args.root < 0 || args.root >= c.nranks())) {
+  const bool rooted = args.type == CollType::kBroadcast || args.type == CollType::kReduce;
+  if (rooted && (args.root < 0 || args.root >= c.nranks())) {
     return failf(mixcclInvalidArgument, "%s: root %d is outside [0, %d)", fn, args.root, c.nranks());
   }
   const uint64_t esz = dataTypeSize(args.dtype);
@@ -45,19 +53,61 @@ Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* s
   const size_t sendBytes = sendElements(args, c.nranks()) * esz;
   const size_t recvBytes = recvElements(args, c.nranks()) * esz;
   const bool needsSend = args.type != CollType::kBroadcast || args.root == c.rank();
+  const bool needsRecv = args.type != CollType::kReduce || args.root == c.rank();
   if (args.count > 0 && needsSend && send == nullptr) return failf(mixcclInvalidArgument, "%s: sendbuff is NULL", fn);
-  if (args.count > 0 && recv == nullptr) return failf(mixcclInvalidArgument, "%s: recvbuff is NULL", fn);
+  if (args.count > 0 && needsRecv && recv == nullptr) return failf(mixcclInvalidArgument, "%s: recvbuff is NULL", fn);
   // In place means the exact layout of NCCL; any other overlap would silently corrupt the result.
   const char* inPlaceSend = static_cast<const char*>(recv);
   if (args.type == CollType::kAllGather) inPlaceSend += c.rank() * sendBytes;
   bool inPlace = send == inPlaceSend;
   if (args.type == CollType::kReduceScatter) inPlace = recv == static_cast<const char*>(send) + c.rank() * recvBytes;
-  if (needsSend && !inPlace && overlaps(send, sendBytes, recv, recvBytes)) {
+  if (needsSend && needsRecv && !inPlace && overlaps(send, sendBytes, recv, recvBytes)) {
     return failf(mixcclInvalidArgument, "%s: sendbuff and recvbuff overlap without being in place", fn);
   }
   if (args.count == 0) return mixcclSuccess;
   CollCall call{comm, args, send, recv};
   return launchOrDefer(call);
+}
+
+// Checks a send or receive and runs or defers it.
+Result pointToPoint(const char* fn, mixcclComm* comm, bool send, void* buf, size_t count, mixcclDataType_t dtype,
+                    int peer) {
+  MIXCCL_TRY(checkCommAndType(fn, comm, dtype));
+  Communicator& c = *comm->impl;
+  if (peer < 0 || peer >= c.nranks()) return failf(mixcclInvalidArgument, "%s: peer %d is outside [0, %d)", fn, peer,
+                                                   c.nranks());
+  if (count > SIZE_MAX / dataTypeSize(dtype)) return failf(mixcclInvalidArgument, "%s: count %zu overflows", fn, count);
+  if (count > 0 && buf == nullptr) return failf(mixcclInvalidArgument, "%s: %s is NULL", fn, send ? "sendbuff" : "recvbuff");
+  CollCall call;
+  call.comm = comm;
+  call.args = CollArgs{send ? CollType::kSend : CollType::kRecv, count, dtype, mixcclSum, 0};
+  call.peer = peer;
+  if (send) {
+    call.send = buf;
+  } else {
+    call.recv = buf;
+  }
+  return launchOrDefer(call);
+}
+
+// Runs `body` (which issues sends and receives) as one group, so its calls run concurrently.
+template <typename Body>
+Result asGroup(Body body) {
+  groupStart();
+  Result res = body();
+  Result end = groupEnd();
+  return res != mixcclSuccess ? res : end;
+}
+
+// Shared checks of all-to-all / gather / scatter before their sends and receives are issued.
+Result checkBlocks(const char* fn, mixcclComm* comm, mixcclDataType_t dtype, size_t count, int root) {
+  MIXCCL_TRY(checkCommAndType(fn, comm, dtype));
+  int n = comm->impl->nranks();
+  if (root < 0 || root >= n) return failf(mixcclInvalidArgument, "%s: root %d is outside [0, %d)", fn, root, n);
+  if (count > SIZE_MAX / dataTypeSize(dtype) / static_cast<size_t>(n)) {
+    return failf(mixcclInvalidArgument, "%s: count %zu x %d ranks overflows", fn, count, n);
+  }
+  return mixcclSuccess;
 }
 
 }  // namespace
@@ -86,6 +136,71 @@ mixcclResult_t mixcclBroadcast(const void* sendbuff, void* recvbuff, size_t coun
                                int root, mixcclComm_t comm, mixcclStream_t stream) {
   return collective("mixcclBroadcast", comm, {CollType::kBroadcast, count, datatype, mixcclSum, root}, sendbuff,
                     recvbuff);
+}
+
+mixcclResult_t mixcclReduce(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
+                            mixcclRedOp_t op, int root, mixcclComm_t comm, mixcclStream_t stream) {
+  return collective("mixcclReduce", comm, {CollType::kReduce, count, datatype, op, root}, sendbuff, recvbuff);
+}
+
+mixcclResult_t mixcclSend(const void* sendbuff, size_t count, mixcclDataType_t datatype, int peer,
+                          mixcclComm_t comm, mixcclStream_t stream) {
+  clearLastError();
+  return pointToPoint("mixcclSend", comm, true, const_cast<void*>(sendbuff), count, datatype, peer);
+}
+
+mixcclResult_t mixcclRecv(void* recvbuff, size_t count, mixcclDataType_t datatype, int peer, mixcclComm_t comm,
+                          mixcclStream_t stream) {
+  clearLastError();
+  return pointToPoint("mixcclRecv", comm, false, recvbuff, count, datatype, peer);
+}
+
+mixcclResult_t mixcclAllToAll(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
+                              mixcclComm_t comm, mixcclStream_t stream) {
+  clearLastError();
+  MIXCCL_TRY(checkBlocks("mixcclAllToAll", comm, datatype, count, 0));
+  const size_t block = count * dataTypeSize(datatype);
+  return asGroup([&]() -> Result {
+    for (int r = 0; r < comm->impl->nranks(); ++r) {
+      MIXCCL_TRY(pointToPoint("mixcclAllToAll", comm, true, const_cast<char*>(static_cast<const char*>(sendbuff)) +
+                              r * block, count, datatype, r));
+      MIXCCL_TRY(pointToPoint("mixcclAllToAll", comm, false, static_cast<char*>(recvbuff) + r * block, count,
+                              datatype, r));
+    }
+    return mixcclSuccess;
+  });
+}
+
+mixcclResult_t mixcclGather(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype, int root,
+                            mixcclComm_t comm, mixcclStream_t stream) {
+  clearLastError();
+  MIXCCL_TRY(checkBlocks("mixcclGather", comm, datatype, count, root));
+  const size_t block = count * dataTypeSize(datatype);
+  return asGroup([&]() -> Result {
+    MIXCCL_TRY(pointToPoint("mixcclGather", comm, true, const_cast<void*>(sendbuff), count, datatype, root));
+    if (comm->impl->rank() != root) return mixcclSuccess;
+    for (int r = 0; r < comm->impl->nranks(); ++r) {
+      MIXCCL_TRY(pointToPoint("mixcclGather", comm, false, static_cast<char*>(recvbuff) + r * block, count, datatype,
+                              r));
+    }
+    return mixcclSuccess;
+  });
+}
+
+mixcclResult_t mixcclScatter(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype, int root,
+                             mixcclComm_t comm, mixcclStream_t stream) {
+  clearLastError();
+  MIXCCL_TRY(checkBlocks("mixcclScatter", comm, datatype, count, root));
+  const size_t block = count * dataTypeSize(datatype);
+  return asGroup([&]() -> Result {
+    if (comm->impl->rank() == root) {
+      for (int r = 0; r < comm->impl->nranks(); ++r) {
+        MIXCCL_TRY(pointToPoint("mixcclScatter", comm, true, const_cast<char*>(static_cast<const char*>(sendbuff)) +
+                                r * block, count, datatype, r));
+      }
+    }
+    return pointToPoint("mixcclScatter", comm, false, recvbuff, count, datatype, root);
+  });
 }
 
 mixcclResult_t mixcclGroupStart(void) {

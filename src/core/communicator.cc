@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "algorithms/p2p.h"
 #include "core/config.h"
+#include "core/datatype.h"
 #include "core/log.h"
 #include "topology/host_id.h"
 #include "transports/registry.h"
@@ -149,6 +151,16 @@ Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) 
   res = runToCompletion(singleOps_, policy_);
   if (res != mixcclSuccess) setAsyncError(res);
   return res;
+}
+
+Result Communicator::preparePointToPoint(const CollArgs& args, int peer, const void* send, void* recv,
+                                         PreparedOp* out) {
+  const uint64_t chunkElems = chunkBytes_ / dataTypeSize(args.dtype);
+  out->args = args;
+  out->plan = std::make_shared<const Plan>(pointToPointPlan(args.type == CollType::kSend, peer, args.count, chunkElems));
+  ExecBuffers bufs{send, recv, nullptr};
+  out->executor = std::make_unique<Executor>(*out->plan, args, rank_, nranks_, bufs, routes_, *backend_);
+  return mixcclSuccess;
 }
 
 ActiveOp Communicator::activeOp(std::vector<PreparedOp>& ops) {

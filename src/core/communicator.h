@@ -51,6 +51,8 @@ class Communicator {
 
   // Selects an algorithm, fetches its plan and makes an executor over the given host buffers.
   Result prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out);
+  // A send of `args.count` elements from `send` to `peer` (args.type kSend), or a receive into `recv` (kRecv).
+  Result preparePointToPoint(const CollArgs& args, int peer, const void* send, void* recv, PreparedOp* out);
   // Runs one collective now, to completion (the path of every call outside a group; allocation-free once warm).
   Result runNow(const CollArgs& args, const void* send, void* recv);
   // The ActiveOp that runs `ops` (all of this communicator) in order.

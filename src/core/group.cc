@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/datatype.h"
 #include "core/log.h"
 
 namespace mixccl {
@@ -17,30 +18,79 @@ struct GroupState {
 
 thread_local GroupState tGroup;
 
-// Runs the calls: per communicator in order, communicators concurrently.
+// Matches a communicator's sends to itself with its receives from itself, in order, and copies.
+Result copySelfMessages(std::vector<const CollCall*>& sends, std::vector<const CollCall*>& recvs) {
+  if (sends.size() != recvs.size()) {
+    return failf(mixcclInvalidUsage, "group: %zu send(s) to this rank itself but %zu receive(s) from it",
+                 sends.size(), recvs.size());
+  }
+  for (size_t i = 0; i < sends.size(); ++i) {
+    const CollCall& s = *sends[i];
+    const CollCall& r = *recvs[i];
+    if (s.args.count != r.args.count || s.args.dtype != r.args.dtype) {
+      return failf(mixcclInvalidUsage, "group: send %zu to self has %zu elements of type %d, the receive %zu "
+                   "elements of type %d", i, static_cast<size_t>(s.args.count), s.args.dtype,
+                   static_cast<size_t>(r.args.count), r.args.dtype);
+    }
+    cpuBackend().copy(r.recv, s.send, s.args.count * dataTypeSize(s.args.dtype));
+  }
+  return mixcclSuccess;
+}
+
+// Runs the calls (see group.h for the order).
 Result runCalls(std::vector<CollCall>& calls) {
-  std::map<mixcclComm*, std::vector<PreparedOp>> byComm;
+  // Per communicator: [0] the collective chain, then one chain per (peer, direction) of point-to-point calls.
+  struct CommWork {
+    std::vector<std::vector<PreparedOp>> chains{1};
+    std::map<std::pair<int, bool>, size_t> p2pChain;
+    std::vector<const CollCall*> selfSends, selfRecvs;
+  };
+  std::map<mixcclComm*, CommWork> work;
   std::vector<mixcclComm*> order;
   for (const CollCall& c : calls) {
-    auto& ops = byComm[c.comm];
-    if (ops.empty()) order.push_back(c.comm);
-    ops.emplace_back();
-    Result res = c.comm->impl->prepare(c.args, c.send, c.recv, &ops.back());
+    auto [it, fresh] = work.try_emplace(c.comm);
+    if (fresh) order.push_back(c.comm);
+    CommWork& w = it->second;
+    Communicator& comm = *c.comm->impl;
+    const bool isSend = c.args.type == CollType::kSend;
+    Result res = mixcclSuccess;
+    if (c.args.type != CollType::kSend && c.args.type != CollType::kRecv) {
+      w.chains[0].emplace_back();
+      res = comm.prepare(c.args, c.send, c.recv, &w.chains[0].back());
+    } else if (c.peer == comm.rank()) {
+      (isSend ? w.selfSends : w.selfRecvs).push_back(&c);
+    } else {
+      auto [chain, added] = w.p2pChain.try_emplace({c.peer, isSend}, w.chains.size());
+      if (added) w.chains.emplace_back();
+      std::vector<PreparedOp>& ops = w.chains[chain->second];
+      ops.emplace_back();
+      res = comm.preparePointToPoint(c.args, c.peer, c.send, c.recv, &ops.back());
+    }
     if (res != mixcclSuccess) {
-      c.comm->impl->setAsyncError(res);
+      comm.setAsyncError(res);
       return res;
     }
   }
   std::vector<ActiveOp> active;
-  for (mixcclComm* comm : order) active.push_back(comm->impl->activeOp(byComm[comm]));
+  std::vector<mixcclComm*> activeComm;
+  for (mixcclComm* comm : order) {
+    CommWork& w = work[comm];
+    MIXCCL_TRY(copySelfMessages(w.selfSends, w.selfRecvs));
+    for (auto& chain : w.chains) {
+      if (chain.empty()) continue;
+      active.push_back(comm->impl->activeOp(chain));
+      activeComm.push_back(comm);
+    }
+  }
+  if (active.empty()) return mixcclSuccess;
   WaitPolicy policy = order.front()->impl->waitPolicy();
   for (mixcclComm* comm : order) {
     policy.timeoutSec = std::min(policy.timeoutSec, comm->impl->waitPolicy().timeoutSec);
   }
   Result res = runToCompletion(active, policy);
   if (res != mixcclSuccess) {
-    for (size_t i = 0; i < order.size(); ++i) {
-      if (!opDone(active[i])) order[i]->impl->setAsyncError(res);
+    for (size_t i = 0; i < active.size(); ++i) {
+      if (!opDone(active[i])) activeComm[i]->impl->setAsyncError(res);
     }
   }
   return res;
@@ -90,7 +140,9 @@ Result launchOrDefer(const CollCall& call) {
     tGroup.calls.push_back(call);
     return mixcclSuccess;
   }
-  return call.comm->impl->runNow(call.args, call.send, call.recv);
+  if (static_cast<int>(call.args.type) < kNumCollTypes) return call.comm->impl->runNow(call.args, call.send, call.recv);
+  std::vector<CollCall> one{call};
+  return runCalls(one);
 }
 
 void deferInit(std::function<Result()> init) { tGroup.inits.push_back(std::move(init)); }

@@ -4,19 +4,25 @@
 // Outside a group a collective runs at once, on the calling thread, and completes before the call returns (host
 // memory). Inside a group, collectives and communicator inits are deferred to the outermost GroupEnd, which
 // first runs the deferred inits (in parallel threads, so one thread may init several ranks of one communicator)
-// and then all deferred collectives: those of one communicator in issue order, different communicators
-// concurrently (interleaved on this thread). Group state is per thread.
+// and then all deferred calls, interleaved on this thread: the collectives of one communicator in issue order;
+// its sends to one peer in order, its receives from one peer in order, each such stream concurrently with the
+// others (so a group of sends and receives cannot deadlock on full FIFOs); different communicators concurrently.
+// A send to oneself is matched with the receive from oneself of the same position and done as a copy.
+// Group state is per thread.
 #include <functional>
 
 #include "core/communicator.h"
 
 namespace mixccl {
 
+// One call: a collective (args.type < kNumCollTypes) or a point-to-point send/receive (args.type kSend/kRecv,
+// with `peer`; a send reads `send`, a receive writes `recv`).
 struct CollCall {
   mixcclComm* comm = nullptr;
   CollArgs args;
   const void* send = nullptr;
   void* recv = nullptr;
+  int peer = -1;
 };
 
 bool inGroup();

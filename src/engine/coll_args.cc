@@ -8,6 +8,9 @@ const char* collName(CollType type) {
     case CollType::kAllGather: return "all_gather";
     case CollType::kReduceScatter: return "reduce_scatter";
     case CollType::kBroadcast: return "broadcast";
+    case CollType::kReduce: return "reduce";
+    case CollType::kSend: return "send";
+    case CollType::kRecv: return "recv";
   }
   return "unknown";
 }

@@ -35,11 +35,10 @@ const char* Executor::slicePtr(const Slice& s) const {
 Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
   *ran = false;
   const size_t bytes = step.count * elemBytes_;
-  const int laneId = static_cast<int>(lane);
   RecvChannel* rc = nullptr;
   const void* in = nullptr;
   if (step.hasRecv()) {
-    rc = routes_[step.recvPeer]->recvChannel(step.recvPeer, laneId);
+    rc = routes_[step.recvPeer]->recvChannel(step.recvPeer, step.channel);
     size_t got = 0;
     in = rc->peek(&got);
     if (in == nullptr) return mixcclSuccess;
@@ -54,7 +53,7 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
   SendChannel* sc = nullptr;
   char* out = nullptr;
   if (step.hasSend()) {
-    sc = routes_[step.sendPeer]->sendChannel(step.sendPeer, laneId);
+    sc = routes_[step.sendPeer]->sendChannel(step.sendPeer, step.channel);
     out = static_cast<char*>(sc->acquire());
     if (out == nullptr) return mixcclSuccess;  // the peeked input stays where it is until the next try
   }
@@ -119,7 +118,7 @@ std::string Executor::waitingFor() const {
     out << "step " << (next_[lane] - begin) << " of " << (end - begin) << " (lane " << lane << ") waits for ";
     if (s.hasRecv()) {
       size_t bytes = 0;
-      RecvChannel* rc = routes_[s.recvPeer]->recvChannel(s.recvPeer, static_cast<int>(lane));
+      RecvChannel* rc = routes_[s.recvPeer]->recvChannel(s.recvPeer, s.channel);
       if (rc->peek(&bytes) == nullptr) {
         out << "data from rank " << s.recvPeer;
         return out.str();

@@ -17,8 +17,8 @@
 //
 // Ordering: a plan is a set of lanes; the steps of one lane run in order, different lanes run concurrently
 // (the executor interleaves them). Messages between two ranks are matched in order per (sender, receiver,
-// lane) pair: the k-th step of lane L on rank A that sends to B meets the k-th step of lane L on B that
-// receives from A. Pipelining comes from chunking: consecutive steps move consecutive chunks, and a sender may
+// channel): the k-th step on rank A that sends to B on channel C meets the k-th step on B that receives from A
+// on channel C. Steps that use one channel towards one peer must therefore be in one lane. Pipelining comes from chunking: consecutive steps move consecutive chunks, and a sender may
 // run ahead of its receiver by as many chunks as the transport has slots.
 #include <cstdint>
 #include <string>
@@ -46,6 +46,8 @@ struct Step {
   Slice dst;              // local output (kNone: none)
   uint64_t count = 0;     // elements moved by this step (> 0)
   uint8_t flags = kNone;
+  uint8_t channel = 0;    // which of the transports' channel lanes carries the messages (< caps().maxLanes):
+                          // collectives use 0, point-to-point 1, so the two never share a FIFO
 
   bool hasRecv() const { return recvPeer >= 0; }
   bool hasSend() const { return sendPeer >= 0; }

@@ -10,7 +10,7 @@ namespace mixccl {
 namespace {
 
 int collFromKey(const std::string& key) {
-  static const char* kKeys[kNumCollTypes] = {"allreduce", "allgather", "reducescatter", "broadcast"};
+  static const char* kKeys[kNumCollTypes] = {"allreduce", "allgather", "reducescatter", "broadcast", "reduce"};
   for (int c = 0; c < kNumCollTypes; ++c) {
     if (key == kKeys[c] || key == collName(static_cast<CollType>(c))) return c;
   }
@@ -38,7 +38,7 @@ Result Selector::create(const std::string& override, Selector* out) {
     int coll = collFromKey(item.substr(0, eq));
     if (coll < 0) {
       return failf(mixcclInvalidUsage, "MIXCCL_ALGO: unknown collective '%s' (use allreduce, allgather, "
-                   "reducescatter, broadcast)", item.substr(0, eq).c_str());
+                   "reducescatter, broadcast, reduce)", item.substr(0, eq).c_str());
     }
     s.forced_[coll] = algo;
   }

@@ -24,6 +24,8 @@ mixcclResult_t call(CollType coll, const void* send, void* recv, size_t count, m
     case CollType::kAllGather: return mixcclAllGather(send, recv, count, dt, comm, nullptr);
     case CollType::kReduceScatter: return mixcclReduceScatter(send, recv, count, dt, op, comm, nullptr);
     case CollType::kBroadcast: return mixcclBroadcast(send, recv, count, dt, root, comm, nullptr);
+    case CollType::kReduce: return mixcclReduce(send, recv, count, dt, op, root, comm, nullptr);
+    default: break;
   }
   return mixcclInternalError;
 }
@@ -43,6 +45,7 @@ int64_t runChecked(mixcclComm_t comm, CollType coll, uint64_t count, mixcclDataT
   testdata::fillExpectedRecv(static_cast<int>(coll), want.data(), count, dt, op, root, rank, n);
   mixcclResult_t res = call(coll, send, recv, count, dt, op, root, comm);
   if (!rankCheck(res == mixcclSuccess, rank, "%s failed: %s", collName(coll), mixcclGetLastError(comm))) return -1;
+  if (coll == CollType::kReduce && rank != root) return 0;  // only the root's receive buffer is defined
   return static_cast<int64_t>(testdata::countWrong(recv, want.data(), dt, recvN));
 }
 
@@ -62,7 +65,8 @@ TEST_P(CollectiveMatrix, EveryTypeOpCountAndPlacementIsExact) {
     if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
                    mixcclGetLastError(nullptr)))
       return 1;
-    const bool reduces = mc.coll == CollType::kAllReduce || mc.coll == CollType::kReduceScatter;
+    const bool reduces =
+        mc.coll == CollType::kAllReduce || mc.coll == CollType::kReduceScatter || mc.coll == CollType::kReduce;
     std::vector<mixcclRedOp_t> ops = {mixcclSum};
     if (reduces) ops = {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg};
     const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n - 1), static_cast<uint64_t>(n),
@@ -74,7 +78,8 @@ TEST_P(CollectiveMatrix, EveryTypeOpCountAndPlacementIsExact) {
           // The large count only once per type (it is the slow one): with sum.
           if (count == 100003 && op != mixcclSum) continue;
           for (bool inPlace : {false, true}) {
-            int root = mc.coll == CollType::kBroadcast ? static_cast<int>(count % n) : 0;
+            const bool rooted = mc.coll == CollType::kBroadcast || mc.coll == CollType::kReduce;
+            int root = rooted ? static_cast<int>(count % n) : 0;
             int64_t wrong = runChecked(comm, mc.coll, count, static_cast<mixcclDataType_t>(dt), op, root, inPlace,
                                        rank, n);
             if (!rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(mc.coll),

@@ -48,7 +48,10 @@ std::vector<SimCase> allCases() {
   return cases;
 }
 
-bool reduces(CollType c) { return c == CollType::kAllReduce || c == CollType::kReduceScatter; }
+bool reduces(CollType c) {
+  return c == CollType::kAllReduce || c == CollType::kReduceScatter || c == CollType::kReduce;
+}
+bool rooted(CollType c) { return c == CollType::kBroadcast || c == CollType::kReduce; }
 
 // Runs one simulated collective and returns the number of wrong elements over all ranks (or -1 on error).
 int64_t runOne(const SimCase& sc, int n, uint64_t count, mixcclRedOp_t op, int root, bool inPlace,
@@ -88,6 +91,7 @@ int64_t runOne(const SimCase& sc, int n, uint64_t count, mixcclRedOp_t op, int r
   if (simulate(*sc.algo, args, n, options, bufs, stats) != mixcclSuccess) return -1;
   int64_t wrong = 0;
   for (int r = 0; r < n; ++r) {
+    if (sc.coll == CollType::kReduce && r != root) continue;  // only the root's receive buffer is defined
     const char* expect = want.data() + (sc.coll == CollType::kReduceScatter ? r * count * esz : 0);
     wrong += testdata::countWrong(bufs[r].recv, expect, sc.dtype, recvN);
   }
@@ -109,7 +113,7 @@ TEST_P(PlanSimTest, ExactForEveryRankCountOpAndPlacement) {
     for (uint64_t count : counts) {
       for (mixcclRedOp_t op : ops) {
         for (bool inPlace : {false, true}) {
-          int root = sc.coll == CollType::kBroadcast ? (n * 7 + 3) % n : 0;
+          int root = rooted(sc.coll) ? (n * 7 + 3) % n : 0;
           uint64_t chunk = count == prime ? 97 : ((n + count) % 2 ? 3 : 64);
           int64_t wrong = runOne(sc, n, count, op, root, inPlace, chunk, nullptr);
           if (wrong != 0) {

@@ -148,7 +148,8 @@ uint64_t countWrong(const void* got, const void* want, mixcclDataType_t dt, uint
 void fillSend(int coll, void* sendbuf, uint64_t count, mixcclDataType_t dt, mixcclRedOp_t op, int root, int rank,
               int nranks) {
   switch (coll) {
-    case 0: fillInput(sendbuf, true, op, dt, rank, nranks, 0, count); break;
+    case 0:
+    case 4: fillInput(sendbuf, true, op, dt, rank, nranks, 0, count); break;
     case 1: fillInput(sendbuf, false, op, dt, rank, nranks, 0, count); break;
     case 2: fillInput(sendbuf, true, op, dt, rank, nranks, 0, count * nranks); break;
     case 3: fillInput(sendbuf, false, op, dt, rank, nranks, 0, count); break;
@@ -160,7 +161,8 @@ void fillExpectedRecv(int coll, void* want, uint64_t count, mixcclDataType_t dt,
                       int rank, int nranks) {
   size_t sz = dataTypeSize(dt);
   switch (coll) {
-    case 0: fillReduced(want, op, dt, nranks, 0, count); break;
+    case 0:
+    case 4: fillReduced(want, op, dt, nranks, 0, count); break;
     case 1:
       for (int r = 0; r < nranks; ++r)
         fillInput(static_cast<char*>(want) + r * count * sz, false, op, dt, r, nranks, 0, count);

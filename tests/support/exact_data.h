@@ -34,8 +34,9 @@ void encodeValue(void* out, mixcclDataType_t dt, double value);
 // Number of elements of `dt` whose bytes differ between got and want.
 uint64_t countWrong(const void* got, const void* want, mixcclDataType_t dt, uint64_t count);
 
-// For a whole collective (coll: 0 all-reduce, 1 all-gather, 2 reduce-scatter, 3 broadcast, as CollType):
-// fills this rank's send buffer, and the receive buffer it must end with.
+// For a whole collective (coll: 0 all-reduce, 1 all-gather, 2 reduce-scatter, 3 broadcast, 4 reduce, as
+// CollType): fills this rank's send buffer, and the receive buffer it must end with (reduce: the root's; the
+// other ranks' receive buffers are not written by a reduce).
 void fillSend(int coll, void* sendbuf, uint64_t count, mixcclDataType_t dt, mixcclRedOp_t op, int root, int rank,
               int nranks);
 void fillExpectedRecv(int coll, void* want, uint64_t count, mixcclDataType_t dt, mixcclRedOp_t op, int root,
