@@ -95,6 +95,7 @@ Result Communicator::connect() {
     }
     for (int r : peersOf[t]) routes_[r] = transport.get();
     if (!peersOf[t].empty()) {
+      used_.push_back(transport.get());
       MIXCCL_LOG(kInfo, "rank %d reaches %zu peer(s) through %s", rank_, peersOf[t].size(), kinds[t].name);
     }
     transports_.push_back(std::move(transport));
@@ -141,7 +142,7 @@ Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) 
     ActiveOp op;
     op.rank = rank_;
     op.routes = &routes_;
-    for (auto& t : transports_) op.transports.push_back(t.get());
+    op.transports = used_;
     op.chain.push_back(singleExec_.get());
     op.collectives.push_back("");
     singleOps_.push_back(std::move(op));
@@ -167,7 +168,7 @@ ActiveOp Communicator::activeOp(std::vector<PreparedOp>& ops) {
   ActiveOp op;
   op.rank = rank_;
   op.routes = &routes_;
-  for (auto& t : transports_) op.transports.push_back(t.get());
+  op.transports = used_;
   for (PreparedOp& p : ops) {
     op.chain.push_back(p.executor.get());
     op.collectives.push_back(collName(p.args.type));

@@ -81,6 +81,7 @@ class Communicator {
   std::vector<PeerInfo> peers_;
   std::vector<std::unique_ptr<Transport>> transports_;
   std::vector<Transport*> routes_;  // by peer
+  std::vector<Transport*> used_;    // the transports that reach at least one peer (what a wait sleeps on)
   DeviceBackend* backend_ = nullptr;
   Selector selector_;
   PlanCache plans_;

@@ -9,6 +9,7 @@
 #include "core/datatype.h"
 #include "engine/coll_args.h"
 #include "support/exact_data.h"
+#include "support/collective_check.h"
 #include "support/rank_runner.h"
 
 namespace mixccl {
@@ -16,38 +17,6 @@ namespace {
 
 using testing::rankCheck;
 using testing::runRanks;
-
-mixcclResult_t call(CollType coll, const void* send, void* recv, size_t count, mixcclDataType_t dt,
-                    mixcclRedOp_t op, int root, mixcclComm_t comm) {
-  switch (coll) {
-    case CollType::kAllReduce: return mixcclAllReduce(send, recv, count, dt, op, comm, nullptr);
-    case CollType::kAllGather: return mixcclAllGather(send, recv, count, dt, comm, nullptr);
-    case CollType::kReduceScatter: return mixcclReduceScatter(send, recv, count, dt, op, comm, nullptr);
-    case CollType::kBroadcast: return mixcclBroadcast(send, recv, count, dt, root, comm, nullptr);
-    case CollType::kReduce: return mixcclReduce(send, recv, count, dt, op, root, comm, nullptr);
-    default: break;
-  }
-  return mixcclInternalError;
-}
-
-// One collective on this rank, checked; returns the number of wrong elements (or -1 if the call failed).
-int64_t runChecked(mixcclComm_t comm, CollType coll, uint64_t count, mixcclDataType_t dt, mixcclRedOp_t op,
-                   int root, bool inPlace, int rank, int n) {
-  CollArgs args{coll, count, dt, op, root};
-  const size_t esz = dataTypeSize(dt);
-  const uint64_t sendN = sendElements(args, n), recvN = recvElements(args, n);
-  std::vector<char> recvBuf(std::max(sendN, recvN) * esz + 64, 0x5a), sendBuf(sendN * esz + 64), want(recvN * esz + 1);
-  char* send = sendBuf.data();
-  char* recv = recvBuf.data();
-  if (inPlace) send = coll == CollType::kAllGather ? recv + rank * count * esz : recv;
-  testdata::fillSend(static_cast<int>(coll), send, count, dt, op, root, rank, n);
-  if (inPlace && coll == CollType::kReduceScatter) recv = send + rank * count * esz;
-  testdata::fillExpectedRecv(static_cast<int>(coll), want.data(), count, dt, op, root, rank, n);
-  mixcclResult_t res = call(coll, send, recv, count, dt, op, root, comm);
-  if (!rankCheck(res == mixcclSuccess, rank, "%s failed: %s", collName(coll), mixcclGetLastError(comm))) return -1;
-  if (coll == CollType::kReduce && rank != root) return 0;  // only the root's receive buffer is defined
-  return static_cast<int64_t>(testdata::countWrong(recv, want.data(), dt, recvN));
-}
 
 struct MatrixCase {
   CollType coll;
@@ -80,7 +49,7 @@ TEST_P(CollectiveMatrix, EveryTypeOpCountAndPlacementIsExact) {
           for (bool inPlace : {false, true}) {
             const bool rooted = mc.coll == CollType::kBroadcast || mc.coll == CollType::kReduce;
             int root = rooted ? static_cast<int>(count % n) : 0;
-            int64_t wrong = runChecked(comm, mc.coll, count, static_cast<mixcclDataType_t>(dt), op, root, inPlace,
+            int64_t wrong = testing::runCheckedCollective(comm, mc.coll, count, static_cast<mixcclDataType_t>(dt), op, root, inPlace,
                                        rank, n);
             if (!rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(mc.coll),
                            dataTypeName(static_cast<mixcclDataType_t>(dt)), redOpName(op),

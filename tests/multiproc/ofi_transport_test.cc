@@ -1,0 +1,187 @@
+// Forked ranks over the libfabric (ofi) transport, forced for every pair (MIXCCL_TRANSPORTS=ofi), once per
+// provider (tcp over loopback, shm): every collective x 2..4 ranks, and inside each rank a few data types x
+// operators x in/out of place x awkward counts, checked exactly; then a killed and an aborting rank.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/datatype.h"
+#include "engine/coll_args.h"
+#include "support/exact_data.h"
+#include "support/collective_check.h"
+#include "support/rank_runner.h"
+#include "transports/registry.h"
+
+namespace mixccl {
+namespace {
+
+using testing::rankCheck;
+using testing::runRanks;
+
+bool ofiCompiledIn() {
+  for (const TransportInfo& t : compiledTransports()) {
+    if (std::string(t.name) == "ofi") return true;
+  }
+  return false;
+}
+
+// Whether `fi_info` lists an RDM endpoint of `provider` here ("" if it does, else why not).
+std::string providerMissing(const std::string& provider) {
+  std::string cmd = "fi_info -p '" + provider + "' -t FI_EP_RDM 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return "cannot run fi_info";
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof(buf), pipe) != nullptr) out += buf;
+  int rc = pclose(pipe);
+  if (rc != 0 || out.find("provider: " + provider) == std::string::npos) {
+    return "fi_info -p " + provider + " -t FI_EP_RDM finds nothing: " + out.substr(0, 200);
+  }
+  return "";
+}
+
+// Environment of the ranks (inherited through fork): every pair through ofi, over `provider`, tcp on loopback.
+void useProvider(const std::string& provider) {
+  setenv("MIXCCL_TRANSPORTS", "ofi", 1);
+  setenv("MIXCCL_OFI_PROVIDER", provider.c_str(), 1);
+  setenv("FI_TCP_IFACE", "lo", 1);
+  setenv("FI_SOCKETS_IFACE", "lo", 1);
+}
+
+struct OfiCase {
+  const char* provider;
+  CollType coll;
+  int nranks;
+};
+
+void PrintTo(const OfiCase& c, std::ostream* os) {
+  *os << c.provider << " " << collName(c.coll) << " x " << c.nranks << " ranks";
+}
+
+class OfiCollectives : public ::testing::TestWithParam<OfiCase> {};
+
+TEST_P(OfiCollectives, TypesOpsCountsAndPlacementsAreExact) {
+  const OfiCase oc = GetParam();
+  if (!ofiCompiledIn()) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
+  std::string missing = providerMissing(oc.provider);
+  if (!missing.empty()) {
+    printf("skipped: %s\n", missing.c_str());
+    GTEST_SKIP() << missing;
+  }
+  useProvider(oc.provider);
+  auto body = [oc](int rank, int n, const mixcclUniqueId& id) -> int {
+    mixcclComm_t comm = nullptr;
+    if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init over ofi/%s: %s",
+                   oc.provider, mixcclGetLastError(nullptr)))
+      return 2;
+    const bool reduces = oc.coll == CollType::kAllReduce || oc.coll == CollType::kReduceScatter;
+    std::vector<mixcclRedOp_t> ops = {mixcclSum};
+    if (reduces) ops = {mixcclSum, mixcclMax, mixcclAvg};
+    const mixcclDataType_t types[] = {mixcclFloat32, mixcclInt32, mixcclBfloat16, mixcclFloat64};
+    const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n + 1), 1009, 300007};
+    int failures = 0;
+    for (mixcclDataType_t dt : types) {
+      for (mixcclRedOp_t op : ops) {
+        for (uint64_t count : counts) {
+          if (count == 300007 && (op != mixcclSum || dt != mixcclFloat32)) continue;  // the slow one, once
+          for (bool inPlace : {false, true}) {
+            int root = oc.coll == CollType::kBroadcast ? static_cast<int>(count % n) : 0;
+            int64_t wrong = testing::runCheckedCollective(comm, oc.coll, count, dt, op, root, inPlace, rank, n);
+            if (!rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(oc.coll),
+                           dataTypeName(dt), redOpName(op), static_cast<unsigned long long>(count),
+                           inPlace ? "in-place" : "out-of-place", static_cast<long long>(wrong))) {
+              if (wrong < 0) return 1;  // the communicator is unusable after a failed call
+              if (++failures >= 5) return 1;
+            }
+          }
+        }
+      }
+    }
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(oc.nranks, body, 240);
+  // A provider that is listed but cannot open here (no /dev/shm access, a sandbox) fails every rank's init.
+  bool openFailed = false;
+  for (const char* call : {"fi_getinfo", "fi_fabric", "fi_domain", "fi_cq_open", "fi_av_open", "fi_endpoint"}) {
+    openFailed |= result.output.find(std::string("init over ofi/") + oc.provider + ": ofi: " + call) !=
+                  std::string::npos;
+  }
+  if (!result.ok && openFailed && std::string(oc.provider) != "tcp") {
+    printf("skipped: provider %s does not open here:\n%s\n", oc.provider, result.report.c_str());
+    GTEST_SKIP() << "provider " << oc.provider << " does not open here";
+  }
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+std::vector<OfiCase> ofiCases() {
+  std::vector<OfiCase> cases;
+  for (const char* provider : {"tcp", "shm"}) {
+    for (CollType c : {CollType::kAllReduce, CollType::kAllGather, CollType::kReduceScatter, CollType::kBroadcast}) {
+      for (int n = 2; n <= 4; ++n) cases.push_back({provider, c, n});
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ofi, OfiCollectives, ::testing::ValuesIn(ofiCases()),
+                         [](const ::testing::TestParamInfo<OfiCase>& info) {
+                           return std::string(info.param.provider) + "_" + collName(info.param.coll) + "_" +
+                                  std::to_string(info.param.nranks) + "ranks";
+                         });
+
+constexpr double kTimeoutSec = 20.0;
+// A dead peer over tcp may surface only when the engine's no-progress timeout fires (a receive from a dead rank
+// never completes, and no send to it may be pending); the error then names the rank the step waits for. Allow
+// for that, plus the 20 ms health-check slices and the peers' notices.
+constexpr double kFailureAllowanceSec = kTimeoutSec + 5.0;
+
+testing::VictimTest victimTest(int victim, bool abortInstead) {
+  testing::VictimTest t;
+  t.victim = victim;
+  t.abortInstead = abortInstead;
+  t.timeoutSec = kTimeoutSec;
+  t.allowanceSec = kFailureAllowanceSec;
+  t.acceptTimeoutNamingAwaitedRank = true;
+  return t;
+}
+
+TEST(OfiFailure, KilledRankFailsTheOthersNamingItOrTheAwaitedRank) {
+  if (!ofiCompiledIn()) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
+  useProvider("tcp");
+  for (int victim : {0, 2}) {
+    auto result = runRanks(4, [victim](int rank, int n, const mixcclUniqueId& id) {
+      return testing::runUntilVictimLeaves(rank, n, id, victimTest(victim, false));
+    });
+    EXPECT_NE(result.report.find("rank " + std::to_string(victim) + " killed by signal 9"), std::string::npos)
+        << result.report;
+    for (int r = 0; r < 4; ++r) {
+      if (r == victim) continue;
+      EXPECT_EQ(result.report.find("rank " + std::to_string(r) + " exited"), std::string::npos)
+          << "victim " << victim << ":\n" << result.report;
+    }
+    // At least the rank that waits for the victim's data names it.
+    EXPECT_NE(result.output.find("named the victim"), std::string::npos) << result.output;
+    printf("victim %d:\n%s\n", victim, result.output.c_str());
+  }
+}
+
+TEST(OfiFailure, AbortingRankIsNamedByTheOthers) {
+  if (!ofiCompiledIn()) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
+  useProvider("tcp");
+  auto result = runRanks(3, [](int rank, int n, const mixcclUniqueId& id) {
+    return testing::runUntilVictimLeaves(rank, n, id, victimTest(1, true));
+  });
+  EXPECT_TRUE(result.ok) << result.report;
+  printf("%s\n", result.output.c_str());
+}
+
+}  // namespace
+}  // namespace mixccl
