@@ -17,5 +17,11 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/mixcclConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/mixcclConfig.cmake ${PROJECT_BINARY_DIR}/mixcclConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/mixccl)
 
+# From <prefix>/<libdir>/pkgconfig back up to <prefix>: one ".." per component of libdir, plus one for pkgconfig.
+set(MIXCCL_PC_UP "..")
+string(REPLACE "/" ";" libdir_parts "${CMAKE_INSTALL_LIBDIR}")
+foreach(part ${libdir_parts})
+  string(APPEND MIXCCL_PC_UP "/..")
+endforeach()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/mixccl.pc.in ${PROJECT_BINARY_DIR}/mixccl.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/mixccl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -32,30 +32,44 @@ Result advanceAll(std::vector<ActiveOp>& ops, bool* progressed, bool* allDone) {
   return mixcclSuccess;
 }
 
+// The culprit of an abort notice any of `op`'s transports received, or -1.
+int abortCulprit(const ActiveOp& op) {
+  for (Transport* t : op.transports) {
+    int culprit = t->abortNotice();
+    if (culprit >= 0) return culprit;
+  }
+  return -1;
+}
+
+// Fails because of `culprit`, after passing the notice on to every peer: a rank that learnt of the failure tells
+// the others before it leaves, so no one mistakes its own exit for the cause.
+Result failForNotice(const ActiveOp& op, Executor* exec, const char* coll, int culprit) {
+  for (Transport* t : op.transports) t->notifyAbort(culprit);
+  return failf(mixcclRemoteError, "%s on rank %d: the communicator failed because rank %d was lost or aborted "
+               "(reported by a peer); %s", coll, op.rank, culprit, exec->waitingFor().c_str());
+}
+
 // Liveness and abort notices for the peers the unfinished ops are blocked on.
 Result checkHealth(std::vector<ActiveOp>& ops) {
   for (ActiveOp& op : ops) {
     if (opDone(op)) continue;
     Executor* exec = op.chain[op.current];
     const char* coll = op.collectives[op.current];
-    for (Transport* t : op.transports) {
-      int culprit = t->abortNotice();
-      if (culprit >= 0) {
-        return failf(mixcclRemoteError, "%s on rank %d: the communicator failed because rank %d was lost or "
-                     "aborted (reported by a peer); %s", coll, op.rank, culprit, exec->waitingFor().c_str());
-      }
-    }
+    int culprit = abortCulprit(op);
+    if (culprit >= 0) return failForNotice(op, exec, coll, culprit);
     std::vector<int> peers;
     exec->blockedPeers(&peers);
     for (int peer : peers) {
       Transport* t = (*op.routes)[peer];
       std::string why;
-      if (t->checkPeer(peer, &why) != mixcclSuccess) {
-        // Tell everybody else first, so they fail fast naming the same culprit.
-        for (Transport* other : op.transports) other->notifyAbort(peer);
-        return failf(mixcclRemoteError, "%s on rank %d: lost peer rank %d: %s; %s", coll, op.rank, peer, why.c_str(),
-                     exec->waitingFor().c_str());
-      }
+      if (t->checkPeer(peer, &why) == mixcclSuccess) continue;
+      // A peer that failed because of another rank posted a notice before it exited: that rank is the cause.
+      culprit = abortCulprit(op);
+      if (culprit >= 0) return failForNotice(op, exec, coll, culprit);
+      // Tell everybody else first, so they fail fast naming the same culprit.
+      for (Transport* other : op.transports) other->notifyAbort(peer);
+      return failf(mixcclRemoteError, "%s on rank %d: lost peer rank %d: %s; %s", coll, op.rank, peer, why.c_str(),
+                   exec->waitingFor().c_str());
     }
   }
   return mixcclSuccess;
