@@ -1,0 +1,195 @@
+// Forked ranks forced through the UCX transport (MIXCCL_TRANSPORTS=ucx), once over UCX's TCP transport on the
+// loopback device and once over UCX's shared-memory transports: every collective x 2..4 ranks, and inside each
+// rank a few data types x operators x in/out of place x awkward counts, checked exactly; then a SIGKILLed rank
+// must make every other rank fail with mixcclRemoteError naming it before the timeout. Every test skips, with
+// the reason, where this build has no UCX transport or UCX cannot create a context with those settings.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/datatype.h"
+#include "engine/coll_args.h"
+#include "support/exact_data.h"
+#include "support/collective_check.h"
+#include "support/rank_runner.h"
+#include "transports/registry.h"
+
+namespace mixccl {
+namespace {
+
+using testing::rankCheck;
+using testing::runRanks;
+
+// One UCX configuration: UCX_TLS, and UCX_NET_DEVICES ("" leaves it unset).
+struct UcxSetting {
+  const char* name;
+  const char* tls;
+  const char* devices;
+};
+
+const UcxSetting kSettings[] = {{"tcp", "tcp", "lo"}, {"shm", "shm", ""}};
+
+// Sets the environment the ranks inherit (runRanks forks after this).
+void useSetting(const UcxSetting& s) {
+  setenv("MIXCCL_TRANSPORTS", "ucx", 1);
+  setenv("UCX_TLS", s.tls, 1);
+  if (s.devices[0] != '\0') {
+    setenv("UCX_NET_DEVICES", s.devices, 1);
+  } else {
+    unsetenv("UCX_NET_DEVICES");
+  }
+}
+
+// Why the UCX transport cannot run here with `s` ("" if it can): not compiled in, or UCX fails to set up a
+// context/worker (found by initialising a 2-rank communicator once per setting).
+std::string unavailableReason(const UcxSetting& s) {
+  static std::map<std::string, std::string> cache;
+  auto it = cache.find(s.name);
+  if (it != cache.end()) return it->second;
+  uint32_t mask = 0;
+  std::string reason;
+  if (allowedTransports("ucx", &mask) != mixcclSuccess) {
+    reason = "this build has no UCX transport (libucx-dev not found at configure time)";
+  } else {
+    useSetting(s);
+    auto result = runRanks(2, [](int rank, int n, const mixcclUniqueId& id) -> int {
+      mixcclComm_t comm = nullptr;
+      if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
+                     mixcclGetLastError(nullptr)))
+        return 1;
+      mixcclCommDestroy(comm);
+      return 0;
+    }, 60);
+    if (!result.ok && (result.report.find("ucp_init failed") != std::string::npos ||
+                       result.report.find("ucp_worker_create failed") != std::string::npos)) {
+      reason = std::string("UCX cannot create a context/worker with UCX_TLS=") + s.tls + ": " + result.report;
+    }
+  }
+  cache[s.name] = reason;
+  return reason;
+}
+
+struct UcxCase {
+  int setting;  // index into kSettings
+  CollType coll;
+  int nranks;
+};
+
+void PrintTo(const UcxCase& c, std::ostream* os) {
+  *os << kSettings[c.setting].name << " " << collName(c.coll) << " x " << c.nranks << " ranks";
+}
+
+class UcxCollectives : public ::testing::TestWithParam<UcxCase> {};
+
+TEST_P(UcxCollectives, TypesOpsCountsAndPlacementsAreExact) {
+  const UcxCase uc = GetParam();
+  const UcxSetting& setting = kSettings[uc.setting];
+  std::string why = unavailableReason(setting);
+  if (!why.empty()) GTEST_SKIP() << why;
+  useSetting(setting);
+  auto body = [uc](int rank, int n, const mixcclUniqueId& id) -> int {
+    mixcclComm_t comm = nullptr;
+    if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
+                   mixcclGetLastError(nullptr)))
+      return 1;
+    const bool reduces = uc.coll == CollType::kAllReduce || uc.coll == CollType::kReduceScatter;
+    std::vector<mixcclRedOp_t> ops = {mixcclSum};
+    if (reduces) ops = {mixcclSum, mixcclMax};
+    const mixcclDataType_t types[] = {mixcclFloat32, mixcclInt32, mixcclFloat64, mixcclBfloat16};
+    const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n + 1), 1009, 300007};
+    int failures = 0;
+    for (mixcclDataType_t dt : types) {
+      for (mixcclRedOp_t op : ops) {
+        for (uint64_t count : counts) {
+          if (count == 300007 && op != mixcclSum) continue;  // the slow one, once per type
+          for (bool inPlace : {false, true}) {
+            int root = uc.coll == CollType::kBroadcast ? static_cast<int>(count % n) : 0;
+            int64_t wrong = testing::runCheckedCollective(comm, uc.coll, count, dt, op, root, inPlace, rank, n);
+            if (!rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(uc.coll),
+                           dataTypeName(dt), redOpName(op), static_cast<unsigned long long>(count),
+                           inPlace ? "in-place" : "out-of-place", static_cast<long long>(wrong))) {
+              ++failures;
+              if (wrong < 0) return 1;  // the communicator is unusable after a failed call
+            }
+          }
+        }
+      }
+    }
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(uc.nranks, body, 240);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+std::vector<UcxCase> ucxCases() {
+  std::vector<UcxCase> cases;
+  for (int s = 0; s < static_cast<int>(std::size(kSettings)); ++s) {
+    for (int c = 0; c < kNumCollTypes; ++c) {
+      if (static_cast<CollType>(c) != CollType::kAllReduce && static_cast<CollType>(c) != CollType::kAllGather &&
+          static_cast<CollType>(c) != CollType::kReduceScatter && static_cast<CollType>(c) != CollType::kBroadcast)
+        continue;
+      for (int n = 2; n <= 4; ++n) cases.push_back({s, static_cast<CollType>(c), n});
+    }
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ucx, UcxCollectives, ::testing::ValuesIn(ucxCases()),
+                         [](const ::testing::TestParamInfo<UcxCase>& info) {
+                           return std::string(kSettings[info.param.setting].name) + "_" +
+                                  collName(info.param.coll) + "_" + std::to_string(info.param.nranks) + "ranks";
+                         });
+
+class UcxPeerFailure : public ::testing::TestWithParam<int> {};
+
+TEST_P(UcxPeerFailure, KilledRankIsNamedByEveryOtherRankBeforeTheTimeout) {
+  const UcxSetting& setting = kSettings[GetParam()];
+  std::string why = unavailableReason(setting);
+  if (!why.empty()) GTEST_SKIP() << why;
+  useSetting(setting);
+  for (int victim : {0, 2}) {
+    auto result = runRanks(4, [victim](int rank, int n, const mixcclUniqueId& id) {
+      return testing::runUntilVictimLeaves(rank, n, id, testing::VictimTest{victim, false, 20.0, 20.0, false});
+    });
+    EXPECT_NE(result.report.find("rank " + std::to_string(victim) + " killed by signal 9"), std::string::npos)
+        << result.report;
+    // What the survivors said (how fast, and whether UCX or the pid watch noticed), for the log.
+    std::istringstream lines(result.output);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("as expected") != std::string::npos) std::cout << "  victim " << victim << ": " << line << "\n";
+    }
+    for (int r = 0; r < 4; ++r) {
+      if (r == victim) continue;
+      EXPECT_EQ(result.report.find("rank " + std::to_string(r) + " exited"), std::string::npos)
+          << "victim " << victim << ":\n" << result.report;
+    }
+  }
+}
+
+TEST_P(UcxPeerFailure, AbortingRankIsNamedByTheOthers) {
+  const UcxSetting& setting = kSettings[GetParam()];
+  std::string why = unavailableReason(setting);
+  if (!why.empty()) GTEST_SKIP() << why;
+  useSetting(setting);
+  auto result = runRanks(3, [](int rank, int n, const mixcclUniqueId& id) {
+    return testing::runUntilVictimLeaves(rank, n, id, testing::VictimTest{1, true, 20.0, 20.0, false});
+  });
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ucx, UcxPeerFailure, ::testing::Values(0, 1),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::string(kSettings[info.param].name);
+                         });
+
+}  // namespace
+}  // namespace mixccl
