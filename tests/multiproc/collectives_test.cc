@@ -29,41 +29,15 @@ class CollectiveMatrix : public ::testing::TestWithParam<MatrixCase> {};
 
 TEST_P(CollectiveMatrix, EveryTypeOpCountAndPlacementIsExact) {
   const MatrixCase mc = GetParam();
-  auto body = [mc](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = nullptr;
-    if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                   mixcclGetLastError(nullptr)))
-      return 1;
-    const bool reduces =
-        mc.coll == CollType::kAllReduce || mc.coll == CollType::kReduceScatter || mc.coll == CollType::kReduce;
-    std::vector<mixcclRedOp_t> ops = {mixcclSum};
-    if (reduces) ops = {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg};
-    const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n - 1), static_cast<uint64_t>(n),
-                               static_cast<uint64_t>(n + 1), 1009, 100003};
-    int failures = 0;
-    for (int dt = 0; dt < mixcclNumTypes && failures < 5; ++dt) {
-      for (mixcclRedOp_t op : ops) {
-        for (uint64_t count : counts) {
-          // The large count only once per type (it is the slow one): with sum.
-          if (count == 100003 && op != mixcclSum) continue;
-          for (bool inPlace : {false, true}) {
-            const bool rooted = mc.coll == CollType::kBroadcast || mc.coll == CollType::kReduce;
-            int root = rooted ? static_cast<int>(count % n) : 0;
-            int64_t wrong = testing::runCheckedCollective(comm, mc.coll, count, static_cast<mixcclDataType_t>(dt), op, root, inPlace,
-                                       rank, n);
-            if (!rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(mc.coll),
-                           dataTypeName(static_cast<mixcclDataType_t>(dt)), redOpName(op),
-                           static_cast<unsigned long long>(count), inPlace ? "in-place" : "out-of-place",
-                           static_cast<long long>(wrong))) {
-              ++failures;
-              if (wrong < 0) return 1;  // the communicator is unusable after a failed call
-            }
-          }
-        }
-      }
-    }
-    mixcclCommDestroy(comm);
-    return failures == 0 ? 0 : 1;
+  auto body = [mc](int rank, int n, const mixcclUniqueId& id) {
+    const testing::CollectiveMatrix m{{mixcclInt8, mixcclUint8, mixcclInt32, mixcclUint32, mixcclInt64, mixcclUint64,
+                                          mixcclFloat16, mixcclFloat32, mixcclFloat64, mixcclBfloat16,
+                                          mixcclFloat8e4m3, mixcclFloat8e5m2},
+                                         {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg},
+                                         {0, 1, static_cast<uint64_t>(n - 1), static_cast<uint64_t>(n),
+                                          static_cast<uint64_t>(n + 1), 1009},
+                                         100003};
+    return testing::runCollectiveMatrix(rank, n, id, mc.coll, m);
   };
   auto result = runRanks(mc.nranks, body, 240);
   EXPECT_TRUE(result.ok) << result.report;

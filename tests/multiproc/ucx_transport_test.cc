@@ -95,36 +95,12 @@ TEST_P(UcxCollectives, TypesOpsCountsAndPlacementsAreExact) {
   std::string why = unavailableReason(setting);
   if (!why.empty()) GTEST_SKIP() << why;
   useSetting(setting);
-  auto body = [uc](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = nullptr;
-    if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                   mixcclGetLastError(nullptr)))
-      return 1;
-    const bool reduces = uc.coll == CollType::kAllReduce || uc.coll == CollType::kReduceScatter;
-    std::vector<mixcclRedOp_t> ops = {mixcclSum};
-    if (reduces) ops = {mixcclSum, mixcclMax};
-    const mixcclDataType_t types[] = {mixcclFloat32, mixcclInt32, mixcclFloat64, mixcclBfloat16};
-    const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n + 1), 1009, 300007};
-    int failures = 0;
-    for (mixcclDataType_t dt : types) {
-      for (mixcclRedOp_t op : ops) {
-        for (uint64_t count : counts) {
-          if (count == 300007 && op != mixcclSum) continue;  // the slow one, once per type
-          for (bool inPlace : {false, true}) {
-            int root = uc.coll == CollType::kBroadcast ? static_cast<int>(count % n) : 0;
-            int64_t wrong = testing::runCheckedCollective(comm, uc.coll, count, dt, op, root, inPlace, rank, n);
-            if (!rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(uc.coll),
-                           dataTypeName(dt), redOpName(op), static_cast<unsigned long long>(count),
-                           inPlace ? "in-place" : "out-of-place", static_cast<long long>(wrong))) {
-              ++failures;
-              if (wrong < 0) return 1;  // the communicator is unusable after a failed call
-            }
-          }
-        }
-      }
-    }
-    mixcclCommDestroy(comm);
-    return failures == 0 ? 0 : 1;
+  auto body = [uc](int rank, int n, const mixcclUniqueId& id) {
+    const testing::CollectiveMatrix m{{mixcclFloat32, mixcclInt32, mixcclFloat64, mixcclBfloat16},
+                                         {mixcclSum, mixcclMax},
+                                         {0, 1, static_cast<uint64_t>(n + 1), 1009},
+                                         300007};
+    return testing::runCollectiveMatrix(rank, n, id, uc.coll, m);
   };
   auto result = runRanks(uc.nranks, body, 240);
   EXPECT_TRUE(result.ok) << result.report;
@@ -160,18 +136,7 @@ TEST_P(UcxPeerFailure, KilledRankIsNamedByEveryOtherRankBeforeTheTimeout) {
     auto result = runRanks(4, [victim](int rank, int n, const mixcclUniqueId& id) {
       return testing::runUntilVictimLeaves(rank, n, id, testing::VictimTest{victim, false, 20.0, 20.0, false});
     });
-    EXPECT_NE(result.report.find("rank " + std::to_string(victim) + " killed by signal 9"), std::string::npos)
-        << result.report;
-    // What the survivors said (how fast, and whether UCX or the pid watch noticed), for the log.
-    std::istringstream lines(result.output);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.find("as expected") != std::string::npos) std::cout << "  victim " << victim << ": " << line << "\n";
-    }
-    for (int r = 0; r < 4; ++r) {
-      if (r == victim) continue;
-      EXPECT_EQ(result.report.find("rank " + std::to_string(r) + " exited"), std::string::npos)
-          << "victim " << victim << ":\n" << result.report;
-    }
+    EXPECT_EQ(testing::onlyVictimFailed(result.report, victim, 4), "") << "victim " << victim;
   }
 }
 

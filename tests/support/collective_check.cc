@@ -45,6 +45,50 @@ int64_t runCheckedCollective(mixcclComm_t comm, CollType coll, uint64_t count, m
   return static_cast<int64_t>(testdata::countWrong(recv, want.data(), dt, recvN));
 }
 
+int runCollectiveMatrix(int rank, int n, const mixcclUniqueId& id, CollType coll, const CollectiveMatrix& m) {
+  mixcclComm_t comm = nullptr;
+  if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
+                 mixcclGetLastError(nullptr)))
+    return 1;
+  const bool reduces = coll == CollType::kAllReduce || coll == CollType::kReduceScatter || coll == CollType::kReduce;
+  const bool rooted = coll == CollType::kBroadcast || coll == CollType::kReduce;
+  const std::vector<mixcclRedOp_t> ops = reduces ? m.ops : std::vector<mixcclRedOp_t>{mixcclSum};
+  std::vector<uint64_t> counts = m.counts;
+  if (m.slowCount != 0) counts.push_back(m.slowCount);
+  int failures = 0;
+  for (mixcclDataType_t dt : m.types) {
+    for (mixcclRedOp_t op : ops) {
+      for (uint64_t count : counts) {
+        if (count == m.slowCount && op != ops.front()) continue;
+        for (bool inPlace : {false, true}) {
+          int root = rooted ? static_cast<int>(count % n) : 0;
+          int64_t wrong = runCheckedCollective(comm, coll, count, dt, op, root, inPlace, rank, n);
+          if (rankCheck(wrong == 0, rank, "%s %s %s count %llu %s: %lld wrong", collName(coll), dataTypeName(dt),
+                        redOpName(op), static_cast<unsigned long long>(count), inPlace ? "in-place" : "out-of-place",
+                        static_cast<long long>(wrong)))
+            continue;
+          if (wrong < 0 || ++failures >= 5) return 1;  // a failed call leaves the communicator unusable
+        }
+      }
+    }
+  }
+  mixcclCommDestroy(comm);
+  return failures == 0 ? 0 : 1;
+}
+
+std::string onlyVictimFailed(const std::string& report, int victim, int nranks) {
+  std::string problems;
+  if (report.find("rank " + std::to_string(victim) + " killed by signal 9") == std::string::npos) {
+    problems += "the victim (rank " + std::to_string(victim) + ") was not killed by SIGKILL\n";
+  }
+  for (int r = 0; r < nranks; ++r) {
+    if (r != victim && report.find("rank " + std::to_string(r) + " exited") != std::string::npos) {
+      problems += "rank " + std::to_string(r) + " failed\n";
+    }
+  }
+  return problems.empty() ? "" : problems + report;
+}
+
 int runUntilVictimLeaves(int rank, int n, const mixcclUniqueId& id, const VictimTest& test) {
   mixcclConfig_t config = MIXCCL_CONFIG_INITIALIZER;
   config.timeoutMs = static_cast<int>(test.timeoutSec * 1000);
