@@ -35,6 +35,12 @@ class Bootstrap {
   // Non-blocking liveness check of the control connections: mixcclRemoteError (logged, naming the rank) if a
   // peer this rank is connected to has closed its end (its process ended), else mixcclSuccess.
   virtual Result checkAlive() = 0;
+
+  // Non-blocking, not collective, logs nothing: true if a control connection to `peer` (ring neighbour or
+  // point-to-point) was closed by the other end, with *why naming it. False when there is no such connection.
+  // A peer whose process ended closes them; so does a peer that destroyed its communicator, so callers ask only
+  // about peers they still wait for.
+  virtual bool peerClosed(int peer, std::string* why) = 0;
 };
 
 // Joins the communicator described by `id` as `rank` of `nranks`: connects to the root (retrying until the

@@ -88,9 +88,18 @@ Result TcpBootstrap::barrier() {
   return allGather(&mine, all.data(), 1);
 }
 
+bool TcpBootstrap::peerClosed(int peer, std::string* why) {
+  if (peer < 0 || peer >= nranks_ || peer == rank_) return false;
+  auto closed = [](const Fd& fd) { return fd.valid() && detail::peerClosed(fd.get()); };
+  bool gone = (nranks_ > 1 && peer == prev() && closed(prev_)) || (nranks_ > 1 && peer == next() && closed(next_)) ||
+              closed(p2pIn_[peer]) || closed(p2pOut_[peer]);
+  if (gone) *why = peerName(peer) + " closed its bootstrap connection (its process ended?)";
+  return gone;
+}
+
 Result TcpBootstrap::checkAlive() {
   auto check = [&](const Fd& fd, int peer) {
-    if (!fd.valid() || !peerClosed(fd.get())) return mixcclSuccess;
+    if (!fd.valid() || !detail::peerClosed(fd.get())) return mixcclSuccess;
     return failf(mixcclRemoteError,
                  "rank %d: %s closed its bootstrap connection (its process ended or it destroyed its communicator)",
                  rank_, peerName(peer).c_str());

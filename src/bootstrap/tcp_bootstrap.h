@@ -41,6 +41,7 @@ class TcpBootstrap final : public Bootstrap {
   Result send(int peer, uint32_t tag, const void* data, size_t bytes) override;
   Result recv(int peer, uint32_t tag, void* data, size_t bytes) override;
   Result checkAlive() override;
+  bool peerClosed(int peer, std::string* why) override;
 
  private:
   int next() const { return (rank_ + 1) % nranks_; }

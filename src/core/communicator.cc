@@ -143,6 +143,7 @@ Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) 
     op.rank = rank_;
     op.routes = &routes_;
     op.transports = used_;
+    op.peerGone = peerGoneCheck();
     op.chain.push_back(singleExec_.get());
     op.collectives.push_back("");
     singleOps_.push_back(std::move(op));
@@ -169,11 +170,17 @@ ActiveOp Communicator::activeOp(std::vector<PreparedOp>& ops) {
   op.rank = rank_;
   op.routes = &routes_;
   op.transports = used_;
+  op.peerGone = peerGoneCheck();
   for (PreparedOp& p : ops) {
     op.chain.push_back(p.executor.get());
     op.collectives.push_back(collName(p.args.type));
   }
   return op;
+}
+
+std::function<bool(int, std::string*)> Communicator::peerGoneCheck() {
+  Bootstrap* boot = bootstrap_.get();
+  return [boot](int peer, std::string* why) { return boot->peerClosed(peer, why); };
 }
 
 void Communicator::setAsyncError(Result code) {

@@ -59,6 +59,9 @@ class Communicator {
   ActiveOp activeOp(std::vector<PreparedOp>& ops);
   const WaitPolicy& waitPolicy() const { return policy_; }
 
+  // The bootstrap's view of a peer's liveness, for ActiveOp::peerGone.
+  std::function<bool(int, std::string*)> peerGoneCheck();
+
   // Records the first error of an operation; later calls report it (the communicator is unusable then).
   void setAsyncError(Result code);
   Result asyncError() const { return asyncError_.load(); }

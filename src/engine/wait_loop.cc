@@ -62,7 +62,7 @@ Result checkHealth(std::vector<ActiveOp>& ops) {
     for (int peer : peers) {
       Transport* t = (*op.routes)[peer];
       std::string why;
-      if (t->checkPeer(peer, &why) == mixcclSuccess) continue;
+      if (t->checkPeer(peer, &why) == mixcclSuccess && !(op.peerGone && op.peerGone(peer, &why))) continue;
       // A peer that failed because of another rank posted a notice before it exited: that rank is the cause.
       culprit = abortCulprit(op);
       if (culprit >= 0) return failForNotice(op, exec, coll, culprit);

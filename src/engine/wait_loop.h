@@ -6,6 +6,8 @@
 // (mixcclRemoteError; every other rank is told through notifyAbort so they fail fast too), (b) a peer reported
 // that the communicator failed (mixcclRemoteError naming the culprit), or (c) no executor progressed for
 // `timeoutSec` (mixcclRemoteError "timed out").
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -30,6 +32,9 @@ struct ActiveOp {
   const std::vector<Transport*>* routes = nullptr;
   // The transports this op may sleep on.
   std::vector<Transport*> transports;
+  // Optional second opinion on a peer the op waits for, from outside the transports (the communicator's control
+  // connections): true with *why if it is gone. Catches deaths a transport cannot see (e.g. tcp receives).
+  std::function<bool(int peer, std::string* why)> peerGone;
 };
 
 inline bool opDone(const ActiveOp& op) { return op.current >= op.chain.size(); }

@@ -93,6 +93,7 @@ class FakeBootstrap final : public Bootstrap {
     return failf(mixcclInternalError, "fake bootstrap: recv is not supported by the fake");
   }
   Result checkAlive() override { return mixcclSuccess; }
+  bool peerClosed(int, std::string*) override { return false; }
 
  private:
   char* data() { return reinterpret_cast<char*>(state_) + kDataOffset; }
