@@ -25,17 +25,23 @@ void recvDone(void* request, ucs_status_t status, const ucp_tag_recv_info_t* inf
   ucp_request_free(request);
 }
 
-}  // namespace
-
-void ucxSend(UcxSlot* slot, size_t bytes, ucp_tag_t tag, ucp_mem_h memh) {
+// Request parameters shared by sends and receives: completion through `slot`'s callback, registered memory.
+ucp_request_param_t requestParams(UcxSlot* slot, ucp_mem_h memh, uint32_t extraFlags) {
   ucp_request_param_t p{};
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  p.cb.send = sendDone;
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | extraFlags;
   p.user_data = slot;
   if (memh != nullptr) {
     p.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
     p.memh = memh;
   }
+  return p;
+}
+
+}  // namespace
+
+void ucxSend(UcxSlot* slot, size_t bytes, ucp_tag_t tag, ucp_mem_h memh) {
+  ucp_request_param_t p = requestParams(slot, memh, 0);
+  p.cb.send = sendDone;
   slot->pending = true;
   ucs_status_ptr_t r = ucp_tag_send_nbx(slot->peer->ep, slot->data, bytes, tag, &p);
   if (r == nullptr) {
@@ -50,14 +56,8 @@ void ucxSend(UcxSlot* slot, size_t bytes, ucp_tag_t tag, ucp_mem_h memh) {
 void ucxRecv(ucp_worker_h worker, UcxSlot* slot, size_t capacity, ucp_tag_t tag, ucp_mem_h memh) {
   // NO_IMM_CMPL: the length of a message that was already waiting is not reliably reported by an immediate
   // completion (seen with UCX 1.13 over TCP: 0 bytes), so every receive completes through the callback.
-  ucp_request_param_t p{};
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+  ucp_request_param_t p = requestParams(slot, memh, UCP_OP_ATTR_FLAG_NO_IMM_CMPL);
   p.cb.recv = recvDone;
-  p.user_data = slot;
-  if (memh != nullptr) {
-    p.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
-    p.memh = memh;
-  }
   slot->pending = true;
   ucs_status_ptr_t r = ucp_tag_recv_nbx(worker, slot->data, capacity, tag, kFullTagMask, &p);
   if (UCS_PTR_IS_ERR(r)) {
