@@ -10,6 +10,7 @@
 
 #include "engine/coll_args.h"
 #include "engine/plan.h"
+#include "topology/cluster_view.h"
 
 namespace mixccl {
 
@@ -18,6 +19,9 @@ struct PlanContext {
   int rank = 0;
   int nranks = 1;
   uint64_t chunkBytes = 128 << 10;  // the largest piece one step may move (the transport's slot size)
+  // Where every rank is and what links cost; shared by every rank. Never null when a communicator or the
+  // simulator plans; an algorithm given null assumes all ranks on one host (ClusterView::singleHost).
+  const ClusterView* cluster = nullptr;
 };
 
 class Algorithm {
@@ -28,6 +32,9 @@ class Algorithm {
   virtual bool supports(const CollArgs& args, const PlanContext& ctx) const = 0;
   // Builds this rank's plan. Precondition: supports(args, ctx).
   virtual Plan plan(const CollArgs& args, const PlanContext& ctx) const = 0;
+  // The modelled time of the whole collective in seconds, from ctx.cluster's link costs (alpha-beta model; see
+  // algorithms/cost.h). The same on every rank (it must not depend on ctx.rank). Precondition: supports().
+  virtual double estimate(const CollArgs& args, const PlanContext& ctx) const = 0;
 };
 
 }  // namespace mixccl

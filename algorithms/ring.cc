@@ -22,6 +22,10 @@
 // and receiver compute the same block sizes and both skip it.
 #include "algorithms/ring.h"
 
+#include <algorithm>
+#include <cmath>
+
+#include "algorithms/cost.h"
 #include "algorithms/partition.h"
 #include "core/datatype.h"
 
@@ -164,10 +168,31 @@ Plan RingAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
       case CollType::kAllGather: b.allGather(); break;
       case CollType::kBroadcast: b.broadcast(); break;
       case CollType::kReduce: b.reduce(); break;
+      default: break;  // point-to-point is planned by algorithms/p2p.h
     }
   }
   b.plan.endLane();
   return std::move(b.plan);
+}
+
+double RingAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
+  const int n = ctx.nranks;
+  if (n < 2) return 0;
+  ClusterView fallback;
+  const LinkCost link = ringLink(clusterOf(ctx, &fallback));
+  const double bytes = fullBytes(args, n);
+  const double chunk = static_cast<double>(ctx.chunkBytes);
+  switch (args.type) {
+    case CollType::kAllReduce: return pipelinedSeconds(link, bytes / n, 2.0 * (n - 1), chunk);
+    case CollType::kAllGather:
+    case CollType::kReduceScatter: return pipelinedSeconds(link, bytes / n, n - 1.0, chunk);
+    default: {
+      // A chain of n-1 hops: the first chunk crosses every hop, the others follow one chunk time apart.
+      const double chunks = std::max(1.0, std::ceil(bytes / chunk));
+      const double perChunk = link.seconds(std::min(bytes, chunk));
+      return (n - 1 + chunks - 1) * perChunk;
+    }
+  }
 }
 
 }  // namespace mixccl

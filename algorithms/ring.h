@@ -13,6 +13,7 @@ class RingAlgorithm final : public Algorithm {
   }
   bool supports(const CollArgs& args, const PlanContext& ctx) const override { return ctx.nranks >= 1; }
   Plan plan(const CollArgs& args, const PlanContext& ctx) const override;
+  double estimate(const CollArgs& args, const PlanContext& ctx) const override;
 };
 
 }  // namespace mixccl

@@ -57,6 +57,12 @@ Result Communicator::connect() {
     }
   }
 
+  std::vector<RankPlacement> placements(nranks_);
+  for (int r = 0; r < nranks_; ++r) placements[r].host = std::to_string(peers_[r].hostHash) + ":" + peers_[r].hostname;
+  LinkCost costs[kNumLinkClasses];
+  ClusterView::defaultCosts(costs);
+  cluster_ = ClusterView::build(placements, costs);
+
   // The transport of every pair, from shared facts only.
   const auto& kinds = compiledTransports();
   std::vector<std::vector<int>> peersOf(kinds.size());
@@ -114,25 +120,30 @@ Result Communicator::connect() {
 }
 
 Result Communicator::prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out) {
-  PlanContext ctx{rank_, nranks_, chunkBytes_};
+  PlanContext ctx{rank_, nranks_, chunkBytes_, &cluster_};
   const Algorithm* algo = nullptr;
   MIXCCL_TRY(selector_.select(args, ctx, &algo));
   out->args = args;
   out->plan = plans_.get(*algo, args, ctx);
   MIXCCL_LOG(kTrace, "%s count %llu: %s, %zu steps", collName(args.type),
              static_cast<unsigned long long>(args.count), algo->name(), out->plan->steps.size());
-  ExecBuffers bufs{send, recv, nullptr};
+  if (out->plan->scratchElements > 0) {
+    out->scratch.reset(new char[out->plan->scratchElements * dataTypeSize(args.dtype)]);
+  }
+  ExecBuffers bufs{send, recv, out->scratch.get()};
   out->executor = std::make_unique<Executor>(*out->plan, args, rank_, nranks_, bufs, routes_, *backend_);
   return mixcclSuccess;
 }
 
 Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) {
-  PlanContext ctx{rank_, nranks_, chunkBytes_};
+  PlanContext ctx{rank_, nranks_, chunkBytes_, &cluster_};
   const Algorithm* algo = nullptr;
   Result res = selector_.select(args, ctx, &algo);
   if (res != mixcclSuccess) return res;
   singlePlan_ = plans_.get(*algo, args, ctx);
-  ExecBuffers bufs{send, recv, nullptr};
+  const size_t scratchBytes = singlePlan_->scratchElements * dataTypeSize(args.dtype);
+  if (singleScratch_.size() < scratchBytes) singleScratch_.resize(scratchBytes);
+  ExecBuffers bufs{send, recv, singleScratch_.data()};
   if (!singleExec_) {
     singleExec_ = std::make_unique<Executor>(*singlePlan_, args, rank_, nranks_, bufs, routes_, *backend_);
   } else {
@@ -160,7 +171,10 @@ Result Communicator::preparePointToPoint(const CollArgs& args, int peer, const v
   const uint64_t chunkElems = chunkBytes_ / dataTypeSize(args.dtype);
   out->args = args;
   out->plan = std::make_shared<const Plan>(pointToPointPlan(args.type == CollType::kSend, peer, args.count, chunkElems));
-  ExecBuffers bufs{send, recv, nullptr};
+  if (out->plan->scratchElements > 0) {
+    out->scratch.reset(new char[out->plan->scratchElements * dataTypeSize(args.dtype)]);
+  }
+  ExecBuffers bufs{send, recv, out->scratch.get()};
   out->executor = std::make_unique<Executor>(*out->plan, args, rank_, nranks_, bufs, routes_, *backend_);
   return mixcclSuccess;
 }

@@ -32,6 +32,7 @@ struct PreparedOp {
   CollArgs args;
   std::shared_ptr<const Plan> plan;
   std::unique_ptr<Executor> executor;
+  std::unique_ptr<char[]> scratch;  // the plan's scratch (host memory), if it needs any
 };
 
 class Communicator {
@@ -48,6 +49,7 @@ class Communicator {
   int rank() const { return rank_; }
   int nranks() const { return nranks_; }
   const PeerInfo& peer(int r) const { return peers_[r]; }
+  const ClusterView& cluster() const { return cluster_; }
 
   // Selects an algorithm, fetches its plan and makes an executor over the given host buffers.
   Result prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out);
@@ -89,7 +91,9 @@ class Communicator {
   Selector selector_;
   PlanCache plans_;
   uint64_t chunkBytes_ = 0;
+  ClusterView cluster_;  // built from the gathered PeerInfo; the same on every rank
   // Reused by runNow().
+  std::vector<char> singleScratch_;
   std::shared_ptr<const Plan> singlePlan_;
   std::unique_ptr<Executor> singleExec_;
   std::vector<ActiveOp> singleOps_;

@@ -18,8 +18,14 @@ Result simulate(const Algorithm& algo, const CollArgs& args, int nranks, const S
   std::vector<std::unique_ptr<char[]>> scratch(nranks);
   std::vector<std::unique_ptr<Executor>> execs;
   const size_t elemBytes = dataTypeSize(args.dtype);
+  ClusterView singleHost;
+  const ClusterView* cluster = options.cluster;
+  if (cluster == nullptr) {
+    singleHost = ClusterView::singleHost(nranks);
+    cluster = &singleHost;
+  }
   for (int r = 0; r < nranks; ++r) {
-    PlanContext ctx{r, nranks, options.chunkBytes};
+    PlanContext ctx{r, nranks, options.chunkBytes, cluster};
     if (!algo.supports(args, ctx)) {
       return failf(mixcclInternalError, "simulate: %s does not support %s on %d ranks", algo.name(),
                    collName(args.type), nranks);

@@ -13,6 +13,7 @@ namespace mixccl {
 struct SimOptions {
   uint64_t chunkBytes = 128 << 10;  // given to the algorithm as PlanContext::chunkBytes (and the slot size)
   int slotsPerChannel = 2;          // FIFO depth between two ranks (>= 2): small depths find ordering bugs
+  const ClusterView* cluster = nullptr;  // given to the algorithm (null: all ranks on one host)
 };
 
 struct SimRankBuffers {
