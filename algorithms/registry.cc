@@ -2,13 +2,15 @@
 
 #include <cstring>
 
+#include "algorithms/hierarchical.h"
 #include "algorithms/ring.h"
 
 namespace mixccl {
 
 const std::vector<const Algorithm*>& allAlgorithms() {
   static const RingAlgorithm ring;
-  static const std::vector<const Algorithm*> all = {&ring};
+  static const HierarchicalAlgorithm hierarchical;
+  static const std::vector<const Algorithm*> all = {&ring, &hierarchical};
   return all;
 }
 

@@ -1,0 +1,117 @@
+// The hierarchical schedule.
+//
+// Levels. The cluster view groups ranks into hosts and hosts into sites; every host has L ranks and every site H
+// hosts (supports() checks it), over S sites. A rank is named by (site s, host position h in the site, local
+// index l on the host). Three rings, each joining the ranks that differ in one coordinate only:
+//   level 0 (host):  the L ranks of one host                      (s, h fixed)   -- shared memory / GPU links
+//   level 1 (site):  the H ranks with the same l on one site      (s, l fixed)   -- the data-centre network
+//   level 2 (cross): the S ranks with the same (h, l)             (h, l fixed)   -- the WAN
+// A level of one rank is skipped.
+//
+// Data. The vector of `count` elements is cut at level 0 into L blocks (blockRange); a rank keeps going with its
+// block l only, which level 1 cuts into H blocks, of which it keeps block h, and so on. Every member of a level's
+// ring has the same region, so the ring is an ordinary one (group_ring.h) over that region:
+//   down:  reduce-scatter at every level but the top; the first active level reads the send buffer, later
+//          levels the partial sums already in the receive buffer;
+//   top:   all-reduce (reduce-scatter + all-gather; each final value is computed once, so every rank gets the
+//          same bits, and avg divides there);
+//   up:    all-gather at every level below the top, in reverse order.
+// Bytes: at the top a rank moves 2(S-1)/S of a region of count/(L*H) elements, so the WAN carries the least data
+// any scheme can: every element crosses it about twice, once per direction, split over L*H parallel rings.
+//
+// All phases are in one lane, in the same order on every rank; a phase starts when the previous one ended.
+#include "algorithms/hierarchical.h"
+
+#include <algorithm>
+
+#include "algorithms/cost.h"
+#include "algorithms/group_ring.h"
+#include "core/datatype.h"
+
+namespace mixccl {
+namespace {
+
+struct Levels {
+  GroupRing ring[3];
+  LinkClass link[3] = {LinkClass::kSameHost, LinkClass::kSameSite, LinkClass::kCrossSite};
+};
+
+// The three rings of `rank`, with regions cut from [0, count).
+Levels levelsOf(const ClusterView& v, int rank, uint64_t count, uint64_t chunk) {
+  Levels lv;
+  const int host = v.hostOf(rank);
+  const int site = v.siteOfHost(host);
+  const int local = v.localIndex(rank);
+  const auto& siteHosts = v.hostsOfSite(site);
+  const int hostPos = static_cast<int>(std::find(siteHosts.begin(), siteHosts.end(), host) - siteHosts.begin());
+
+  lv.ring[0].group = v.ranksOnHost(host);
+  lv.ring[0].pos = local;
+  for (int h : siteHosts) lv.ring[1].group.push_back(v.ranksOnHost(h)[local]);
+  lv.ring[1].pos = hostPos;
+  for (int s = 0; s < v.numSites(); ++s) lv.ring[2].group.push_back(v.ranksOnHost(v.hostsOfSite(s)[hostPos])[local]);
+  lv.ring[2].pos = site;
+
+  uint64_t begin = 0, length = count;
+  for (int i = 0; i < 3; ++i) {
+    GroupRing& g = lv.ring[i];
+    g.begin = begin;
+    g.length = length;
+    g.chunk = chunk;
+    if (g.size() > 1) lv.link[i] = v.linkClass(g.group[0], g.group[1]);
+    Range mine = g.block(g.pos);
+    begin = mine.begin;
+    length = mine.size;
+  }
+  return lv;
+}
+
+}  // namespace
+
+bool HierarchicalAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) const {
+  const ClusterView* v = ctx.cluster;
+  return args.type == CollType::kAllReduce && v != nullptr && v->nranks() == ctx.nranks && v->numHosts() > 1 &&
+         v->uniformHosts() && v->uniformSites();
+}
+
+Plan HierarchicalAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
+  const uint64_t chunk = std::max<uint64_t>(1, ctx.chunkBytes / dataTypeSize(args.dtype));
+  Levels lv = levelsOf(*ctx.cluster, ctx.rank, args.count, chunk);
+  int active[3];
+  int numActive = 0;
+  for (int i = 0; i < 3; ++i) {
+    if (lv.ring[i].size() > 1) active[numActive++] = i;
+  }
+  Plan plan;
+  for (int a = 0; a < numActive; ++a) {
+    const bool top = a == numActive - 1;
+    lv.ring[active[a]].reduceScatter(a == 0 ? BufKind::kSend : BufKind::kRecv, top, top, &plan);
+  }
+  for (int a = numActive - 2; a >= 0; --a) lv.ring[active[a]].allGather(&plan);
+  plan.endLane();
+  return plan;
+}
+
+double HierarchicalAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
+  const ClusterView& v = *ctx.cluster;
+  // Any rank's levels have the same sizes and link classes; rank 0's are used so the estimate is rank-free.
+  Levels lv = levelsOf(v, 0, args.count, 1);
+  const double chunk = static_cast<double>(ctx.chunkBytes);
+  double region = fullBytes(args, ctx.nranks);
+  int top = 0;
+  for (int i = 0; i < 3; ++i) {
+    if (lv.ring[i].size() > 1) top = i;
+  }
+  double seconds = 0;
+  for (int i = 0; i <= top; ++i) {
+    const int g = lv.ring[i].size();
+    if (g == 1) continue;
+    const LinkCost& link = v.cost(lv.link[i]);
+    // Reduce-scatter down and all-gather up (or the top's all-reduce): 2(g-1) messages of region/g.
+    seconds += pipelinedSeconds(link, region / g, 2.0 * (g - 1), chunk);
+    region /= g;
+  }
+  return seconds;
+}
+
+}  // namespace mixccl
