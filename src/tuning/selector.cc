@@ -17,6 +17,16 @@ int collFromKey(const std::string& key) {
   return -1;
 }
 
+std::string knownAlgorithms() {
+  std::string names;
+  for (const Algorithm* a : allAlgorithms()) names += (names.empty() ? "" : ", ") + std::string(a->name());
+  return names;
+}
+
+bool sameShape(const CollArgs& a, const CollArgs& b) {
+  return a.type == b.type && a.count == b.count && a.dtype == b.dtype;
+}
+
 }  // namespace
 
 Result Selector::create(const std::string& override, Selector* out) {
@@ -29,7 +39,8 @@ Result Selector::create(const std::string& override, Selector* out) {
     std::string algoName = eq == std::string::npos ? item : item.substr(eq + 1);
     const Algorithm* algo = findAlgorithm(algoName.c_str());
     if (algo == nullptr) {
-      return failf(mixcclInvalidUsage, "MIXCCL_ALGO: unknown algorithm '%s' (known: ring)", algoName.c_str());
+      return failf(mixcclInvalidUsage, "MIXCCL_ALGO: unknown algorithm '%s' (known: %s)", algoName.c_str(),
+                   knownAlgorithms().c_str());
     }
     if (eq == std::string::npos) {
       for (auto& f : s.forced_) f = algo;
@@ -46,23 +57,55 @@ Result Selector::create(const std::string& override, Selector* out) {
   return mixcclSuccess;
 }
 
-Result Selector::select(const CollArgs& args, const PlanContext& ctx, const Algorithm** out) const {
-  const Algorithm* forced = forced_[static_cast<int>(args.type)];
-  if (forced != nullptr) {
-    if (forced->supports(args, ctx)) {
-      *out = forced;
-      return mixcclSuccess;
-    }
-    MIXCCL_LOG(kInfo, "MIXCCL_ALGO asks for %s, which declines %s on %d ranks; falling back", forced->name(),
-               collName(args.type), ctx.nranks);
-  }
+std::vector<Candidate> Selector::candidates(const CollArgs& args, const PlanContext& ctx) {
+  std::vector<Candidate> all;
   for (const Algorithm* a : allAlgorithms()) {
-    if (a->supports(args, ctx)) {
-      *out = a;
+    Candidate c;
+    c.algo = a;
+    c.supported = a->supports(args, ctx);
+    if (c.supported) c.seconds = a->estimate(args, ctx);
+    all.push_back(c);
+  }
+  return all;
+}
+
+Result Selector::select(const CollArgs& args, const PlanContext& ctx, const Algorithm** out) const {
+  if (lastAlgo_ != nullptr && sameShape(args, lastArgs_)) {
+    *out = lastAlgo_;
+    return mixcclSuccess;
+  }
+  MIXCCL_TRY(choose(args, ctx, out));
+  lastArgs_ = args;
+  lastAlgo_ = *out;
+  return mixcclSuccess;
+}
+
+Result Selector::choose(const CollArgs& args, const PlanContext& ctx, const Algorithm** out) const {
+  const Algorithm* forcedAlgo = forced_[static_cast<int>(args.type)];
+  if (forcedAlgo != nullptr) {
+    if (forcedAlgo->supports(args, ctx)) {
+      *out = forcedAlgo;
       return mixcclSuccess;
     }
+    MIXCCL_LOG(kInfo, "MIXCCL_ALGO asks for %s, which declines %s on %d ranks; choosing by cost instead",
+               forcedAlgo->name(), collName(args.type), ctx.nranks);
   }
-  return failf(mixcclInternalError, "no algorithm supports %s on %d ranks", collName(args.type), ctx.nranks);
+  const Algorithm* best = nullptr;
+  double bestSeconds = 0;
+  for (const Candidate& c : candidates(args, ctx)) {
+    if (!c.supported) continue;
+    if (best == nullptr || c.seconds < bestSeconds) {
+      best = c.algo;
+      bestSeconds = c.seconds;
+    }
+  }
+  if (best == nullptr) {
+    return failf(mixcclInternalError, "no algorithm supports %s on %d ranks", collName(args.type), ctx.nranks);
+  }
+  MIXCCL_LOG(kTrace, "%s of %llu elements: %s (modelled %.3g us)", collName(args.type),
+             static_cast<unsigned long long>(args.count), best->name(), bestSeconds * 1e6);
+  *out = best;
+  return mixcclSuccess;
 }
 
 }  // namespace mixccl
