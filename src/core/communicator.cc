@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "algorithms/p2p.h"
+#include "core/cluster_init.h"
 #include "core/config.h"
 #include "core/datatype.h"
 #include "core/log.h"
@@ -44,6 +45,7 @@ Result Communicator::connect() {
   mine.hostHash = host.hash;
   mine.pid = getpid();
   strncpy(mine.hostname, host.hostname.c_str(), sizeof(mine.hostname) - 1);
+  strncpy(mine.site, configString(cfg::kSite).c_str(), sizeof(mine.site) - 1);
   Result allowedOk = allowedTransports(configString(cfg::kTransports), &mine.allowedTransports);
   peers_.resize(nranks_);
   // A rank with a bad MIXCCL_TRANSPORTS still takes part in the exchange (mask 0), so the others fail too.
@@ -57,11 +59,9 @@ Result Communicator::connect() {
     }
   }
 
-  std::vector<RankPlacement> placements(nranks_);
-  for (int r = 0; r < nranks_; ++r) placements[r].host = std::to_string(peers_[r].hostHash) + ":" + peers_[r].hostname;
-  LinkCost costs[kNumLinkClasses];
-  ClusterView::defaultCosts(costs);
-  cluster_ = ClusterView::build(placements, costs);
+  std::vector<RankFacts> facts(nranks_);
+  for (int r = 0; r < nranks_; ++r) facts[r] = {peers_[r].hostHash, peers_[r].hostname, peers_[r].site};
+  MIXCCL_TRY(buildClusterView(*bootstrap_, facts, &cluster_));
 
   // The transport of every pair, from shared facts only.
   const auto& kinds = compiledTransports();

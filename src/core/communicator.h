@@ -25,6 +25,7 @@ struct PeerInfo {
   int32_t pid = 0;
   uint32_t allowedTransports = 0;  // MIXCCL_TRANSPORTS as a mask over compiledTransports(); must agree
   char hostname[64] = {};
+  char site[32] = {};  // MIXCCL_SITE (truncated), "" when unset
 };
 
 // One collective call, with its plan and executor, ready to run.

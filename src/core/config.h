@@ -42,6 +42,8 @@ extern const ConfigVar kSocketIfname;
 extern const ConfigVar kHostname;
 extern const ConfigVar kSecret;
 extern const ConfigVar kAlgo;
+extern const ConfigVar kSite;
+extern const ConfigVar kLinkCosts;
 extern const ConfigVar kChunkBytes;
 extern const ConfigVar kShmSlotBytes;
 extern const ConfigVar kShmSlots;

@@ -33,6 +33,12 @@ const ConfigVar kOfiProvider{"MIXCCL_OFI_PROVIDER", ConfigType::kString, "",
                              "is present, else tcp"};
 const ConfigVar kSpinUs{"MIXCCL_SPIN_US", ConfigType::kInt, "50",
                         "microseconds a waiting rank polls before it sleeps on a futex"};
+const ConfigVar kSite{"MIXCCL_SITE", ConfigType::kString, "",
+                      "site label of this rank (provider, region, data centre); without labels on any rank, "
+                      "sites are found by the latency between hosts measured at init"};
+const ConfigVar kLinkCosts{"MIXCCL_LINK_COSTS", ConfigType::kString, "",
+                           "cost model of link classes, e.g. cross-site=5ms/1.25GB/s,same-site=15us/12.5GB/s "
+                           "(same-device, same-host, same-site, cross-site); must be equal on every rank"};
 
 }  // namespace cfg
 
@@ -41,7 +47,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kDebug,      &cfg::kTimeout,      &cfg::kRootAddr, &cfg::kSocketIfname,
       &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
       &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,   &cfg::kTransports,
-      &cfg::kOfiProvider,
+      &cfg::kOfiProvider, &cfg::kSite,      &cfg::kLinkCosts,
   };
   return all;
 }

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "core/cluster_init.h"
 #include "topology/cluster_file.h"
 #include "topology/cluster_view.h"
 #include "topology/link_cost_text.h"
@@ -116,6 +117,19 @@ TEST(ClusterFile, ErrorsNameTheFileAndLine) {
   EXPECT_NE(std::string(mixcclGetLastError(nullptr)).find("'fast'"), std::string::npos);
   EXPECT_EQ(loadClusterFile("/nonexistent/cluster.txt", &v), mixcclInvalidArgument);
   EXPECT_NE(std::string(mixcclGetLastError(nullptr)).find("/nonexistent/cluster.txt"), std::string::npos);
+}
+
+TEST(SitesFromLatency, JoinsCloseHostsTransitivelyAndSplitsFarOnes) {
+  // Hosts 0,1,2 within ~50 us of each other (0-2 only through 1), host 3 and 4 5 ms away from them.
+  const double near = 50e-6, mid = 240e-6, far = 5e-3;
+  std::vector<std::vector<double>> rtt = {{0, near, 2e-3, far, far},
+                                          {near, 0, mid, far, far},
+                                          {2e-3, mid, 0, far, far},
+                                          {far, far, far, 0, near},
+                                          {far, far, far, near, 0}};
+  EXPECT_EQ(sitesFromLatency(rtt), (std::vector<int>{0, 0, 0, 1, 1}));
+  std::vector<std::vector<double>> uniform(3, std::vector<double>(3, 80e-6));
+  EXPECT_EQ(sitesFromLatency(uniform), (std::vector<int>{0, 0, 0}));
 }
 
 }  // namespace

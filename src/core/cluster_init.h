@@ -1,0 +1,34 @@
+#pragma once
+// Builds a communicator's ClusterView at init, from what every rank contributed to the PeerInfo exchange.
+//
+//   hosts:  ranks with the same host identity (topology/host_id.h);
+//   sites:  MIXCCL_SITE labels when any rank gives one (ranks of one host must agree); otherwise, with 2..32
+//           hosts, the round-trip time between host leaders (the lowest rank of each host) is measured over the
+//           bootstrap and hosts closer than a threshold are joined into one site;
+//   costs:  ClusterView::defaultCosts, the measured latencies when the probe ran, then MIXCCL_LINK_COSTS.
+// Collective: every rank calls it after the PeerInfo all-gather. Every rank ends with the same view, which is
+// checked by exchanging fingerprints; a rank whose MIXCCL_LINK_COSTS does not parse, or whose view differs,
+// makes every rank fail with an error naming it.
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/status.h"
+#include "topology/cluster_view.h"
+
+namespace mixccl {
+
+// The facts a rank contributes (filled from PeerInfo).
+struct RankFacts {
+  uint64_t hostHash = 0;
+  std::string hostname;
+  std::string site;  // MIXCCL_SITE, "" when unset
+};
+
+Result buildClusterView(Bootstrap& bootstrap, const std::vector<RankFacts>& facts, ClusterView* out);
+
+// Groups hosts into sites from their leaders' round-trip times (rtt[i][j], seconds, symmetric, i != j): hosts
+// i and j share a site when rtt <= 4 x the smallest rtt + 200 us, taken transitively. Returns the site index of
+// every host, sites numbered by their lowest host. Pure (unit-tested).
+std::vector<int> sitesFromLatency(const std::vector<std::vector<double>>& rtt);
+
+}  // namespace mixccl
