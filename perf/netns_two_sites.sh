@@ -4,6 +4,7 @@
 # (SITE_RATE = 10 x WAN_RATE by default). Ranks 0,1 are site a, ranks 2,3 site b (MIXCCL_SITE); the two
 # algorithms run alternately, --repeat times, in one invocation. Needs root. Usage:
 #   perf/netns_two_sites.sh [--wan 200mbit] [--ratio 10] [--sizes "16M 64M"] [--repeat 3] [--build-dir build]
+#                           [--hosts-per-site 2] [--algos "ring hierarchical"]
 # Prints per size: the median out-of-place time of each algorithm, ring / hierarchical, and hierarchical against
 # the WAN bound. The bound: the other site must receive every one of the S bytes of the vector (its partial
 # sums), so S bytes cross the WAN in each direction: S / (WAN_RATE / 8) seconds.
@@ -13,6 +14,8 @@ wan=200mbit
 ratio=10
 sizes="16M 64M"
 repeat=3
+per=2
+algos="ring hierarchical"
 build="$root/build"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -20,6 +23,8 @@ while [ $# -gt 0 ]; do
     --ratio) ratio="$2"; shift 2 ;;
     --sizes) sizes="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
+    --hosts-per-site) per="$2"; shift 2 ;;
+    --algos) algos="$2"; shift 2 ;;
     --build-dir) build="$(cd "$2" && pwd)"; shift 2 ;;
     *) echo "usage: $0 [--wan R] [--ratio K] [--sizes \"16M 64M\"] [--repeat N] [--build-dir DIR]" >&2; exit 2 ;;
   esac
@@ -33,8 +38,8 @@ case "$wan" in
   *) echo "--wan must be <n>mbit or <n>gbit" >&2; exit 2 ;;
 esac
 siteRate="$(( wanBits * ratio / 1000000 ))mbit"
-netns_setup_sites 2 2 "$siteRate" "$wan"
-ranks=4
+netns_setup_sites 2 "$per" "$siteRate" "$wan"
+ranks=$(( 2 * per ))
 port=$(( 23000 + $$ % 20000 ))
 results="$(mktemp)"
 trap 'rm -f "$results"; netns_cleanup' EXIT
@@ -48,7 +53,7 @@ run_algo() {
     local log=/dev/null
     [ "$i" = 0 ] && log="$out"
     ip netns exec "$(netns_name "$i")" env RANK="$i" WORLD_SIZE="$ranks" MASTER_ADDR="$(netns_addr 0)" \
-      MASTER_PORT="$port" MIXCCL_SITE="$([ "$i" -lt 2 ] && echo a || echo b)" MIXCCL_ALGO="allreduce=$algo" \
+      MASTER_PORT="$port" MIXCCL_SITE="$([ "$i" -lt "$per" ] && echo a || echo b)" MIXCCL_ALGO="allreduce=$algo" \
       MIXCCL_SOCKET_IFNAME="=$(netns_iface "$i")" UCX_TLS=tcp,self UCX_NET_DEVICES="$(netns_iface "$i")" \
       MIXCCL_OFI_PROVIDER=tcp FI_TCP_IFACE="$(netns_iface "$i")" \
       timeout 900 "$build/perf/all_reduce_perf" $(for size in $sizes; do echo "-b $size"; break; done) \
@@ -61,10 +66,9 @@ run_algo() {
   rm -f "$out"
 }
 
-echo "## all-reduce, 2 sites x 2 namespaces: hosts capped at $siteRate, the WAN at $wan each way"
+echo "## all-reduce, 2 sites x $per namespaces: hosts capped at $siteRate, the WAN at $wan each way"
 for (( r = 0; r < repeat; r++ )); do
-  run_algo ring
-  run_algo hierarchical
+  for algo in $algos; do run_algo "$algo"; done
 done
 awk -v wanBytes="$(( wanBits / 8 ))" '
   { t[$1, $2] = t[$1, $2] " " $3; sizes[$2] = 1 }
