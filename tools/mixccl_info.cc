@@ -7,6 +7,7 @@
 
 #include "core/config.h"
 #include "mixccl_build_config.h"
+#include "topology/topology_text.h"
 #include "transports/registry.h"
 
 int main(int argc, char** argv) {
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
          MIXCCL_HAVE_HIP ? "yes" : "no", MIXCCL_HAVE_UCX ? "yes" : "no", MIXCCL_HAVE_OFI ? "yes" : "no",
          MIXCCL_HAVE_HWLOC ? "yes" : "no");
   printf("Transports: %s\n\n", transports.c_str());
+  printf("Local topology:\n%s\n", localTopologySection().c_str());
   printf("%-24s %-10s %-8s %s\n", "variable", "value", "default", "description");
   for (const ConfigVar* var : configRegistry()) {
     printf("%-24s %-10s %-8s %s\n", var->name, configText(*var).c_str(), var->defaultValue, var->description);
