@@ -21,7 +21,8 @@ class HwlocHandle {
   ~HwlocHandle() {
     if (topo_) hwloc_topology_destroy(topo_);
   }
-  hwloc_topology_t* init() { return hwloc_topology_init(&topo_) == 0 ? &topo_ : nullptr; }
+  // Creates the (empty) topology; false when hwloc could not allocate it.
+  bool init() { return hwloc_topology_init(&topo_) == 0; }
   hwloc_topology_t get() const { return topo_; }
 
  private:
@@ -196,28 +197,28 @@ Result readHwlocTopology(const char* xmlPath, LocalTopology* out) {
   std::string what = xmlPath ? std::string("topology file ") + xmlPath : std::string("the live machine");
   Result failure = xmlPath ? mixcclInvalidArgument : mixcclSystemError;
   HwlocHandle handle;
-  hwloc_topology_t* topo = handle.init();
-  if (!topo) return failf(mixcclSystemError, "hwloc_topology_init failed: %s", errnoString(errno).c_str());
+  if (!handle.init()) return failf(mixcclSystemError, "hwloc_topology_init failed: %s", errnoString(errno).c_str());
+  hwloc_topology_t topo = handle.get();
   // hwloc drops I/O objects by default. Keep PCI functions of every class (an accelerator whose class hwloc
   // does not rank as important is still a GPU), the bridges that lead to them and the useful OS devices.
-  hwloc_topology_set_io_types_filter(*topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
-  hwloc_topology_set_type_filter(*topo, HWLOC_OBJ_PCI_DEVICE, HWLOC_TYPE_FILTER_KEEP_ALL);
-  hwloc_topology_set_cache_types_filter(*topo, HWLOC_TYPE_FILTER_KEEP_NONE);
-  hwloc_topology_set_icache_types_filter(*topo, HWLOC_TYPE_FILTER_KEEP_NONE);
-  if (xmlPath && hwloc_topology_set_xml(*topo, xmlPath) != 0) {
+  hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
+  hwloc_topology_set_type_filter(topo, HWLOC_OBJ_PCI_DEVICE, HWLOC_TYPE_FILTER_KEEP_ALL);
+  hwloc_topology_set_cache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+  hwloc_topology_set_icache_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+  if (xmlPath && hwloc_topology_set_xml(topo, xmlPath) != 0) {
     int err = errno;
     return failf(failure, "%s: hwloc cannot use it as an XML topology: %s", what.c_str(), errnoString(err).c_str());
   }
-  if (hwloc_topology_load(*topo) != 0) {
+  if (hwloc_topology_load(topo) != 0) {
     int err = errno;
     return failf(failure, "%s: hwloc could not load %s: %s", what.c_str(),
                  xmlPath ? "it (not an hwloc XML topology?)" : "the topology", errnoString(err).c_str());
   }
   LocalTopology t;
   t.source = xmlPath ? std::string(xmlPath) : std::string("live machine (hwloc)");
-  readCpus(*topo, &t);
-  readGpus(*topo, &t);
-  readNics(*topo, &t);
+  readCpus(topo, &t);
+  readGpus(topo, &t);
+  readNics(topo, &t);
   *out = std::move(t);
   return mixcclSuccess;
 }
