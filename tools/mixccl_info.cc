@@ -17,6 +17,7 @@
 #include "tools/cluster_simulation.h"
 #include "topology/cluster_file.h"
 #include "topology/link_cost_text.h"
+#include "topology/topology_text.h"
 #include "transports/registry.h"
 #include "tuning/selection_table.h"
 
@@ -35,6 +36,7 @@ void printBuildAndConfig(const std::string& transports) {
          MIXCCL_HAVE_HIP ? "yes" : "no", MIXCCL_HAVE_UCX ? "yes" : "no", MIXCCL_HAVE_OFI ? "yes" : "no",
          MIXCCL_HAVE_HWLOC ? "yes" : "no");
   printf("Transports: %s\n\n", transports.c_str());
+  printf("Local topology:\n%s\n", localTopologySection().c_str());
   printf("%-24s %-10s %-8s %s\n", "variable", "value", "default", "description");
   for (const ConfigVar* var : configRegistry()) {
     printf("%-24s %-10s %-8s %s\n", var->name, configText(*var).c_str(), var->defaultValue, var->description);

@@ -50,6 +50,7 @@ extern const ConfigVar kShmSlots;
 extern const ConfigVar kSpinUs;
 extern const ConfigVar kTransports;
 extern const ConfigVar kOfiProvider;
+extern const ConfigVar kTopoFile;
 }  // namespace cfg
 
 }  // namespace mixccl

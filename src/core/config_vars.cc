@@ -31,6 +31,8 @@ const ConfigVar kTransports{"MIXCCL_TRANSPORTS", ConfigType::kString, "auto",
 const ConfigVar kOfiProvider{"MIXCCL_OFI_PROVIDER", ConfigType::kString, "",
                              "libfabric provider (e.g. tcp, shm, verbs, efa); default: a hardware provider if one "
                              "is present, else tcp"};
+const ConfigVar kTopoFile{"MIXCCL_TOPO_FILE", ConfigType::kString, "",
+                          "hwloc XML file (lstopo --of xml) used as this node's topology instead of discovering it"};
 const ConfigVar kSpinUs{"MIXCCL_SPIN_US", ConfigType::kInt, "50",
                         "microseconds a waiting rank polls before it sleeps on a futex"};
 const ConfigVar kSite{"MIXCCL_SITE", ConfigType::kString, "",
@@ -47,7 +49,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kDebug,      &cfg::kTimeout,      &cfg::kRootAddr, &cfg::kSocketIfname,
       &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
       &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,   &cfg::kTransports,
-      &cfg::kOfiProvider, &cfg::kSite,      &cfg::kLinkCosts,
+      &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
   };
   return all;
 }
