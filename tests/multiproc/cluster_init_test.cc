@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "core/communicator.h"
 #include "support/collective_check.h"
@@ -83,6 +85,78 @@ TEST(ClusterInit, LabelledSitesGiveTheSameViewEverywhereAndHierarchicalIsExact) 
   unsetenv("MIXCCL_ALGO");
   EXPECT_TRUE(result.ok) << result.report;
 }
+
+// The hierarchical all-reduce forced over each network transport between "hosts" (shared memory inside one),
+// for 2..8 ranks in several shapes.
+struct HierShape {
+  const char* transport;  // "ucx" or "ofi": what joins the hosts
+  int sites, hostsPerSite, ranksPerHost;
+};
+
+void PrintTo(const HierShape& s, std::ostream* os) {
+  *os << s.transport << " " << s.sites << "x" << s.hostsPerSite << "x" << s.ranksPerHost;
+}
+
+class HierarchicalOverNetwork : public ::testing::TestWithParam<HierShape> {};
+
+TEST_P(HierarchicalOverNetwork, ExactForTypesCountsAndPlacements) {
+  const HierShape shape = GetParam();
+  uint32_t mask = 0;
+  if (allowedTransports(shape.transport, &mask) != mixcclSuccess) {
+    GTEST_SKIP() << "this build has no " << shape.transport << " transport";
+  }
+  setenv("MIXCCL_TRANSPORTS", (std::string("shm,") + shape.transport).c_str(), 1);
+  setenv("UCX_TLS", "tcp,self", 1);
+  setenv("UCX_NET_DEVICES", "lo", 1);
+  setenv("MIXCCL_OFI_PROVIDER", "tcp", 1);
+  setenv("MIXCCL_ALGO", "hierarchical", 1);
+  const int n = shape.sites * shape.hostsPerSite * shape.ranksPerHost;
+  auto result = runRanks(n, [shape](int rank, int nranks, const mixcclUniqueId& id) {
+    placeRank(rank, shape.ranksPerHost, shape.hostsPerSite);
+    mixcclComm_t comm = nullptr;
+    if (!rankCheck(mixcclCommInitRank(&comm, nranks, id, rank) == mixcclSuccess, rank, "init: %s",
+                   mixcclGetLastError(nullptr)))
+      return 1;
+    bool ok = true;
+    for (uint64_t count : {uint64_t{1}, static_cast<uint64_t>(nranks + 1), uint64_t{300007}}) {
+      for (mixcclDataType_t dt : {mixcclFloat32, mixcclFloat16, mixcclInt32}) {
+        for (mixcclRedOp_t op : {mixcclSum, mixcclAvg, mixcclMin}) {
+          const bool inPlace = (count + dt) % 2 == 0;
+          int64_t wrong = testing::runCheckedCollective(comm, CollType::kAllReduce, count, dt, op, 0, inPlace, rank,
+                                                        nranks);
+          ok = rankCheck(wrong == 0, rank, "count %llu type %d op %d: %lld wrong",
+                         static_cast<unsigned long long>(count), dt, op, static_cast<long long>(wrong)) && ok;
+          if (wrong < 0) return 1;
+        }
+      }
+    }
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  }, 240);
+  unsetenv("MIXCCL_ALGO");
+  unsetenv("MIXCCL_TRANSPORTS");
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+std::vector<HierShape> hierShapes() {
+  const HierShape shapes[] = {{"", 1, 2, 1}, {"", 1, 3, 1}, {"", 2, 2, 1}, {"", 1, 5, 1},
+                              {"", 1, 3, 2}, {"", 1, 7, 1}, {"", 2, 2, 2}};
+  std::vector<HierShape> all;
+  for (const char* t : {"ucx", "ofi"}) {
+    for (HierShape s : shapes) {
+      s.transport = t;
+      all.push_back(s);
+    }
+  }
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, HierarchicalOverNetwork, ::testing::ValuesIn(hierShapes()),
+                         [](const ::testing::TestParamInfo<HierShape>& info) {
+                           const HierShape& s = info.param;
+                           return std::string(s.transport) + "_" + std::to_string(s.sites) + "x" +
+                                  std::to_string(s.hostsPerSite) + "x" + std::to_string(s.ranksPerHost);
+                         });
 
 TEST(ClusterInit, UnlabelledHostsAreProbedAndLoopbackIsOneSite) {
   std::string why = noNetworkReason();
