@@ -1,6 +1,7 @@
 #include "core/comm_handle.h"
 
 #include <cstddef>
+#include <string>
 
 #include "core/group.h"
 #include "core/pre_mul_sum.h"
@@ -35,10 +36,10 @@ Result readyComm(mixcclComm* comm, const char* fn) {
   if (!comm->pending) return mixcclSuccess;
   Result res = adopt(comm);
   if (res != mixcclSuccess) {
-    std::string why = lastErrorMessage();
-    return failf(res, "%s: the communicator's non-blocking init failed: %s", fn, why.c_str());
+    // Logged on the init thread already: only this call's name is added to the last-error message.
+    setLastErrorMessage(std::string(fn) + ": the communicator's non-blocking init failed: " + lastErrorMessage());
   }
-  return mixcclSuccess;
+  return res;
 }
 
 Result asyncState(mixcclComm* comm) {
