@@ -212,7 +212,7 @@ mixcclResult_t mixcclScatter(const void* sendbuff, void* recvbuff, size_t count,
  * until mixcclRedOpDestroy. residence mixcclScalarHostImmediate: the scalar is read now; mixcclScalarDevice: the
  * pointer is kept and read at every collective, so it must stay valid and be readable by the host (host memory,
  * or device memory the host can read). The user's send buffer is never modified: the input is scaled into a
- * temporary, then summed. */
+ * temporary when the call is issued (also inside a group), and the temporary is summed. */
 typedef enum { mixcclScalarDevice = 0, mixcclScalarHostImmediate = 1 } mixcclScalarResidence_t;
 mixcclResult_t mixcclRedOpCreatePreMulSum(mixcclRedOp_t* op, void* scalar, mixcclDataType_t datatype,
                                           mixcclScalarResidence_t residence, mixcclComm_t comm);
