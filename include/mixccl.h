@@ -123,6 +123,40 @@ mixcclResult_t mixcclCommInitRankConfig(mixcclComm_t* comm, int nranks, mixcclUn
  * rank 0 serves the rendezvous (see README for the defaults). */
 mixcclResult_t mixcclCommInitFromEnv(mixcclComm_t* comm);
 
+/* Non-blocking init (config->blocking = 0): InitRankConfig / InitRankScalable return mixcclInProgress at once
+ * with *comm set to a handle whose init runs in a background thread; mixcclCommGetAsyncError reports
+ * mixcclInProgress until it ends, then mixcclSuccess or the init's error. Any other call on such a handle waits
+ * for the init to end (bounded by the init's timeout) and then proceeds, or returns the init's error. Destroy or
+ * Abort of a handle still initializing returns at once: the background thread frees what it built when the init
+ * ends (when the peers complete it or its timeout passes). Inside a group, inits complete in GroupEnd. */
+
+/* Init from several ids (NCCL's scalable init). nId >= 1 valid ids, the same list on every rank; mixccl
+ * bootstraps from commIds[0] only (the others are checked and accepted, but not yet used to spread the root's
+ * load). */
+mixcclResult_t mixcclCommInitRankScalable(mixcclComm_t* newcomm, int nranks, int myrank, int nId,
+                                          mixcclUniqueId* commIds, mixcclConfig_t* config);
+
+/* ndev ranks of one new communicator in this one process (one thread per rank initialises them concurrently);
+ * comms[i] is rank i. devlist (may be NULL) names a device per rank; with host memory it is only logged. */
+mixcclResult_t mixcclCommInitAll(mixcclComm_t* comms, int ndev, const int* devlist);
+
+#define MIXCCL_SPLIT_NOCOLOR -1
+/* Collective over `comm`: ranks passing the same color form a new communicator, ranked by (key, rank in comm);
+ * color MIXCCL_SPLIT_NOCOLOR takes part in the exchange and gets *newcomm = NULL. config NULL (or undefined
+ * fields) inherits the parent's settings. Completes before returning (also with blocking = 0); inside a group it
+ * completes in GroupEnd (needed when one thread drives several ranks of the parent). */
+mixcclResult_t mixcclCommSplit(mixcclComm_t comm, int color, int key, mixcclComm_t* newcomm, mixcclConfig_t* config);
+
+#define MIXCCL_SHRINK_DEFAULT 0
+#define MIXCCL_SHRINK_ABORT 1
+/* Called by the surviving ranks only (the excluded ones may be dead): the new communicator holds the ranks of
+ * `comm` not listed in excludeRanksList, in their order. Uses the parent's bootstrap between survivors only, so
+ * it also works after the parent failed. Every survivor must pass the same list (checked). Completes before
+ * returning. shrinkFlags: MIXCCL_SHRINK_DEFAULT or MIXCCL_SHRINK_ABORT (host-memory operations are never
+ * outstanding, so both behave alike). */
+mixcclResult_t mixcclCommShrink(mixcclComm_t comm, int* excludeRanksList, int excludeRanksCount,
+                                mixcclComm_t* newcomm, mixcclConfig_t* config, int shrinkFlags);
+
 /* Waits for the communicator's outstanding operations; afterwards only Destroy is allowed. */
 mixcclResult_t mixcclCommFinalize(mixcclComm_t comm);
 /* Frees the communicator's resources (shared memory, sockets, threads). */
@@ -172,6 +206,22 @@ mixcclResult_t mixcclGather(const void* sendbuff, void* recvbuff, size_t count, 
                             mixcclComm_t comm, mixcclStream_t stream);
 mixcclResult_t mixcclScatter(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype, int root,
                              mixcclComm_t comm, mixcclStream_t stream);
+
+/* Pre-multiplied sum: a reduction operator of one communicator that multiplies each rank's input by `scalar`
+ * (of `datatype`) and then sums. *op is a value >= mixcclNumOps, valid only on `comm` and only with `datatype`,
+ * until mixcclRedOpDestroy. residence mixcclScalarHostImmediate: the scalar is read now; mixcclScalarDevice: the
+ * pointer is kept and read at every collective, so it must stay valid and be readable by the host (host memory,
+ * or device memory the host can read). The user's send buffer is never modified: the input is scaled into a
+ * temporary when the call is issued (also inside a group), and the temporary is summed. */
+typedef enum { mixcclScalarDevice = 0, mixcclScalarHostImmediate = 1 } mixcclScalarResidence_t;
+mixcclResult_t mixcclRedOpCreatePreMulSum(mixcclRedOp_t* op, void* scalar, mixcclDataType_t datatype,
+                                          mixcclScalarResidence_t residence, mixcclComm_t comm);
+mixcclResult_t mixcclRedOpDestroy(mixcclRedOp_t op, mixcclComm_t comm);
+
+/* Page-aligned host memory for buffers (this build has no GPU backend, so this is what ranks on host memory
+ * use). size 0 is an invalid argument; MemFree takes only pointers from MemAlloc. */
+mixcclResult_t mixcclMemAlloc(void** ptr, size_t size);
+mixcclResult_t mixcclMemFree(void* ptr);
 
 /* Group calls: collectives issued between Start and End are launched together in End. Nestable. */
 mixcclResult_t mixcclGroupStart(void);

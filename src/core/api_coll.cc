@@ -2,9 +2,11 @@
 // mixcclInvalidArgument / mixcclInvalidUsage with a message from mixcclGetLastError.
 #include <cstdint>
 
+#include "core/comm_handle.h"
 #include "core/communicator.h"
 #include "core/datatype.h"
 #include "core/group.h"
+#include "core/pre_mul_sum.h"
 
 using namespace mixccl;
 
@@ -17,10 +19,7 @@ bool overlaps(const void* a, size_t aBytes, const void* b, size_t bBytes) {
 
 // The checks every data-moving call shares: a live, usable communicator and a valid data type.
 Result checkCommAndType(const char* fn, mixcclComm* comm, mixcclDataType_t dtype) {
-  if (comm == nullptr) return failf(mixcclInvalidArgument, "%s: comm is NULL", fn);
-  if (comm->magic != mixcclComm::kMagic || !comm->impl) {
-    return failf(mixcclInvalidArgument, "%s: comm is not a live communicator (destroyed or corrupted?)", fn);
-  }
+  MIXCCL_TRY(readyComm(comm, fn));
   Communicator& c = *comm->impl;
   if (c.finalized) return failf(mixcclInvalidUsage, "%s: the communicator was finalized", fn);
   if (c.asyncError() != mixcclSuccess) {
@@ -36,7 +35,13 @@ Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* s
   clearLastError();
   MIXCCL_TRY(checkCommAndType(fn, comm, args.dtype));
   Communicator& c = *comm->impl;
-  if (!isValidRedOp(args.op)) return failf(mixcclInvalidArgument, "%s: invalid reduction op %d", fn, args.op);
+  const PreMulSumOp* userOp = nullptr;
+  if (static_cast<int>(args.op) >= mixcclNumOps) {
+    static const PreMulSumOps kNone;
+    MIXCCL_TRY((comm->userOps ? *comm->userOps : kNone).find(args.op, args.dtype, fn, &userOp));
+  } else if (!isValidRedOp(args.op)) {
+    return failf(mixcclInvalidArgument, "%s: invalid reduction op %d", fn, args.op);
+  }
   const bool rooted = args.type == CollType::kBroadcast || args.type == CollType::kReduce;
   if (rooted && (args.root < 0 || args.root >= c.nranks())) {
     return failf(mixcclInvalidArgument, "%s: root %d is outside [0, %d)", fn, args.root, c.nranks());
@@ -65,7 +70,13 @@ Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* s
     return failf(mixcclInvalidArgument, "%s: sendbuff and recvbuff overlap without being in place", fn);
   }
   if (args.count == 0) return mixcclSuccess;
-  CollCall call{comm, args, send, recv};
+  CollCall call{comm, args, send, recv, -1, nullptr};
+  if (userOp != nullptr) {
+    // Pre-mul-sum: the scaled copy of this rank's input is summed; the user's buffer stays as it is.
+    MIXCCL_TRY(scaleInput(*userOp, send, sendElements(args, c.nranks()), &call.owned));
+    call.send = call.owned.get();
+    call.args.op = mixcclSum;
+  }
   return launchOrDefer(call);
 }
 

@@ -1,73 +1,35 @@
 // C API: unique ids, communicator creation and teardown, communicator queries.
 #include <climits>
 #include <cstddef>
-#include <mutex>
-#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bootstrap/unique_id.h"
+#include "core/comm_handle.h"
 #include "core/communicator.h"
 #include "core/config.h"
-#include "core/group.h"
 #include "core/log.h"
 
 using namespace mixccl;
 
 namespace {
 
-// A communicator handle the caller passed in: NULL or a destroyed/garbage pointer is an invalid argument.
-Result checkComm(const mixcclComm* comm, const char* fn) {
-  if (comm == nullptr) return failf(mixcclInvalidArgument, "%s: comm is NULL", fn);
-  if (comm->magic != mixcclComm::kMagic || !comm->impl) {
-    return failf(mixcclInvalidArgument, "%s: comm is not a live communicator (destroyed or corrupted?)", fn);
-  }
-  return mixcclSuccess;
-}
-
-Result optionsFrom(const mixcclConfig_t* config, Communicator::Options* opts) {
-  opts->timeoutSec = configDouble(cfg::kTimeout);
-  if (config == nullptr) return mixcclSuccess;
-  if (config->magic != MIXCCL_CONFIG_MAGIC || config->size < offsetof(mixcclConfig_t, timeoutMs) + sizeof(int)) {
-    return fail(mixcclInvalidArgument,
-                "mixcclCommInitRankConfig: config was not initialised with MIXCCL_CONFIG_INITIALIZER "
-                "(bad magic or size)");
-  }
-  if (config->blocking != MIXCCL_CONFIG_UNDEF_INT && config->blocking != 0 && config->blocking != 1) {
-    return failf(mixcclInvalidArgument, "mixcclCommInitRankConfig: config.blocking=%d (use 0 or 1)", config->blocking);
-  }
-  if (config->timeoutMs != MIXCCL_CONFIG_UNDEF_INT) {
-    if (config->timeoutMs <= 0) {
-      return failf(mixcclInvalidArgument, "mixcclCommInitRankConfig: config.timeoutMs=%d must be > 0",
-                   config->timeoutMs);
-    }
-    opts->timeoutSec = config->timeoutMs / 1000.0;
-  }
-  if (config->commName != nullptr) opts->name = config->commName;
-  return mixcclSuccess;
-}
-
-Result initRank(mixcclComm_t* out, int nranks, const mixcclUniqueId& commId, int rank,
-                const mixcclConfig_t* config) {
-  if (out == nullptr) return fail(mixcclInvalidArgument, "mixcclCommInitRank: comm (output pointer) is NULL");
-  if (nranks < 1) return failf(mixcclInvalidArgument, "mixcclCommInitRank: nranks=%d must be >= 1", nranks);
-  if (rank < 0 || rank >= nranks) {
-    return failf(mixcclInvalidArgument, "mixcclCommInitRank: rank=%d is outside [0, %d)", rank, nranks);
-  }
+Result initRank(mixcclComm_t* out, int nranks, const mixcclUniqueId& commId, int rank, const mixcclConfig_t* config,
+                const char* fn) {
+  if (out == nullptr) return failf(mixcclInvalidArgument, "%s: comm (output pointer) is NULL", fn);
+  if (nranks < 1) return failf(mixcclInvalidArgument, "%s: nranks=%d must be >= 1", fn, nranks);
+  if (rank < 0 || rank >= nranks) return failf(mixcclInvalidArgument, "%s: rank=%d is outside [0, %d)", fn, rank, nranks);
   Communicator::Options opts;
-  MIXCCL_TRY(optionsFrom(config, &opts));
+  opts.timeoutSec = configDouble(cfg::kTimeout);
+  bool blocking = true;
+  MIXCCL_TRY(optionsFrom(config, fn, &opts, &blocking));
   UniqueId id;
   MIXCCL_TRY(decodeUniqueId(commId, &id));
-  auto create = [out, nranks, id, rank, opts]() -> Result {
-    auto handle = std::make_unique<mixcclComm>();
-    MIXCCL_TRY(Communicator::create(id, rank, nranks, opts, &handle->impl));
-    *out = handle.release();
-    return mixcclSuccess;
+  auto create = [nranks, id, rank, opts](std::unique_ptr<Communicator>* built) {
+    return Communicator::create(id, rank, nranks, opts, built);
   };
-  if (inGroup()) {
-    deferInit(create);
-    return mixcclSuccess;
-  }
-  return create();
+  return runCreate(out, create, blocking);
 }
 
 }  // namespace
@@ -85,13 +47,67 @@ mixcclResult_t mixcclGetUniqueId(mixcclUniqueId* uniqueId) {
 
 mixcclResult_t mixcclCommInitRank(mixcclComm_t* comm, int nranks, mixcclUniqueId commId, int rank) {
   clearLastError();
-  return initRank(comm, nranks, commId, rank, nullptr);
+  return initRank(comm, nranks, commId, rank, nullptr, "mixcclCommInitRank");
 }
 
 mixcclResult_t mixcclCommInitRankConfig(mixcclComm_t* comm, int nranks, mixcclUniqueId commId, int rank,
                                         mixcclConfig_t* config) {
   clearLastError();
-  return initRank(comm, nranks, commId, rank, config);
+  return initRank(comm, nranks, commId, rank, config, "mixcclCommInitRankConfig");
+}
+
+mixcclResult_t mixcclCommInitRankScalable(mixcclComm_t* newcomm, int nranks, int myrank, int nId,
+                                          mixcclUniqueId* commIds, mixcclConfig_t* config) {
+  clearLastError();
+  const char* fn = "mixcclCommInitRankScalable";
+  if (nId < 1) return failf(mixcclInvalidArgument, "%s: nId=%d must be >= 1", fn, nId);
+  if (commIds == nullptr) return failf(mixcclInvalidArgument, "%s: commIds is NULL", fn);
+  for (int i = 1; i < nId; ++i) {
+    UniqueId unused;
+    Result res = decodeUniqueId(commIds[i], &unused);
+    if (res != mixcclSuccess) return failf(res, "%s: commIds[%d] is not a valid unique id", fn, i);
+  }
+  // The root of commIds[0] serves every rank; the other ids are accepted but not used to spread its load yet.
+  return initRank(newcomm, nranks, commIds[0], myrank, config, fn);
+}
+
+mixcclResult_t mixcclCommInitAll(mixcclComm_t* comms, int ndev, const int* devlist) {
+  clearLastError();
+  if (comms == nullptr) return fail(mixcclInvalidArgument, "mixcclCommInitAll: comms is NULL");
+  if (ndev < 1) return failf(mixcclInvalidArgument, "mixcclCommInitAll: ndev=%d must be >= 1", ndev);
+  for (int i = 0; devlist != nullptr && i < ndev; ++i) {
+    if (devlist[i] < 0) return failf(mixcclInvalidArgument, "mixcclCommInitAll: devlist[%d]=%d is negative", i, devlist[i]);
+  }
+  UniqueId id;
+  MIXCCL_TRY(createUniqueId(&id));
+  Communicator::Options opts;
+  opts.timeoutSec = configDouble(cfg::kTimeout);
+  // Init is collective: one thread per rank, all at once.
+  std::vector<std::unique_ptr<Communicator>> built(ndev);
+  std::vector<Result> results(ndev, mixcclSuccess);
+  std::vector<std::string> messages(ndev);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ndev; ++r) {
+    threads.emplace_back([&, r] {
+      results[r] = Communicator::create(id, r, ndev, opts, &built[r]);
+      if (results[r] != mixcclSuccess) messages[r] = lastErrorMessage();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < ndev; ++r) {
+    if (results[r] != mixcclSuccess) {
+      setLastErrorMessage(messages[r]);  // logged on the rank's thread; `built` frees the ranks that succeeded
+      return results[r];
+    }
+  }
+  for (int r = 0; r < ndev; ++r) {
+    MIXCCL_LOG(kInfo, "mixcclCommInitAll: rank %d of %d on device %d (host memory: not used)", r, ndev,
+               devlist != nullptr ? devlist[r] : r);
+    auto handle = std::make_unique<mixcclComm>();
+    handle->impl = std::move(built[r]);
+    comms[r] = handle.release();
+  }
+  return mixcclSuccess;
 }
 
 mixcclResult_t mixcclCommInitFromEnv(mixcclComm_t* comm) {
@@ -102,12 +118,12 @@ mixcclResult_t mixcclCommInitFromEnv(mixcclComm_t* comm) {
   MIXCCL_TRY(uniqueIdFromEnv(&id, &rank, &nranks));
   mixcclUniqueId raw;
   encodeUniqueId(id, &raw);
-  return initRank(comm, nranks, raw, rank, nullptr);
+  return initRank(comm, nranks, raw, rank, nullptr, "mixcclCommInitFromEnv");
 }
 
 mixcclResult_t mixcclCommFinalize(mixcclComm_t comm) {
   clearLastError();
-  MIXCCL_TRY(checkComm(comm, "mixcclCommFinalize"));
+  MIXCCL_TRY(readyComm(comm, "mixcclCommFinalize"));
   if (comm->impl->finalized) return fail(mixcclInvalidUsage, "mixcclCommFinalize: communicator already finalized");
   // Host-memory collectives complete before they return, so nothing is outstanding here.
   comm->impl->finalized = true;
@@ -116,24 +132,21 @@ mixcclResult_t mixcclCommFinalize(mixcclComm_t comm) {
 
 mixcclResult_t mixcclCommDestroy(mixcclComm_t comm) {
   clearLastError();
-  MIXCCL_TRY(checkComm(comm, "mixcclCommDestroy"));
-  comm->magic = 0;
-  delete comm;
+  MIXCCL_TRY(checkHandle(comm, "mixcclCommDestroy"));
+  releaseComm(comm, false);
   return mixcclSuccess;
 }
 
 mixcclResult_t mixcclCommAbort(mixcclComm_t comm) {
   clearLastError();
-  MIXCCL_TRY(checkComm(comm, "mixcclCommAbort"));
-  comm->impl->notifyAbort();
-  comm->magic = 0;
-  delete comm;
+  MIXCCL_TRY(checkHandle(comm, "mixcclCommAbort"));
+  releaseComm(comm, true);
   return mixcclSuccess;
 }
 
 mixcclResult_t mixcclCommCount(const mixcclComm_t comm, int* count) {
   clearLastError();
-  MIXCCL_TRY(checkComm(comm, "mixcclCommCount"));
+  MIXCCL_TRY(readyComm(comm, "mixcclCommCount"));
   if (count == nullptr) return fail(mixcclInvalidArgument, "mixcclCommCount: count is NULL");
   *count = comm->impl->nranks();
   return mixcclSuccess;
@@ -141,7 +154,7 @@ mixcclResult_t mixcclCommCount(const mixcclComm_t comm, int* count) {
 
 mixcclResult_t mixcclCommUserRank(const mixcclComm_t comm, int* rank) {
   clearLastError();
-  MIXCCL_TRY(checkComm(comm, "mixcclCommUserRank"));
+  MIXCCL_TRY(readyComm(comm, "mixcclCommUserRank"));
   if (rank == nullptr) return fail(mixcclInvalidArgument, "mixcclCommUserRank: rank is NULL");
   *rank = comm->impl->rank();
   return mixcclSuccess;
@@ -149,9 +162,9 @@ mixcclResult_t mixcclCommUserRank(const mixcclComm_t comm, int* rank) {
 
 mixcclResult_t mixcclCommGetAsyncError(mixcclComm_t comm, mixcclResult_t* asyncError) {
   clearLastError();
-  MIXCCL_TRY(checkComm(comm, "mixcclCommGetAsyncError"));
+  MIXCCL_TRY(checkHandle(comm, "mixcclCommGetAsyncError"));
   if (asyncError == nullptr) return fail(mixcclInvalidArgument, "mixcclCommGetAsyncError: asyncError is NULL");
-  *asyncError = comm->impl->asyncError();
+  *asyncError = asyncState(comm);
   return mixcclSuccess;
 }
 

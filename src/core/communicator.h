@@ -73,6 +73,11 @@ class Communicator {
   // Tells the peers this rank is leaving (they fail fast instead of timing out).
   void notifyAbort();
 
+  // The out-of-band channel among this communicator's ranks (used by split and shrink) and the options it was
+  // created with (what a child inherits).
+  Bootstrap& bootstrap() { return *bootstrap_; }
+  const Options& options() const { return options_; }
+
   bool finalized = false;
 
  private:
@@ -104,9 +109,19 @@ class Communicator {
 
 }  // namespace mixccl
 
-// The C handle.
+namespace mixccl {
+class AsyncInit;
+class PreMulSumOps;
+}  // namespace mixccl
+
+// The C handle (its checks and life cycle: core/comm_handle.h). `impl` is null while a non-blocking init runs
+// (`pending` set) or after it failed (`pending` keeps the error).
 struct mixcclComm {
   static constexpr uint32_t kMagic = 0x6d63636cu;  // "mccl"
+  mixcclComm();
+  ~mixcclComm();
   uint32_t magic = kMagic;
   std::unique_ptr<mixccl::Communicator> impl;
+  std::shared_ptr<mixccl::AsyncInit> pending;
+  std::unique_ptr<mixccl::PreMulSumOps> userOps;  // the pre-mul-sum operators created on it (core/pre_mul_sum.h)
 };

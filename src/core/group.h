@@ -10,6 +10,7 @@
 // A send to oneself is matched with the receive from oneself of the same position and done as a copy.
 // Group state is per thread.
 #include <functional>
+#include <memory>
 
 #include "core/communicator.h"
 
@@ -23,6 +24,7 @@ struct CollCall {
   const void* send = nullptr;
   void* recv = nullptr;
   int peer = -1;
+  std::shared_ptr<char[]> owned;  // a temporary `send` points into (pre-mul-sum's scaled input), kept until done
 };
 
 bool inGroup();

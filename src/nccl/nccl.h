@@ -49,6 +49,8 @@ typedef enum {
 #define NCCL_CONFIG_UNDEF_INT INT_MIN
 #define NCCL_CONFIG_UNDEF_PTR NULL
 #define NCCL_SPLIT_NOCOLOR -1
+#define NCCL_SHRINK_DEFAULT 0x00 /* shrink the parent */
+#define NCCL_SHRINK_ABORT 0x01   /* stop the parent's outstanding operations first, then shrink */
 #define NCCL_UNDEF_FLOAT -1.0f
 
 typedef struct ncclConfig_v22800 {

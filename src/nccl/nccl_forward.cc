@@ -31,19 +31,20 @@ ncclResult_t notImplemented(const char* fn) {
   return toNccl(mixccl::failf(mixcclInvalidUsage, "%s is not implemented by mixccl's NCCL layer yet", fn));
 }
 
-// ncclConfig_t (2.28 layout) -> mixcclConfig_t: the fields mixccl honours; the others are GPU tuning knobs.
-mixcclResult_t convertConfig(const ncclConfig_t* in, mixcclConfig_t* out) {
+// ncclConfig_t (2.28 layout) -> mixcclConfig_t: the fields mixccl honours (blocking, commName); the others are GPU
+// tuning knobs. A NULL config stays "all undefined" (a split's child then inherits its parent's settings).
+mixcclResult_t convertConfig(const ncclConfig_t* in, const char* fn, mixcclConfig_t* out) {
   *out = MIXCCL_CONFIG_INITIALIZER;
   if (in == nullptr) return mixcclSuccess;
   if (in->magic != NCCL_CONFIG_MAGIC || in->size < offsetof(ncclConfig_t, commName) + sizeof(const char*)) {
-    return mixccl::fail(mixcclInvalidArgument,
-                        "ncclCommInitRankConfig: config was not initialised with NCCL_CONFIG_INITIALIZER");
+    return mixccl::failf(mixcclInvalidArgument, "%s: config was not initialised with NCCL_CONFIG_INITIALIZER", fn);
   }
-  // blocking = 0 is served by completing the init before returning (a valid outcome of a non-blocking init).
   if (in->blocking != NCCL_CONFIG_UNDEF_INT) out->blocking = in->blocking;
   out->commName = in->commName;
   return mixcclSuccess;
 }
+
+mixcclComm_t* toMixccl(ncclComm_t* comm) { return reinterpret_cast<mixcclComm_t*>(comm); }
 
 }  // namespace
 
@@ -68,9 +69,9 @@ ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId commId,
 ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int nranks, ncclUniqueId commId, int rank,
                                     ncclConfig_t* config) {
   mixcclConfig_t mine;
-  mixcclResult_t res = convertConfig(config, &mine);
+  mixcclResult_t res = convertConfig(config, "ncclCommInitRankConfig", &mine);
   if (res != mixcclSuccess) return toNccl(res);
-  return toNccl(mixcclCommInitRankConfig(reinterpret_cast<mixcclComm_t*>(comm), nranks, toMixccl(commId), rank, &mine));
+  return toNccl(mixcclCommInitRankConfig(toMixccl(comm), nranks, toMixccl(commId), rank, &mine));
 }
 
 ncclResult_t ncclCommFinalize(ncclComm_t comm) { return toNccl(mixcclCommFinalize(toMixccl(comm))); }
@@ -147,24 +148,52 @@ ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype, int
 ncclResult_t ncclGroupStart(void) { return toNccl(mixcclGroupStart()); }
 ncclResult_t ncclGroupEnd(void) { return toNccl(mixcclGroupEnd()); }
 
-// Not implemented yet (issue 6): an honest error naming the call.
-ncclResult_t ncclMemAlloc(void** ptr, size_t size) { return notImplemented("ncclMemAlloc"); }
-ncclResult_t ncclMemFree(void* ptr) { return notImplemented("ncclMemFree"); }
+// Host memory in this build (no GPU backend): see mixcclMemAlloc.
+ncclResult_t ncclMemAlloc(void** ptr, size_t size) { return toNccl(mixcclMemAlloc(ptr, size)); }
+ncclResult_t ncclMemFree(void* ptr) { return toNccl(mixcclMemFree(ptr)); }
 ncclResult_t ncclCommInitAll(ncclComm_t* comm, int ndev, const int* devlist) {
-  return notImplemented("ncclCommInitAll");
+  return toNccl(mixcclCommInitAll(toMixccl(comm), ndev, devlist));
 }
-ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) { return notImplemented("ncclCommRevoke"); }
 ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newcomm, ncclConfig_t* config) {
-  return notImplemented("ncclCommSplit");
+  static_assert(NCCL_SPLIT_NOCOLOR == MIXCCL_SPLIT_NOCOLOR, "split colors");
+  mixcclConfig_t mine;
+  mixcclResult_t res = convertConfig(config, "ncclCommSplit", &mine);
+  if (res != mixcclSuccess) return toNccl(res);
+  return toNccl(mixcclCommSplit(toMixccl(comm), color, key, toMixccl(newcomm), &mine));
 }
 ncclResult_t ncclCommShrink(ncclComm_t comm, int* excludeRanksList, int excludeRanksCount, ncclComm_t* newcomm,
                             ncclConfig_t* config, int shrinkFlags) {
-  return notImplemented("ncclCommShrink");
+  mixcclConfig_t mine;
+  mixcclResult_t res = convertConfig(config, "ncclCommShrink", &mine);
+  if (res != mixcclSuccess) return toNccl(res);
+  return toNccl(mixcclCommShrink(toMixccl(comm), excludeRanksList, excludeRanksCount, toMixccl(newcomm), &mine,
+                                 shrinkFlags));
 }
 ncclResult_t ncclCommInitRankScalable(ncclComm_t* newcomm, int nranks, int myrank, int nId, ncclUniqueId* commIds,
                                       ncclConfig_t* config) {
-  return notImplemented("ncclCommInitRankScalable");
+  mixcclConfig_t mine;
+  mixcclResult_t res = convertConfig(config, "ncclCommInitRankScalable", &mine);
+  if (res != mixcclSuccess) return toNccl(res);
+  static_assert(sizeof(ncclUniqueId) == sizeof(mixcclUniqueId) && alignof(ncclUniqueId) == alignof(mixcclUniqueId),
+                "id arrays");
+  return toNccl(mixcclCommInitRankScalable(toMixccl(newcomm), nranks, myrank, nId,
+                                           reinterpret_cast<mixcclUniqueId*>(commIds), &mine));
 }
+// A user operator's value (>= ncclNumOps) passes through unchanged; mixccl owns its meaning (pre_mul_sum.h).
+ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* scalar, ncclDataType_t datatype,
+                                      ncclScalarResidence_t residence, ncclComm_t comm) {
+  static_assert(static_cast<int>(ncclScalarHostImmediate) == static_cast<int>(mixcclScalarHostImmediate) &&
+                static_cast<int>(ncclScalarDevice) == static_cast<int>(mixcclScalarDevice), "scalar residence");
+  static_assert(sizeof(ncclRedOp_t) == sizeof(mixcclRedOp_t), "reduction op size");
+  return toNccl(mixcclRedOpCreatePreMulSum(reinterpret_cast<mixcclRedOp_t*>(op), scalar, toMixccl(datatype),
+                                           static_cast<mixcclScalarResidence_t>(residence), toMixccl(comm)));
+}
+ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm) {
+  return toNccl(mixcclRedOpDestroy(toMixccl(op), toMixccl(comm)));
+}
+
+// Not implemented yet (issue 6): an honest error naming the call.
+ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) { return notImplemented("ncclCommRevoke"); }
 ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int* device) { return notImplemented("ncclCommCuDevice"); }
 ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void* buff, size_t size, ncclWindow_t* win, int winFlags) {
   return notImplemented("ncclCommWindowRegister");
@@ -172,11 +201,6 @@ ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void* buff, size_t size, nc
 ncclResult_t ncclCommWindowDeregister(ncclComm_t comm, ncclWindow_t win) {
   return notImplemented("ncclCommWindowDeregister");
 }
-ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* scalar, ncclDataType_t datatype,
-                                      ncclScalarResidence_t residence, ncclComm_t comm) {
-  return notImplemented("ncclRedOpCreatePreMulSum");
-}
-ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm) { return notImplemented("ncclRedOpDestroy"); }
 ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t* simInfo) { return notImplemented("ncclGroupSimulateEnd"); }
 // Device-side API (nccl_device/core.h): declared here with opaque pointer arguments.
 ncclResult_t ncclDevCommCreate(ncclComm_t comm, const void* reqs, void* outDevComm) {

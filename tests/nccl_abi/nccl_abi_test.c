@@ -50,10 +50,10 @@ static int runRank(int rank, ncclUniqueId id) {
   ok &= check(ncclRecv(b, COUNT, ncclFloat, (rank + N - 1) % N, comm, NULL) == ncclSuccess, rank, "ncclRecv");
   ok &= check(ncclGroupEnd() == ncclSuccess, rank, "ncclGroupEnd");
   ok &= check(b[COUNT / 2] == (float)((rank + N - 1) % N), rank, "send/recv value");
-  ncclComm_t other = NULL;
-  ok &= check(ncclCommSplit(comm, 0, rank, &other, NULL) == ncclInvalidUsage &&
-                  strstr(ncclGetLastError(comm), "ncclCommSplit") != NULL,
-              rank, "unimplemented ncclCommSplit reported");
+  ncclWindow_t win = NULL;
+  ok &= check(ncclCommWindowRegister(comm, a, 64, &win, 0) == ncclInvalidUsage &&
+                  strstr(ncclGetLastError(comm), "ncclCommWindowRegister") != NULL,
+              rank, "unimplemented ncclCommWindowRegister reported");
   int version = 0;
   ok &= check(ncclGetVersion(&version) == ncclSuccess && version == 22809, rank, "ncclGetVersion");
   ok &= check(ncclCommDestroy(comm) == ncclSuccess, rank, "ncclCommDestroy");
