@@ -40,7 +40,6 @@ endif()
 
 if(MIXCCL_HAVE_HIP)
   set(MIXCCL_HIP_ARCHITECTURES "gfx90a;gfx940" CACHE STRING "HIP offload targets of the kernels")
-  find_library(MIXCCL_AMDHIP64 amdhip64 PATHS /opt/rocm/lib REQUIRED)
   set(hip_src ${PROJECT_SOURCE_DIR}/src/device/hip/hip_kernels.hip)
   set(hip_obj ${CMAKE_CURRENT_BINARY_DIR}/src/device/hip/hip_kernels.o)
   set(hip_flags -x hip -std=c++17 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter -Werror

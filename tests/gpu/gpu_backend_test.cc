@@ -1,6 +1,8 @@
 // The GPU backends (CUDA, HIP) on real device memory, each against the CPU backend, bit for bit. Without a
 // usable device (or in a build without that backend) every test prints the runtime's reason and is skipped,
 // so this file runs, visibly skipped, on every CI machine. tests/gpu/run.sh runs it on a GPU machine.
+#include "device/gpu_backend.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +15,6 @@
 
 #include "core/datatype.h"
 #include "device/cpu/cpu_reduce.h"
-#include "device/gpu_backend.h"
 #include "support/reduce_inputs.h"
 
 namespace mixccl {
@@ -50,6 +51,12 @@ class GpuBackendTest : public ::testing::TestWithParam<MemoryType> {
     std::string reason;
     be_ = gpuBackend(GetParam(), &reason);
     if (be_ == nullptr) {
+      // On a GPU machine (tests/gpu/run.sh sets MIXCCL_TEST_REQUIRE_GPU=cuda) a missing backend is a failure.
+      const char* required = std::getenv("MIXCCL_TEST_REQUIRE_GPU");
+      if (required != nullptr && std::strstr(required, memoryTypeName(GetParam())) != nullptr) {
+        FAIL() << memoryTypeName(GetParam()) << " backend required (MIXCCL_TEST_REQUIRE_GPU) but unavailable: "
+               << reason;
+      }
       std::printf("[  SKIP    ] %s backend unavailable: %s\n", memoryTypeName(GetParam()), reason.c_str());
       GTEST_SKIP() << memoryTypeName(GetParam()) << ": " << reason;
     }
@@ -191,9 +198,9 @@ TEST_P(GpuBackendTest, CopiesEveryDirectionAndTheCopyKernel) {
   owned_.push_back(d2);
   void* stream = nullptr;
   ASSERT_EQ(be_->streamCreate(&stream), mixcclSuccess);
-  ASSERT_EQ(be_->copyAsync(d1, pinned, bytes, stream), mixcclSuccess);                      // pinned -> device
+  ASSERT_EQ(be_->copyAsync(d1, pinned, bytes, stream), mixcclSuccess);                               // pinned -> device
   ASSERT_EQ(be_->copyKernelAsync(static_cast<uint8_t*>(d2) + 3, d1, bytes, stream), mixcclSuccess);  // kernel
-  EXPECT_EQ(download(static_cast<uint8_t*>(d2) + 3, bytes, stream), src);                  // device -> pageable
+  EXPECT_EQ(download(static_cast<uint8_t*>(d2) + 3, bytes, stream), src);  // device -> pageable
   std::memset(pinned, 0, bytes);
   ASSERT_EQ(be_->copyAsync(pinned, static_cast<uint8_t*>(d2) + 3, bytes, stream), mixcclSuccess);  // -> pinned
   ASSERT_EQ(be_->streamSynchronize(stream), mixcclSuccess);
@@ -301,7 +308,8 @@ TEST(GpuIpcChild, ImportsAndWrites) {
   ASSERT_NE(be, nullptr);
   IpcHandle handle;
   ASSERT_EQ(std::strlen(hexHandle), 2 * IpcHandle::kBytes);
-  for (size_t i = 0; i < IpcHandle::kBytes; ++i) handle.bytes[i] = uint8_t(std::stoul(std::string(hexHandle + 2 * i, 2), nullptr, 16));
+  for (size_t i = 0; i < IpcHandle::kBytes; ++i)
+    handle.bytes[i] = uint8_t(std::stoul(std::string(hexHandle + 2 * i, 2), nullptr, 16));
   void* mapped = nullptr;
   ASSERT_EQ(be->ipcImport(handle, &mapped), mixcclSuccess);
   std::vector<uint8_t> got(kIpcBytes);

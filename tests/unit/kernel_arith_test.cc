@@ -53,17 +53,21 @@ struct Codec {
 };
 
 const Codec kCodecs[] = {
-    {"half", 16, [](uint32_t c) { return halfToFloat(uint16_t(c)); }, [](float f) -> uint32_t { return floatToHalf(f); },
+    {"half", 16, [](uint32_t c) { return halfToFloat(uint16_t(c)); },
+     [](float f) -> uint32_t { return floatToHalf(f); },
      [](uint32_t c) { return kernels::host::halfToFloat(uint16_t(c)); },
      [](float f) -> uint32_t { return kernels::host::floatToHalf(f); }},
-    {"bf16", 16, [](uint32_t c) { return bf16ToFloat(uint16_t(c)); }, [](float f) -> uint32_t { return floatToBf16(f); },
+    {"bf16", 16, [](uint32_t c) { return bf16ToFloat(uint16_t(c)); },
+     [](float f) -> uint32_t { return floatToBf16(f); },
      [](uint32_t c) { return kernels::host::bf16ToFloat(uint16_t(c)); },
      [](float f) -> uint32_t { return kernels::host::floatToBf16(f); }},
     {"fp8e4m3", 8, [](uint32_t c) { return fp8e4m3ToFloat(uint8_t(c)); },
-     [](float f) -> uint32_t { return floatToFp8e4m3(f); }, [](uint32_t c) { return kernels::host::fp8e4m3ToFloat(uint8_t(c)); },
+     [](float f) -> uint32_t { return floatToFp8e4m3(f); },
+     [](uint32_t c) { return kernels::host::fp8e4m3ToFloat(uint8_t(c)); },
      [](float f) -> uint32_t { return kernels::host::floatToFp8e4m3(f); }},
     {"fp8e5m2", 8, [](uint32_t c) { return fp8e5m2ToFloat(uint8_t(c)); },
-     [](float f) -> uint32_t { return floatToFp8e5m2(f); }, [](uint32_t c) { return kernels::host::fp8e5m2ToFloat(uint8_t(c)); },
+     [](float f) -> uint32_t { return floatToFp8e5m2(f); },
+     [](uint32_t c) { return kernels::host::fp8e5m2ToFloat(uint8_t(c)); },
      [](float f) -> uint32_t { return kernels::host::floatToFp8e5m2(f); }},
 };
 
@@ -75,7 +79,8 @@ TEST_P(KernelCodecTest, DecodesEveryCodeLikeTheCpu) {
   for (uint32_t code = 0; code < (1u << c.bits); ++code) {
     uint32_t want = std::bit_cast<uint32_t>(c.cpuDecode(code));
     uint32_t got = std::bit_cast<uint32_t>(c.gpuDecode(code));
-    if (want != got && ++wrong <= 5) ADD_FAILURE() << c.name << " decode " << hex(code) << ": " << hex(got) << " != cpu " << hex(want);
+    if (want != got && ++wrong <= 5)
+      ADD_FAILURE() << c.name << " decode " << hex(code) << ": " << hex(got) << " != cpu " << hex(want);
   }
   EXPECT_EQ(wrong, 0);
 }
@@ -91,7 +96,8 @@ TEST_P(KernelCodecTest, EncodesEveryRoundingBoundaryLikeTheCpu) {
     ++checked;
     float f = std::bit_cast<float>(bits);
     uint32_t want = c.cpuEncode(f), got = c.gpuEncode(f);
-    if (want != got && ++wrong <= 5) ADD_FAILURE() << c.name << " encode " << hex(bits) << ": " << hex(got) << " != cpu " << hex(want);
+    if (want != got && ++wrong <= 5)
+      ADD_FAILURE() << c.name << " encode " << hex(bits) << ": " << hex(got) << " != cpu " << hex(want);
   };
   for (uint32_t sign = 0; sign < 2; ++sign) {
     for (uint32_t exp = 0; exp < 256; ++exp) {
@@ -116,7 +122,8 @@ TEST_P(KernelCodecTest, EncodesEveryRoundingBoundaryLikeTheCpu) {
   EXPECT_EQ(wrong, 0) << "of " << checked;
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, KernelCodecTest, ::testing::Values(&kCodecs[0], &kCodecs[1], &kCodecs[2], &kCodecs[3]),
+INSTANTIATE_TEST_SUITE_P(Formats, KernelCodecTest,
+                         ::testing::Values(&kCodecs[0], &kCodecs[1], &kCodecs[2], &kCodecs[3]),
                          [](const auto& info) { return std::string(info.param->name); });
 
 const char* isaName(CpuIsa isa) { return cpuIsaName(isa); }
@@ -155,8 +162,8 @@ TEST_P(KernelReduceTest, MatchesCpuBackendBitwise) {
           bool bothNan = isNanElement(dt, elementBits(a, i, size)) && isNanElement(dt, elementBits(b, i, size));
           if (bothNan && g == elementBits(swapped, i, size)) continue;
           if (++wrong <= 3) {
-            ADD_FAILURE() << dataTypeName(dt) << " " << redOpName(op) << " /" << divisor << " vs cpu "
-                          << isaName(isa) << ": element " << i << " a=" << hex(elementBits(a, i, size))
+            ADD_FAILURE() << dataTypeName(dt) << " " << redOpName(op) << " /" << divisor << " vs cpu " << isaName(isa)
+                          << ": element " << i << " a=" << hex(elementBits(a, i, size))
                           << " b=" << hex(elementBits(b, i, size)) << " kernel=" << hex(g) << " cpu=" << hex(w);
           }
         }
@@ -212,10 +219,22 @@ TEST(KernelLaunch, EveryShapeLengthAndAlignmentCoversEachElementOnce) {
           std::vector<uint8_t> a, b;
           for (size_t i = 0; i < n + 8; ++i) {
             uint64_t x = rng() % 8, y = rng() % 8;
-            if (dt == mixcclFloat16) { x = floatToHalf(float(x)); y = floatToHalf(float(y)); }
-            if (dt == mixcclFloat32) { x = std::bit_cast<uint32_t>(float(x)); y = std::bit_cast<uint32_t>(float(y)); }
-            if (dt == mixcclFloat64) { x = std::bit_cast<uint64_t>(double(x)); y = std::bit_cast<uint64_t>(double(y)); }
-            if (dt == mixcclFloat8e5m2) { x = floatToFp8e5m2(float(x)); y = floatToFp8e5m2(float(y)); }
+            if (dt == mixcclFloat16) {
+              x = floatToHalf(float(x));
+              y = floatToHalf(float(y));
+            }
+            if (dt == mixcclFloat32) {
+              x = std::bit_cast<uint32_t>(float(x));
+              y = std::bit_cast<uint32_t>(float(y));
+            }
+            if (dt == mixcclFloat64) {
+              x = std::bit_cast<uint64_t>(double(x));
+              y = std::bit_cast<uint64_t>(double(y));
+            }
+            if (dt == mixcclFloat8e5m2) {
+              x = floatToFp8e5m2(float(x));
+              y = floatToFp8e5m2(float(y));
+            }
             appendElement(a, size, x);
             appendElement(b, size, y);
           }
@@ -235,7 +254,8 @@ TEST(KernelLaunch, EveryShapeLengthAndAlignmentCoversEachElementOnce) {
               << " grid " << shape.blocks << "x" << shape.threads;
           const uint8_t* base = reinterpret_cast<const uint8_t*>(memD.data());
           for (const uint8_t* g = base; g < pd; ++g) ASSERT_EQ(*g, 0x5a) << "write before dst";
-          for (const uint8_t* g = pd + n * size; g < base + memD.size() * 8; ++g) ASSERT_EQ(*g, 0x5a) << "write after dst";
+          for (const uint8_t* g = pd + n * size; g < base + memD.size() * 8; ++g)
+            ASSERT_EQ(*g, 0x5a) << "write after dst";
 
           // Aliasing: dst == a, then dst == b.
           ASSERT_EQ(kernels::host::launchReduce(pa, pa, pb, n, spec, nullptr, shape), 0);
@@ -256,11 +276,13 @@ TEST(KernelLaunch, CopyKernelCopiesEveryByteAndNothingElse) {
   for (size_t bytes : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(17), size_t(100), size_t(4096)}) {
     for (size_t offS : {0, 1, 7}) {
       for (size_t offD : {0, 1, 9}) {
-        for (kernels::LaunchShape shape : {kernels::LaunchShape{1, 1}, kernels::LaunchShape{3, 5}, kernels::LaunchShape{}}) {
+        for (kernels::LaunchShape shape :
+             {kernels::LaunchShape{1, 1}, kernels::LaunchShape{3, 5}, kernels::LaunchShape{}}) {
           std::vector<uint64_t> mem((4096 + 128) / 8, 0x5a5a5a5a5a5a5a5aull);
           uint8_t* dst = reinterpret_cast<uint8_t*>(mem.data()) + 16 + offD;
           ASSERT_EQ(kernels::host::launchCopy(dst, src.data() + offS, bytes, nullptr, shape), 0);
-          EXPECT_EQ(std::memcmp(dst, src.data() + offS, bytes), 0) << bytes << " bytes, offsets " << offS << "," << offD;
+          EXPECT_EQ(std::memcmp(dst, src.data() + offS, bytes), 0)
+              << bytes << " bytes, offsets " << offS << "," << offD;
           const uint8_t* base = reinterpret_cast<const uint8_t*>(mem.data());
           for (const uint8_t* g = base; g < dst; ++g) ASSERT_EQ(*g, 0x5a);
           for (const uint8_t* g = dst + bytes; g < base + mem.size() * 8; ++g) ASSERT_EQ(*g, 0x5a);

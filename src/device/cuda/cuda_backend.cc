@@ -76,9 +76,7 @@ class CudaBackend final : public GpuBackend {
     PointerInfo info;
     switch (attr.type) {
       case cudaMemoryTypeUnregistered: break;
-      case cudaMemoryTypeHost:
-        info.pinned = true;
-        break;
+      case cudaMemoryTypeHost: info.pinned = true; break;
       case cudaMemoryTypeDevice:
         info.type = MemoryType::kCuda;
         info.device = attr.device;
@@ -132,7 +130,9 @@ class CudaBackend final : public GpuBackend {
     *out = s;
     return mixcclSuccess;
   }
-  Result streamDestroy(void* stream) override { return check(cudaStreamDestroy(toStream(stream)), "cudaStreamDestroy"); }
+  Result streamDestroy(void* stream) override {
+    return check(cudaStreamDestroy(toStream(stream)), "cudaStreamDestroy");
+  }
   Result streamSynchronize(void* stream) override {
     return check(cudaStreamSynchronize(toStream(stream)), "cudaStreamSynchronize");
   }
@@ -204,8 +204,10 @@ Probe probeOnce() {
   cudaError_t err = cudaGetDeviceCount(&count);
   char buf[512];
   if (err != cudaSuccess || count <= 0) {
-    std::snprintf(buf, sizeof(buf), "no usable CUDA device: cudaGetDeviceCount gave %s (%s), %d device(s); "
-                  "CUDA runtime %d, driver %d", cudaGetErrorName(err), cudaGetErrorString(err), count, runtime, driver);
+    std::snprintf(buf, sizeof(buf),
+                  "no usable CUDA device: cudaGetDeviceCount gave %s (%s), %d device(s); "
+                  "CUDA runtime %d, driver %d",
+                  cudaGetErrorName(err), cudaGetErrorString(err), count, runtime, driver);
     MIXCCL_LOG(kInfo, "%s", buf);
     return Probe{nullptr, buf};
   }

@@ -206,8 +206,10 @@ Probe probeOnce() {
   hipError_t err = hipGetDeviceCount(&count);
   char buf[512];
   if (err != hipSuccess || count <= 0) {
-    std::snprintf(buf, sizeof(buf), "no usable HIP device: hipGetDeviceCount gave %s (%s), %d device(s); "
-                  "HIP runtime %d, driver %d", hipGetErrorName(err), hipGetErrorString(err), count, runtime, driver);
+    std::snprintf(buf, sizeof(buf),
+                  "no usable HIP device: hipGetDeviceCount gave %s (%s), %d device(s); "
+                  "HIP runtime %d, driver %d",
+                  hipGetErrorName(err), hipGetErrorString(err), count, runtime, driver);
     MIXCCL_LOG(kInfo, "%s", buf);
     return Probe{nullptr, buf};
   }

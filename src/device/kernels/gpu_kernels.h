@@ -31,11 +31,11 @@ constexpr unsigned kThreadsPerBlock = 512;
 // SM busy through the tail without a device query per launch.
 constexpr unsigned kMaxBlocks = 1024;
 
-#define MIXCCL_DECLARE_GPU_KERNEL_API                                                                   \
-  int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,     \
-                   void* stream, LaunchShape shape = {});                                              \
-  int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream,     \
-                   LaunchShape shape = {});                                                            \
+#define MIXCCL_DECLARE_GPU_KERNEL_API                                                                           \
+  int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec, void* stream, \
+                   LaunchShape shape = {});                                                                     \
+  int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream,              \
+                   LaunchShape shape = {});                                                                     \
   int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchShape shape = {});
 
 namespace cuda {

@@ -20,15 +20,14 @@ LaunchShape resolveShape(LaunchShape shape, size_t work) {
 }
 
 template <typename C, typename Op, bool kDiv>
-int launchTyped(void* dst, const void* a, const void* b, size_t n, uint32_t divisor, void* stream,
-                LaunchShape shape) {
+int launchTyped(void* dst, const void* a, const void* b, size_t n, uint32_t divisor, void* stream, LaunchShape shape) {
   using S = typename C::Store;
   Split split = splitFor(n, sizeof(S), dst, a, b);
   // One thread per pack in the body, per element elsewhere.
   size_t work = split.packs + (n - split.packs * Pack<S>::kCount);
   shape = resolveShape(shape, work);
   auto kernel = reduceKernel<C, Op, kDiv>;  // a name without commas, for the launch macro
-  (void)gpuLastError();                      // a stale error of an earlier call (already reported) is not ours
+  (void)gpuLastError();                     // a stale error of an earlier call (already reported) is not ours
   MIXCCL_GPU_LAUNCH(kernel, shape.blocks, shape.threads, stream, static_cast<S*>(dst), static_cast<const S*>(a),
                     static_cast<const S*>(b), n, split, divisor);
   return gpuLastError();
@@ -78,8 +77,7 @@ int launchReduce(void* dst, const void* a, const void* b, size_t count, const Re
   });
 }
 
-int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream,
-                 LaunchShape shape) {
+int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream, LaunchShape shape) {
   return withCodec(spec.dtype, [&](auto codec) -> int {
     using C = decltype(codec);
     if (count == 0) return 0;

@@ -57,9 +57,13 @@ MIXCCL_DEVICE_INLINE double bitsDouble(uint64_t u) { return __longlong_as_double
 
 // A pack P (a 16-byte aligned struct) read or written with one vector instruction.
 template <typename P>
-MIXCCL_DEVICE_INLINE P loadPack(const P* p) { return *p; }
+MIXCCL_DEVICE_INLINE P loadPack(const P* p) {
+  return *p;
+}
 template <typename P>
-MIXCCL_DEVICE_INLINE void storePack(P* p, const P& v) { *p = v; }
+MIXCCL_DEVICE_INLINE void storePack(P* p, const P& v) {
+  *p = v;
+}
 
 // kernel<<<blocks, threads, 0, stream>>>(args...): the same chevrons for nvcc and hipcc.
 #define MIXCCL_GPU_LAUNCH(kernel, blocks, threads, stream, ...) \
@@ -85,15 +89,37 @@ inline thread_local HostGrid hostGrid;
 inline size_t gpuThreadIndex() { return detail::hostGrid.thread; }
 inline size_t gpuThreadCount() { return detail::hostGrid.count; }
 
-inline uint32_t floatBits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-inline float bitsFloat(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
-inline uint64_t doubleBits(double d) { uint64_t u; std::memcpy(&u, &d, 8); return u; }
-inline double bitsDouble(uint64_t u) { double d; std::memcpy(&d, &u, 8); return d; }
+inline uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint64_t doubleBits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, 8);
+  return u;
+}
+inline double bitsDouble(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, 8);
+  return d;
+}
 
 template <typename P>
-inline P loadPack(const P* p) { P v; std::memcpy(&v, p, sizeof(P)); return v; }
+inline P loadPack(const P* p) {
+  P v;
+  std::memcpy(&v, p, sizeof(P));
+  return v;
+}
 template <typename P>
-inline void storePack(P* p, const P& v) { std::memcpy(p, &v, sizeof(P)); }
+inline void storePack(P* p, const P& v) {
+  std::memcpy(p, &v, sizeof(P));
+}
 
 // Runs every thread of a blocks x threads grid, in order, on the calling thread.
 template <typename Kernel, typename... Args>

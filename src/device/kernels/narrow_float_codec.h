@@ -36,7 +36,7 @@ MIXCCL_DEVICE_INLINE uint32_t encodeMagnitude(uint32_t ax) {
   uint32_t full = exp != 0 ? (man | 0x800000u) : man;
   int effExp = exp != 0 ? exp : 1;
   int shift = 151 - effExp - kBias - kMan;
-  if (shift > 25) return 0;  // full < 2^24: below a quarter of the step, rounds to zero
+  if (shift > 25) return 0;                             // full < 2^24: below a quarter of the step, rounds to zero
   return shiftRoundNearestEven(full, uint32_t(shift));  // may give the smallest normal: the right encoding
 }
 
@@ -86,7 +86,7 @@ MIXCCL_DEVICE_INLINE uint16_t floatToBf16(float f) {
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t ax = x & 0x7fffffffu;
   if (ax > 0x7f800000u) return uint16_t((x >> 16) | 0x0040u);  // NaN: quiet, sign and top payload kept
-  return uint16_t(sign | shiftRoundNearestEven(ax, 16));        // the largest finite values carry into Inf
+  return uint16_t(sign | shiftRoundNearestEven(ax, 16));       // the largest finite values carry into Inf
 }
 
 // ---- OCP FP8 E4M3: 1.4.3, bias 7, no Inf, S.1111.111 is NaN, largest finite 448.

@@ -44,8 +44,8 @@ inline Split splitFor(size_t n, size_t elem, const void* dst, const void* a, con
 }
 
 template <typename C, typename Op, bool kDiv>
-MIXCCL_KERNEL reduceKernel(typename C::Store* dst, const typename C::Store* a, const typename C::Store* b,
-                           size_t n, Split split, uint32_t divisor) {
+MIXCCL_KERNEL reduceKernel(typename C::Store* dst, const typename C::Store* a, const typename C::Store* b, size_t n,
+                           Split split, uint32_t divisor) {
   using S = typename C::Store;
   using P = Pack<S>;
   const size_t first = gpuThreadIndex();

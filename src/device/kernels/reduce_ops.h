@@ -101,18 +101,24 @@ struct ProdOp {
 
 struct MaxOp {
   template <typename T>
-  static MIXCCL_DEVICE_INLINE T apply(T a, T b) { return a > b ? a : b; }
+  static MIXCCL_DEVICE_INLINE T apply(T a, T b) {
+    return a > b ? a : b;
+  }
 };
 
 struct MinOp {
   template <typename T>
-  static MIXCCL_DEVICE_INLINE T apply(T a, T b) { return a < b ? a : b; }
+  static MIXCCL_DEVICE_INLINE T apply(T a, T b) {
+    return a < b ? a : b;
+  }
 };
 
 // The post-op alone: the first operand, unchanged.
 struct KeepOp {
   template <typename T>
-  static MIXCCL_DEVICE_INLINE T apply(T a, T) { return a; }
+  static MIXCCL_DEVICE_INLINE T apply(T a, T) {
+    return a;
+  }
 };
 
 // v / divisor in the compute type (divisor > 1). Integers of up to 32 bits divide exactly in int64 (C's
