@@ -24,9 +24,14 @@ step() {
   start=$(date +%s)
   "$@" >"$logs/$name.log" 2>&1 || rc=$?
   end=$(date +%s)
-  local summary
-  summary="$(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\]|tests passed|tests failed' "$logs/$name.log" | grep -v ', listed below' |
-             tr -s ' ' | sed 's/^\[ *\([A-Z]*\) *\]/\1/' | paste -sd ';' - | cut -c1-70 || true)"
+  # GoogleTest's own summary lines, as counts.
+  local log="$logs/$name.log" summary="" n
+  n="$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || true)"
+  [ -n "$n" ] && summary+="passed $n"
+  n="$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$log" | grep -oE '[0-9]+' || true)"
+  [ -n "$n" ] && summary+=", skipped $n"
+  n="$(grep -oE '^ *[0-9]+ FAILED TESTS?' "$log" | grep -oE '[0-9]+' || true)"
+  [ -n "$n" ] && summary+=", failed $n"
   if [ "$rc" -eq 0 ]; then
     rows+=("$(printf '%-22s %-6s %6ss  %s' "$name" ok "$((end - start))" "$summary")")
   else
@@ -62,13 +67,14 @@ step configure cmake -S "$root" -B "$build" -G "$(command -v ninja >/dev/null &&
   -DMIXCCL_WITH_CUDA=ON -DMIXCCL_WITH_HIP=OFF -DMIXCCL_WITH_UCX=OFF -DMIXCCL_WITH_OFI=OFF \
   -DMIXCCL_CUDA_ARCHITECTURES="${MIXCCL_CUDA_ARCHITECTURES:-90}" ${MIXCCL_CMAKE_ARGS:-} || exit 1
 step build cmake --build "$build" -j "$jobs" || exit 1
+"$build/tools/mixccl-info" | grep -E '^(Built with|GPU backend)' || true
 
 # The GPU tests, with the CUDA backend required (unavailable = failure, with the runtime's reason).
 export MIXCCL_TEST_REQUIRE_GPU=cuda
 step gpu_backend_test "$build/tests/gpu_backend_test" --gtest_filter='-*/hip' || true
 step kernel_arith_test "$build/tests/kernel_arith_test" || true
-# The quick CPU subset: unit tests and the plan simulator (no multi-process, multi-host or perf runs).
-for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test ring_sim_test; do
+# The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
+for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
   if [ -x "$build/tests/$t" ]; then step "$t" "$build/tests/$t" || true; fi
 done
 exit "$status"
