@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "device/gpu_backend.h"
 #include "mixccl_build_config.h"
 #include "tools/cluster_simulation.h"
 #include "topology/cluster_file.h"
@@ -35,7 +36,17 @@ void printBuildAndConfig(const std::string& transports) {
   printf("Built with: CUDA %s, HIP %s, UCX %s, libfabric %s, hwloc %s\n", MIXCCL_HAVE_CUDA ? "yes" : "no",
          MIXCCL_HAVE_HIP ? "yes" : "no", MIXCCL_HAVE_UCX ? "yes" : "no", MIXCCL_HAVE_OFI ? "yes" : "no",
          MIXCCL_HAVE_HWLOC ? "yes" : "no");
-  printf("Transports: %s\n\n", transports.c_str());
+  printf("Transports: %s\n", transports.c_str());
+  for (MemoryType type : {MemoryType::kCuda, MemoryType::kHip}) {
+    std::string reason;
+    GpuBackend* backend = gpuBackend(type, &reason);
+    if (backend != nullptr) {
+      printf("GPU backend %s: %d device(s)\n", memoryTypeName(type), backend->deviceCount());
+    } else {
+      printf("GPU backend %s: unavailable: %s\n", memoryTypeName(type), reason.c_str());
+    }
+  }
+  printf("\n");
   printf("Local topology:\n%s\n", localTopologySection().c_str());
   printf("%-24s %-10s %-8s %s\n", "variable", "value", "default", "description");
   for (const ConfigVar* var : configRegistry()) {

@@ -2,8 +2,10 @@
 // Where arithmetic and copies run: one backend per memory type (host, CUDA, HIP).
 //
 // Contract: the engine calls a backend from the thread that drives the collective. The CPU backend completes
-// every call before it returns; GPU backends (later) enqueue on their stream. No backend knows about peers or
-// the network. Buffers passed in are of the backend's memory type (or host memory the backend can read).
+// every call before it returns. GPU backends (gpu_backend.h) implement these methods as synchronous
+// conveniences on the default stream and add stream-ordered versions (*Async), streams, events, pinned memory,
+// pointer queries and IPC. No backend knows about peers or the network. Buffers passed in are of the backend's
+// memory type (or host memory the backend can read).
 #include <cstddef>
 #include <cstdint>
 

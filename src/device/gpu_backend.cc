@@ -1,0 +1,32 @@
+#include "device/gpu_backend.h"
+
+#include "device/gpu_probe.h"
+
+namespace mixccl {
+
+GpuBackend* gpuBackend(MemoryType type, std::string* reason) {
+  switch (type) {
+    case MemoryType::kCuda: return probeCudaBackend(reason);
+    case MemoryType::kHip: return probeHipBackend(reason);
+    case MemoryType::kHost: break;
+  }
+  if (reason != nullptr) *reason = "host memory has no GPU backend (use cpuBackend())";
+  return nullptr;
+}
+
+Result queryMemoryType(const void* ptr, PointerInfo* out) {
+  for (MemoryType type : {MemoryType::kCuda, MemoryType::kHip}) {
+    GpuBackend* backend = gpuBackend(type);
+    if (backend == nullptr) continue;
+    PointerInfo info;
+    MIXCCL_TRY(backend->queryPointer(ptr, &info));
+    if (info.type != MemoryType::kHost || info.pinned) {
+      *out = info;
+      return mixcclSuccess;
+    }
+  }
+  *out = PointerInfo{};
+  return mixcclSuccess;
+}
+
+}  // namespace mixccl

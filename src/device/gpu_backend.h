@@ -1,0 +1,95 @@
+#pragma once
+// The stream-ordered side of a GPU memory type (CUDA, HIP): what the engine and the gpu_ipc transport need
+// beyond DeviceBackend's arithmetic. One implementation per vendor (src/device/cuda/, src/device/hip/); callers
+// get one through gpuBackend(), which says why when there is none (not built, no driver, no device).
+//
+// Contract:
+// * Thread safety: every method may be called from any thread at once. Methods act on the device that is
+//   current on the calling thread (cudaSetDevice/hipSetDevice; setDevice() below), like the vendor runtimes.
+// * Streams and events are the vendor's handles passed as void* (mixcclStream_t); nullptr is the default stream.
+// * *Async methods enqueue on the stream and return at once; a later error of the work itself shows up at the
+//   next synchronising call on that stream. Every Result is logged once here, with the runtime's message.
+// * The DeviceBackend methods (reduce, postOp, copy, scratch) of a GPU backend are synchronous conveniences:
+//   they enqueue on the default stream and wait for it; an error is logged (it cannot be returned) and kept as
+//   the sticky error that stickyError() reports. Stream-ordered code uses the *Async methods instead.
+// * Outputs are written only on success.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "device/device_backend.h"
+
+namespace mixccl {
+
+// What a pointer points to, as the runtime that knows it says.
+struct PointerInfo {
+  MemoryType type = MemoryType::kHost;  // kHost: pageable or pinned host memory
+  int device = -1;                      // the owning device; -1 for host memory
+  bool pinned = false;                  // host memory registered with / allocated by the runtime
+  bool managed = false;                 // managed (unified) memory, migrates between host and device
+};
+
+// An exported device allocation, to send to another process on the same host (bytes only, no pointers).
+struct IpcHandle {
+  static constexpr size_t kBytes = 64;  // cudaIpcMemHandle_t and hipIpcMemHandle_t are 64 bytes
+  uint8_t bytes[kBytes] = {};
+};
+
+class GpuBackend : public DeviceBackend {
+ public:
+  // ---- Devices.
+  virtual int deviceCount() const = 0;
+  virtual Result currentDevice(int* out) = 0;
+  virtual Result setDevice(int device) = 0;
+
+  // ---- Memory.
+  // Which memory `ptr` is. Host pointers the runtime does not know are reported as pageable host memory.
+  virtual Result queryPointer(const void* ptr, PointerInfo* out) = 0;
+  // Device memory of the current device (allocScratch is the same, for the engine's scratch).
+  virtual Result allocDevice(size_t bytes, void** out) = 0;
+  virtual Result freeDevice(void* ptr) = 0;
+  // Page-locked host memory that every device can copy from and to at full speed (staging buffers).
+  virtual Result allocPinned(size_t bytes, void** out) = 0;
+  virtual Result freePinned(void* ptr) = 0;
+
+  // ---- Stream-ordered work.
+  // memcpy in any direction between host, pinned and device memory (the runtime's copy engines).
+  virtual Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) = 0;
+  // A copy by a kernel: both sides must be device (or IPC-mapped) memory the stream's device can load and store.
+  virtual Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) = 0;
+  // DeviceBackend::reduce and postOp, enqueued on `stream`.
+  virtual Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
+                             void* stream) = 0;
+  virtual Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) = 0;
+
+  // ---- Streams and events ("signal" = record an event on a stream; "wait" = make a stream wait for one).
+  virtual Result streamCreate(void** out) = 0;  // non-blocking with respect to the default stream
+  virtual Result streamDestroy(void* stream) = 0;
+  virtual Result streamSynchronize(void* stream) = 0;
+  virtual Result eventCreate(void** out) = 0;  // without timing
+  virtual Result eventDestroy(void* event) = 0;
+  virtual Result eventRecord(void* event, void* stream) = 0;
+  virtual Result streamWaitEvent(void* stream, void* event) = 0;
+  // *done = whether everything the event waits for has finished (a pending event is not an error).
+  virtual Result eventQuery(void* event, bool* done) = 0;
+
+  // ---- IPC between processes of one host.
+  // Exports the allocation that starts at `base` (allocDevice/allocScratch memory, the whole allocation).
+  virtual Result ipcExport(const void* base, IpcHandle* out) = 0;
+  // Maps another process's export into this one; *out is the start of that allocation here. Close with ipcClose.
+  virtual Result ipcImport(const IpcHandle& handle, void** out) = 0;
+  virtual Result ipcClose(void* mapped) = 0;
+
+  // The first error of a DeviceBackend method (which cannot return one), mixcclSuccess if none.
+  virtual Result stickyError() const = 0;
+};
+
+// The backend of a GPU memory type (kCuda, kHip), probed once per process: nullptr when it is not usable, with
+// the reason in *reason (not built into this library, no driver, no device: the runtime's own message). The
+// object lives for the whole process. kHost gives nullptr ("host memory has no GPU backend").
+GpuBackend* gpuBackend(MemoryType type, std::string* reason = nullptr);
+
+// Which memory `ptr` is, asking every usable GPU backend; pageable host memory when none knows it.
+Result queryMemoryType(const void* ptr, PointerInfo* out);
+
+}  // namespace mixccl

@@ -1,0 +1,53 @@
+#pragma once
+// Host-callable entry points of the element-wise kernels, one set per build of the kernel source:
+// kernels::cuda (nvcc), kernels::hip (hipcc) and kernels::host (the host C++ emulation that unit tests run).
+// Plain C++: includes no vendor header, so backends and tests compiled by the host compiler can call them.
+//
+// Contract: each call enqueues one kernel on `stream` (a cudaStream_t / hipStream_t; nullptr = the default
+// stream) and returns at once; the host build runs it to completion before returning. The return value is the
+// runtime's error code of the launch (cudaError_t / hipError_t as int; 0 = success), which the backend turns
+// into a message with its runtime. kInvalidSpec means a dtype/op the kernels do not have (an invariant
+// violation: the engine validated both long before). Pointers must be readable and writable by the device of
+// the stream, aligned to the element size; dst may alias a, b or src exactly, never partially.
+// Semantics are those of DeviceBackend::reduce/postOp (device_backend.h) and of the CPU backend, bit for bit.
+#include <cstddef>
+#include <cstdint>
+
+#include "device/device_backend.h"
+
+namespace mixccl::kernels {
+
+constexpr int kInvalidSpec = -1;
+
+// Launch geometry. Zero fields mean "choose from the count" (kThreadsPerBlock threads, at most kMaxBlocks
+// blocks); tests pass explicit shapes to the host build to exercise the grid-stride loops.
+struct LaunchShape {
+  unsigned blocks = 0;
+  unsigned threads = 0;
+};
+
+constexpr unsigned kThreadsPerBlock = 512;
+// 1024 blocks of 512 threads: 4 resident blocks per SM on a 132-SM H100 would be 528; the surplus keeps every
+// SM busy through the tail without a device query per launch.
+constexpr unsigned kMaxBlocks = 1024;
+
+#define MIXCCL_DECLARE_GPU_KERNEL_API                                                                           \
+  int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec, void* stream, \
+                   LaunchShape shape = {});                                                                     \
+  int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream,              \
+                   LaunchShape shape = {});                                                                     \
+  int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchShape shape = {});
+
+namespace cuda {
+MIXCCL_DECLARE_GPU_KERNEL_API
+}
+namespace hip {
+MIXCCL_DECLARE_GPU_KERNEL_API
+}
+namespace host {
+MIXCCL_DECLARE_GPU_KERNEL_API
+}
+
+#undef MIXCCL_DECLARE_GPU_KERNEL_API
+
+}  // namespace mixccl::kernels

@@ -1,0 +1,100 @@
+#pragma once
+// Definitions of the entry points of gpu_kernels.h for the build that includes this file (namespace
+// MIXCCL_GPU_NS). Included by exactly one translation unit per build: src/device/cuda/cuda_kernels.cu,
+// src/device/hip/hip_kernels.hip and the host emulation of the unit tests.
+#include "device/kernels/gpu_kernels.h"
+#include "device/kernels/gpu_portability.h"
+#include "device/kernels/reduce_kernels.h"
+#include "device/kernels/reduce_ops.h"
+
+namespace mixccl::kernels::MIXCCL_GPU_NS {
+namespace {
+
+LaunchShape resolveShape(LaunchShape shape, size_t work) {
+  if (shape.threads == 0) shape.threads = kThreadsPerBlock;
+  if (shape.blocks == 0) {
+    size_t blocks = (work + shape.threads - 1) / shape.threads;
+    shape.blocks = unsigned(blocks == 0 ? 1 : (blocks < kMaxBlocks ? blocks : kMaxBlocks));
+  }
+  return shape;
+}
+
+template <typename C, typename Op, bool kDiv>
+int launchTyped(void* dst, const void* a, const void* b, size_t n, uint32_t divisor, void* stream, LaunchShape shape) {
+  using S = typename C::Store;
+  Split split = splitFor(n, sizeof(S), dst, a, b);
+  // One thread per pack in the body, per element elsewhere.
+  size_t work = split.packs + (n - split.packs * Pack<S>::kCount);
+  shape = resolveShape(shape, work);
+  auto kernel = reduceKernel<C, Op, kDiv>;  // a name without commas, for the launch macro
+  (void)gpuLastError();                     // a stale error of an earlier call (already reported) is not ours
+  MIXCCL_GPU_LAUNCH(kernel, shape.blocks, shape.threads, stream, static_cast<S*>(dst), static_cast<const S*>(a),
+                    static_cast<const S*>(b), n, split, divisor);
+  return gpuLastError();
+}
+
+template <typename C, typename Op>
+int launchOp(void* dst, const void* a, const void* b, size_t n, uint32_t divisor, void* stream, LaunchShape shape) {
+  return divisor > 1 ? launchTyped<C, Op, true>(dst, a, b, n, divisor, stream, shape)
+                     : launchTyped<C, Op, false>(dst, a, b, n, divisor, stream, shape);
+}
+
+// Calls f.template operator()<Codec>() for the codec of dt; kInvalidSpec if dt is not a data type. (A generic
+// lambda with an explicit template parameter list is C++20; this is the C++17 spelling.)
+template <typename F>
+int withCodec(mixcclDataType_t dt, F&& f) {
+  switch (dt) {
+    case mixcclInt8: return f(NativeCodec<int8_t>{});
+    case mixcclUint8: return f(NativeCodec<uint8_t>{});
+    case mixcclInt32: return f(NativeCodec<int32_t>{});
+    case mixcclUint32: return f(NativeCodec<uint32_t>{});
+    case mixcclInt64: return f(NativeCodec<int64_t>{});
+    case mixcclUint64: return f(NativeCodec<uint64_t>{});
+    case mixcclFloat16: return f(HalfCodec{});
+    case mixcclFloat32: return f(NativeCodec<float>{});
+    case mixcclFloat64: return f(NativeCodec<double>{});
+    case mixcclBfloat16: return f(Bf16Codec{});
+    case mixcclFloat8e4m3: return f(Fp8e4m3Codec{});
+    case mixcclFloat8e5m2: return f(Fp8e5m2Codec{});
+    default: return kInvalidSpec;
+  }
+}
+
+}  // namespace
+
+int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec, void* stream,
+                 LaunchShape shape) {
+  return withCodec(spec.dtype, [&](auto codec) -> int {
+    using C = decltype(codec);
+    if (count == 0) return 0;
+    switch (spec.op) {
+      case mixcclSum: return launchOp<C, SumOp>(dst, a, b, count, spec.divisor, stream, shape);
+      case mixcclProd: return launchOp<C, ProdOp>(dst, a, b, count, spec.divisor, stream, shape);
+      case mixcclMax: return launchOp<C, MaxOp>(dst, a, b, count, spec.divisor, stream, shape);
+      case mixcclMin: return launchOp<C, MinOp>(dst, a, b, count, spec.divisor, stream, shape);
+      default: return kInvalidSpec;
+    }
+  });
+}
+
+int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream, LaunchShape shape) {
+  return withCodec(spec.dtype, [&](auto codec) -> int {
+    using C = decltype(codec);
+    if (count == 0) return 0;
+    if (spec.divisor > 1) return launchTyped<C, KeepOp, true>(dst, src, src, count, spec.divisor, stream, shape);
+    if (dst == src) return 0;
+    return launchCopy(dst, src, count * sizeof(typename C::Store), stream, shape);
+  });
+}
+
+int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchShape shape) {
+  if (bytes == 0 || dst == src) return 0;
+  Split split = splitFor(bytes, 1, dst, src, nullptr);
+  shape = resolveShape(shape, split.packs + (bytes - split.packs * kPackBytes));
+  (void)gpuLastError();
+  MIXCCL_GPU_LAUNCH(copyKernel, shape.blocks, shape.threads, stream, static_cast<uint8_t*>(dst),
+                    static_cast<const uint8_t*>(src), bytes, split);
+  return gpuLastError();
+}
+
+}  // namespace mixccl::kernels::MIXCCL_GPU_NS

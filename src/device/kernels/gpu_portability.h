@@ -1,0 +1,142 @@
+#pragma once
+// The one place where the kernel sources of src/device/kernels/ learn which compiler builds them. The same
+// source compiles three ways:
+//   * CUDA  (nvcc, __CUDACC__):           kernels run on NVIDIA GPUs;
+//   * HIP   (hipcc, __HIPCC__):           kernels run on AMD GPUs;
+//   * host  (any C++ compiler, neither):  a kernel launch runs every thread of the grid one after the other on
+//     the calling thread, so unit tests execute the very same kernel bodies (index arithmetic, vector packs,
+//     head/tail handling, arithmetic) on a machine without a GPU.
+// Kernel code uses only what is defined here: MIXCCL_KERNEL, MIXCCL_DEVICE_INLINE, MIXCCL_UNROLL, gpuThreadIndex(),
+// gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack(),
+// MIXCCL_GPU_LAUNCH and gpuLastError(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
+// (cuda, hip or host), so the builds never share a symbol when they are linked into one library.
+//
+// Device code is the C++17 subset that nvcc and the hipcc of ROCm 5.2 (clang 15) both accept.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+#define MIXCCL_GPU_NS cuda
+#define MIXCCL_GPU_DEVICE_CODE 1
+using mixcclGpuStream_t = cudaStream_t;
+#elif defined(__HIPCC__)
+#include <hip/hip_runtime.h>
+#define MIXCCL_GPU_NS hip
+#define MIXCCL_GPU_DEVICE_CODE 1
+using mixcclGpuStream_t = hipStream_t;
+#else
+#define MIXCCL_GPU_NS host
+#define MIXCCL_GPU_DEVICE_CODE 0
+using mixcclGpuStream_t = void*;
+#endif
+
+#if MIXCCL_GPU_DEVICE_CODE
+#define MIXCCL_KERNEL __global__ void
+#define MIXCCL_DEVICE_INLINE __device__ __forceinline__
+#define MIXCCL_UNROLL _Pragma("unroll")
+#else
+#define MIXCCL_KERNEL void
+#define MIXCCL_DEVICE_INLINE inline
+#define MIXCCL_UNROLL
+#endif
+
+namespace mixccl::kernels::MIXCCL_GPU_NS {
+
+#if MIXCCL_GPU_DEVICE_CODE
+
+// Index of this thread in the whole grid, and the number of threads of the grid (1-D launches only).
+MIXCCL_DEVICE_INLINE size_t gpuThreadIndex() { return size_t(blockIdx.x) * blockDim.x + threadIdx.x; }
+MIXCCL_DEVICE_INLINE size_t gpuThreadCount() { return size_t(gridDim.x) * blockDim.x; }
+
+MIXCCL_DEVICE_INLINE uint32_t floatBits(float f) { return __float_as_uint(f); }
+MIXCCL_DEVICE_INLINE float bitsFloat(uint32_t u) { return __uint_as_float(u); }
+MIXCCL_DEVICE_INLINE uint64_t doubleBits(double d) { return static_cast<uint64_t>(__double_as_longlong(d)); }
+MIXCCL_DEVICE_INLINE double bitsDouble(uint64_t u) { return __longlong_as_double(static_cast<long long>(u)); }
+
+// A pack P (a 16-byte aligned struct) read or written with one vector instruction.
+template <typename P>
+MIXCCL_DEVICE_INLINE P loadPack(const P* p) {
+  return *p;
+}
+template <typename P>
+MIXCCL_DEVICE_INLINE void storePack(P* p, const P& v) {
+  *p = v;
+}
+
+// kernel<<<blocks, threads, 0, stream>>>(args...): the same chevrons for nvcc and hipcc.
+#define MIXCCL_GPU_LAUNCH(kernel, blocks, threads, stream, ...) \
+  kernel<<<(blocks), (threads), 0, static_cast<mixcclGpuStream_t>(stream)>>>(__VA_ARGS__)
+
+#if defined(__CUDACC__)
+inline int gpuLastError() { return static_cast<int>(cudaGetLastError()); }
+#else
+inline int gpuLastError() { return static_cast<int>(hipGetLastError()); }
+#endif
+
+#else  // host
+
+namespace detail {
+// The coordinates of the thread the host emulation is running (one launch at a time per OS thread).
+struct HostGrid {
+  size_t thread = 0;
+  size_t count = 1;
+};
+inline thread_local HostGrid hostGrid;
+}  // namespace detail
+
+inline size_t gpuThreadIndex() { return detail::hostGrid.thread; }
+inline size_t gpuThreadCount() { return detail::hostGrid.count; }
+
+inline uint32_t floatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint64_t doubleBits(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, 8);
+  return u;
+}
+inline double bitsDouble(uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, 8);
+  return d;
+}
+
+template <typename P>
+inline P loadPack(const P* p) {
+  P v;
+  std::memcpy(&v, p, sizeof(P));
+  return v;
+}
+template <typename P>
+inline void storePack(P* p, const P& v) {
+  std::memcpy(p, &v, sizeof(P));
+}
+
+// Runs every thread of a blocks x threads grid, in order, on the calling thread.
+template <typename Kernel, typename... Args>
+void hostLaunch(unsigned blocks, unsigned threads, Kernel kernel, Args... args) {
+  detail::hostGrid.count = size_t(blocks) * threads;
+  for (size_t t = 0; t < detail::hostGrid.count; ++t) {
+    detail::hostGrid.thread = t;
+    kernel(args...);
+  }
+  detail::hostGrid = detail::HostGrid{};
+}
+
+#define MIXCCL_GPU_LAUNCH(kernel, blocks, threads, stream, ...) \
+  ((void)(stream), ::mixccl::kernels::host::hostLaunch((blocks), (threads), kernel, __VA_ARGS__))
+
+inline int gpuLastError() { return 0; }
+
+#endif
+
+}  // namespace mixccl::kernels::MIXCCL_GPU_NS

@@ -1,0 +1,84 @@
+#pragma once
+// The element-wise kernels: reduce (dst = a op b, optionally divided), post-op (dst = src / divisor) and copy.
+//
+// Shape: 1-D grid, grid-stride loops, so any grid covers any count. Each call is split into a head, a body of
+// 16-byte packs and a tail:
+//   [0, head)                  elements before the first 16-byte boundary of dst, one per thread;
+//   [head, head + packs*kPack) packs of 16 / sizeof(element) elements, one 16-byte load per operand per pack;
+//   [head + packs*kPack, n)    the remaining elements, one per thread.
+// The body is used only when dst, a and b sit at the same offset modulo 16 (then one head aligns all three);
+// otherwise head = n and everything goes element by element. Each thread reads its inputs before it writes its
+// output, so dst may alias a or b exactly.
+#include "device/kernels/gpu_portability.h"
+#include "device/kernels/reduce_ops.h"
+
+namespace mixccl::kernels::MIXCCL_GPU_NS {
+
+constexpr size_t kPackBytes = 16;
+
+template <typename S>
+struct alignas(kPackBytes) Pack {
+  static constexpr size_t kCount = kPackBytes / sizeof(S);
+  S v[kCount];
+};
+
+// How the elements of one call are split (see the top of this file). All counts in elements except packs.
+struct Split {
+  size_t head = 0;
+  size_t packs = 0;
+};
+
+// The split for element size `elem` and the given pointers (b may be nullptr: not read).
+inline Split splitFor(size_t n, size_t elem, const void* dst, const void* a, const void* b) {
+  auto mis = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % kPackBytes; };
+  size_t off = mis(dst);
+  Split s;
+  if (mis(a) != off || (b != nullptr && mis(b) != off) || off % elem != 0) {
+    s.head = n;
+    return s;
+  }
+  size_t head = off == 0 ? 0 : (kPackBytes - off) / elem;
+  s.head = head < n ? head : n;
+  s.packs = (n - s.head) / (kPackBytes / elem);
+  return s;
+}
+
+template <typename C, typename Op, bool kDiv>
+MIXCCL_KERNEL reduceKernel(typename C::Store* dst, const typename C::Store* a, const typename C::Store* b, size_t n,
+                           Split split, uint32_t divisor) {
+  using S = typename C::Store;
+  using P = Pack<S>;
+  const size_t first = gpuThreadIndex();
+  const size_t stride = gpuThreadCount();
+  for (size_t i = first; i < split.head; i += stride) dst[i] = reduceElement<C, Op, kDiv>(a[i], b[i], divisor);
+
+  P* pd = reinterpret_cast<P*>(dst + split.head);
+  const P* pa = reinterpret_cast<const P*>(a + split.head);
+  const P* pb = reinterpret_cast<const P*>(b + split.head);
+  for (size_t p = first; p < split.packs; p += stride) {
+    P x = loadPack(pa + p);
+    P y = loadPack(pb + p);
+    P r;
+    MIXCCL_UNROLL
+    for (size_t k = 0; k < P::kCount; ++k) r.v[k] = reduceElement<C, Op, kDiv>(x.v[k], y.v[k], divisor);
+    storePack(pd + p, r);
+  }
+
+  for (size_t i = split.head + split.packs * P::kCount + first; i < n; i += stride) {
+    dst[i] = reduceElement<C, Op, kDiv>(a[i], b[i], divisor);
+  }
+}
+
+// Bytes, in 16-byte packs where dst and src share their offset modulo 16.
+MIXCCL_KERNEL copyKernel(uint8_t* dst, const uint8_t* src, size_t n, Split split) {
+  using P = Pack<uint8_t>;
+  const size_t first = gpuThreadIndex();
+  const size_t stride = gpuThreadCount();
+  for (size_t i = first; i < split.head; i += stride) dst[i] = src[i];
+  P* pd = reinterpret_cast<P*>(dst + split.head);
+  const P* ps = reinterpret_cast<const P*>(src + split.head);
+  for (size_t p = first; p < split.packs; p += stride) storePack(pd + p, loadPack(ps + p));
+  for (size_t i = split.head + split.packs * P::kCount + first; i < n; i += stride) dst[i] = src[i];
+}
+
+}  // namespace mixccl::kernels::MIXCCL_GPU_NS

@@ -1,0 +1,337 @@
+// The GPU backends (CUDA, HIP) on real device memory, each against the CPU backend, bit for bit. Without a
+// usable device (or in a build without that backend) every test prints the runtime's reason and is skipped,
+// so this file runs, visibly skipped, on every CI machine. tests/gpu/run.sh runs it on a GPU machine.
+#include "device/gpu_backend.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/datatype.h"
+#include "device/cpu/cpu_reduce.h"
+#include "support/reduce_inputs.h"
+
+namespace mixccl {
+namespace {
+
+using test::elementBits;
+using test::hex;
+using test::isNanElement;
+using test::makeReduceInputs;
+
+constexpr mixcclDataType_t kAllTypes[] = {mixcclInt8,    mixcclUint8,    mixcclInt32,      mixcclUint32,
+                                          mixcclInt64,   mixcclUint64,   mixcclFloat16,    mixcclFloat32,
+                                          mixcclFloat64, mixcclBfloat16, mixcclFloat8e4m3, mixcclFloat8e5m2};
+constexpr mixcclRedOp_t kAllOps[] = {mixcclSum, mixcclProd, mixcclMax, mixcclMin};
+constexpr uint32_t kDivisors[] = {0, 3, 7, 65536};
+
+// Environment of the child process of the IPC test: the exported handle, in hex.
+constexpr const char* kIpcHandleEnv = "MIXCCL_TEST_IPC_HANDLE";
+constexpr const char* kIpcTypeEnv = "MIXCCL_TEST_IPC_TYPE";
+constexpr size_t kIpcBytes = 1 << 20;
+
+std::string typeName(MemoryType t) { return memoryTypeName(t); }
+
+}  // namespace
+
+// How GoogleTest prints a parameter (test names in ctest then read "cuda"/"hip", not bytes).
+void PrintTo(MemoryType t, std::ostream* os) { *os << memoryTypeName(t); }
+
+namespace {
+
+class GpuBackendTest : public ::testing::TestWithParam<MemoryType> {
+ protected:
+  void SetUp() override {
+    std::string reason;
+    be_ = gpuBackend(GetParam(), &reason);
+    if (be_ == nullptr) {
+      // On a GPU machine (tests/gpu/run.sh sets MIXCCL_TEST_REQUIRE_GPU=cuda) a missing backend is a failure.
+      const char* required = std::getenv("MIXCCL_TEST_REQUIRE_GPU");
+      if (required != nullptr && std::strstr(required, memoryTypeName(GetParam())) != nullptr) {
+        FAIL() << memoryTypeName(GetParam()) << " backend required (MIXCCL_TEST_REQUIRE_GPU) but unavailable: "
+               << reason;
+      }
+      std::printf("[  SKIP    ] %s backend unavailable: %s\n", memoryTypeName(GetParam()), reason.c_str());
+      GTEST_SKIP() << memoryTypeName(GetParam()) << ": " << reason;
+    }
+  }
+
+  // Device buffer holding `host`, freed at the end of the test.
+  void* upload(const std::vector<uint8_t>& host) {
+    void* d = nullptr;
+    EXPECT_EQ(be_->allocDevice(host.size(), &d), mixcclSuccess);
+    EXPECT_EQ(be_->copyAsync(d, host.data(), host.size(), nullptr), mixcclSuccess);
+    owned_.push_back(d);
+    return d;
+  }
+  std::vector<uint8_t> download(const void* d, size_t bytes, void* stream = nullptr) {
+    std::vector<uint8_t> host(bytes);
+    EXPECT_EQ(be_->copyAsync(host.data(), d, bytes, stream), mixcclSuccess);
+    EXPECT_EQ(be_->streamSynchronize(stream), mixcclSuccess);
+    return host;
+  }
+  void TearDown() override {
+    for (void* p : owned_) EXPECT_EQ(be_->freeDevice(p), mixcclSuccess);
+    if (be_ != nullptr) {
+      EXPECT_EQ(be_->stickyError(), mixcclSuccess);
+    }
+  }
+
+  GpuBackend* be_ = nullptr;
+  std::vector<void*> owned_;
+};
+
+TEST(GpuProbe, EveryBackendIsUsableOrSaysWhy) {
+  for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
+    std::string reason;
+    GpuBackend* be = gpuBackend(t, &reason);
+    if (be == nullptr) {
+      std::printf("[  INFO    ] %s: %s\n", memoryTypeName(t), reason.c_str());
+      EXPECT_FALSE(reason.empty());
+    } else {
+      std::printf("[  INFO    ] %s: %d device(s)\n", memoryTypeName(t), be->deviceCount());
+      EXPECT_GT(be->deviceCount(), 0);
+      EXPECT_EQ(be->memoryType(), t);
+    }
+  }
+  std::string reason;
+  EXPECT_EQ(gpuBackend(MemoryType::kHost, &reason), nullptr);
+  EXPECT_FALSE(reason.empty());
+  // Host memory is host memory whatever is built.
+  std::vector<int> host(4);
+  PointerInfo info;
+  ASSERT_EQ(queryMemoryType(host.data(), &info), mixcclSuccess);
+  EXPECT_EQ(info.type, MemoryType::kHost);
+  EXPECT_FALSE(info.pinned);
+}
+
+TEST_P(GpuBackendTest, ReduceMatchesCpuBackendBitwise) {
+  for (mixcclDataType_t dt : kAllTypes) {
+    const size_t size = dataTypeSize(dt);
+    std::vector<uint8_t> a, b;
+    makeReduceInputs(dt, a, b);
+    const size_t n = a.size() / size;
+    void* da = upload(a);
+    void* db = upload(b);
+    void* dd = upload(std::vector<uint8_t>(a.size(), 0xa5));
+    for (mixcclRedOp_t op : kAllOps) {
+      for (uint32_t divisor : kDivisors) {
+        ReduceSpec spec{dt, op, divisor};
+        std::vector<uint8_t> want(a.size()), swapped(a.size());
+        cpuReduce(want.data(), a.data(), b.data(), n, spec);
+        cpuReduce(swapped.data(), b.data(), a.data(), n, spec);
+        ASSERT_EQ(be_->reduceAsync(dd, da, db, n, spec, nullptr), mixcclSuccess);
+        std::vector<uint8_t> got = download(dd, a.size());
+        size_t wrong = 0;
+        for (size_t i = 0; i < n; ++i) {
+          uint64_t w = elementBits(want, i, size), g = elementBits(got, i, size);
+          if (w == g) continue;
+          // Two NaN operands: either payload (see kernel_arith_test.cc).
+          bool bothNan = isNanElement(dt, elementBits(a, i, size)) && isNanElement(dt, elementBits(b, i, size));
+          if (bothNan && g == elementBits(swapped, i, size)) continue;
+          if (++wrong <= 3) {
+            ADD_FAILURE() << dataTypeName(dt) << " " << redOpName(op) << " /" << divisor << " element " << i
+                          << " a=" << hex(elementBits(a, i, size)) << " b=" << hex(elementBits(b, i, size))
+                          << " gpu=" << hex(g) << " cpu=" << hex(w);
+          }
+        }
+        EXPECT_EQ(wrong, 0u) << dataTypeName(dt) << " " << redOpName(op) << " /" << divisor;
+      }
+    }
+    // Post-op, out of place and in place.
+    for (uint32_t divisor : kDivisors) {
+      ReduceSpec spec{dt, mixcclSum, divisor};
+      std::vector<uint8_t> want(a.size());
+      cpuPostOp(want.data(), a.data(), n, spec);
+      ASSERT_EQ(be_->postOpAsync(dd, da, n, spec, nullptr), mixcclSuccess);
+      EXPECT_EQ(download(dd, a.size()), want) << dataTypeName(dt) << " post-op /" << divisor;
+    }
+  }
+}
+
+TEST_P(GpuBackendTest, OddLengthsOffsetsAndAliasing) {
+  const size_t lengths[] = {1, 15, 17, 1000, 1 << 20, (1 << 22) + 3};
+  for (mixcclDataType_t dt : {mixcclInt8, mixcclFloat16, mixcclFloat32, mixcclFloat64}) {
+    const size_t size = dataTypeSize(dt);
+    for (size_t n : lengths) {
+      for (size_t off : {size_t(0), size_t(1), size_t(3)}) {
+        std::vector<uint8_t> a((n + 4) * size), b((n + 4) * size);
+        for (size_t i = 0; i < a.size(); ++i) {
+          a[i] = uint8_t(i * 7 + 1) & 0x3f;  // bytes whose every type is finite
+          b[i] = uint8_t(i * 13 + 5) & 0x3f;
+        }
+        ReduceSpec spec{dt, mixcclSum, 3};
+        std::vector<uint8_t> want(n * size);
+        cpuReduce(want.data(), a.data() + off * size, b.data() + off * size, n, spec);
+        uint8_t* da = static_cast<uint8_t*>(upload(a));
+        uint8_t* db = static_cast<uint8_t*>(upload(b));
+        // dst at another offset than a and b: the element-wise path; dst == a: the packed path, in place.
+        uint8_t* dd = static_cast<uint8_t*>(upload(std::vector<uint8_t>((n + 4) * size)));
+        ASSERT_EQ(be_->reduceAsync(dd + ((off + 1) % 4) * size, da + off * size, db + off * size, n, spec, nullptr),
+                  mixcclSuccess);
+        EXPECT_EQ(download(dd + ((off + 1) % 4) * size, n * size), want) << dataTypeName(dt) << " n=" << n;
+        ASSERT_EQ(be_->reduceAsync(da + off * size, da + off * size, db + off * size, n, spec, nullptr), mixcclSuccess);
+        EXPECT_EQ(download(da + off * size, n * size), want) << dataTypeName(dt) << " in place, n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(GpuBackendTest, CopiesEveryDirectionAndTheCopyKernel) {
+  const size_t bytes = (8 << 20) + 5;
+  std::vector<uint8_t> src(bytes);
+  for (size_t i = 0; i < bytes; ++i) src[i] = uint8_t(i * 31 + 7);
+  void* pinned = nullptr;
+  ASSERT_EQ(be_->allocPinned(bytes, &pinned), mixcclSuccess);
+  std::memcpy(pinned, src.data(), bytes);
+  void* d1 = nullptr;
+  void* d2 = nullptr;
+  ASSERT_EQ(be_->allocDevice(bytes + 16, &d1), mixcclSuccess);
+  ASSERT_EQ(be_->allocDevice(bytes + 16, &d2), mixcclSuccess);
+  owned_.push_back(d1);
+  owned_.push_back(d2);
+  void* stream = nullptr;
+  ASSERT_EQ(be_->streamCreate(&stream), mixcclSuccess);
+  ASSERT_EQ(be_->copyAsync(d1, pinned, bytes, stream), mixcclSuccess);                               // pinned -> device
+  ASSERT_EQ(be_->copyKernelAsync(static_cast<uint8_t*>(d2) + 3, d1, bytes, stream), mixcclSuccess);  // kernel
+  EXPECT_EQ(download(static_cast<uint8_t*>(d2) + 3, bytes, stream), src);  // device -> pageable
+  std::memset(pinned, 0, bytes);
+  ASSERT_EQ(be_->copyAsync(pinned, static_cast<uint8_t*>(d2) + 3, bytes, stream), mixcclSuccess);  // -> pinned
+  ASSERT_EQ(be_->streamSynchronize(stream), mixcclSuccess);
+  EXPECT_EQ(std::memcmp(pinned, src.data(), bytes), 0);
+  // The synchronous DeviceBackend path (default stream).
+  be_->copy(d1, src.data(), 1000);
+  EXPECT_EQ(download(d1, 1000), std::vector<uint8_t>(src.begin(), src.begin() + 1000));
+  EXPECT_EQ(be_->streamDestroy(stream), mixcclSuccess);
+  EXPECT_EQ(be_->freePinned(pinned), mixcclSuccess);
+}
+
+TEST_P(GpuBackendTest, PointerQueriesNameMemoryAndDevice) {
+  void* d = nullptr;
+  void* pinned = nullptr;
+  ASSERT_EQ(be_->allocDevice(4096, &d), mixcclSuccess);
+  owned_.push_back(d);
+  ASSERT_EQ(be_->allocPinned(4096, &pinned), mixcclSuccess);
+  int dev = -1;
+  ASSERT_EQ(be_->currentDevice(&dev), mixcclSuccess);
+  PointerInfo info;
+  ASSERT_EQ(be_->queryPointer(static_cast<uint8_t*>(d) + 100, &info), mixcclSuccess);
+  EXPECT_EQ(info.type, GetParam());
+  EXPECT_EQ(info.device, dev);
+  ASSERT_EQ(queryMemoryType(d, &info), mixcclSuccess);
+  EXPECT_EQ(info.type, GetParam());
+  ASSERT_EQ(be_->queryPointer(pinned, &info), mixcclSuccess);
+  EXPECT_EQ(info.type, MemoryType::kHost);
+  EXPECT_TRUE(info.pinned);
+  std::vector<char> pageable(64);
+  ASSERT_EQ(be_->queryPointer(pageable.data(), &info), mixcclSuccess);
+  EXPECT_EQ(info.type, MemoryType::kHost);
+  EXPECT_FALSE(info.pinned);
+  EXPECT_EQ(be_->freePinned(pinned), mixcclSuccess);
+}
+
+// Stream B waits for an event recorded on stream A after a reduction; B then reads the result.
+TEST_P(GpuBackendTest, EventsOrderTwoStreams) {
+  const size_t n = 1 << 24;
+  std::vector<uint8_t> a(n * 4), b(n * 4);
+  for (size_t i = 0; i < n; ++i) {
+    float x = float(i % 1000), y = 2.0f;
+    std::memcpy(&a[i * 4], &x, 4);
+    std::memcpy(&b[i * 4], &y, 4);
+  }
+  void* da = upload(a);
+  void* db = upload(b);
+  ASSERT_EQ(be_->streamSynchronize(nullptr), mixcclSuccess);
+  void *sa = nullptr, *sb = nullptr, *ev = nullptr;
+  ASSERT_EQ(be_->streamCreate(&sa), mixcclSuccess);
+  ASSERT_EQ(be_->streamCreate(&sb), mixcclSuccess);
+  ASSERT_EQ(be_->eventCreate(&ev), mixcclSuccess);
+  ReduceSpec spec{mixcclFloat32, mixcclProd, 0};
+  for (int rep = 0; rep < 4; ++rep) ASSERT_EQ(be_->reduceAsync(da, da, db, n, spec, sa), mixcclSuccess);
+  ASSERT_EQ(be_->eventRecord(ev, sa), mixcclSuccess);
+  ASSERT_EQ(be_->streamWaitEvent(sb, ev), mixcclSuccess);
+  std::vector<uint8_t> got = download(da, n * 4, sb);
+  bool done = false;
+  ASSERT_EQ(be_->eventQuery(ev, &done), mixcclSuccess);
+  EXPECT_TRUE(done);
+  for (size_t i = 0; i < n; i += 4099) {
+    float v;
+    std::memcpy(&v, &got[i * 4], 4);
+    ASSERT_EQ(v, float(i % 1000) * 16.0f) << i;
+  }
+  EXPECT_EQ(be_->eventDestroy(ev), mixcclSuccess);
+  EXPECT_EQ(be_->streamDestroy(sa), mixcclSuccess);
+  EXPECT_EQ(be_->streamDestroy(sb), mixcclSuccess);
+}
+
+// IPC: this process exports a device buffer; a fresh process (this binary, exec'd, running only
+// GpuIpcChild.ImportsAndWrites) maps it, checks the pattern and writes another one that this process then sees.
+TEST_P(GpuBackendTest, IpcExportImportAcrossProcesses) {
+  std::vector<uint8_t> pattern(kIpcBytes);
+  for (size_t i = 0; i < kIpcBytes; ++i) pattern[i] = uint8_t(i * 3 + 1);
+  void* d = upload(pattern);
+  ASSERT_EQ(be_->streamSynchronize(nullptr), mixcclSuccess);
+  IpcHandle handle;
+  ASSERT_EQ(be_->ipcExport(d, &handle), mixcclSuccess);
+  std::string hexHandle;
+  for (uint8_t byte : handle.bytes) {
+    char buf[3];
+    std::snprintf(buf, sizeof(buf), "%02x", byte);
+    hexHandle += buf;
+  }
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv(kIpcHandleEnv, hexHandle.c_str(), 1);
+    setenv(kIpcTypeEnv, memoryTypeName(GetParam()), 1);
+    execl("/proc/self/exe", "gpu_backend_test", "--gtest_filter=GpuIpcChild.ImportsAndWrites", nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  std::vector<uint8_t> got = download(d, kIpcBytes);
+  for (size_t i = 0; i < kIpcBytes; i += 997) ASSERT_EQ(got[i], uint8_t(~pattern[i])) << i;
+}
+
+TEST(GpuIpcChild, ImportsAndWrites) {
+  const char* hexHandle = std::getenv(kIpcHandleEnv);
+  const char* type = std::getenv(kIpcTypeEnv);
+  if (hexHandle == nullptr || type == nullptr) GTEST_SKIP() << "runs only as the child of the IPC test";
+  GpuBackend* be = gpuBackend(std::string(type) == "hip" ? MemoryType::kHip : MemoryType::kCuda);
+  ASSERT_NE(be, nullptr);
+  IpcHandle handle;
+  ASSERT_EQ(std::strlen(hexHandle), 2 * IpcHandle::kBytes);
+  for (size_t i = 0; i < IpcHandle::kBytes; ++i)
+    handle.bytes[i] = uint8_t(std::stoul(std::string(hexHandle + 2 * i, 2), nullptr, 16));
+  void* mapped = nullptr;
+  ASSERT_EQ(be->ipcImport(handle, &mapped), mixcclSuccess);
+  std::vector<uint8_t> got(kIpcBytes);
+  ASSERT_EQ(be->copyAsync(got.data(), mapped, kIpcBytes, nullptr), mixcclSuccess);
+  ASSERT_EQ(be->streamSynchronize(nullptr), mixcclSuccess);
+  std::vector<uint8_t> inverted(kIpcBytes);
+  for (size_t i = 0; i < kIpcBytes; ++i) {
+    ASSERT_EQ(got[i], uint8_t(i * 3 + 1)) << i;
+    inverted[i] = uint8_t(~got[i]);
+  }
+  // Write through a kernel (the fused paths' way of touching a peer's buffer).
+  void* staging = nullptr;
+  ASSERT_EQ(be->allocDevice(kIpcBytes, &staging), mixcclSuccess);
+  ASSERT_EQ(be->copyAsync(staging, inverted.data(), kIpcBytes, nullptr), mixcclSuccess);
+  ASSERT_EQ(be->copyKernelAsync(mapped, staging, kIpcBytes, nullptr), mixcclSuccess);
+  ASSERT_EQ(be->streamSynchronize(nullptr), mixcclSuccess);
+  EXPECT_EQ(be->ipcClose(mapped), mixcclSuccess);
+  EXPECT_EQ(be->freeDevice(staging), mixcclSuccess);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vendors, GpuBackendTest, ::testing::Values(MemoryType::kCuda, MemoryType::kHip),
+                         [](const auto& info) { return typeName(info.param); });
+
+}  // namespace
+}  // namespace mixccl
