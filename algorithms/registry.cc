@@ -2,13 +2,19 @@
 
 #include <cstring>
 
+#include "algorithms/direct.h"
+#include "algorithms/rhd.h"
 #include "algorithms/ring.h"
+#include "algorithms/tree.h"
 
 namespace mixccl {
 
 const std::vector<const Algorithm*>& allAlgorithms() {
   static const RingAlgorithm ring;
-  static const std::vector<const Algorithm*> all = {&ring};
+  static const TreeAlgorithm tree;
+  static const RhdAlgorithm rhd;
+  static const DirectAlgorithm direct;
+  static const std::vector<const Algorithm*> all = {&ring, &tree, &rhd, &direct};
   return all;
 }
 

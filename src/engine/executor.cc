@@ -49,6 +49,8 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
                    collName(args_.type), rank_, bytes, step.recvPeer, next_[lane] - plan_->laneBegin[lane], lane,
                    got);
     }
+  } else if (step.src2.valid()) {
+    in = slicePtr(step.src2);  // the second local input stands where a received one would
   }
   SendChannel* sc = nullptr;
   char* out = nullptr;

@@ -40,6 +40,10 @@ std::string Plan::describe() const {
         out << sep << "recv " << s.recvPeer;
         sep = s.reduces() ? " (op) " : " + ";
       }
+      if (s.src2.valid()) {
+        out << sep << bufName(s.src2.buf) << "[" << s.src2.offset << "]";
+        sep = s.reduces() ? " (op) " : " + ";
+      }
       if (s.src.valid()) out << sep << bufName(s.src.buf) << "[" << s.src.offset << "]";
       out << " ->";
       if (s.dst.valid()) out << " " << bufName(s.dst.buf) << "[" << s.dst.offset << "]";
@@ -59,10 +63,12 @@ std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendEl
     if (s.count == 0) return where() + "count is 0";
     if (!s.hasRecv() && !s.src.valid()) return where() + "no input";
     if (!s.hasSend() && !s.dst.valid()) return where() + "no output";
+    if (s.src2.valid() && s.hasRecv()) return where() + "src2 together with a receive";
+    if (s.src2.valid() && !s.src.valid()) return where() + "src2 without src";
     for (int peer : {s.recvPeer, s.sendPeer}) {
       if (peer != -1 && (peer < 0 || peer >= nranks || peer == rank)) return where() + "bad peer " + std::to_string(peer);
     }
-    for (const Slice* sl : {&s.src, &s.dst}) {
+    for (const Slice* sl : {&s.src, &s.src2, &s.dst}) {
       if (!sl->valid()) continue;
       uint64_t limit = bufLimit(sl->buf, sendElems, recvElems, plan.scratchElements);
       if (sl->offset > limit || s.count > limit - sl->offset)

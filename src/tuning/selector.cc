@@ -29,7 +29,10 @@ Result Selector::create(const std::string& override, Selector* out) {
     std::string algoName = eq == std::string::npos ? item : item.substr(eq + 1);
     const Algorithm* algo = findAlgorithm(algoName.c_str());
     if (algo == nullptr) {
-      return failf(mixcclInvalidUsage, "MIXCCL_ALGO: unknown algorithm '%s' (known: ring)", algoName.c_str());
+      std::string known;
+      for (const Algorithm* a : allAlgorithms()) known += std::string(known.empty() ? "" : ", ") + a->name();
+      return failf(mixcclInvalidUsage, "MIXCCL_ALGO: unknown algorithm '%s' (known: %s)", algoName.c_str(),
+                   known.c_str());
     }
     if (eq == std::string::npos) {
       for (auto& f : s.forced_) f = algo;

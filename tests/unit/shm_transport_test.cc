@@ -125,7 +125,7 @@ TEST(ShmTransport, AdvertisesCapsAndReachesExactlyItsLocalPeers) {
     int me = boot.rank(), peer = 1 - me;
     RANK_REQUIRE(std::string(t->name()) == "shm", "name %s", t->name());
     const TransportCaps& c = t->caps();
-    RANK_REQUIRE(c.slotBytes == 128 * 1024 && c.slotsPerChannel == 8 && c.maxLanes == 2 && c.memoryTypeMask == 1,
+    RANK_REQUIRE(c.slotBytes == 128 * 1024 && c.slotsPerChannel == 8 && c.maxLanes == 3 && c.memoryTypeMask == 1,
                  "caps slotBytes %zu slots %d lanes %d mask %u", c.slotBytes, c.slotsPerChannel, c.maxLanes,
                  c.memoryTypeMask);
     RANK_REQUIRE(c.latencySec > 0 && c.bandwidthBytesPerSec > 0, "costs must be numbers");
