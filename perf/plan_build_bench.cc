@@ -87,7 +87,7 @@ int run(const Options& o) {
         }
         const double ms = seconds * 1e3 / samples;
         if (n == o.ranks.back()) worst = std::max(worst, ms);
-        printf("%-8s %-15s %6d %8d %12.3f %12.0f %14.0f %10.1f\n", algo->name(), collName(coll), n, samples, ms,
+        printf("%-8s %-15s %6d %8d %12.4f %12.0f %14.0f %10.1f\n", algo->name(), collName(coll), n, samples, ms,
                double(steps) / samples, double(bytes) / samples, double(bytes) / samples / n);
       }
     }
