@@ -61,7 +61,7 @@ std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendEl
     const Step& s = plan.steps[i];
     auto where = [i] { return "step " + std::to_string(i) + ": "; };
     if (s.count == 0) return where() + "count is 0";
-    if (!s.hasRecv() && !s.src.valid()) return where() + "no input";
+    if (!s.hasRecv() && !s.src.valid() && !s.src2.valid()) return where() + "no input";
     if (!s.hasSend() && !s.dst.valid()) return where() + "no output";
     if (s.src2.valid() && s.hasRecv()) return where() + "src2 together with a receive";
     if (s.src2.valid() && !s.src.valid()) return where() + "src2 without src";
