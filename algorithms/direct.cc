@@ -156,7 +156,8 @@ double DirectAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) c
   const int n = ctx.nranks;
   if (n < 2) return 0;
   ClusterView fallback;
-  const LinkCost link = widestLink(clusterOf(ctx, &fallback));
+  const ClusterView& view = clusterOf(ctx, &fallback);
+  const LinkCost link = view.cost(view.widestClass());  // every pair talks
   const double bytes = fullBytes(args, n);
   const double chunk = static_cast<double>(ctx.chunkBytes);
   switch (args.type) {

@@ -23,9 +23,9 @@
 // them to v ^ d and receives the partner's d vblocks, so every value is copied, never recomputed.
 //
 // Chunking and deadlock freedom. Every message is cut into CHUNKS of at most chunkBytes; in the last halving round
-// of reduce-scatter they also never straddle a real block (so each block can be routed to its owner). In a round both partners send chunk j, then receive
-// chunk j, for j = 0, 1, ..: neither runs more than one chunk ahead of the other, so two FIFO slots suffice for
-// any message length. Each round is a perfect matching of the virtual ranks, taken in the same order everywhere,
+// of reduce-scatter they also never straddle a real block (so each block can be routed to its owner). In a round
+// both partners send chunk j, then receive chunk j, for j = 0, 1, ..: neither runs more than one chunk ahead of
+// the other, so two FIFO slots suffice for any message length. Each round is a perfect matching of the virtual ranks, taken in the same order everywhere,
 // so a rank never waits on a partner that is itself waiting on a third rank. All steps sit in one lane, channel 0.
 #include "algorithms/rhd.h"
 
@@ -256,7 +256,8 @@ double RhdAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) cons
   const int n = ctx.nranks;
   if (n < 2) return 0;
   ClusterView fallback;
-  const LinkCost link = widestLink(clusterOf(ctx, &fallback));  // partners are far apart in rank order
+  const ClusterView& view = clusterOf(ctx, &fallback);
+  const LinkCost link = view.cost(view.widestClass());  // partners are far apart in rank order
   const double bytes = fullBytes(args, n);
   const double chunk = static_cast<double>(ctx.chunkBytes);
   const int p = largestPowerOfTwo(n);

@@ -196,16 +196,19 @@ double TreeAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) con
   const int n = ctx.nranks;
   if (n < 2) return 0;
   ClusterView fallback;
-  const LinkCost link = widestLink(clusterOf(ctx, &fallback));  // heap trees link ranks far apart
+  const ClusterView& view = clusterOf(ctx, &fallback);
+  const LinkCost link = view.cost(view.widestClass());  // heap trees link ranks far apart
   const bool allReduce = args.type == CollType::kAllReduce;
   const double bytes = fullBytes(args, n) / (allReduce ? 2 : 1);  // per tree
   const double chunk = static_cast<double>(ctx.chunkBytes);
   const double chunks = std::max(1.0, std::ceil(bytes / chunk));
   const double depth = std::floor(std::log2(static_cast<double>(n)));
   const double hops = allReduce ? 2 * depth : depth;
-  // The first chunk crosses every hop, the others follow; the busiest rank moves two chunks per chunk (two
-  // children), the time one step of the pipeline takes.
-  return (hops + chunks - 1) * 2 * link.seconds(std::min(bytes, chunk));
+  // The first chunk crosses every hop, the others follow one pipeline step apart. A step is what the busiest rank
+  // receives per chunk: from its two children (broadcast: from its parent, then sends to two children; count
+  // two), and for all-reduce also the chunk coming down and the other tree's chunk coming down (four).
+  const double perStep = allReduce ? 4 : 2;
+  return (hops + chunks - 1) * perStep * link.seconds(std::min(bytes, chunk));
 }
 
 }  // namespace mixccl

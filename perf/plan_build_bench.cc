@@ -33,7 +33,9 @@ bool parse(int argc, char** argv, Options* o) {
     const bool more = i + 1 < argc;
     if (strcmp(argv[i], "--ranks") == 0 && more) {
       o->ranks.clear();
-      for (char* tok = strtok(argv[++i], ","); tok != nullptr; tok = strtok(nullptr, ",")) o->ranks.push_back(atoi(tok));
+      for (char* tok = strtok(argv[++i], ","); tok != nullptr; tok = strtok(nullptr, ",")) {
+        o->ranks.push_back(atoi(tok));
+      }
     } else if (strcmp(argv[i], "--samples") == 0 && more) {
       o->samples = atoi(argv[++i]);
     } else if (strcmp(argv[i], "--chunk-bytes") == 0 && more) {

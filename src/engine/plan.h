@@ -78,7 +78,8 @@ struct Plan {
 };
 
 // Checks structural rules: every step has an input and an output, count > 0, peers within [0, nranks) and not
-// `rank`, src2 only with src and without a receive, slices inside the buffer sizes given. Returns "" if the plan is well formed, else the first problem.
+// `rank`, src2 only with src and without a receive, slices inside the buffer sizes given. Returns "" if the plan is
+// well formed, else the first problem.
 std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendElems, uint64_t recvElems);
 
 }  // namespace mixccl

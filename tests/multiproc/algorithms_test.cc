@@ -110,7 +110,8 @@ TEST_P(ForcedAlgorithm, EveryOfferedCollectiveIsExact) {
     const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n + 1), 1009, 70001};
     int failures = 0;
     for (CollType coll : colls) {
-      const bool reduces = coll == CollType::kAllReduce || coll == CollType::kReduceScatter || coll == CollType::kReduce;
+      const bool reduces =
+          coll == CollType::kAllReduce || coll == CollType::kReduceScatter || coll == CollType::kReduce;
       const std::vector<mixcclRedOp_t> ops =
           reduces ? std::vector<mixcclRedOp_t>{mixcclSum, mixcclMax, mixcclAvg} : std::vector<mixcclRedOp_t>{mixcclSum};
       for (mixcclDataType_t dt : {mixcclFloat32, mixcclInt32, mixcclBfloat16}) {
