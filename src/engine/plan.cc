@@ -48,7 +48,9 @@ std::string Plan::describe() const {
       out << " ->";
       if (s.dst.valid()) out << " " << bufName(s.dst.buf) << "[" << s.dst.offset << "]";
       if (s.hasSend()) out << " send " << s.sendPeer;
-      out << " (" << s.count << " elems" << ((s.flags & Step::kFinal) ? ", final" : "") << ")\n";
+      out << " (" << s.count << " elems" << ((s.flags & Step::kFinal) ? ", final" : "");
+      if (s.channel != 0) out << ", channel " << static_cast<int>(s.channel);
+      out << ")\n";
     }
   }
   return out.str();
