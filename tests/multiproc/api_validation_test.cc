@@ -22,7 +22,9 @@ class OneRank : public ::testing::Test {
     ASSERT_EQ(mixcclCommInitRank(&comm_, 1, id, 0), mixcclSuccess) << mixcclGetLastError(nullptr);
   }
   void TearDown() override {
-    if (comm_ != nullptr) EXPECT_EQ(mixcclCommDestroy(comm_), mixcclSuccess);
+    if (comm_ != nullptr) {
+      EXPECT_EQ(mixcclCommDestroy(comm_), mixcclSuccess);
+    }
   }
   void expectError(mixcclResult_t got, mixcclResult_t want, const char* mentions) {
     EXPECT_EQ(got, want);
