@@ -1,6 +1,6 @@
 // The second local input of a step (Step::src2): what validatePlan accepts and rejects, how describe() shows it,
-// and that the executor combines src2 with src (run in the plan simulator on one rank). Also: MIXCCL_ALGO's error
-// for an unknown algorithm lists the registered ones.
+// and that the executor combines src2 with src (run in the plan simulator on one rank). Also: a step on a channel
+// the transports lack is an error, and MIXCCL_ALGO's error for an unknown algorithm lists the registered ones.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -76,6 +76,40 @@ TEST(PlanSrc2, ExecutorCombinesSrc2WithSrc) {
   TwoLocalInputs algo;
   ASSERT_EQ(simulate(algo, args, 1, SimOptions{}, bufs, nullptr), mixcclSuccess) << lastErrorMessage();
   EXPECT_EQ(recv, (std::vector<float>{11, 22, 33, 44, -1, -1, -1, -1}));
+}
+
+// A plan on a channel the transports do not offer fails with an error naming it, instead of crashing.
+class FourthChannel final : public Algorithm {
+ public:
+  const char* name() const override { return "fourth-channel"; }
+  const char* description() const override { return "test"; }
+  bool supports(const CollArgs&, const PlanContext&) const override { return true; }
+  Plan plan(const CollArgs&, const PlanContext& ctx) const override {
+    Plan p;
+    Step s;
+    s.count = 1;
+    s.channel = 3;
+    if (ctx.rank == 0) {
+      s.src = {BufKind::kSend, 0};
+      s.sendPeer = 1;
+    } else {
+      s.dst = {BufKind::kRecv, 0};
+      s.recvPeer = 0;
+    }
+    p.push(s);
+    p.endLane();
+    return p;
+  }
+  double estimate(const CollArgs&, const PlanContext&) const override { return 0; }
+};
+
+TEST(PlanChannels, AChannelTheTransportLacksIsAnError) {
+  CollArgs args{CollType::kBroadcast, 1, mixcclFloat32, mixcclSum, 0};
+  std::vector<float> send = {1}, recv0 = {0}, recv1 = {0};
+  std::vector<SimRankBuffers> bufs = {{send.data(), recv0.data()}, {send.data(), recv1.data()}};
+  FourthChannel algo;
+  ASSERT_EQ(simulate(algo, args, 2, SimOptions{}, bufs, nullptr), mixcclInternalError);
+  EXPECT_NE(std::string(lastErrorMessage()).find("channel 3"), std::string::npos) << lastErrorMessage();
 }
 
 TEST(SelectorMessage, UnknownAlgorithmListsTheRegisteredOnes) {
