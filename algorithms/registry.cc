@@ -2,15 +2,21 @@
 
 #include <cstring>
 
+#include "algorithms/direct.h"
 #include "algorithms/hierarchical.h"
+#include "algorithms/rhd.h"
 #include "algorithms/ring.h"
+#include "algorithms/tree.h"
 
 namespace mixccl {
 
 const std::vector<const Algorithm*>& allAlgorithms() {
   static const RingAlgorithm ring;
+  static const TreeAlgorithm tree;
+  static const RhdAlgorithm rhd;
+  static const DirectAlgorithm direct;
   static const HierarchicalAlgorithm hierarchical;
-  static const std::vector<const Algorithm*> all = {&ring, &hierarchical};
+  static const std::vector<const Algorithm*> all = {&ring, &tree, &rhd, &direct, &hierarchical};
   return all;
 }
 

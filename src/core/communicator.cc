@@ -141,6 +141,8 @@ Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) 
   Result res = selector_.select(args, ctx, &algo);
   if (res != mixcclSuccess) return res;
   singlePlan_ = plans_.get(*algo, args, ctx);
+  MIXCCL_LOG(kTrace, "%s count %llu: %s, %zu steps", collName(args.type),
+             static_cast<unsigned long long>(args.count), algo->name(), singlePlan_->steps.size());
   const size_t scratchBytes = singlePlan_->scratchElements * dataTypeSize(args.dtype);
   if (singleScratch_.size() < scratchBytes) singleScratch_.resize(scratchBytes);
   ExecBuffers bufs{send, recv, singleScratch_.data()};

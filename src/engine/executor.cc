@@ -39,6 +39,7 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
   const void* in = nullptr;
   if (step.hasRecv()) {
     rc = routes_[step.recvPeer]->recvChannel(step.recvPeer, step.channel);
+    if (rc == nullptr) return noChannel(lane, step.recvPeer, step.channel);
     size_t got = 0;
     in = rc->peek(&got);
     if (in == nullptr) return mixcclSuccess;
@@ -49,11 +50,14 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
                    collName(args_.type), rank_, bytes, step.recvPeer, next_[lane] - plan_->laneBegin[lane], lane,
                    got);
     }
+  } else if (step.src2.valid()) {
+    in = slicePtr(step.src2);  // the second local input stands where a received one would
   }
   SendChannel* sc = nullptr;
   char* out = nullptr;
   if (step.hasSend()) {
     sc = routes_[step.sendPeer]->sendChannel(step.sendPeer, step.channel);
+    if (sc == nullptr) return noChannel(lane, step.sendPeer, step.channel);
     out = static_cast<char*>(sc->acquire());
     if (out == nullptr) return mixcclSuccess;  // the peeked input stays where it is until the next try
   }
@@ -83,6 +87,14 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
   if (sc != nullptr) sc->post(bytes);
   *ran = true;
   return mixcclSuccess;
+}
+
+Result Executor::noChannel(size_t lane, int peer, int channel) const {
+  return failf(mixcclInternalError,
+               "%s: rank %d step %u of lane %zu uses channel %d towards rank %d, which the %s transport does not offer "
+               "(it has %d)",
+               collName(args_.type), rank_, next_[lane] - plan_->laneBegin[lane], lane, channel, peer,
+               routes_[peer]->name(), routes_[peer]->caps().maxLanes);
 }
 
 Result Executor::advance(bool* progressed) {

@@ -33,7 +33,8 @@ class Executor {
   void reset(const Plan& plan, const CollArgs& args, ExecBuffers buffers);
 
   // Runs the steps that are ready. *progressed tells whether any step ran. Errors: a received message whose size
-  // differs from the step's (mixcclInternalError: the ranks' plans disagree).
+  // differs from the step's (mixcclInternalError: the ranks' plans disagree), or a step on a channel the transport
+  // does not offer (mixcclInternalError).
   Result advance(bool* progressed);
   bool done() const { return lanesLeft_ == 0; }
 
@@ -46,6 +47,8 @@ class Executor {
   // Tries the current step of `lane`: true if it ran.
   Result tryStep(size_t lane, const Step& step, bool* ran);
   const char* slicePtr(const Slice& s) const;
+  // The error of a step whose channel the peer's transport does not offer (the plan needs more than caps().maxLanes).
+  Result noChannel(size_t lane, int peer, int channel) const;
 
   const Plan* plan_ = nullptr;
   CollArgs args_;

@@ -40,11 +40,17 @@ std::string Plan::describe() const {
         out << sep << "recv " << s.recvPeer;
         sep = s.reduces() ? " (op) " : " + ";
       }
+      if (s.src2.valid()) {
+        out << sep << bufName(s.src2.buf) << "[" << s.src2.offset << "]";
+        sep = s.reduces() ? " (op) " : " + ";
+      }
       if (s.src.valid()) out << sep << bufName(s.src.buf) << "[" << s.src.offset << "]";
       out << " ->";
       if (s.dst.valid()) out << " " << bufName(s.dst.buf) << "[" << s.dst.offset << "]";
       if (s.hasSend()) out << " send " << s.sendPeer;
-      out << " (" << s.count << " elems" << ((s.flags & Step::kFinal) ? ", final" : "") << ")\n";
+      out << " (" << s.count << " elems" << ((s.flags & Step::kFinal) ? ", final" : "");
+      if (s.channel != 0) out << ", channel " << static_cast<int>(s.channel);
+      out << ")\n";
     }
   }
   return out.str();
@@ -57,12 +63,14 @@ std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendEl
     const Step& s = plan.steps[i];
     auto where = [i] { return "step " + std::to_string(i) + ": "; };
     if (s.count == 0) return where() + "count is 0";
-    if (!s.hasRecv() && !s.src.valid()) return where() + "no input";
+    if (!s.hasRecv() && !s.src.valid() && !s.src2.valid()) return where() + "no input";
     if (!s.hasSend() && !s.dst.valid()) return where() + "no output";
+    if (s.src2.valid() && s.hasRecv()) return where() + "src2 together with a receive";
+    if (s.src2.valid() && !s.src.valid()) return where() + "src2 without src";
     for (int peer : {s.recvPeer, s.sendPeer}) {
       if (peer != -1 && (peer < 0 || peer >= nranks || peer == rank)) return where() + "bad peer " + std::to_string(peer);
     }
-    for (const Slice* sl : {&s.src, &s.dst}) {
+    for (const Slice* sl : {&s.src, &s.src2, &s.dst}) {
       if (!sl->valid()) continue;
       uint64_t limit = bufLimit(sl->buf, sendElems, recvElems, plan.scratchElements);
       if (sl->offset > limit || s.count > limit - sl->offset)

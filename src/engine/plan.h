@@ -7,18 +7,24 @@
 //
 // The step is ONE fused primitive, the same one NCCL's "prims" are made of:
 //
-//     value  = [data received from recvPeer]  (op)  [local src slice]      -- one or both inputs
+//     value  = [data received from recvPeer, or the local src2 slice]  (op)  [local src slice]
+//                                                                          -- one or both inputs
 //     if (flags & kFinal) and op is avg:  value /= nranks                 -- the reduced value is final here
 //     [local dst slice] = value ;  [send value to sendPeer]               -- one or both outputs
 //
 // so "recv-reduce-send", "recv-copy-send", "send", "recv", "copy" are all the same step with fields left out.
+// src2 is a second LOCAL input in the place of the received one (a step has a receive or src2, never both, and
+// src2 only together with src): it combines two local slices, e.g. an accumulator in scratch with the rank's own
+// send data, so that an algorithm can reduce the contributions in the same order on every rank.
 // Each step moves `count` elements; a matching send/recv pair always has the same count (both ranks compute
 // it from the same arithmetic), and a step never has count 0.
 //
 // Ordering: a plan is a set of lanes; the steps of one lane run in order, different lanes run concurrently
 // (the executor interleaves them). Messages between two ranks are matched in order per (sender, receiver,
 // channel): the k-th step on rank A that sends to B on channel C meets the k-th step on B that receives from A
-// on channel C. Steps that use one channel towards one peer must therefore be in one lane. Pipelining comes from chunking: consecutive steps move consecutive chunks, and a sender may
+// on channel C. The sends of one rank towards one peer on one channel must therefore be in one lane, and so must
+// its receives from one peer on one channel (sends and receives use separate FIFOs, so they may be in different
+// lanes). Pipelining comes from chunking: consecutive steps move consecutive chunks, and a sender may
 // run ahead of its receiver by as many chunks as the transport has slots.
 #include <cstdint>
 #include <string>
@@ -43,6 +49,7 @@ struct Step {
   int32_t recvPeer = -1;  // rank whose data is an input (-1: none)
   int32_t sendPeer = -1;  // rank the value is sent to (-1: none)
   Slice src;              // local input (kNone: none)
+  Slice src2;             // second local input, used in place of a received one (kNone: none)
   Slice dst;              // local output (kNone: none)
   uint64_t count = 0;     // elements moved by this step (> 0)
   uint8_t flags = kNone;
@@ -52,7 +59,7 @@ struct Step {
   bool hasRecv() const { return recvPeer >= 0; }
   bool hasSend() const { return sendPeer >= 0; }
   // True when the step combines two inputs with the reduction operator.
-  bool reduces() const { return hasRecv() && src.valid(); }
+  bool reduces() const { return (hasRecv() || src2.valid()) && src.valid(); }
 };
 
 struct Plan {
@@ -71,7 +78,8 @@ struct Plan {
 };
 
 // Checks structural rules: every step has an input and an output, count > 0, peers within [0, nranks) and not
-// `rank`, slices inside the buffer sizes given. Returns "" if the plan is well formed, else the first problem.
+// `rank`, src2 only with src and without a receive, slices inside the buffer sizes given. Returns "" if the plan is
+// well formed, else the first problem.
 std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendElems, uint64_t recvElems);
 
 }  // namespace mixccl

@@ -46,17 +46,19 @@ class SimTransport final : public Transport {
   SimTransport(SimFabric& fabric, int rank, int nranks) : fabric_(fabric), rank_(rank), nranks_(nranks) {
     caps_.slotBytes = fabric.slotBytes();
     caps_.slotsPerChannel = fabric.slots();
-    caps_.maxLanes = 64;
+    caps_.maxLanes = kSimChannels;
   }
   const char* name() const override { return "sim"; }
   const TransportCaps& caps() const override { return caps_; }
   bool reaches(int peer) const override { return peer != rank_ && peer >= 0 && peer < nranks_; }
   SendChannel* sendChannel(int peer, int lane) override {
+    if (lane < 0 || lane >= caps_.maxLanes) return nullptr;
     auto& ch = sends_[key(peer, lane)];
     if (!ch) ch = std::make_unique<SimSend>(fabric_, fabric_.fifo(rank_, peer, lane));
     return ch.get();
   }
   RecvChannel* recvChannel(int peer, int lane) override {
+    if (lane < 0 || lane >= caps_.maxLanes) return nullptr;
     auto& ch = recvs_[key(peer, lane)];
     if (!ch) ch = std::make_unique<SimRecv>(fabric_.fifo(peer, rank_, lane));
     return ch.get();

@@ -9,6 +9,9 @@
 
 namespace mixccl {
 
+// Channels per peer pair, as the real transports offer (0 collectives, 1 point-to-point, 2 the second tree).
+constexpr int kSimChannels = 3;
+
 // One directed FIFO (src -> dst, lane) of `slots` slots.
 struct SimFifo {
   std::vector<std::vector<char>> slots;

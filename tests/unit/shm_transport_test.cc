@@ -125,13 +125,13 @@ TEST(ShmTransport, AdvertisesCapsAndReachesExactlyItsLocalPeers) {
     int me = boot.rank(), peer = 1 - me;
     RANK_REQUIRE(std::string(t->name()) == "shm", "name %s", t->name());
     const TransportCaps& c = t->caps();
-    RANK_REQUIRE(c.slotBytes == 128 * 1024 && c.slotsPerChannel == 8 && c.maxLanes == 2 && c.memoryTypeMask == 1,
+    RANK_REQUIRE(c.slotBytes == 128 * 1024 && c.slotsPerChannel == 8 && c.maxLanes == 3 && c.memoryTypeMask == 1,
                  "caps slotBytes %zu slots %d lanes %d mask %u", c.slotBytes, c.slotsPerChannel, c.maxLanes,
                  c.memoryTypeMask);
     RANK_REQUIRE(c.latencySec > 0 && c.bandwidthBytesPerSec > 0, "costs must be numbers");
     RANK_REQUIRE(t->reaches(peer) && !t->reaches(me) && !t->reaches(-1) && !t->reaches(2), "reaches");
-    RANK_REQUIRE(t->sendChannel(peer, 0) && t->sendChannel(peer, 1) && t->recvChannel(peer, 1), "channels");
-    RANK_REQUIRE(!t->sendChannel(peer, 2) && !t->recvChannel(me, 0) && !t->sendChannel(5, 0), "no channels");
+    RANK_REQUIRE(t->sendChannel(peer, 0) && t->sendChannel(peer, 2) && t->recvChannel(peer, 2), "channels");
+    RANK_REQUIRE(!t->sendChannel(peer, 3) && !t->recvChannel(me, 0) && !t->sendChannel(5, 0), "no channels");
     std::string why;
     RANK_REQUIRE(t->checkPeer(peer, &why) == mixcclSuccess, "peer alive: %s", why.c_str());
     RANK_REQUIRE(t->abortNotice() == -1, "no abort yet");

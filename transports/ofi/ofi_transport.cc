@@ -25,7 +25,7 @@ using detail::OfiPeer;
 using detail::OfiRecvChannel;
 using detail::OfiSendChannel;
 
-constexpr int kLanes = 2;
+constexpr int kLanes = 3;  // channels per peer pair: 0 collectives, 1 point-to-point, 2 the 2nd tree
 constexpr int kSlotsPerChannel = 4;              // >= 2: a fused step holds an input while it takes an output
 constexpr size_t kSlotBytes = 512 * 1024;        // staging slot, capped at the provider's max_msg_size
 constexpr size_t kAddrBytes = 248;               // one endpoint name in the address exchange

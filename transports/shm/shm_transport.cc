@@ -23,7 +23,7 @@ using detail::ShmGeometry;
 using detail::ShmHeader;
 using detail::ShmSegment;
 
-constexpr int kLanes = 2;
+constexpr int kLanes = 3;  // channels per peer pair: 0 collectives, 1 point-to-point, 2 the 2nd tree
 constexpr size_t kNameBytes = 64;  // one rank's segment name in the exchange, NUL-padded
 
 // ESTIMATES, to be replaced by measurements of the perf tools across hosts. Basis: shm_transport_test on the 2-core

@@ -24,7 +24,7 @@ using detail::UcxSlot;
 using detail::UcxWorker;
 using Clock = std::chrono::steady_clock;
 
-constexpr int kLanes = 2;
+constexpr int kLanes = 3;  // channels per peer pair: 0 collectives, 1 point-to-point, 2 the 2nd tree
 constexpr int kSlots = 4;                     // >= 2: a fused step holds an input while it acquires an output
 constexpr size_t kSlotBytes = size_t(512) << 10;  // 512 KiB: large enough for rendezvous zero-copy to pay
 constexpr double kCloseTimeoutSec = 1.0;      // teardown: longest wait for endpoint closes

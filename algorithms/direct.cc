@@ -1,0 +1,171 @@
+// The direct (one-shot) schedule.
+//
+// Glossary. A rank's CONTRIBUTION to a result element is its send data for that element; the result of a reduction
+// is x_0 (op) x_1 (op) .. (op) x_{n-1}, combined LEFT TO RIGHT in rank order by every rank that needs it, so all of
+// them compute the same bits. Data is cut into CHUNKS of at most chunkBytes.
+//
+// For each chunk k, in order, a rank:
+//   1. SENDS: its own contribution to every rank that needs it, peers r+1, r+2, .. (mod n) in turn (all-reduce,
+//      all-gather: every peer; reduce-scatter: block q of its send buffer to rank q; broadcast: the root to every
+//      peer; reduce: every rank but the root to the root);
+//   2. GATHERS: copies what it needs, or REDUCES it in rank order into its accumulator ACC (scratch, one chunk):
+//        j = 0:          ACC = x_0                        (received from rank 0, or its own send data)
+//        0 < j < n-1:    ACC = x_j (op) ACC               (x_j received, or its own data as the step's src2)
+//        j = n-1:        result = x_{n-1} (op) ACC        (final: avg divides; written to the receive buffer)
+// Deadlock freedom: take the rank whose lane is least advanced, in chunk k. If it is sending, each receiver is at
+// least as far, so it has consumed every earlier chunk from it and a slot is free. If it is gathering, every
+// sender is at least as far, so it has already sent chunk k. Either way it progresses, with any FIFO depth >= 1.
+// In place, the gather of chunk k writes the receive buffer (= the send buffer) only after the chunk was sent and
+// after its own contribution was read. One lane, channel 0.
+#include "algorithms/direct.h"
+
+#include <algorithm>
+
+#include "algorithms/cost.h"
+#include "algorithms/partition.h"
+#include "core/datatype.h"
+
+namespace mixccl {
+namespace {
+
+struct DirectBuilder {
+  const CollArgs& args;
+  int rank;
+  int n;
+  uint64_t chunk;  // elements per chunk
+  Plan plan;
+
+  Step& emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final) {
+    Step s;
+    s.recvPeer = recvPeer;
+    s.sendPeer = sendPeer;
+    s.src = src;
+    s.dst = dst;
+    s.count = count;
+    s.flags = final ? Step::kFinal : Step::kNone;
+    plan.push(s);
+    return plan.steps.back();
+  }
+
+  // Reduces the n contributions to `size` elements in rank order into `out`; this rank's is `own`.
+  void reduceInOrder(Slice own, Slice out, uint64_t size) {
+    const Slice acc{BufKind::kScratch, 0};
+    for (int j = 0; j < n; ++j) {
+      const bool last = j == n - 1;
+      const Slice dst = last ? out : acc;
+      if (j == 0) {
+        emit(j == rank ? -1 : j, -1, j == rank ? own : Slice{}, dst, size, last);
+      } else if (j != rank) {
+        emit(j, -1, acc, dst, size, last);
+      } else {
+        emit(-1, -1, acc, dst, size, last).src2 = own;
+      }
+    }
+  }
+
+  // Sends `size` elements of `from` to every peer (peers r+1, r+2, .. in turn).
+  void sendToAll(Slice from, uint64_t size) {
+    for (int q = 1; q < n; ++q) emit(-1, (rank + q) % n, from, {}, size, false);
+  }
+
+  void allReduce() {
+    for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
+      const Range c = chunkRange(args.count, chunk, k);
+      sendToAll(Slice{BufKind::kSend, c.begin}, c.size);
+      reduceInOrder(Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, c.begin}, c.size);
+    }
+  }
+
+  void reduce() {
+    for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
+      const Range c = chunkRange(args.count, chunk, k);
+      if (rank != args.root) {
+        emit(-1, args.root, Slice{BufKind::kSend, c.begin}, {}, c.size, false);
+      } else {
+        reduceInOrder(Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, c.begin}, c.size);
+      }
+    }
+  }
+
+  void reduceScatter() {
+    const uint64_t count = args.count;
+    for (uint64_t k = 0, K = ceilDiv(count, chunk); k < K; ++k) {
+      const Range c = chunkRange(count, chunk, k);
+      for (int q = 1; q < n; ++q) {
+        const int peer = (rank + q) % n;
+        emit(-1, peer, Slice{BufKind::kSend, peer * count + c.begin}, {}, c.size, false);
+      }
+      reduceInOrder(Slice{BufKind::kSend, rank * count + c.begin}, Slice{BufKind::kRecv, c.begin}, c.size);
+    }
+  }
+
+  void allGather() {
+    const uint64_t count = args.count;
+    for (uint64_t k = 0, K = ceilDiv(count, chunk); k < K; ++k) {
+      const Range c = chunkRange(count, chunk, k);
+      emit(-1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, rank * count + c.begin}, c.size, false);
+      sendToAll(Slice{BufKind::kSend, c.begin}, c.size);
+      for (int q = 1; q < n; ++q) {
+        const int peer = (rank + q) % n;
+        emit(peer, -1, {}, Slice{BufKind::kRecv, peer * count + c.begin}, c.size, false);
+      }
+    }
+  }
+
+  void broadcast() {
+    for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
+      const Range c = chunkRange(args.count, chunk, k);
+      const Slice mine{BufKind::kRecv, c.begin};
+      if (rank == args.root) {
+        emit(-1, -1, Slice{BufKind::kSend, c.begin}, mine, c.size, false);
+        sendToAll(mine, c.size);
+      } else {
+        emit(args.root, -1, {}, mine, c.size, false);
+      }
+    }
+  }
+};
+
+}  // namespace
+
+bool DirectAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) const {
+  const bool oneHost = ctx.cluster == nullptr || ctx.cluster->numHosts() == 1;
+  return oneHost && ctx.nranks >= 1 && ctx.nranks <= kMaxRanks && static_cast<int>(args.type) < kNumCollTypes;
+}
+
+Plan DirectAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
+  uint64_t chunk = ctx.chunkBytes / dataTypeSize(args.dtype);
+  if (chunk == 0) chunk = 1;
+  DirectBuilder b{args, ctx.rank, ctx.nranks, chunk, {}};
+  const bool reduces = args.type == CollType::kAllReduce || args.type == CollType::kReduceScatter ||
+                       args.type == CollType::kReduce;
+  if (reduces && ctx.nranks > 1) b.plan.scratchElements = std::min(chunk, args.count);
+  switch (args.type) {
+    case CollType::kAllReduce: b.allReduce(); break;
+    case CollType::kAllGather: b.allGather(); break;
+    case CollType::kReduceScatter: b.reduceScatter(); break;
+    case CollType::kBroadcast: b.broadcast(); break;
+    case CollType::kReduce: b.reduce(); break;
+    default: break;  // point-to-point is planned by algorithms/p2p.h
+  }
+  b.plan.endLane();
+  return std::move(b.plan);
+}
+
+double DirectAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
+  const int n = ctx.nranks;
+  if (n < 2) return 0;
+  ClusterView fallback;
+  const ClusterView& view = clusterOf(ctx, &fallback);
+  const LinkCost link = view.cost(view.widestClass());  // every pair talks
+  const double bytes = fullBytes(args, n);
+  const double chunk = static_cast<double>(ctx.chunkBytes);
+  switch (args.type) {
+    case CollType::kAllReduce: return pipelinedSeconds(link, bytes, n - 1.0, chunk);
+    case CollType::kAllGather:
+    case CollType::kReduceScatter: return pipelinedSeconds(link, bytes / n, n - 1.0, chunk);
+    default: return pipelinedSeconds(link, bytes, n - 1.0, chunk);  // the root's n-1 messages
+  }
+}
+
+}  // namespace mixccl
