@@ -41,12 +41,20 @@ int64_t simulateOne(const Algorithm& algo, const CollArgs& args, const ClusterVi
   options.chunkBytes = chunkBytes;
   options.cluster = &view;
   if (simulate(algo, args, n, options, bufs, stats) != mixcclSuccess) return -1;
-  std::vector<char> want(std::max(recvN, args.count * n) * esz + 1);
+  // The expected result is computed once: every rank's receive buffer must equal it (reduce: the root's only),
+  // except reduce-scatter, where rank r must hold slice r of the reduced vector.
+  const bool scatter = args.type == CollType::kReduceScatter;
+  std::vector<char> want((scatter ? args.count * n : recvN) * esz + 1);
+  if (scatter) {
+    testdata::fillReduced(want.data(), args.op, args.dtype, n, 0, args.count * n);
+  } else {
+    testdata::fillExpectedRecv(coll, want.data(), args.count, args.dtype, args.op, args.root, args.root, n);
+  }
   int64_t wrong = 0;
   for (int r = 0; r < n; ++r) {
     if (args.type == CollType::kReduce && r != args.root) continue;
-    testdata::fillExpectedRecv(coll, want.data(), args.count, args.dtype, args.op, args.root, r, n);
-    wrong += static_cast<int64_t>(testdata::countWrong(recv[r].data(), want.data(), args.dtype, recvN));
+    const char* expect = want.data() + (scatter ? r * args.count * esz : 0);
+    wrong += static_cast<int64_t>(testdata::countWrong(recv[r].data(), expect, args.dtype, recvN));
   }
   return wrong;
 }
@@ -60,9 +68,11 @@ int simulateCluster(const ClusterView& view, const Selector& selector, uint64_t 
           "wire bytes", "modelled us", "sim s", "result");
   for (int c = 0; c < kNumCollTypes; ++c) {
     const CollType type = static_cast<CollType>(c);
+    uint64_t previous = 0;
     for (uint64_t want : {uint64_t{4}, uint64_t{64} << 10, uint64_t{16} << 20}) {
       const uint64_t bytes = std::min(want, budgetBytes(type, n));
-      if (bytes < 4) continue;
+      if (bytes < 4 || bytes == previous) continue;
+      previous = bytes;
       CollArgs args{type, bytes / 4, mixcclFloat32, mixcclSum, n > 1 ? 1 : 0};
       PlanContext ctx{0, n, chunkBytes, &view};
       const Algorithm* algo = nullptr;
