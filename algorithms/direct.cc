@@ -20,6 +20,7 @@
 #include "algorithms/direct.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "algorithms/cost.h"
 #include "algorithms/partition.h"
@@ -159,12 +160,13 @@ double DirectAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) c
   const ClusterView& view = clusterOf(ctx, &fallback);
   const LinkCost link = view.cost(view.widestClass());  // every pair talks
   const double bytes = fullBytes(args, n);
-  const double chunk = static_cast<double>(ctx.chunkBytes);
+  const double chunks = std::max(1.0, std::ceil(bytes / std::max(1.0, static_cast<double>(ctx.chunkBytes))));
+  // The n-1 messages of a chunk are in flight together: the latency is paid once per chunk, while the bytes all
+  // pass through the one rank that sends (or receives) n-1 of them.
   switch (args.type) {
-    case CollType::kAllReduce: return pipelinedSeconds(link, bytes, n - 1.0, chunk);
     case CollType::kAllGather:
-    case CollType::kReduceScatter: return pipelinedSeconds(link, bytes / n, n - 1.0, chunk);
-    default: return pipelinedSeconds(link, bytes, n - 1.0, chunk);  // the root's n-1 messages
+    case CollType::kReduceScatter: return chunks * link.alphaSec + (n - 1.0) * (bytes / n) / link.bytesPerSec;
+    default: return chunks * link.alphaSec + (n - 1.0) * bytes / link.bytesPerSec;
   }
 }
 

@@ -15,6 +15,21 @@ namespace {
 constexpr uint32_t kProbeTag = 0x50524f42;  // "PROB": the latency probe's bootstrap messages
 constexpr int kProbeRounds = 8;             // round trips per pair; the fastest counts
 constexpr int kMaxProbedHosts = 32;
+constexpr double kWakeupSec = 20e-6;  // a hand-off to a sleeping rank (futex wake-up and reschedule)
+
+// The most ranks per CPU on any host (ranks / CPUs in the union of their affinity masks); <= 1 means every
+// rank of every host can have a core.
+double ranksPerCpu(const ClusterView& view, const std::vector<RankFacts>& facts) {
+  double worst = 0;
+  for (int h = 0; h < view.numHosts(); ++h) {
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int r : view.ranksOnHost(h)) CPU_OR(&all, &all, &facts[r].cpus);
+    const int cpus = std::max(1, CPU_COUNT(&all));
+    worst = std::max(worst, static_cast<double>(view.ranksOnHost(h).size()) / cpus);
+  }
+  return worst;
+}
 
 // Round-trip time between this rank (a host leader) and every other leader; 0 where not measured. Pairs are
 // visited in one global order (i < j, lexicographic) by both of their ranks, so no two leaders wait on each
@@ -113,6 +128,16 @@ Result buildClusterView(Bootstrap& bs, const std::vector<RankFacts>& facts, Clus
   LinkCost costs[kNumLinkClasses];
   ClusterView::defaultCosts(costs);
   ClusterView view = ClusterView::build(placements, costs);
+  const double oversubscribed = ranksPerCpu(view, facts);
+  if (oversubscribed > 1) {
+    for (LinkClass c : {LinkClass::kSameDevice, LinkClass::kSameHost}) {
+      LinkCost& cost = costs[static_cast<int>(c)];
+      cost.alphaSec = std::max(cost.alphaSec, kWakeupSec);
+      cost.bytesPerSec /= oversubscribed;
+    }
+    MIXCCL_LOG(kInfo, "%.3g ranks per CPU on a host: same-host links modelled at %.0f us, %.3g GB/s", oversubscribed,
+               costs[1].alphaSec * 1e6, costs[1].bytesPerSec / 1e9);
+  }
   const int hosts = view.numHosts();
   if (!labelled && hosts >= 2 && hosts <= kMaxProbedHosts) {
     std::vector<int> leaders(hosts);

@@ -5,10 +5,14 @@
 //   sites:  MIXCCL_SITE labels when any rank gives one (ranks of one host must agree); otherwise, with 2..32
 //           hosts, the round-trip time between host leaders (the lowest rank of each host) is measured over the
 //           bootstrap and hosts closer than a threshold are joined into one site;
-//   costs:  ClusterView::defaultCosts, the measured latencies when the probe ran, then MIXCCL_LINK_COSTS.
+//   costs:  ClusterView::defaultCosts; where the ranks of a host outnumber the CPUs they may run on, same-host
+//           links cost a futex wake-up (waiting ranks sleep instead of spinning) and a share of a core's
+//           bandwidth; the measured latencies when the probe ran; then MIXCCL_LINK_COSTS.
 // Collective: every rank calls it after the PeerInfo all-gather. Every rank ends with the same view, which is
 // checked by exchanging fingerprints; a rank whose MIXCCL_LINK_COSTS does not parse, or whose view differs,
 // makes every rank fail with an error naming it.
+#include <sched.h>
+
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
@@ -22,6 +26,7 @@ struct RankFacts {
   uint64_t hostHash = 0;
   std::string hostname;
   std::string site;  // MIXCCL_SITE, "" when unset
+  cpu_set_t cpus;    // the rank's CPU affinity
 };
 
 Result buildClusterView(Bootstrap& bootstrap, const std::vector<RankFacts>& facts, ClusterView* out);

@@ -46,6 +46,8 @@ Result Communicator::connect() {
   mine.pid = getpid();
   strncpy(mine.hostname, host.hostname.c_str(), sizeof(mine.hostname) - 1);
   strncpy(mine.site, configString(cfg::kSite).c_str(), sizeof(mine.site) - 1);
+  CPU_ZERO(&mine.cpus);
+  if (sched_getaffinity(0, sizeof(mine.cpus), &mine.cpus) != 0) CPU_SET(0, &mine.cpus);
   Result allowedOk = allowedTransports(configString(cfg::kTransports), &mine.allowedTransports);
   peers_.resize(nranks_);
   // A rank with a bad MIXCCL_TRANSPORTS still takes part in the exchange (mask 0), so the others fail too.
@@ -60,7 +62,7 @@ Result Communicator::connect() {
   }
 
   std::vector<RankFacts> facts(nranks_);
-  for (int r = 0; r < nranks_; ++r) facts[r] = {peers_[r].hostHash, peers_[r].hostname, peers_[r].site};
+  for (int r = 0; r < nranks_; ++r) facts[r] = {peers_[r].hostHash, peers_[r].hostname, peers_[r].site, peers_[r].cpus};
   MIXCCL_TRY(buildClusterView(*bootstrap_, facts, &cluster_));
 
   // The transport of every pair, from shared facts only.

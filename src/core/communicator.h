@@ -3,6 +3,8 @@
 //
 // Created collectively by Communicator::create (every rank of the job calls it with the same id). Used by one
 // thread at a time. Destruction frees transports (shared memory is already unlinked at init) and sockets.
+#include <sched.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
@@ -26,6 +28,7 @@ struct PeerInfo {
   uint32_t allowedTransports = 0;  // MIXCCL_TRANSPORTS as a mask over compiledTransports(); must agree
   char hostname[64] = {};
   char site[32] = {};  // MIXCCL_SITE (truncated), "" when unset
+  cpu_set_t cpus;      // this process's CPU affinity (ranks of a host outnumbering their CPUs cost more)
 };
 
 // One collective call, with its plan and executor, ready to run.
