@@ -23,11 +23,12 @@ namespace {
 
 // The slower of two links for a transfer of `bytes`.
 LinkCost slower(const LinkCost& a, const LinkCost& b) {
-  const bool aSlower = a.alphaSec >= b.alphaSec && a.bytesPerSec <= b.bytesPerSec;
+  const bool aSlower = a.alphaSec >= b.alphaSec && a.bytesPerSec <= b.bytesPerSec && a.overheadSec >= b.overheadSec;
   if (aSlower) return a;
-  const bool bSlower = b.alphaSec >= a.alphaSec && b.bytesPerSec <= a.bytesPerSec;
+  const bool bSlower = b.alphaSec >= a.alphaSec && b.bytesPerSec <= a.bytesPerSec && b.overheadSec >= a.overheadSec;
   if (bSlower) return b;
-  return {std::max(a.alphaSec, b.alphaSec), std::min(a.bytesPerSec, b.bytesPerSec)};
+  return {std::max(a.alphaSec, b.alphaSec), std::min(a.bytesPerSec, b.bytesPerSec),
+          std::max(a.overheadSec, b.overheadSec)};
 }
 
 }  // namespace
@@ -50,7 +51,7 @@ LinkCost widestLink(const ClusterView& view) {
 double pipelinedSeconds(const LinkCost& link, double bytes, double messages, double chunkBytes) {
   if (bytes <= 0 || messages <= 0) return 0;
   const double chunks = std::max(1.0, std::ceil(bytes / std::max(1.0, chunkBytes)));
-  return messages * (chunks * link.alphaSec + bytes / link.bytesPerSec);
+  return messages * (chunks * (link.alphaSec + 2 * link.overheadSec) + bytes / link.bytesPerSec);
 }
 
 }  // namespace mixccl

@@ -21,7 +21,7 @@ LinkCost ringLink(const ClusterView& view);
 LinkCost widestLink(const ClusterView& view);
 
 // Time of `messages` messages of `bytes` each sent back to back over `link`, pipelined in chunks of at most
-// `chunkBytes` (every chunk pays the link's latency once; the chunks' transfer times add up).
+// `chunkBytes` (every chunk pays the link's latency and both ends' overhead once; the transfer times add up).
 double pipelinedSeconds(const LinkCost& link, double bytes, double messages, double chunkBytes);
 
 }  // namespace mixccl

@@ -17,6 +17,13 @@
 // sender is at least as far, so it has already sent chunk k. Either way it progresses, with any FIFO depth >= 1.
 // In place, the gather of chunk k writes the receive buffer (= the send buffer) only after the chunk was sent and
 // after its own contribution was read. One lane, channel 0.
+//
+// Two-shot all-reduce. The count is cut into n BLOCKS (blockRange), block q owned by rank q; for chunk k of every
+// block, a rank: (1) sends chunk k of block q of its send data to each peer q; (2) reduces chunk k of its own block
+// in rank order as above, final, into the receive buffer; (3) sends that result to every peer; (4) receives chunk
+// k of every peer's block into the receive buffer. Between two ranks the messages of (1) precede those of (3) on
+// both sides, so the FIFO order matches; the deadlock argument above holds round by round. In place, (4) writes
+// block q of chunk k after (1) has sent it.
 #include "algorithms/direct.h"
 
 #include <algorithm>
@@ -113,6 +120,32 @@ struct DirectBuilder {
     }
   }
 
+  void twoShotAllReduce() {
+    for (uint64_t k = 0, K = ceilDiv(ceilDiv(args.count, n), chunk); k < K; ++k) {
+      auto piece = [&](int q) {  // chunk k of block q (size 0 when the block has no chunk k)
+        const Range b = blockRange(args.count, n, q);
+        Range c = chunkRange(b.size, chunk, k);
+        c.begin += b.begin;
+        return c;
+      };
+      for (int d = 1; d < n; ++d) {
+        const int peer = (rank + d) % n;
+        const Range c = piece(peer);
+        if (c.size > 0) emit(-1, peer, Slice{BufKind::kSend, c.begin}, {}, c.size, false);
+      }
+      const Range mine = piece(rank);
+      if (mine.size > 0) {
+        reduceInOrder(Slice{BufKind::kSend, mine.begin}, Slice{BufKind::kRecv, mine.begin}, mine.size);
+        sendToAll(Slice{BufKind::kRecv, mine.begin}, mine.size);
+      }
+      for (int d = 1; d < n; ++d) {
+        const int peer = (rank + d) % n;
+        const Range c = piece(peer);
+        if (c.size > 0) emit(peer, -1, {}, Slice{BufKind::kRecv, c.begin}, c.size, false);
+      }
+    }
+  }
+
   void broadcast() {
     for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
       const Range c = chunkRange(args.count, chunk, k);
@@ -161,13 +194,41 @@ double DirectAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) c
   const LinkCost link = view.cost(view.widestClass());  // every pair talks
   const double bytes = fullBytes(args, n);
   const double chunks = std::max(1.0, std::ceil(bytes / std::max(1.0, static_cast<double>(ctx.chunkBytes))));
-  // The n-1 messages of a chunk are in flight together: the latency is paid once per chunk, while the bytes all
-  // pass through the one rank that sends (or receives) n-1 of them.
+  // The n-1 messages of a chunk are in flight together: the latency is paid once per chunk, while a rank pays the
+  // overhead of its n-1 sends and n-1 receives, and their bytes all pass through it.
+  const double perChunk = link.alphaSec + 2.0 * (n - 1) * link.overheadSec;
   switch (args.type) {
     case CollType::kAllGather:
-    case CollType::kReduceScatter: return chunks * link.alphaSec + (n - 1.0) * (bytes / n) / link.bytesPerSec;
-    default: return chunks * link.alphaSec + (n - 1.0) * bytes / link.bytesPerSec;
+    case CollType::kReduceScatter: return chunks * perChunk + (n - 1.0) * (bytes / n) / link.bytesPerSec;
+    default: return chunks * perChunk + (n - 1.0) * bytes / link.bytesPerSec;
   }
+}
+
+bool TwoShotAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) const {
+  return args.type == CollType::kAllReduce && DirectAlgorithm().supports(args, ctx);
+}
+
+Plan TwoShotAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
+  uint64_t chunk = ctx.chunkBytes / dataTypeSize(args.dtype);
+  if (chunk == 0) chunk = 1;
+  DirectBuilder b{args, ctx.rank, ctx.nranks, chunk, {}};
+  if (ctx.nranks == 1) return DirectAlgorithm().plan(args, ctx);
+  b.plan.scratchElements = std::min(chunk, ceilDiv(args.count, ctx.nranks));
+  b.twoShotAllReduce();
+  b.plan.endLane();
+  return std::move(b.plan);
+}
+
+double TwoShotAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
+  const int n = ctx.nranks;
+  if (n < 2) return 0;
+  ClusterView fallback;
+  const ClusterView& view = clusterOf(ctx, &fallback);
+  const LinkCost link = view.cost(view.widestClass());
+  const double block = fullBytes(args, n) / n;
+  const double chunks = std::max(1.0, std::ceil(block / std::max(1.0, static_cast<double>(ctx.chunkBytes))));
+  // Two rounds per chunk of a block; each rank sends and receives (n-1) blocks in each round.
+  return 2 * chunks * (link.alphaSec + 2.0 * (n - 1) * link.overheadSec) + 2.0 * (n - 1) * block / link.bytesPerSec;
 }
 
 }  // namespace mixccl

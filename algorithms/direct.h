@@ -20,4 +20,19 @@ class DirectAlgorithm final : public Algorithm {
   double estimate(const CollArgs& args, const PlanContext& ctx) const override;
 };
 
+// Two-shot all-reduce inside one host: a direct reduce-scatter (rank q receives block q from every rank and
+// reduces it in rank order), then a direct all-gather of the reduced blocks. Two rounds of latency, the ring's
+// 2(n-1)/n of the data per rank: for mid-size messages where direct moves too much and the ring waits too often.
+// All-reduce only; same placement limits as direct. See direct.cc.
+class TwoShotAlgorithm final : public Algorithm {
+ public:
+  const char* name() const override { return "twoshot"; }
+  const char* description() const override {
+    return "twoshot: direct reduce-scatter then direct all-gather; 2 rounds, 2(n-1)/n of the data; one host";
+  }
+  bool supports(const CollArgs& args, const PlanContext& ctx) const override;
+  Plan plan(const CollArgs& args, const PlanContext& ctx) const override;
+  double estimate(const CollArgs& args, const PlanContext& ctx) const override;
+};
+
 }  // namespace mixccl

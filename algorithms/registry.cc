@@ -15,8 +15,9 @@ const std::vector<const Algorithm*>& allAlgorithms() {
   static const TreeAlgorithm tree;
   static const RhdAlgorithm rhd;
   static const DirectAlgorithm direct;
+  static const TwoShotAlgorithm twoshot;
   static const HierarchicalAlgorithm hierarchical;
-  static const std::vector<const Algorithm*> all = {&ring, &tree, &rhd, &direct, &hierarchical};
+  static const std::vector<const Algorithm*> all = {&ring, &tree, &rhd, &direct, &twoshot, &hierarchical};
   return all;
 }
 

@@ -15,7 +15,8 @@ namespace {
 constexpr uint32_t kProbeTag = 0x50524f42;  // "PROB": the latency probe's bootstrap messages
 constexpr int kProbeRounds = 8;             // round trips per pair; the fastest counts
 constexpr int kMaxProbedHosts = 32;
-constexpr double kWakeupSec = 20e-6;  // a hand-off to a sleeping rank (futex wake-up and reschedule)
+constexpr double kWakeupSec = 20e-6;    // a hand-off to a sleeping rank (futex wake-up and reschedule)
+constexpr double kSharedCpuSec = 5e-6;  // a message's handling when ranks take turns on a CPU
 
 // The most ranks per CPU on any host (ranks / CPUs in the union of their affinity masks); <= 1 means every
 // rank of every host can have a core.
@@ -133,6 +134,7 @@ Result buildClusterView(Bootstrap& bs, const std::vector<RankFacts>& facts, Clus
     for (LinkClass c : {LinkClass::kSameDevice, LinkClass::kSameHost}) {
       LinkCost& cost = costs[static_cast<int>(c)];
       cost.alphaSec = std::max(cost.alphaSec, kWakeupSec);
+      cost.overheadSec = std::max(cost.overheadSec, kSharedCpuSec);
       cost.bytesPerSec /= oversubscribed;
     }
     MIXCCL_LOG(kInfo, "%.3g ranks per CPU on a host: same-host links modelled at %.0f us, %.3g GB/s", oversubscribed,

@@ -18,10 +18,10 @@ const char* linkClassName(LinkClass c) {
 }
 
 void ClusterView::defaultCosts(LinkCost (&costs)[kNumLinkClasses]) {
-  costs[0] = {2e-6, 1e12};     // two ranks on one GPU: device memory
-  costs[1] = {1e-6, 8e9};      // host shared memory
-  costs[2] = {15e-6, 12.5e9};  // a data-centre network (100 Gbit/s)
-  costs[3] = {5e-3, 1.25e9};   // between sites (10 Gbit/s, a few ms)
+  costs[0] = {2e-6, 1e12, 0.5e-6};     // two ranks on one GPU: device memory
+  costs[1] = {1e-6, 8e9, 0.2e-6};      // host shared memory
+  costs[2] = {15e-6, 12.5e9, 1e-6};    // a data-centre network (100 Gbit/s)
+  costs[3] = {5e-3, 1.25e9, 2e-6};     // between sites (10 Gbit/s, a few ms)
 }
 
 ClusterView ClusterView::singleHost(int nranks) {
@@ -110,7 +110,7 @@ uint64_t ClusterView::fingerprint() const {
   s << '|';
   for (size_t h = 0; h < siteOfHost_.size(); ++h) s << siteOfHost_[h] << ',';
   s << '|';
-  for (const LinkCost& c : costs_) s << c.alphaSec << '/' << c.bytesPerSec << ',';
+  for (const LinkCost& c : costs_) s << c.alphaSec << '/' << c.bytesPerSec << '/' << c.overheadSec << ',';
   const std::string text = s.str();
   return fnv1a64(text.data(), text.size());
 }

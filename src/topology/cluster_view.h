@@ -16,11 +16,14 @@ enum class LinkClass : uint8_t { kSameDevice = 0, kSameHost, kSameSite, kCrossSi
 constexpr int kNumLinkClasses = 4;
 const char* linkClassName(LinkClass c);  // "same-device", "same-host", "same-site", "cross-site"
 
-// The alpha-beta cost of one message over one link: alphaSec + bytes / bytesPerSec.
+// The cost of one message over one link (the LogGP idea): latency alphaSec, CPU time overheadSec at each end
+// (what a rank pays per message even when many are in flight at once), and bytes / bytesPerSec.
 struct LinkCost {
   double alphaSec = 0;
   double bytesPerSec = 1;
-  double seconds(double bytes) const { return alphaSec + bytes / bytesPerSec; }
+  double overheadSec = 0;
+  // One message on its own: latency, both ends' overhead, transfer.
+  double seconds(double bytes) const { return alphaSec + 2 * overheadSec + bytes / bytesPerSec; }
 };
 
 // What one rank contributes to the view.
