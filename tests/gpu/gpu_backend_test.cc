@@ -23,12 +23,10 @@ namespace {
 using test::elementBits;
 using test::hex;
 using test::isNanElement;
+using test::kAllOps;
+using test::kAllTypes;
 using test::makeReduceInputs;
 
-constexpr mixcclDataType_t kAllTypes[] = {mixcclInt8,    mixcclUint8,    mixcclInt32,      mixcclUint32,
-                                          mixcclInt64,   mixcclUint64,   mixcclFloat16,    mixcclFloat32,
-                                          mixcclFloat64, mixcclBfloat16, mixcclFloat8e4m3, mixcclFloat8e5m2};
-constexpr mixcclRedOp_t kAllOps[] = {mixcclSum, mixcclProd, mixcclMax, mixcclMin};
 constexpr uint32_t kDivisors[] = {0, 3, 7, 65536};
 
 // Environment of the child process of the IPC test: the exported handle, in hex.

@@ -11,6 +11,12 @@
 
 namespace mixccl::test {
 
+// Every reduction type and op, for the cartesian products of the reduction tests.
+inline constexpr mixcclDataType_t kAllTypes[] = {mixcclInt8,    mixcclUint8,    mixcclInt32,      mixcclUint32,
+                                                 mixcclInt64,   mixcclUint64,   mixcclFloat16,    mixcclFloat32,
+                                                 mixcclFloat64, mixcclBfloat16, mixcclFloat8e4m3, mixcclFloat8e5m2};
+inline constexpr mixcclRedOp_t kAllOps[] = {mixcclSum, mixcclProd, mixcclMax, mixcclMin};
+
 // Appends `size` bytes of `bits` (the low ones) to `out`.
 void appendElement(std::vector<uint8_t>& out, size_t size, uint64_t bits);
 

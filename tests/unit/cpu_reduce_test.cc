@@ -16,14 +16,14 @@
 #include "core/datatype.h"
 #include "device/cpu/cpu_backend.h"
 #include "device/cpu/float_formats.h"
+#include "support/reduce_inputs.h"
 
 namespace mixccl {
 namespace {
 
-constexpr mixcclDataType_t kAllTypes[] = {mixcclInt8,    mixcclUint8,   mixcclInt32,    mixcclUint32,
-                                          mixcclInt64,   mixcclUint64,  mixcclFloat16,  mixcclFloat32,
-                                          mixcclFloat64, mixcclBfloat16, mixcclFloat8e4m3, mixcclFloat8e5m2};
-constexpr mixcclRedOp_t kAllOps[] = {mixcclSum, mixcclProd, mixcclMax, mixcclMin};
+using test::kAllOps;
+using test::kAllTypes;
+
 constexpr size_t kLengths[] = {0, 1, 7, 31, 1000, 65537};
 constexpr uint32_t kDivisors[] = {0, 1, 3, 8};
 constexpr size_t kGuard = 64;          // bytes checked on each side of the output

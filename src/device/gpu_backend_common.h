@@ -1,0 +1,164 @@
+#pragma once
+// The vendor-neutral half of every GpuBackend: one class template over a runtime traits struct `Rt` that each
+// vendor file supplies (src/device/cuda/cuda_backend.cc, src/device/hip/hip_backend.cc, chosen by CMake). The
+// template holds the logic (sync conveniences and the sticky error, empty and null arguments, IPC handle
+// packing, the probe's messages); `Rt` holds only the runtime calls. No vendor header is included here.
+// The contract is GpuBackend's (device/gpu_backend.h).
+//
+// What `Rt` provides (every Result-returning call logs its own error once, with the runtime's message, and
+// writes its outputs only on success):
+//   using IpcMemHandle                      the runtime's IPC handle type (at most IpcHandle::kBytes)
+//   kMemoryType, kName ("cuda"), kVendor ("CUDA")
+//   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
+//   launchCopy, launchReduce, launchPostOp  the kernels of kernels::<vendor>
+//   getDevice, setDevice, queryPointer, malloc, free, hostAlloc, hostFree (sizes > 0, pointers not null),
+//   memcpyAsync, streamCreate, streamDestroy, streamSynchronize, eventCreate, eventDestroy, eventRecord,
+//   streamWaitEvent, eventQuery (*done = false for a pending event), ipcGetMemHandle, ipcOpenMemHandle,
+//   ipcCloseMemHandle
+//   versions(int* runtime, int* driver)     0 for what is not installed
+//   deviceCount(int* count, std::string* error): false, with the runtime's message, when there is no device
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "core/log.h"
+#include "device/gpu_backend.h"
+#include "device/kernels/gpu_kernels.h"
+
+namespace mixccl::detail {
+
+template <class Rt>
+class GpuBackendCommon final : public GpuBackend {
+ public:
+  static_assert(sizeof(typename Rt::IpcMemHandle) <= IpcHandle::kBytes, "IpcHandle too small for the runtime's");
+
+  explicit GpuBackendCommon(int devices) : devices_(devices) {}
+
+  MemoryType memoryType() const override { return Rt::kMemoryType; }
+  const char* name() const override { return Rt::kName; }
+
+  // ---- DeviceBackend: synchronous on the default stream.
+  void reduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec) override {
+    Result r = reduceAsync(dst, a, b, count, spec, nullptr);
+    sync(r == mixcclSuccess ? streamSynchronize(nullptr) : r);
+  }
+  void postOp(void* dst, const void* src, size_t count, const ReduceSpec& spec) override {
+    Result r = postOpAsync(dst, src, count, spec, nullptr);
+    sync(r == mixcclSuccess ? streamSynchronize(nullptr) : r);
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    Result r = copyAsync(dst, src, bytes, nullptr);
+    sync(r == mixcclSuccess ? streamSynchronize(nullptr) : r);
+  }
+  Result allocScratch(size_t bytes, void** out) override { return allocDevice(bytes, out); }
+  void freeScratch(void* ptr) override { sync(freeDevice(ptr)); }
+
+  // ---- Devices.
+  int deviceCount() const override { return devices_; }
+  Result currentDevice(int* out) override { return Rt::getDevice(out); }
+  Result setDevice(int device) override { return Rt::setDevice(device); }
+
+  // ---- Memory.
+  Result queryPointer(const void* ptr, PointerInfo* out) override { return Rt::queryPointer(ptr, out); }
+  Result allocDevice(size_t bytes, void** out) override { return Rt::malloc(bytes == 0 ? 1 : bytes, out); }
+  Result freeDevice(void* ptr) override { return ptr == nullptr ? mixcclSuccess : Rt::free(ptr); }
+  Result allocPinned(size_t bytes, void** out) override { return Rt::hostAlloc(bytes == 0 ? 1 : bytes, out); }
+  Result freePinned(void* ptr) override { return ptr == nullptr ? mixcclSuccess : Rt::hostFree(ptr); }
+
+  // ---- Stream-ordered work.
+  Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override {
+    if (bytes == 0 || dst == src) return mixcclSuccess;
+    return Rt::memcpyAsync(dst, src, bytes, stream);
+  }
+  Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override {
+    return checkLaunch(Rt::launchCopy(dst, src, bytes, stream), "copy kernel launch", nullptr);
+  }
+  Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
+                     void* stream) override {
+    return checkLaunch(Rt::launchReduce(dst, a, b, count, spec, stream), "reduce kernel launch", &spec);
+  }
+  Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override {
+    return checkLaunch(Rt::launchPostOp(dst, src, count, spec, stream), "post-op kernel launch", &spec);
+  }
+
+  // ---- Streams and events.
+  Result streamCreate(void** out) override { return Rt::streamCreate(out); }
+  Result streamDestroy(void* stream) override { return Rt::streamDestroy(stream); }
+  Result streamSynchronize(void* stream) override { return Rt::streamSynchronize(stream); }
+  Result eventCreate(void** out) override { return Rt::eventCreate(out); }
+  Result eventDestroy(void* event) override { return Rt::eventDestroy(event); }
+  Result eventRecord(void* event, void* stream) override { return Rt::eventRecord(event, stream); }
+  Result streamWaitEvent(void* stream, void* event) override { return Rt::streamWaitEvent(stream, event); }
+  Result eventQuery(void* event, bool* done) override { return Rt::eventQuery(event, done); }
+
+  // ---- IPC.
+  Result ipcExport(const void* base, IpcHandle* out) override {
+    typename Rt::IpcMemHandle h;
+    MIXCCL_TRY(Rt::ipcGetMemHandle(const_cast<void*>(base), &h));
+    IpcHandle handle;
+    std::memcpy(handle.bytes, &h, sizeof(h));
+    *out = handle;
+    return mixcclSuccess;
+  }
+  Result ipcImport(const IpcHandle& handle, void** out) override {
+    typename Rt::IpcMemHandle h;
+    std::memcpy(&h, handle.bytes, sizeof(h));
+    return Rt::ipcOpenMemHandle(h, out);
+  }
+  Result ipcClose(void* mapped) override { return Rt::ipcCloseMemHandle(mapped); }
+
+  Result stickyError() const override { return static_cast<Result>(sticky_.load()); }
+
+ private:
+  // A kernel launcher's code as a Result; kInvalidSpec is an invariant violation, not a runtime error.
+  static Result checkLaunch(int code, const char* what, const ReduceSpec* spec) {
+    if (code == kernels::kInvalidSpec) {
+      return failf(mixcclInternalError, "%s backend: %s called with dtype %d op %d (invariant violated)", Rt::kName,
+                   what, spec != nullptr ? int(spec->dtype) : -1, spec != nullptr ? int(spec->op) : -1);
+    }
+    return Rt::checkLaunch(code, what);
+  }
+
+  // Keeps the first error of a method that cannot return it (already logged at its origin).
+  void sync(Result r) {
+    int expected = mixcclSuccess;
+    if (r != mixcclSuccess) sticky_.compare_exchange_strong(expected, r);
+  }
+
+  const int devices_;
+  std::atomic<int> sticky_{mixcclSuccess};
+};
+
+struct GpuProbe {
+  GpuBackend* backend = nullptr;
+  std::string reason;
+};
+
+template <class Rt>
+GpuProbe probeGpuOnce() {
+  int runtime = 0, driver = 0, count = 0;
+  Rt::versions(&runtime, &driver);
+  std::string error;
+  if (!Rt::deviceCount(&count, &error)) {
+    char buf[512];
+    std::snprintf(buf, sizeof(buf), "no usable %s device: %s, %d device(s); %s runtime %d, driver %d", Rt::kVendor,
+                  error.c_str(), count, Rt::kVendor, runtime, driver);
+    MIXCCL_LOG(kInfo, "%s", buf);
+    return GpuProbe{nullptr, buf};
+  }
+  MIXCCL_LOG(kInfo, "%s backend: %d device(s), %s runtime %d, driver %d", Rt::kName, count, Rt::kVendor, runtime,
+             driver);
+  // Never destroyed: static objects may use it while the process exits.
+  return GpuProbe{new GpuBackendCommon<Rt>(count), ""};
+}
+
+// The backend of runtime Rt, probed once per process (what gpuBackend() in gpu_backend.h returns).
+template <class Rt>
+GpuBackend* probeGpuBackend(std::string* reason) {
+  static const GpuProbe kProbe = probeGpuOnce<Rt>();
+  if (kProbe.backend == nullptr && reason != nullptr) *reason = kProbe.reason;
+  return kProbe.backend;
+}
+
+}  // namespace mixccl::detail
