@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -16,7 +15,7 @@
 #include "engine/coll_args.h"
 #include "support/collective_check.h"
 #include "support/rank_runner.h"
-#include "transports/registry.h"
+#include "support/transport_probe.h"
 
 namespace mixccl {
 namespace {
@@ -44,27 +43,12 @@ void useSetting(const TransportSetting& s, const char* algo) {
 
 // Why `s` cannot run here ("" if it can): not compiled in, or a 2-rank communicator cannot init over it.
 std::string unavailableReason(const TransportSetting& s) {
-  static std::map<std::string, std::string> cache;
-  auto it = cache.find(s.name);
-  if (it != cache.end()) return it->second;
-  uint32_t mask = 0;
-  std::string reason;
-  if (allowedTransports(s.transports, &mask) != mixcclSuccess) {
-    reason = std::string("this build has no ") + s.name + " transport";
-  } else {
-    useSetting(s, "ring");
-    auto result = runRanks(2, [](int rank, int n, const mixcclUniqueId& id) -> int {
-      mixcclComm_t comm = nullptr;
-      if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                     mixcclGetLastError(nullptr)))
-        return 1;
-      mixcclCommDestroy(comm);
-      return 0;
-    }, 60);
-    if (!result.ok) reason = std::string("a 2-rank communicator does not init over ") + s.name + ": " + result.report;
-  }
-  cache[s.name] = reason;
-  return reason;
+  return testing::transportUnavailable(
+      s.name, s.transports, std::string("this build has no ") + s.name + " transport", [&s] { useSetting(s, "ring"); },
+      [&s](const testing::RankRunResult& result) -> std::string {
+        if (result.ok) return "";
+        return std::string("a 2-rank communicator does not init over ") + s.name + ": " + result.report;
+      });
 }
 
 // The collectives `algo` offers on n ranks of one host (what the forked ranks are).
@@ -103,10 +87,8 @@ TEST_P(ForcedAlgorithm, EveryOfferedCollectiveIsExact) {
   ASSERT_FALSE(colls.empty()) << ac.algo->name() << " offers nothing on " << ac.nranks << " ranks";
   useSetting(setting, ac.algo->name());
   auto body = [&colls](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = nullptr;
-    if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                   mixcclGetLastError(nullptr)))
-      return 1;
+    mixcclComm_t comm = testing::initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
     const uint64_t counts[] = {0, 1, static_cast<uint64_t>(n + 1), 1009, 70001};
     int failures = 0;
     for (CollType coll : colls) {

@@ -16,16 +16,9 @@
 namespace mixccl {
 namespace {
 
+using testing::initRankComm;
 using testing::rankCheck;
 using testing::runRanks;
-
-mixcclComm_t initComm(int rank, int n, const mixcclUniqueId& id) {
-  mixcclComm_t comm = nullptr;
-  if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                 mixcclGetLastError(nullptr)))
-    return nullptr;
-  return comm;
-}
 
 // Checks size and rank of `comm`, then an all-reduce and an all-gather of each member's parent rank + 1.
 // `members` lists the parent ranks in child order.
@@ -60,7 +53,7 @@ bool checkChild(mixcclComm_t comm, int parentRank, const std::vector<int>& membe
 // again, into one communicator with equal keys (parent order kept).
 TEST(CommSplit, ColorsKeysAndNoColorThenSplitOfASplit) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = initComm(rank, n, id);
+    mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     const int color = rank == 5 ? MIXCCL_SPLIT_NOCOLOR : rank % 2;
     mixcclComm_t child = nullptr;
@@ -92,7 +85,7 @@ TEST(CommSplit, ColorsKeysAndNoColorThenSplitOfASplit) {
 
 TEST(CommSplit, AnInvalidColorFailsOnEveryRankNamingIt) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = initComm(rank, n, id);
+    mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     mixcclComm_t child = nullptr;
     mixcclResult_t res = mixcclCommSplit(comm, rank == 1 ? -5 : 0, 0, &child, nullptr);
@@ -137,7 +130,7 @@ TEST(CommSplit, OneThreadSplitsTheRanksOfInitAllInAGroup) {
 // Rank 2 dies right after init; the others shrink it away through the parent's bootstrap and keep working.
 TEST(CommShrink, SurvivorsShrinkAwayADeadRank) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = initComm(rank, n, id);
+    mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     if (rank == 2) _exit(0);
     int excluded[] = {2};
@@ -161,7 +154,7 @@ TEST(CommShrink, SurvivorsShrinkAwayADeadRank) {
 // Every type: each of 3 ranks contributes 1, the scalar is 2, so every element must be exactly 6.
 TEST(PreMulSum, EveryTypeIsExactAndTheInputIsKept) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = initComm(rank, n, id);
+    mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     bool ok = true;
     const uint64_t count = 5003;

@@ -17,20 +17,12 @@
 #include "support/exact_data.h"
 #include "support/collective_check.h"
 #include "support/rank_runner.h"
-#include "transports/registry.h"
+#include "support/transport_probe.h"
 
 namespace mixccl {
 namespace {
 
-using testing::rankCheck;
 using testing::runRanks;
-
-bool ofiCompiledIn() {
-  for (const TransportInfo& t : compiledTransports()) {
-    if (std::string(t.name) == "ofi") return true;
-  }
-  return false;
-}
 
 // Whether `fi_info` lists an RDM endpoint of `provider` here ("" if it does, else why not).
 std::string providerMissing(const std::string& provider) {
@@ -69,7 +61,7 @@ class OfiCollectives : public ::testing::TestWithParam<OfiCase> {};
 
 TEST_P(OfiCollectives, TypesOpsCountsAndPlacementsAreExact) {
   const OfiCase oc = GetParam();
-  if (!ofiCompiledIn()) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
+  if (!testing::transportBuilt("ofi")) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
   std::string missing = providerMissing(oc.provider);
   if (!missing.empty()) {
     printf("skipped: %s\n", missing.c_str());
@@ -127,7 +119,7 @@ testing::VictimTest victimTest(int victim, bool abortInstead) {
 }
 
 TEST(OfiFailure, KilledRankFailsTheOthersNamingItOrTheAwaitedRank) {
-  if (!ofiCompiledIn()) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
+  if (!testing::transportBuilt("ofi")) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
   useProvider("tcp");
   for (int victim : {0, 2}) {
     auto result = runRanks(4, [victim](int rank, int n, const mixcclUniqueId& id) {
@@ -141,7 +133,7 @@ TEST(OfiFailure, KilledRankFailsTheOthersNamingItOrTheAwaitedRank) {
 }
 
 TEST(OfiFailure, AbortingRankIsNamedByTheOthers) {
-  if (!ofiCompiledIn()) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
+  if (!testing::transportBuilt("ofi")) GTEST_SKIP() << "this build has no ofi transport (libfabric not found)";
   useProvider("tcp");
   auto result = runRanks(3, [](int rank, int n, const mixcclUniqueId& id) {
     return testing::runUntilVictimLeaves(rank, n, id, victimTest(1, true));

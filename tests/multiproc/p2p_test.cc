@@ -13,6 +13,7 @@
 namespace mixccl {
 namespace {
 
+using testing::initRankComm;
 using testing::rankCheck;
 using testing::runRanks;
 
@@ -21,17 +22,9 @@ void fillBlock(void* buf, mixcclDataType_t dt, int from, int to, int n, uint64_t
   testdata::fillInput(buf, false, mixcclSum, dt, from, n, static_cast<uint64_t>(to) * count, count);
 }
 
-mixcclComm_t initComm(int rank, int n, const mixcclUniqueId& id) {
-  mixcclComm_t comm = nullptr;
-  if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                 mixcclGetLastError(nullptr)))
-    return nullptr;
-  return comm;
-}
-
 TEST(PointToPoint, RingExchangeOfLargeMessagesInOneGroup) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = initComm(rank, n, id);
+    mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     const uint64_t count = 3 << 20;  // 12 MiB of floats: far more than the FIFOs hold
     const int next = (rank + 1) % n, prev = (rank + n - 1) % n;
@@ -55,7 +48,7 @@ TEST(PointToPoint, RingExchangeOfLargeMessagesInOneGroup) {
 
 TEST(PointToPoint, AllToAllGatherScatterAreExact) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = initComm(rank, n, id);
+    mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     int failures = 0;
     for (mixcclDataType_t dt : {mixcclInt8, mixcclFloat16, mixcclFloat32, mixcclFloat64}) {
@@ -99,7 +92,7 @@ TEST(PointToPoint, AllToAllGatherScatterAreExact) {
 
 TEST(PointToPoint, SeveralMessagesToOnePeerArriveInOrderAndSelfMessagesCopy) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    mixcclComm_t comm = initComm(rank, n, id);
+    mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     const int peer = 1 - rank;
     std::vector<int32_t> a(300000, rank * 10 + 1), b(7, rank * 10 + 2), self(5, 77);

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,12 +19,11 @@
 #include "support/exact_data.h"
 #include "support/collective_check.h"
 #include "support/rank_runner.h"
-#include "transports/registry.h"
+#include "support/transport_probe.h"
 
 namespace mixccl {
 namespace {
 
-using testing::rankCheck;
 using testing::runRanks;
 
 // One UCX configuration: UCX_TLS, and UCX_NET_DEVICES ("" leaves it unset).
@@ -51,30 +49,16 @@ void useSetting(const UcxSetting& s) {
 // Why the UCX transport cannot run here with `s` ("" if it can): not compiled in, or UCX fails to set up a
 // context/worker (found by initialising a 2-rank communicator once per setting).
 std::string unavailableReason(const UcxSetting& s) {
-  static std::map<std::string, std::string> cache;
-  auto it = cache.find(s.name);
-  if (it != cache.end()) return it->second;
-  uint32_t mask = 0;
-  std::string reason;
-  if (allowedTransports("ucx", &mask) != mixcclSuccess) {
-    reason = "this build has no UCX transport (libucx-dev not found at configure time)";
-  } else {
-    useSetting(s);
-    auto result = runRanks(2, [](int rank, int n, const mixcclUniqueId& id) -> int {
-      mixcclComm_t comm = nullptr;
-      if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                     mixcclGetLastError(nullptr)))
-        return 1;
-      mixcclCommDestroy(comm);
-      return 0;
-    }, 60);
-    if (!result.ok && (result.report.find("ucp_init failed") != std::string::npos ||
-                       result.report.find("ucp_worker_create failed") != std::string::npos)) {
-      reason = std::string("UCX cannot create a context/worker with UCX_TLS=") + s.tls + ": " + result.report;
-    }
-  }
-  cache[s.name] = reason;
-  return reason;
+  return testing::transportUnavailable(
+      s.name, "ucx", "this build has no UCX transport (libucx-dev not found at configure time)",
+      [&s] { useSetting(s); },
+      [&s](const testing::RankRunResult& result) -> std::string {
+        if (!result.ok && (result.report.find("ucp_init failed") != std::string::npos ||
+                           result.report.find("ucp_worker_create failed") != std::string::npos)) {
+          return std::string("UCX cannot create a context/worker with UCX_TLS=") + s.tls + ": " + result.report;
+        }
+        return "";
+      });
 }
 
 struct UcxCase {

@@ -9,9 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "nccl_abi_common.h"
 
 #define N 4
 #define COUNT 4099
@@ -232,24 +233,8 @@ static int runRank(int rank, ncclUniqueId* ids) {
 int main(void) {
   if (testMemAlloc() || testInitAll()) return 1;
   ncclUniqueId ids[2];
-  if (ncclGetUniqueId(&ids[0]) != ncclSuccess || ncclGetUniqueId(&ids[1]) != ncclSuccess) {
-    fprintf(stderr, "ncclGetUniqueId: %s\n", ncclGetLastError(NULL));
-    return 1;
-  }
-  pid_t pids[N];
-  for (int r = 0; r < N; ++r) {
-    pids[r] = fork();
-    if (pids[r] == 0) _exit(runRank(r, ids));
-  }
-  int failed = 0;
-  for (int r = 0; r < N; ++r) {
-    int status = 0;
-    waitpid(pids[r], &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      fprintf(stderr, "rank %d failed (status %d)\n", r, status);
-      failed = 1;
-    }
-  }
+  if (getUniqueIds(ids, 2)) return 1;
+  int failed = runForkedRanks(N, runRank, ids);
   printf("nccl_abi_comms_test: %s\n", failed ? "FAILED" : "InitAll, 4 forked ranks: split, pre-mul-sum, shrink passed");
   return failed;
 }

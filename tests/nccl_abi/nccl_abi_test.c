@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "nccl_abi_common.h"
 
 #define N 3
 #define COUNT 100003
@@ -17,9 +17,9 @@ static int check(int ok, int rank, const char* what) {
   return ok;
 }
 
-static int runRank(int rank, ncclUniqueId id) {
+static int runRank(int rank, ncclUniqueId* ids) {
   ncclComm_t comm;
-  if (ncclCommInitRank(&comm, N, id, rank) != ncclSuccess) {
+  if (ncclCommInitRank(&comm, N, ids[0], rank) != ncclSuccess) {
     fprintf(stderr, "rank %d: init: %s\n", rank, ncclGetLastError(NULL));
     return 1;
   }
@@ -64,24 +64,8 @@ static int runRank(int rank, ncclUniqueId id) {
 
 int main(void) {
   ncclUniqueId id;
-  if (ncclGetUniqueId(&id) != ncclSuccess) {
-    fprintf(stderr, "ncclGetUniqueId: %s\n", ncclGetLastError(NULL));
-    return 1;
-  }
-  pid_t pids[N];
-  for (int r = 0; r < N; ++r) {
-    pids[r] = fork();
-    if (pids[r] == 0) _exit(runRank(r, id));
-  }
-  int failed = 0;
-  for (int r = 0; r < N; ++r) {
-    int status = 0;
-    waitpid(pids[r], &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      fprintf(stderr, "rank %d failed (status %d)\n", r, status);
-      failed = 1;
-    }
-  }
+  if (getUniqueIds(&id, 1)) return 1;
+  int failed = runForkedRanks(N, runRank, &id);
   printf("nccl_abi_test: %s\n", failed ? "FAILED" : "3 ranks passed");
   return failed;
 }

@@ -46,10 +46,8 @@ int64_t runCheckedCollective(mixcclComm_t comm, CollType coll, uint64_t count, m
 }
 
 int runCollectiveMatrix(int rank, int n, const mixcclUniqueId& id, CollType coll, const CollectiveMatrix& m) {
-  mixcclComm_t comm = nullptr;
-  if (!rankCheck(mixcclCommInitRank(&comm, n, id, rank) == mixcclSuccess, rank, "init: %s",
-                 mixcclGetLastError(nullptr)))
-    return 1;
+  mixcclComm_t comm = initRankComm(rank, n, id);
+  if (comm == nullptr) return 1;
   const bool reduces = coll == CollType::kAllReduce || coll == CollType::kReduceScatter || coll == CollType::kReduce;
   const bool rooted = coll == CollType::kBroadcast || coll == CollType::kReduce;
   const std::vector<mixcclRedOp_t> ops = reduces ? m.ops : std::vector<mixcclRedOp_t>{mixcclSum};

@@ -25,6 +25,14 @@ bool rankCheck(bool ok, int rank, const char* fmt, ...) {
   return false;
 }
 
+mixcclComm_t initRankComm(int rank, int nranks, const mixcclUniqueId& id) {
+  mixcclComm_t comm = nullptr;
+  if (!rankCheck(mixcclCommInitRank(&comm, nranks, id, rank) == mixcclSuccess, rank, "init: %s",
+                 mixcclGetLastError(nullptr)))
+    return nullptr;
+  return comm;
+}
+
 RankRunResult runRanks(int nranks, const RankBody& body, double timeoutSec) {
   RankRunResult result;
   mixcclUniqueId id;

@@ -23,6 +23,10 @@ using RankBody = std::function<int(int rank, int nranks, const mixcclUniqueId& i
 
 RankRunResult runRanks(int nranks, const RankBody& body, double timeoutSec = 120);
 
+// For rank bodies: inits a communicator as `rank` of `nranks`; on failure prints "rank R: init: <last error>" and
+// returns nullptr.
+mixcclComm_t initRankComm(int rank, int nranks, const mixcclUniqueId& id);
+
 // For rank bodies: prints "rank R: message" to stderr when `ok` is false; returns ok.
 bool rankCheck(bool ok, int rank, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
