@@ -24,6 +24,13 @@ struct PlanContext {
   const ClusterView* cluster = nullptr;
 };
 
+// Elements one step may move: ctx.chunkBytes in the collective's type, at least 1.
+uint64_t chunkElements(const CollArgs& args, const PlanContext& ctx);
+
+// The plan of a single rank: the send buffer copied to the receive buffer in chunks, each step final (so avg's
+// division, by 1, and the same code path apply). `final` false for collectives without a reduction.
+Plan singleRankPlan(const CollArgs& args, uint64_t chunk, bool final = true);
+
 class Algorithm {
  public:
   virtual ~Algorithm() = default;

@@ -43,18 +43,6 @@ struct DirectBuilder {
   uint64_t chunk;  // elements per chunk
   Plan plan;
 
-  Step& emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final) {
-    Step s;
-    s.recvPeer = recvPeer;
-    s.sendPeer = sendPeer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.flags = final ? Step::kFinal : Step::kNone;
-    plan.push(s);
-    return plan.steps.back();
-  }
-
   // Reduces the n contributions to `size` elements in rank order into `out`; this rank's is `own`.
   void reduceInOrder(Slice own, Slice out, uint64_t size) {
     const Slice acc{BufKind::kScratch, 0};
@@ -62,18 +50,18 @@ struct DirectBuilder {
       const bool last = j == n - 1;
       const Slice dst = last ? out : acc;
       if (j == 0) {
-        emit(j == rank ? -1 : j, -1, j == rank ? own : Slice{}, dst, size, last);
+        plan.emit(j == rank ? -1 : j, -1, j == rank ? own : Slice{}, dst, size, last);
       } else if (j != rank) {
-        emit(j, -1, acc, dst, size, last);
+        plan.emit(j, -1, acc, dst, size, last);
       } else {
-        emit(-1, -1, acc, dst, size, last).src2 = own;
+        plan.emit(-1, -1, acc, dst, size, last).src2 = own;
       }
     }
   }
 
   // Sends `size` elements of `from` to every peer (peers r+1, r+2, .. in turn).
   void sendToAll(Slice from, uint64_t size) {
-    for (int q = 1; q < n; ++q) emit(-1, (rank + q) % n, from, {}, size, false);
+    for (int q = 1; q < n; ++q) plan.emit(-1, (rank + q) % n, from, {}, size, false);
   }
 
   void allReduce() {
@@ -88,7 +76,7 @@ struct DirectBuilder {
     for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
       const Range c = chunkRange(args.count, chunk, k);
       if (rank != args.root) {
-        emit(-1, args.root, Slice{BufKind::kSend, c.begin}, {}, c.size, false);
+        plan.emit(-1, args.root, Slice{BufKind::kSend, c.begin}, {}, c.size, false);
       } else {
         reduceInOrder(Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, c.begin}, c.size);
       }
@@ -101,7 +89,7 @@ struct DirectBuilder {
       const Range c = chunkRange(count, chunk, k);
       for (int q = 1; q < n; ++q) {
         const int peer = (rank + q) % n;
-        emit(-1, peer, Slice{BufKind::kSend, peer * count + c.begin}, {}, c.size, false);
+        plan.emit(-1, peer, Slice{BufKind::kSend, peer * count + c.begin}, {}, c.size, false);
       }
       reduceInOrder(Slice{BufKind::kSend, rank * count + c.begin}, Slice{BufKind::kRecv, c.begin}, c.size);
     }
@@ -111,11 +99,11 @@ struct DirectBuilder {
     const uint64_t count = args.count;
     for (uint64_t k = 0, K = ceilDiv(count, chunk); k < K; ++k) {
       const Range c = chunkRange(count, chunk, k);
-      emit(-1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, rank * count + c.begin}, c.size, false);
+      plan.emit(-1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, rank * count + c.begin}, c.size, false);
       sendToAll(Slice{BufKind::kSend, c.begin}, c.size);
       for (int q = 1; q < n; ++q) {
         const int peer = (rank + q) % n;
-        emit(peer, -1, {}, Slice{BufKind::kRecv, peer * count + c.begin}, c.size, false);
+        plan.emit(peer, -1, {}, Slice{BufKind::kRecv, peer * count + c.begin}, c.size, false);
       }
     }
   }
@@ -131,7 +119,7 @@ struct DirectBuilder {
       for (int d = 1; d < n; ++d) {
         const int peer = (rank + d) % n;
         const Range c = piece(peer);
-        if (c.size > 0) emit(-1, peer, Slice{BufKind::kSend, c.begin}, {}, c.size, false);
+        if (c.size > 0) plan.emit(-1, peer, Slice{BufKind::kSend, c.begin}, {}, c.size, false);
       }
       const Range mine = piece(rank);
       if (mine.size > 0) {
@@ -141,7 +129,7 @@ struct DirectBuilder {
       for (int d = 1; d < n; ++d) {
         const int peer = (rank + d) % n;
         const Range c = piece(peer);
-        if (c.size > 0) emit(peer, -1, {}, Slice{BufKind::kRecv, c.begin}, c.size, false);
+        if (c.size > 0) plan.emit(peer, -1, {}, Slice{BufKind::kRecv, c.begin}, c.size, false);
       }
     }
   }
@@ -151,10 +139,10 @@ struct DirectBuilder {
       const Range c = chunkRange(args.count, chunk, k);
       const Slice mine{BufKind::kRecv, c.begin};
       if (rank == args.root) {
-        emit(-1, -1, Slice{BufKind::kSend, c.begin}, mine, c.size, false);
+        plan.emit(-1, -1, Slice{BufKind::kSend, c.begin}, mine, c.size, false);
         sendToAll(mine, c.size);
       } else {
-        emit(args.root, -1, {}, mine, c.size, false);
+        plan.emit(args.root, -1, {}, mine, c.size, false);
       }
     }
   }
@@ -168,8 +156,7 @@ bool DirectAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) con
 }
 
 Plan DirectAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
-  uint64_t chunk = ctx.chunkBytes / dataTypeSize(args.dtype);
-  if (chunk == 0) chunk = 1;
+  const uint64_t chunk = chunkElements(args, ctx);
   DirectBuilder b{args, ctx.rank, ctx.nranks, chunk, {}};
   const bool reduces = args.type == CollType::kAllReduce || args.type == CollType::kReduceScatter ||
                        args.type == CollType::kReduce;
@@ -209,10 +196,9 @@ bool TwoShotAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) co
 }
 
 Plan TwoShotAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
-  uint64_t chunk = ctx.chunkBytes / dataTypeSize(args.dtype);
-  if (chunk == 0) chunk = 1;
+  const uint64_t chunk = chunkElements(args, ctx);
+  if (ctx.nranks == 1) return singleRankPlan(args, chunk);
   DirectBuilder b{args, ctx.rank, ctx.nranks, chunk, {}};
-  if (ctx.nranks == 1) return DirectAlgorithm().plan(args, ctx);
   b.plan.scratchElements = std::min(chunk, ceilDiv(args.count, ctx.nranks));
   b.twoShotAllReduce();
   b.plan.endLane();

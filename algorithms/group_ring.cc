@@ -4,17 +4,6 @@
 
 namespace mixccl {
 
-void GroupRing::emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final, Plan* plan) const {
-  Step s;
-  s.recvPeer = recvPeer;
-  s.sendPeer = sendPeer;
-  s.src = src;
-  s.dst = dst;
-  s.count = count;
-  s.flags = final ? Step::kFinal : Step::kNone;
-  plan->push(s);
-}
-
 uint64_t GroupRing::maxChunks() const { return ceilDiv(ceilDiv(length, size()), chunk); }
 
 // Receives blocks pos-1, pos-2, ..., pos-(g-1) (chunk k of each) and forwards all but the last.
@@ -24,7 +13,7 @@ void GroupRing::forwardChunk(uint64_t k, Plan* plan) const {
     Range b = block(wrap(pos - 1 - t, g));
     Range c = chunkRange(b.size, chunk, k);
     if (c.size == 0) continue;
-    emit(prev(), t < g - 2 ? next() : -1, {}, Slice{BufKind::kRecv, b.begin + c.begin}, c.size, false, plan);
+    plan->emit(prev(), t < g - 2 ? next() : -1, {}, Slice{BufKind::kRecv, b.begin + c.begin}, c.size, false);
   }
 }
 
@@ -35,7 +24,7 @@ void GroupRing::reduceScatter(BufKind input, bool final, bool thenAllGather, Pla
     for (uint64_t k = 0, K = ceilDiv(length, chunk); k < K; ++k) {
       Range c = chunkRange(length, chunk, k);
       if (input == BufKind::kRecv && !final) continue;
-      emit(-1, -1, Slice{input, begin + c.begin}, Slice{BufKind::kRecv, begin + c.begin}, c.size, final, plan);
+      plan->emit(-1, -1, Slice{input, begin + c.begin}, Slice{BufKind::kRecv, begin + c.begin}, c.size, final);
     }
     return;
   }
@@ -46,11 +35,11 @@ void GroupRing::reduceScatter(BufKind input, bool final, bool thenAllGather, Pla
       if (c.size == 0) continue;
       Slice own{input, b.begin + c.begin};
       if (j == 0) {
-        emit(-1, next(), own, {}, c.size, false, plan);
+        plan->emit(-1, next(), own, {}, c.size, false);
       } else if (j < g - 1) {
-        emit(prev(), next(), own, {}, c.size, false, plan);
+        plan->emit(prev(), next(), own, {}, c.size, false);
       } else {
-        emit(prev(), thenAllGather ? next() : -1, own, Slice{BufKind::kRecv, b.begin + c.begin}, c.size, final, plan);
+        plan->emit(prev(), thenAllGather ? next() : -1, own, Slice{BufKind::kRecv, b.begin + c.begin}, c.size, final);
       }
     }
     if (thenAllGather) forwardChunk(k, plan);
@@ -62,7 +51,7 @@ void GroupRing::allGather(Plan* plan) const {
   for (uint64_t k = 0, K = maxChunks(); k < K; ++k) {
     Range b = block(pos);
     Range c = chunkRange(b.size, chunk, k);
-    if (c.size > 0) emit(-1, next(), Slice{BufKind::kRecv, b.begin + c.begin}, {}, c.size, false, plan);
+    if (c.size > 0) plan->emit(-1, next(), Slice{BufKind::kRecv, b.begin + c.begin}, {}, c.size, false);
     forwardChunk(k, plan);
   }
 }

@@ -40,7 +40,6 @@ struct GroupRing {
   void allGather(Plan* plan) const;
 
  private:
-  void emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final, Plan* plan) const;
   void forwardChunk(uint64_t k, Plan* plan) const;
   uint64_t maxChunks() const;
   int prev() const { return group[wrap(pos - 1, size())]; }

@@ -75,7 +75,7 @@ bool HierarchicalAlgorithm::supports(const CollArgs& args, const PlanContext& ct
 }
 
 Plan HierarchicalAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
-  const uint64_t chunk = std::max<uint64_t>(1, ctx.chunkBytes / dataTypeSize(args.dtype));
+  const uint64_t chunk = chunkElements(args, ctx);
   Levels lv = levelsOf(*ctx.cluster, ctx.rank, args.count, chunk);
   int active[3];
   int numActive = 0;

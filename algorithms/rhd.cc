@@ -70,17 +70,6 @@ struct RhdBuilder {
   // The first real block of vblock v (v == p gives n).
   int firstBlock(int v) const { return v < rem ? 2 * v : v + rem; }
 
-  void emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final) {
-    Step s;
-    s.recvPeer = recvPeer;
-    s.sendPeer = sendPeer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.flags = final ? Step::kFinal : Step::kNone;
-    plan.push(s);
-  }
-
   void appendChunks(uint64_t begin, uint64_t size, int block, std::vector<Chunk>* out) const {
     for (uint64_t k = 0, K = ceilDiv(size, chunk); k < K; ++k) {
       Range c = chunkRange(size, chunk, k);
@@ -105,7 +94,7 @@ struct RhdBuilder {
   void sendRange(int peer, BufKind from, uint64_t begin, uint64_t size) {
     for (uint64_t k = 0, K = ceilDiv(size, chunk); k < K; ++k) {
       Range c = chunkRange(size, chunk, k);
-      emit(-1, peer, Slice{from, begin + c.begin}, {}, c.size, false);
+      plan.emit(-1, peer, Slice{from, begin + c.begin}, {}, c.size, false);
     }
   }
   // Receives what sendRange sends: copied to `into` at `intoBegin`, or reduced with `with` at the same offsets.
@@ -113,18 +102,18 @@ struct RhdBuilder {
     for (uint64_t k = 0, K = ceilDiv(size, chunk); k < K; ++k) {
       Range c = chunkRange(size, chunk, k);
       Slice src = with.valid() ? Slice{with.buf, with.offset + c.begin} : Slice{};
-      emit(peer, -1, src, Slice{into, intoBegin + c.begin}, c.size, false);
+      plan.emit(peer, -1, src, Slice{into, intoBegin + c.begin}, c.size, false);
     }
   }
 
   // The last halving round's reduced chunk goes to its final place.
   void finalChunk(int peer, Slice src, const Chunk& c) {
     if (!perRankBlocks()) {
-      emit(peer, -1, src, Slice{BufKind::kRecv, c.offset}, c.size, true);
+      plan.emit(peer, -1, src, Slice{BufKind::kRecv, c.offset}, c.size, true);
     } else if (c.block == rank) {
-      emit(peer, -1, src, Slice{BufKind::kRecv, c.offset - c.block * args.count}, c.size, true);
+      plan.emit(peer, -1, src, Slice{BufKind::kRecv, c.offset - c.block * args.count}, c.size, true);
     } else {
-      emit(peer, c.block, src, {}, c.size, true);  // the folded even rank's block
+      plan.emit(peer, c.block, src, {}, c.size, true);  // the folded even rank's block
     }
   }
 
@@ -140,11 +129,11 @@ struct RhdBuilder {
       chunksOf(give, give + d, d == 1, &sendList);
       chunksOf(keep, keep + d, d == 1, &recvList);
       for (size_t j = 0; j < std::max(sendList.size(), recvList.size()); ++j) {
-        if (j < sendList.size()) emit(-1, peer, Slice{from, sendList[j].offset}, {}, sendList[j].size, false);
+        if (j < sendList.size()) plan.emit(-1, peer, Slice{from, sendList[j].offset}, {}, sendList[j].size, false);
         if (j >= recvList.size()) continue;
         const Chunk& c = recvList[j];
         if (d > 1) {
-          emit(peer, -1, Slice{from, c.offset}, Slice{acc, c.offset}, c.size, false);
+          plan.emit(peer, -1, Slice{from, c.offset}, Slice{acc, c.offset}, c.size, false);
         } else {
           finalChunk(peer, Slice{from, c.offset}, c);
         }
@@ -163,8 +152,8 @@ struct RhdBuilder {
       chunksOf(mine, mine + d, false, &sendList);
       chunksOf(theirs, theirs + d, false, &recvList);
       for (size_t j = 0; j < std::max(sendList.size(), recvList.size()); ++j) {
-        if (j < sendList.size()) emit(-1, peer, Slice{BufKind::kRecv, sendList[j].offset}, {}, sendList[j].size, false);
-        if (j < recvList.size()) emit(peer, -1, {}, Slice{BufKind::kRecv, recvList[j].offset}, recvList[j].size, false);
+        if (j < sendList.size()) plan.emit(-1, peer, Slice{BufKind::kRecv, sendList[j].offset}, {}, sendList[j].size, false);
+        if (j < recvList.size()) plan.emit(peer, -1, {}, Slice{BufKind::kRecv, recvList[j].offset}, recvList[j].size, false);
       }
     }
   }
@@ -201,7 +190,7 @@ struct RhdBuilder {
     const uint64_t own = rank * count;
     for (uint64_t k = 0, K = ceilDiv(count, chunk); k < K; ++k) {
       Range c = chunkRange(count, chunk, k);
-      emit(-1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, own + c.begin}, c.size, false);
+      plan.emit(-1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, own + c.begin}, c.size, false);
     }
     if (vrank() < 0) {
       sendRange(rank + 1, BufKind::kSend, 0, count);
@@ -230,23 +219,15 @@ bool RhdAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) const 
 
 Plan RhdAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
   const int n = ctx.nranks;
-  uint64_t chunk = ctx.chunkBytes / dataTypeSize(args.dtype);
-  if (chunk == 0) chunk = 1;
+  const uint64_t chunk = chunkElements(args, ctx);
+  if (n == 1) return singleRankPlan(args, chunk);
   const int p = largestPowerOfTwo(n);
   RhdBuilder b{args, ctx.rank, n, p, n - p, chunk, {}, {}, {}};
-  if (n == 1) {
-    // One rank: the result is the input (a final step still applies avg's division by 1: a copy).
-    for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
-      Range c = chunkRange(args.count, chunk, k);
-      b.emit(-1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, c.begin}, c.size, true);
-    }
-  } else {
-    switch (args.type) {
-      case CollType::kAllReduce: b.allReduce(); break;
-      case CollType::kReduceScatter: b.reduceScatter(); break;
-      case CollType::kAllGather: b.allGather(); break;
-      default: break;  // not supported
-    }
+  switch (args.type) {
+    case CollType::kAllReduce: b.allReduce(); break;
+    case CollType::kReduceScatter: b.reduceScatter(); break;
+    case CollType::kAllGather: b.allGather(); break;
+    default: break;  // not supported
   }
   b.plan.endLane();
   return std::move(b.plan);

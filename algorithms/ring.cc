@@ -41,17 +41,6 @@ struct RingBuilder {
   uint64_t chunk;  // elements per chunk
   Plan plan;
 
-  void emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final) {
-    Step s;
-    s.recvPeer = recvPeer;
-    s.sendPeer = sendPeer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.flags = final ? Step::kFinal : Step::kNone;
-    plan.push(s);
-  }
-
   // Offset of element `i` of block b in the user buffers, by collective.
   uint64_t blockBegin(int b) const {
     if (args.type == CollType::kAllReduce) return blockRange(args.count, n, b).begin;
@@ -74,12 +63,12 @@ struct RingBuilder {
       if (c.size == 0) continue;
       Slice own{BufKind::kSend, blockBegin(b) + c.begin};
       if (j == 0) {
-        emit(-1, next, own, {}, c.size, false);
+        plan.emit(-1, next, own, {}, c.size, false);
       } else if (j < n - 1) {
-        emit(prev, next, own, {}, c.size, false);
+        plan.emit(prev, next, own, {}, c.size, false);
       } else {
         Slice dst{BufKind::kRecv, (toRecvBlock ? blockBegin(b) : 0) + c.begin};
-        emit(prev, sendFinal ? next : -1, own, dst, c.size, true);
+        plan.emit(prev, sendFinal ? next : -1, own, dst, c.size, true);
       }
     }
   }
@@ -90,7 +79,7 @@ struct RingBuilder {
       int b = wrap(static_cast<int64_t>(rank) - 1 - t, n);
       Range c = chunkRange(blockSize(b), chunk, k);
       if (c.size == 0) continue;
-      emit(prev, t < n - 2 ? next : -1, {}, Slice{BufKind::kRecv, blockBegin(b) + c.begin}, c.size, false);
+      plan.emit(prev, t < n - 2 ? next : -1, {}, Slice{BufKind::kRecv, blockBegin(b) + c.begin}, c.size, false);
     }
   }
 
@@ -108,7 +97,7 @@ struct RingBuilder {
   void allGather() {
     for (uint64_t k = 0, K = maxChunks(); k < K; ++k) {
       Range c = chunkRange(args.count, chunk, k);
-      emit(-1, next, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, blockBegin(rank) + c.begin}, c.size,
+      plan.emit(-1, next, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, blockBegin(rank) + c.begin}, c.size,
            false);
       allGatherChunk(k);
     }
@@ -122,11 +111,11 @@ struct RingBuilder {
       Range c = chunkRange(args.count, chunk, k);
       Slice own{BufKind::kSend, c.begin};
       if (pos == 0) {
-        emit(-1, next, own, {}, c.size, false);
+        plan.emit(-1, next, own, {}, c.size, false);
       } else if (pos < n - 1) {
-        emit(prev, next, own, {}, c.size, false);
+        plan.emit(prev, next, own, {}, c.size, false);
       } else {
-        emit(prev, -1, own, Slice{BufKind::kRecv, c.begin}, c.size, true);
+        plan.emit(prev, -1, own, Slice{BufKind::kRecv, c.begin}, c.size, true);
       }
     }
   }
@@ -138,9 +127,9 @@ struct RingBuilder {
       Range c = chunkRange(args.count, chunk, k);
       Slice dst{BufKind::kRecv, c.begin};
       if (pos == 0) {
-        emit(-1, last ? -1 : next, Slice{BufKind::kSend, c.begin}, dst, c.size, false);
+        plan.emit(-1, last ? -1 : next, Slice{BufKind::kSend, c.begin}, dst, c.size, false);
       } else {
-        emit(prev, last ? -1 : next, {}, dst, c.size, false);
+        plan.emit(prev, last ? -1 : next, {}, dst, c.size, false);
       }
     }
   }
@@ -149,27 +138,17 @@ struct RingBuilder {
 }  // namespace
 
 Plan RingAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
-  int n = ctx.nranks;
-  uint64_t elemBytes = dataTypeSize(args.dtype);
-  uint64_t chunk = ctx.chunkBytes / elemBytes;
-  if (chunk == 0) chunk = 1;
+  const int n = ctx.nranks;
+  const uint64_t chunk = chunkElements(args, ctx);
+  if (n == 1) return singleRankPlan(args, chunk);
   RingBuilder b{args, ctx.rank, n, wrap(ctx.rank - 1, n), wrap(ctx.rank + 1, n), chunk, {}};
-  if (n == 1) {
-    // One rank: the result is the input. A final step still applies avg's division (by 1: a copy).
-    uint64_t count = args.count;
-    for (uint64_t k = 0, K = ceilDiv(count, chunk); k < K; ++k) {
-      Range c = chunkRange(count, chunk, k);
-      b.emit(-1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, c.begin}, c.size, true);
-    }
-  } else {
-    switch (args.type) {
-      case CollType::kAllReduce: b.allReduce(); break;
-      case CollType::kReduceScatter: b.reduceScatter(); break;
-      case CollType::kAllGather: b.allGather(); break;
-      case CollType::kBroadcast: b.broadcast(); break;
-      case CollType::kReduce: b.reduce(); break;
-      default: break;  // point-to-point is planned by algorithms/p2p.h
-    }
+  switch (args.type) {
+    case CollType::kAllReduce: b.allReduce(); break;
+    case CollType::kReduceScatter: b.reduceScatter(); break;
+    case CollType::kAllGather: b.allGather(); break;
+    case CollType::kBroadcast: b.broadcast(); break;
+    case CollType::kReduce: b.reduce(); break;
+    default: break;  // point-to-point is planned by algorithms/p2p.h
   }
   b.plan.endLane();
   return std::move(b.plan);

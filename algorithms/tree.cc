@@ -71,15 +71,7 @@ struct TreeBuilder {
   Plan plan;
 
   void emit(uint8_t channel, int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final) {
-    Step s;
-    s.recvPeer = recvPeer;
-    s.sendPeer = sendPeer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.flags = final ? Step::kFinal : Step::kNone;
-    s.channel = channel;
-    plan.push(s);
+    plan.emit(recvPeer, sendPeer, src, dst, count, final, channel);
   }
 
   // UP steps of a rank other than the root, for `size` elements at `off`.
@@ -155,20 +147,10 @@ bool TreeAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) const
 
 Plan TreeAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
   const int n = ctx.nranks;
-  uint64_t chunk = ctx.chunkBytes / dataTypeSize(args.dtype);
-  if (chunk == 0) chunk = 1;
+  const uint64_t chunk = chunkElements(args, ctx);
+  if (n == 1) return singleRankPlan(args, chunk, args.type != CollType::kBroadcast);
   TreeBuilder b{args, chunk, {}};
   const uint64_t accElems = std::min(chunk, args.count);  // one tree's accumulator
-  if (n == 1) {
-    // One rank: the result is the input (a final step still applies avg's division by 1: a copy).
-    for (uint64_t k = 0, K = ceilDiv(args.count, chunk); k < K; ++k) {
-      Range c = chunkRange(args.count, chunk, k);
-      b.emit(0, -1, -1, Slice{BufKind::kSend, c.begin}, Slice{BufKind::kRecv, c.begin}, c.size,
-             args.type != CollType::kBroadcast);
-    }
-    b.plan.endLane();
-    return std::move(b.plan);
-  }
   switch (args.type) {
     case CollType::kAllReduce:
       b.plan.scratchElements = 2 * accElems;

@@ -3,6 +3,19 @@
 #include <sstream>
 
 namespace mixccl {
+
+Step& Plan::emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final, uint8_t channel) {
+  Step s;
+  s.recvPeer = recvPeer;
+  s.sendPeer = sendPeer;
+  s.src = src;
+  s.dst = dst;
+  s.count = count;
+  s.flags = final ? Step::kFinal : Step::kNone;
+  s.channel = channel;
+  steps.push_back(s);
+  return steps.back();
+}
 namespace {
 
 const char* bufName(BufKind kind) {

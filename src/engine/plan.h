@@ -72,6 +72,9 @@ struct Plan {
   // Closes the current lane; subsequent push() calls go to a new lane. Empty lanes are not recorded.
   void endLane();
   void push(const Step& step) { steps.push_back(step); }
+  // Appends the common step "recv from recvPeer (op) src -> dst and/or send to sendPeer" (-1 / kNone: absent)
+  // and returns it (to set src2). `final` sets kFinal.
+  Step& emit(int recvPeer, int sendPeer, Slice src, Slice dst, uint64_t count, bool final, uint8_t channel = 0);
 
   // A human-readable listing, one line per step ("lane 0 step 3: recv 2 + send[0+4] -> send 1 (4 elems)").
   std::string describe() const;
