@@ -32,34 +32,34 @@ double ranksPerCpu(const ClusterView& view, const std::vector<RankFacts>& facts)
   return worst;
 }
 
-// Round-trip time between this rank (a host leader) and every other leader; 0 where not measured. Pairs are
-// visited in one global order (i < j, lexicographic) by both of their ranks, so no two leaders wait on each
-// other in a cycle.
+// Round-trip time between this rank (a host leader) and every other leader; 0 where not measured. The pairs meet
+// in the rounds of a tournament, every leader taking its rounds in order, so the pairs of a round run at once and
+// no two leaders wait on each other in a cycle.
 Result probeLeaders(Bootstrap& bs, const std::vector<int>& leaders, std::vector<double>* rttOut) {
-  const int me = bs.rank();
   const int h = static_cast<int>(leaders.size());
+  const int mine = static_cast<int>(std::find(leaders.begin(), leaders.end(), bs.rank()) - leaders.begin());
   rttOut->assign(h, 0.0);
-  for (int i = 0; i < h; ++i) {
-    for (int j = i + 1; j < h; ++j) {
-      const bool first = leaders[i] == me;
-      if (!first && leaders[j] != me) continue;
-      const int peer = first ? leaders[j] : leaders[i];
-      double best = 1e9;
-      uint64_t word = 0;
-      for (int round = 0; round <= kProbeRounds; ++round) {  // round 0 warms the connection up
-        const auto t0 = std::chrono::steady_clock::now();
-        if (first) {
-          MIXCCL_TRY(bs.send(peer, kProbeTag, &word, sizeof(word)));
-          MIXCCL_TRY(bs.recv(peer, kProbeTag, &word, sizeof(word)));
-        } else {
-          MIXCCL_TRY(bs.recv(peer, kProbeTag, &word, sizeof(word)));
-          MIXCCL_TRY(bs.send(peer, kProbeTag, &word, sizeof(word)));
-        }
-        const double rtt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (round > 0) best = std::min(best, rtt);
+  const int rounds = (h % 2 == 0 ? h : h + 1) - 1;
+  for (int t = 0; t < rounds; ++t) {
+    const int other = roundPartner(mine, t, h);
+    if (other < 0) continue;
+    const bool first = mine < other;
+    const int peer = leaders[other];
+    double best = 1e9;
+    uint64_t word = 0;
+    for (int round = 0; round <= kProbeRounds; ++round) {  // round 0 warms the connection up
+      const auto t0 = std::chrono::steady_clock::now();
+      if (first) {
+        MIXCCL_TRY(bs.send(peer, kProbeTag, &word, sizeof(word)));
+        MIXCCL_TRY(bs.recv(peer, kProbeTag, &word, sizeof(word)));
+      } else {
+        MIXCCL_TRY(bs.recv(peer, kProbeTag, &word, sizeof(word)));
+        MIXCCL_TRY(bs.send(peer, kProbeTag, &word, sizeof(word)));
       }
-      (*rttOut)[first ? j : i] = best;
+      const double rtt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (round > 0) best = std::min(best, rtt);
     }
+    (*rttOut)[other] = best;
   }
   return mixcclSuccess;
 }
@@ -71,6 +71,19 @@ double median(std::vector<double> v) {
 }
 
 }  // namespace
+
+int roundPartner(int i, int t, int h) {
+  const int m = h % 2 == 0 ? h : h + 1;
+  int partner;
+  if (i == m - 1) {
+    partner = t;
+  } else if (i == t) {
+    partner = m - 1;
+  } else {
+    partner = ((2 * t - i) % (m - 1) + (m - 1)) % (m - 1);
+  }
+  return partner < h ? partner : -1;
+}
 
 std::vector<int> sitesFromLatency(const std::vector<std::vector<double>>& rtt) {
   const int h = static_cast<int>(rtt.size());

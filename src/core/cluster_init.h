@@ -31,6 +31,11 @@ struct RankFacts {
 
 Result buildClusterView(Bootstrap& bootstrap, const std::vector<RankFacts>& facts, ClusterView* out);
 
+// The partner of leader i in round t of a round-robin tournament over h leaders (the circle method; with h odd a
+// phantom leader h evens the count, and a leader paired with it sits the round out: -1). Over the rounds
+// 0 .. (h rounded up to even) - 2 every pair meets exactly once, and the pairs of one round are disjoint. Pure.
+int roundPartner(int i, int t, int h);
+
 // Groups hosts into sites from their leaders' round-trip times (rtt[i][j], seconds, symmetric, i != j): hosts
 // i and j share a site when rtt <= 4 x the smallest rtt + 200 us, taken transitively. Returns the site index of
 // every host, sites numbered by their lowest host. Pure (unit-tested).

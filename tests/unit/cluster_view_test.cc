@@ -119,6 +119,25 @@ TEST(ClusterFile, ErrorsNameTheFileAndLine) {
   EXPECT_NE(std::string(mixcclGetLastError(nullptr)).find("/nonexistent/cluster.txt"), std::string::npos);
 }
 
+TEST(ProbeTournament, EveryPairMeetsOnceAndRoundsAreDisjoint) {
+  for (int h = 1; h <= 9; ++h) {
+    const int rounds = (h % 2 == 0 ? h : h + 1) - 1;
+    std::vector<std::vector<int>> met(h, std::vector<int>(h, 0));
+    for (int t = 0; t < rounds; ++t) {
+      for (int i = 0; i < h; ++i) {
+        const int p = roundPartner(i, t, h);
+        if (p < 0) continue;
+        ASSERT_NE(p, i) << "h=" << h << " t=" << t;
+        ASSERT_EQ(roundPartner(p, t, h), i) << "pairs must be mutual: h=" << h << " t=" << t << " i=" << i;
+        ++met[i][p];
+      }
+    }
+    for (int i = 0; i < h; ++i) {
+      for (int j = 0; j < h; ++j) EXPECT_EQ(met[i][j], i == j ? 0 : 1) << "h=" << h << " pair " << i << "," << j;
+    }
+  }
+}
+
 TEST(SitesFromLatency, JoinsCloseHostsTransitivelyAndSplitsFarOnes) {
   // Hosts 0,1,2 within ~50 us of each other (0-2 only through 1), host 3 and 4 5 ms away from them.
   const double near = 50e-6, mid = 240e-6, far = 5e-3;
