@@ -7,12 +7,6 @@
 
 namespace mixccl {
 
-const ClusterView& clusterOf(const PlanContext& ctx, ClusterView* fallback) {
-  if (ctx.cluster != nullptr) return *ctx.cluster;
-  *fallback = ClusterView::singleHost(ctx.nranks);
-  return *fallback;
-}
-
 double fullBytes(const CollArgs& args, int nranks) {
   double bytes = static_cast<double>(args.count) * static_cast<double>(dataTypeSize(args.dtype));
   if (args.type == CollType::kAllGather || args.type == CollType::kReduceScatter) bytes *= nranks;
@@ -21,31 +15,28 @@ double fullBytes(const CollArgs& args, int nranks) {
 
 namespace {
 
-// The slower of two links for a transfer of `bytes`.
-LinkCost slower(const LinkCost& a, const LinkCost& b) {
-  const bool aSlower = a.alphaSec >= b.alphaSec && a.bytesPerSec <= b.bytesPerSec && a.overheadSec >= b.overheadSec;
-  if (aSlower) return a;
-  const bool bSlower = b.alphaSec >= a.alphaSec && b.bytesPerSec <= a.bytesPerSec && b.overheadSec >= a.overheadSec;
-  if (bSlower) return b;
-  return {std::max(a.alphaSec, b.alphaSec), std::min(a.bytesPerSec, b.bytesPerSec),
-          std::max(a.overheadSec, b.overheadSec)};
+// The cost of `c` in ctx's cluster, or in the default costs when the context has no cluster (a single host).
+LinkCost costOf(const PlanContext& ctx, LinkClass c) {
+  if (ctx.cluster != nullptr) return ctx.cluster->cost(c);
+  LinkCost defaults[kNumLinkClasses];
+  ClusterView::defaultCosts(defaults);
+  return defaults[static_cast<int>(c)];
 }
 
 }  // namespace
 
-LinkCost ringLink(const ClusterView& view) {
-  const int n = view.nranks();
-  if (n < 2) return view.cost(LinkClass::kSameHost);
+LinkCost ringCost(const PlanContext& ctx) {
+  const ClusterView* view = ctx.cluster;
+  if (view == nullptr || view->nranks() < 2) return costOf(ctx, LinkClass::kSameHost);
   // Classes only grow farther; remember the farthest seen instead of comparing every link's numbers.
+  const int n = view->nranks();
   int farthest = 0;
-  for (int r = 0; r < n; ++r) farthest = std::max(farthest, static_cast<int>(view.linkClass(r, (r + 1) % n)));
-  return view.cost(static_cast<LinkClass>(farthest));
+  for (int r = 0; r < n; ++r) farthest = std::max(farthest, static_cast<int>(view->linkClass(r, (r + 1) % n)));
+  return view->cost(static_cast<LinkClass>(farthest));
 }
 
-LinkCost widestLink(const ClusterView& view) {
-  LinkCost worst = view.cost(LinkClass::kSameDevice);
-  for (int c = 1; c <= static_cast<int>(view.widestClass()); ++c) worst = slower(worst, view.cost(static_cast<LinkClass>(c)));
-  return worst;
+LinkCost widestCost(const PlanContext& ctx) {
+  return costOf(ctx, ctx.cluster != nullptr ? ctx.cluster->widestClass() : LinkClass::kSameHost);
 }
 
 double pipelinedSeconds(const LinkCost& link, double bytes, double messages, double chunkBytes) {

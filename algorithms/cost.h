@@ -7,18 +7,16 @@
 
 namespace mixccl {
 
-// The cluster an algorithm plans on: ctx.cluster, or a single-host view of ctx.nranks ranks kept in *fallback.
-const ClusterView& clusterOf(const PlanContext& ctx, ClusterView* fallback);
-
 // S of the usual formulas, in bytes: the size of the full vector being reduced, gathered or broadcast
 // (all-reduce, broadcast, reduce: count elements; all-gather, reduce-scatter: count x nranks elements).
 double fullBytes(const CollArgs& args, int nranks);
 
-// The slowest link between ranks r and r+1 (mod n), r over all ranks: what bounds a ring in rank order.
-LinkCost ringLink(const ClusterView& view);
+// The link that bounds a ring in rank order: the farthest class between ranks r and r+1 (mod n) of ctx's cluster.
+// Without a cluster in the context, all ranks are on one host.
+LinkCost ringCost(const PlanContext& ctx);
 
-// The slowest link between any two ranks of the view.
-LinkCost widestLink(const ClusterView& view);
+// The farthest link class between any two ranks of ctx's cluster (one host without a cluster).
+LinkCost widestCost(const PlanContext& ctx);
 
 // Time of `messages` messages of `bytes` each sent back to back over `link`, pipelined in chunks of at most
 // `chunkBytes` (every chunk pays the link's latency and both ends' overhead once; the transfer times add up).

@@ -176,9 +176,7 @@ Plan DirectAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
 double DirectAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
   const int n = ctx.nranks;
   if (n < 2) return 0;
-  ClusterView fallback;
-  const ClusterView& view = clusterOf(ctx, &fallback);
-  const LinkCost link = view.cost(view.widestClass());  // every pair talks
+  const LinkCost link = widestCost(ctx);  // every pair talks
   const double bytes = fullBytes(args, n);
   const double chunks = std::max(1.0, std::ceil(bytes / std::max(1.0, static_cast<double>(ctx.chunkBytes))));
   // The n-1 messages of a chunk are in flight together: the latency is paid once per chunk, while a rank pays the
@@ -208,9 +206,7 @@ Plan TwoShotAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const 
 double TwoShotAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
   const int n = ctx.nranks;
   if (n < 2) return 0;
-  ClusterView fallback;
-  const ClusterView& view = clusterOf(ctx, &fallback);
-  const LinkCost link = view.cost(view.widestClass());
+  const LinkCost link = widestCost(ctx);
   const double block = fullBytes(args, n) / n;
   const double chunks = std::max(1.0, std::ceil(block / std::max(1.0, static_cast<double>(ctx.chunkBytes))));
   // Two rounds per chunk of a block; each rank sends and receives (n-1) blocks in each round.

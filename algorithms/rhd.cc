@@ -236,9 +236,7 @@ Plan RhdAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
 double RhdAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
   const int n = ctx.nranks;
   if (n < 2) return 0;
-  ClusterView fallback;
-  const ClusterView& view = clusterOf(ctx, &fallback);
-  const LinkCost link = view.cost(view.widestClass());  // partners are far apart in rank order
+  const LinkCost link = widestCost(ctx);  // partners are far apart in rank order
   const double bytes = fullBytes(args, n);
   const double chunk = static_cast<double>(ctx.chunkBytes);
   const int p = largestPowerOfTwo(n);

@@ -157,8 +157,7 @@ Plan RingAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
 double RingAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
   const int n = ctx.nranks;
   if (n < 2) return 0;
-  ClusterView fallback;
-  const LinkCost link = ringLink(clusterOf(ctx, &fallback));
+  const LinkCost link = ringCost(ctx);
   const double bytes = fullBytes(args, n);
   const double chunk = static_cast<double>(ctx.chunkBytes);
   switch (args.type) {

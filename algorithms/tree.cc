@@ -177,9 +177,7 @@ Plan TreeAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) const {
 double TreeAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
   const int n = ctx.nranks;
   if (n < 2) return 0;
-  ClusterView fallback;
-  const ClusterView& view = clusterOf(ctx, &fallback);
-  const LinkCost link = view.cost(view.widestClass());  // heap trees link ranks far apart
+  const LinkCost link = widestCost(ctx);  // heap trees link ranks far apart
   const bool allReduce = args.type == CollType::kAllReduce;
   const double bytes = fullBytes(args, n) / (allReduce ? 2 : 1);  // per tree
   const double chunk = static_cast<double>(ctx.chunkBytes);
