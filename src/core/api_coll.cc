@@ -5,8 +5,10 @@
 #include "core/comm_handle.h"
 #include "core/communicator.h"
 #include "core/datatype.h"
+#include "core/device_launch.h"
 #include "core/group.h"
 #include "core/pre_mul_sum.h"
+#include "device/gpu_backend.h"
 
 using namespace mixccl;
 
@@ -30,8 +32,26 @@ Result checkCommAndType(const char* fn, mixcclComm* comm, mixcclDataType_t dtype
   return mixcclSuccess;
 }
 
+// Where the call's buffers (and a pre-mul-sum scalar) live: GPU memory is staged (core/device_launch.h).
+Result locate(CollCall* call, const PreMulSumOp* userOp) {
+  PointerInfo info;
+  if (call->send != nullptr) {
+    MIXCCL_TRY(queryMemoryType(call->send, &info));
+    call->sendMem = info.type;
+  }
+  if (call->recv != nullptr) {
+    MIXCCL_TRY(queryMemoryType(call->recv, &info));
+    call->recvMem = info.type;
+  }
+  if (userOp != nullptr && userOp->pointer != nullptr) {
+    MIXCCL_TRY(queryMemoryType(userOp->pointer, &info));
+    call->scalarMem = info.type;
+  }
+  return mixcclSuccess;
+}
+
 // Checks a call and, if it is valid, runs or defers it.
-Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* send, void* recv) {
+Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* send, void* recv, void* stream) {
   clearLastError();
   MIXCCL_TRY(checkCommAndType(fn, comm, args.dtype));
   Communicator& c = *comm->impl;
@@ -70,8 +90,16 @@ Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* s
     return failf(mixcclInvalidArgument, "%s: sendbuff and recvbuff overlap without being in place", fn);
   }
   if (args.count == 0) return mixcclSuccess;
-  CollCall call{comm, args, send, recv, -1, nullptr};
-  if (userOp != nullptr) {
+  CollCall call;
+  call.comm = comm;
+  call.args = args;
+  call.send = send;
+  call.recv = recv;
+  call.stream = stream;
+  MIXCCL_TRY(locate(&call, userOp));
+  if (userOp != nullptr && (needsStaging(call) || call.scalarMem != MemoryType::kHost)) {
+    call.scale = *userOp;  // applied to the staged input when the stream reaches the call
+  } else if (userOp != nullptr) {
     // Pre-mul-sum: the scaled copy of this rank's input is summed; the user's buffer stays as it is.
     MIXCCL_TRY(scaleInput(*userOp, send, sendElements(args, c.nranks()), &call.owned));
     call.send = call.owned.get();
@@ -82,7 +110,7 @@ Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* s
 
 // Checks a send or receive and runs or defers it.
 Result pointToPoint(const char* fn, mixcclComm* comm, bool send, void* buf, size_t count, mixcclDataType_t dtype,
-                    int peer) {
+                    int peer, void* stream) {
   MIXCCL_TRY(checkCommAndType(fn, comm, dtype));
   Communicator& c = *comm->impl;
   if (peer < 0 || peer >= c.nranks()) return failf(mixcclInvalidArgument, "%s: peer %d is outside [0, %d)", fn, peer,
@@ -98,6 +126,8 @@ Result pointToPoint(const char* fn, mixcclComm* comm, bool send, void* buf, size
   } else {
     call.recv = buf;
   }
+  call.stream = stream;
+  MIXCCL_TRY(locate(&call, nullptr));
   return launchOrDefer(call);
 }
 
@@ -127,43 +157,45 @@ extern "C" {
 
 mixcclResult_t mixcclAllReduce(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
                                mixcclRedOp_t op, mixcclComm_t comm, mixcclStream_t stream) {
-  return collective("mixcclAllReduce", comm, {CollType::kAllReduce, count, datatype, op, 0}, sendbuff, recvbuff);
+  return collective("mixcclAllReduce", comm, {CollType::kAllReduce, count, datatype, op, 0}, sendbuff, recvbuff,
+                    stream);
 }
 
 mixcclResult_t mixcclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount, mixcclDataType_t datatype,
                                mixcclComm_t comm, mixcclStream_t stream) {
   return collective("mixcclAllGather", comm, {CollType::kAllGather, sendcount, datatype, mixcclSum, 0}, sendbuff,
-                    recvbuff);
+                    recvbuff, stream);
 }
 
 mixcclResult_t mixcclReduceScatter(const void* sendbuff, void* recvbuff, size_t recvcount,
                                    mixcclDataType_t datatype, mixcclRedOp_t op, mixcclComm_t comm,
                                    mixcclStream_t stream) {
   return collective("mixcclReduceScatter", comm, {CollType::kReduceScatter, recvcount, datatype, op, 0}, sendbuff,
-                    recvbuff);
+                    recvbuff, stream);
 }
 
 mixcclResult_t mixcclBroadcast(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
                                int root, mixcclComm_t comm, mixcclStream_t stream) {
   return collective("mixcclBroadcast", comm, {CollType::kBroadcast, count, datatype, mixcclSum, root}, sendbuff,
-                    recvbuff);
+                    recvbuff, stream);
 }
 
 mixcclResult_t mixcclReduce(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
                             mixcclRedOp_t op, int root, mixcclComm_t comm, mixcclStream_t stream) {
-  return collective("mixcclReduce", comm, {CollType::kReduce, count, datatype, op, root}, sendbuff, recvbuff);
+  return collective("mixcclReduce", comm, {CollType::kReduce, count, datatype, op, root}, sendbuff, recvbuff,
+                    stream);
 }
 
 mixcclResult_t mixcclSend(const void* sendbuff, size_t count, mixcclDataType_t datatype, int peer,
                           mixcclComm_t comm, mixcclStream_t stream) {
   clearLastError();
-  return pointToPoint("mixcclSend", comm, true, const_cast<void*>(sendbuff), count, datatype, peer);
+  return pointToPoint("mixcclSend", comm, true, const_cast<void*>(sendbuff), count, datatype, peer, stream);
 }
 
 mixcclResult_t mixcclRecv(void* recvbuff, size_t count, mixcclDataType_t datatype, int peer, mixcclComm_t comm,
                           mixcclStream_t stream) {
   clearLastError();
-  return pointToPoint("mixcclRecv", comm, false, recvbuff, count, datatype, peer);
+  return pointToPoint("mixcclRecv", comm, false, recvbuff, count, datatype, peer, stream);
 }
 
 mixcclResult_t mixcclAllToAll(const void* sendbuff, void* recvbuff, size_t count, mixcclDataType_t datatype,
@@ -174,9 +206,9 @@ mixcclResult_t mixcclAllToAll(const void* sendbuff, void* recvbuff, size_t count
   return asGroup([&]() -> Result {
     for (int r = 0; r < comm->impl->nranks(); ++r) {
       MIXCCL_TRY(pointToPoint("mixcclAllToAll", comm, true, const_cast<char*>(static_cast<const char*>(sendbuff)) +
-                              r * block, count, datatype, r));
+                              r * block, count, datatype, r, stream));
       MIXCCL_TRY(pointToPoint("mixcclAllToAll", comm, false, static_cast<char*>(recvbuff) + r * block, count,
-                              datatype, r));
+                              datatype, r, stream));
     }
     return mixcclSuccess;
   });
@@ -188,11 +220,11 @@ mixcclResult_t mixcclGather(const void* sendbuff, void* recvbuff, size_t count, 
   MIXCCL_TRY(checkBlocks("mixcclGather", comm, datatype, count, root));
   const size_t block = count * dataTypeSize(datatype);
   return asGroup([&]() -> Result {
-    MIXCCL_TRY(pointToPoint("mixcclGather", comm, true, const_cast<void*>(sendbuff), count, datatype, root));
+    MIXCCL_TRY(pointToPoint("mixcclGather", comm, true, const_cast<void*>(sendbuff), count, datatype, root, stream));
     if (comm->impl->rank() != root) return mixcclSuccess;
     for (int r = 0; r < comm->impl->nranks(); ++r) {
       MIXCCL_TRY(pointToPoint("mixcclGather", comm, false, static_cast<char*>(recvbuff) + r * block, count, datatype,
-                              r));
+                              r, stream));
     }
     return mixcclSuccess;
   });
@@ -207,10 +239,10 @@ mixcclResult_t mixcclScatter(const void* sendbuff, void* recvbuff, size_t count,
     if (comm->impl->rank() == root) {
       for (int r = 0; r < comm->impl->nranks(); ++r) {
         MIXCCL_TRY(pointToPoint("mixcclScatter", comm, true, const_cast<char*>(static_cast<const char*>(sendbuff)) +
-                                r * block, count, datatype, r));
+                                r * block, count, datatype, r, stream));
       }
     }
-    return pointToPoint("mixcclScatter", comm, false, recvbuff, count, datatype, root);
+    return pointToPoint("mixcclScatter", comm, false, recvbuff, count, datatype, root, stream);
   });
 }
 

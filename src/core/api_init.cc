@@ -125,7 +125,8 @@ mixcclResult_t mixcclCommFinalize(mixcclComm_t comm) {
   clearLastError();
   MIXCCL_TRY(readyComm(comm, "mixcclCommFinalize"));
   if (comm->impl->finalized) return fail(mixcclInvalidUsage, "mixcclCommFinalize: communicator already finalized");
-  // Host-memory collectives complete before they return, so nothing is outstanding here.
+  // Host-memory collectives complete before they return; stream-ordered ones are done once the proxy drained.
+  comm->impl->drainStaged();
   comm->impl->finalized = true;
   return mixcclSuccess;
 }

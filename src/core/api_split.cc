@@ -4,6 +4,7 @@
 
 #include "core/comm_handle.h"
 #include "core/comm_split.h"
+#include "core/device_launch.h"
 
 using namespace mixccl;
 
@@ -18,6 +19,7 @@ mixcclResult_t mixcclCommSplit(mixcclComm_t comm, int color, int key, mixcclComm
   Communicator::Options opts = parent->options();
   bool blocking = true;
   MIXCCL_TRY(optionsFrom(config, fn, &opts, &blocking));
+  parent->drainStaged();  // the split talks over the parent's bootstrap, which its proxy's calls may use
   // Always completes before returning (or in GroupEnd): a valid outcome of a non-blocking split.
   return runCreate(newcomm, [parent, color, key, opts](std::unique_ptr<Communicator>* out) {
     return splitCommunicator(*parent, color, key, opts, out);
@@ -60,6 +62,9 @@ mixcclResult_t mixcclCommShrink(mixcclComm_t comm, int* excludeRanksList, int ex
   Communicator::Options opts = parent->options();
   bool blocking = true;
   MIXCCL_TRY(optionsFrom(config, fn, &opts, &blocking));
+  // Stream-ordered calls still queued: abort mode makes them fail now, the default lets them end first.
+  if (shrinkFlags == MIXCCL_SHRINK_ABORT && parent->stagedRuntime() != nullptr) parent->stagedRuntime()->cancel();
+  parent->drainStaged();
   return runCreate(newcomm, [parent, excluded, opts](std::unique_ptr<Communicator>* out) {
     return shrinkCommunicator(*parent, excluded, opts, out);
   }, true);

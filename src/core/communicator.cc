@@ -7,6 +7,7 @@
 
 #include "algorithms/p2p.h"
 #include "core/cluster_init.h"
+#include "core/device_launch.h"
 #include "core/config.h"
 #include "core/datatype.h"
 #include "core/log.h"
@@ -23,6 +24,7 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   comm->nranks_ = nranks;
   comm->options_ = options;
   comm->policy_.timeoutSec = options.timeoutSec;
+  comm->policy_.cancelled = &comm->cancelled_;
   comm->backend_ = &cpuBackend();
   MIXCCL_TRY(Selector::create(configString(cfg::kAlgo), &comm->selector_));
   MIXCCL_TRY(bootstrapInit(id, rank, nranks, options.timeoutSec, &comm->bootstrap_));
@@ -34,7 +36,19 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   return mixcclSuccess;
 }
 
-Communicator::~Communicator() = default;
+Communicator::~Communicator() {
+  staged_.reset();  // the proxy thread uses the transports: it goes first
+}
+
+Result Communicator::createStagedRuntime(GpuBackend* gpu, StagedRuntime** out) {
+  MIXCCL_TRY(StagedRuntime::create(gpu, &staged_));
+  *out = staged_.get();
+  return mixcclSuccess;
+}
+
+void Communicator::drainStaged() {
+  if (staged_) staged_->drain();
+}
 
 // Exchanges node info and sets up one transport per peer: shared memory within a host, the first allowed network
 // transport between hosts (transports/registry.h). Every choice is made from the gathered PeerInfo, so the two
@@ -202,11 +216,19 @@ std::function<bool(int, std::string*)> Communicator::peerGoneCheck() {
 }
 
 void Communicator::setAsyncError(Result code) {
+  std::lock_guard<std::mutex> lock(asyncMu_);
   Result expected = mixcclSuccess;
   if (asyncError_.compare_exchange_strong(expected, code)) asyncMessage_ = lastErrorMessage();
 }
 
+std::string Communicator::asyncErrorMessage() const {
+  std::lock_guard<std::mutex> lock(asyncMu_);
+  return asyncMessage_;
+}
+
 void Communicator::notifyAbort() {
+  cancelled_.store(true);
+  if (staged_) staged_->cancel();
   for (auto& t : transports_) t->notifyAbort(rank_);
 }
 

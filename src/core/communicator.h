@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@
 #include "tuning/selector.h"
 
 namespace mixccl {
+
+class StagedRuntime;
+class GpuBackend;
 
 // What each rank tells the others at init (fixed size: exchanged as bytes through the bootstrap).
 struct PeerInfo {
@@ -68,13 +72,21 @@ class Communicator {
   // The bootstrap's view of a peer's liveness, for ActiveOp::peerGone.
   std::function<bool(int, std::string*)> peerGoneCheck();
 
-  // Records the first error of an operation; later calls report it (the communicator is unusable then).
+  // Records the first error of an operation; later calls report it (the communicator is unusable then). Any
+  // thread (the proxy's too).
   void setAsyncError(Result code);
   Result asyncError() const { return asyncError_.load(); }
-  const std::string& asyncErrorMessage() const { return asyncMessage_; }
+  std::string asyncErrorMessage() const;
 
-  // Tells the peers this rank is leaving (they fail fast instead of timing out).
+  // Tells the peers this rank is leaving (they fail fast instead of timing out), and makes this rank's running
+  // and queued operations fail at their next wait.
   void notifyAbort();
+
+  // The proxy and staging memory of stream-ordered GPU calls (core/device_launch.h): null until the first one.
+  StagedRuntime* stagedRuntime() { return staged_.get(); }
+  Result createStagedRuntime(GpuBackend* gpu, StagedRuntime** out);
+  // Waits until every call handed to the proxy has run (finalize, split, destroy).
+  void drainStaged();
 
   // The out-of-band channel among this communicator's ranks (used by split and shrink) and the options it was
   // created with (what a child inherits).
@@ -107,7 +119,10 @@ class Communicator {
   std::unique_ptr<Executor> singleExec_;
   std::vector<ActiveOp> singleOps_;
   std::atomic<Result> asyncError_{mixcclSuccess};
+  mutable std::mutex asyncMu_;
   std::string asyncMessage_;
+  std::atomic<bool> cancelled_{false};  // set by notifyAbort; seen by every wait (WaitPolicy::cancelled)
+  std::unique_ptr<StagedRuntime> staged_;
 };
 
 }  // namespace mixccl

@@ -1,10 +1,12 @@
 #include "core/group.h"
 
+#include <algorithm>
 #include <map>
 #include <thread>
 #include <vector>
 
 #include "core/datatype.h"
+#include "core/device_launch.h"
 #include "core/log.h"
 
 namespace mixccl {
@@ -37,8 +39,10 @@ Result copySelfMessages(std::vector<const CollCall*>& sends, std::vector<const C
   return mixcclSuccess;
 }
 
+}  // namespace
+
 // Runs the calls (see group.h for the order).
-Result runCalls(std::vector<CollCall>& calls) {
+Result runHostCalls(std::vector<CollCall>& calls) {
   // Per communicator: [0] the collective chain, then one chain per (peer, direction) of point-to-point calls.
   struct CommWork {
     std::vector<std::vector<PreparedOp>> chains{1};
@@ -96,6 +100,40 @@ Result runCalls(std::vector<CollCall>& calls) {
   return res;
 }
 
+namespace {
+
+// Runs or launches `calls`: the calls of communicators that use a proxy (they have GPU buffers now or had
+// before) go to their proxies, the others run here; host-memory calls are done when this returns.
+Result dispatch(std::vector<CollCall>& calls) {
+  std::vector<mixcclComm*> proxied;
+  for (const CollCall& c : calls) {
+    if ((c.comm->impl->stagedRuntime() != nullptr || needsStaging(c)) &&
+        std::find(proxied.begin(), proxied.end(), c.comm) == proxied.end()) {
+      proxied.push_back(c.comm);
+    }
+  }
+  if (proxied.empty()) return runHostCalls(calls);
+  std::vector<CollCall> here;
+  std::map<mixcclComm*, std::vector<CollCall>> byComm;
+  for (CollCall& c : calls) {
+    if (std::find(proxied.begin(), proxied.end(), c.comm) != proxied.end()) {
+      byComm[c.comm].push_back(std::move(c));
+    } else {
+      here.push_back(std::move(c));
+    }
+  }
+  Result first = mixcclSuccess;
+  for (mixcclComm* comm : proxied) {
+    Result r = launchThroughProxy(comm, std::move(byComm[comm]));
+    if (first == mixcclSuccess) first = r;
+  }
+  if (!here.empty()) {
+    Result r = runHostCalls(here);
+    if (first == mixcclSuccess) first = r;
+  }
+  return first;
+}
+
 Result runInits(std::vector<std::function<Result()>>& inits) {
   if (inits.size() == 1) return inits[0]();
   std::vector<Result> results(inits.size(), mixcclSuccess);
@@ -132,7 +170,7 @@ Result groupEnd() {
   calls.swap(tGroup.calls);
   if (!inits.empty()) MIXCCL_TRY(runInits(inits));
   if (calls.empty()) return mixcclSuccess;
-  return runCalls(calls);
+  return dispatch(calls);
 }
 
 Result launchOrDefer(const CollCall& call) {
@@ -140,9 +178,12 @@ Result launchOrDefer(const CollCall& call) {
     tGroup.calls.push_back(call);
     return mixcclSuccess;
   }
-  if (static_cast<int>(call.args.type) < kNumCollTypes) return call.comm->impl->runNow(call.args, call.send, call.recv);
+  const bool proxied = call.comm->impl->stagedRuntime() != nullptr || needsStaging(call);
+  if (!proxied && static_cast<int>(call.args.type) < kNumCollTypes) {
+    return call.comm->impl->runNow(call.args, call.send, call.recv);
+  }
   std::vector<CollCall> one{call};
-  return runCalls(one);
+  return dispatch(one);
 }
 
 void deferInit(std::function<Result()> init) { tGroup.inits.push_back(std::move(init)); }

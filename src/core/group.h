@@ -2,7 +2,8 @@
 // Group calls (mixcclGroupStart/End) and the launch of collectives.
 //
 // Outside a group a collective runs at once, on the calling thread, and completes before the call returns (host
-// memory). Inside a group, collectives and communicator inits are deferred to the outermost GroupEnd, which
+// memory); calls on GPU buffers, and every later call of their communicator, go through that communicator's proxy
+// thread instead, stream-ordered (core/device_launch.h). Inside a group, collectives and communicator inits are deferred to the outermost GroupEnd, which
 // first runs the deferred inits (in parallel threads, so one thread may init several ranks of one communicator)
 // and then all deferred calls, interleaved on this thread: the collectives of one communicator in issue order;
 // its sends to one peer in order, its receives from one peer in order, each such stream concurrently with the
@@ -11,8 +12,10 @@
 // Group state is per thread.
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "core/communicator.h"
+#include "core/pre_mul_sum.h"
 
 namespace mixccl {
 
@@ -25,6 +28,12 @@ struct CollCall {
   void* recv = nullptr;
   int peer = -1;
   std::shared_ptr<char[]> owned;  // a temporary `send` points into (pre-mul-sum's scaled input), kept until done
+  void* stream = nullptr;          // the user's stream (used for GPU buffers)
+  MemoryType sendMem = MemoryType::kHost;  // where `send` / `recv` live, as queried at the call
+  MemoryType recvMem = MemoryType::kHost;
+  // A pre-mul-sum left to the staged path (its input, or its scalar, is on a GPU): applied to the staged input.
+  std::optional<PreMulSumOp> scale;
+  MemoryType scalarMem = MemoryType::kHost;  // where scale->pointer lives (if it is set)
 };
 
 bool inGroup();
@@ -34,6 +43,8 @@ Result groupEnd();
 
 // Runs `call` now, or defers it when inside a group.
 Result launchOrDefer(const CollCall& call);
+// Runs `calls` (host pointers only) on this thread to completion, interleaved as described above.
+Result runHostCalls(std::vector<CollCall>& calls);
 // Defers a communicator init to the outermost GroupEnd (precondition: inGroup()).
 void deferInit(std::function<Result()> init);
 

@@ -3,8 +3,14 @@
 #include "device/gpu_probe.h"
 
 namespace mixccl {
+namespace {
+GpuBackend* gTestBackend[kNumMemoryTypes] = {};
+}  // namespace
+
+void setGpuBackendForTesting(MemoryType type, GpuBackend* backend) { gTestBackend[int(type)] = backend; }
 
 GpuBackend* gpuBackend(MemoryType type, std::string* reason) {
+  if (gTestBackend[int(type)] != nullptr) return gTestBackend[int(type)];
   switch (type) {
     case MemoryType::kCuda: return probeCudaBackend(reason);
     case MemoryType::kHip: return probeHipBackend(reason);

@@ -48,7 +48,8 @@ class GpuBackend : public DeviceBackend {
   // Device memory of the current device (allocScratch is the same, for the engine's scratch).
   virtual Result allocDevice(size_t bytes, void** out) = 0;
   virtual Result freeDevice(void* ptr) = 0;
-  // Page-locked host memory that every device can copy from and to at full speed (staging buffers).
+  // Page-locked host memory that every device can copy from and to at full speed (staging buffers), mapped into
+  // every device's address space at the same address (kernels may read it: streamWaitFlag's flags).
   virtual Result allocPinned(size_t bytes, void** out) = 0;
   virtual Result freePinned(void* ptr) = 0;
 
@@ -61,6 +62,10 @@ class GpuBackend : public DeviceBackend {
   virtual Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                              void* stream) = 0;
   virtual Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) = 0;
+  // The stream's later work waits until the 32-bit word at `flag` (allocPinned memory) is at or past `value` in
+  // wrap-around order (int32_t(*flag - value) >= 0). The host advances the word with a release store after
+  // writing what that work reads. The wait holds one GPU thread while it lasts.
+  virtual Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) = 0;
 
   // ---- Streams and events ("signal" = record an event on a stream; "wait" = make a stream wait for one).
   virtual Result streamCreate(void** out) = 0;  // non-blocking with respect to the default stream
@@ -88,6 +93,10 @@ class GpuBackend : public DeviceBackend {
 // the reason in *reason (not built into this library, no driver, no device: the runtime's own message). The
 // object lives for the whole process. kHost gives nullptr ("host memory has no GPU backend").
 GpuBackend* gpuBackend(MemoryType type, std::string* reason = nullptr);
+
+// For tests only: makes gpuBackend(type) return `backend` (nullptr: back to the probed one) from now on, so the
+// GPU paths of the engine run on a host emulation (tests/support/emulated_gpu.h). Not thread-safe with callers.
+void setGpuBackendForTesting(MemoryType type, GpuBackend* backend);
 
 // Which memory `ptr` is, asking every usable GPU backend; pageable host memory when none knows it.
 Result queryMemoryType(const void* ptr, PointerInfo* out);

@@ -10,7 +10,7 @@
 //   using IpcMemHandle                      the runtime's IPC handle type (at most IpcHandle::kBytes)
 //   kMemoryType, kName ("cuda"), kVendor ("CUDA")
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
-//   launchCopy, launchReduce, launchPostOp  the kernels of kernels::<vendor>
+//   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
 //   getDevice, setDevice, queryPointer, malloc, free, hostAlloc, hostFree (sizes > 0, pointers not null),
 //   memcpyAsync, streamCreate, streamDestroy, streamSynchronize, eventCreate, eventDestroy, eventRecord,
 //   streamWaitEvent, eventQuery (*done = false for a pending event), ipcGetMemHandle, ipcOpenMemHandle,
@@ -80,6 +80,9 @@ class GpuBackendCommon final : public GpuBackend {
   }
   Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override {
     return checkLaunch(Rt::launchPostOp(dst, src, count, spec, stream), "post-op kernel launch", &spec);
+  }
+  Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override {
+    return checkLaunch(Rt::launchWaitFlag(flag, value, stream), "wait-flag kernel launch", nullptr);
   }
 
   // ---- Streams and events.

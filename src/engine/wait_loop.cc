@@ -115,6 +115,14 @@ Result runToCompletion(std::vector<ActiveOp>& ops, const WaitPolicy& policy) {
       progressSinceSleep = true;
       continue;
     }
+    if (policy.cancelled != nullptr && policy.cancelled->load(std::memory_order_relaxed)) {
+      for (ActiveOp& op : ops) {
+        if (!opDone(op)) {
+          return failf(mixcclRemoteError, "%s on rank %d: aborted by this rank (communicator abort)",
+                       op.collectives[op.current], op.rank);
+        }
+      }
+    }
     auto now = Clock::now();
     if (progressSinceSleep) lastProgress = now;
     progressSinceSleep = false;

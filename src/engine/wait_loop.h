@@ -5,7 +5,8 @@
 // rank, the collective, the step and the peer, when (a) a peer the executors wait for has died
 // (mixcclRemoteError; every other rank is told through notifyAbort so they fail fast too), (b) a peer reported
 // that the communicator failed (mixcclRemoteError naming the culprit), or (c) no executor progressed for
-// `timeoutSec` (mixcclRemoteError "timed out").
+// `timeoutSec` (mixcclRemoteError "timed out"), (d) the policy's cancel flag is set (mixcclRemoteError "aborted").
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -19,6 +20,9 @@ namespace mixccl {
 // at all when ranks outnumber cores), so the loop itself polls only once before it hands over.
 struct WaitPolicy {
   double timeoutSec = 300;
+  // When set and true, a wait gives up at once (mixcclRemoteError "aborted"): this rank's communicator is being
+  // aborted from another thread.
+  const std::atomic<bool>* cancelled = nullptr;
 };
 
 // The ops of one communicator, run one after the other (they share channels, so they must not interleave);

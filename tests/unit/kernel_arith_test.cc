@@ -22,7 +22,8 @@
 #include "core/datatype.h"
 #include "device/cpu/cpu_reduce.h"
 #include "device/cpu/float_formats.h"
-#include "device/kernels/gpu_kernels_impl.h"  // defines mixccl::kernels::host
+#include "device/kernels/gpu_kernels.h"  // kernels::host: built by support/host_kernels.cc
+#include "device/kernels/narrow_float_codec.h"
 #include "support/reduce_inputs.h"
 
 namespace mixccl {

@@ -35,6 +35,9 @@ struct CudaRuntime {
   static int launchCopy(void* dst, const void* src, size_t bytes, void* stream) {
     return kernels::cuda::launchCopy(dst, src, bytes, stream);
   }
+  static int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
+    return kernels::cuda::launchWaitFlag(flag, value, stream);
+  }
   static int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                           void* stream) {
     return kernels::cuda::launchReduce(dst, a, b, count, spec, stream);
@@ -81,7 +84,7 @@ struct CudaRuntime {
   static Result free(void* ptr) { return check(cudaFree(ptr), "cudaFree"); }
   static Result hostAlloc(size_t bytes, void** out) {
     void* p = nullptr;
-    MIXCCL_TRY(check(cudaHostAlloc(&p, bytes, cudaHostAllocPortable), "cudaHostAlloc"));
+    MIXCCL_TRY(check(cudaHostAlloc(&p, bytes, cudaHostAllocPortable | cudaHostAllocMapped), "cudaHostAlloc"));
     *out = p;
     return mixcclSuccess;
   }

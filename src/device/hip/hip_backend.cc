@@ -36,6 +36,9 @@ struct HipRuntime {
   static int launchCopy(void* dst, const void* src, size_t bytes, void* stream) {
     return kernels::hip::launchCopy(dst, src, bytes, stream);
   }
+  static int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
+    return kernels::hip::launchWaitFlag(flag, value, stream);
+  }
   static int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                           void* stream) {
     return kernels::hip::launchReduce(dst, a, b, count, spec, stream);
@@ -86,7 +89,7 @@ struct HipRuntime {
   static Result free(void* ptr) { return check(hipFree(ptr), "hipFree"); }
   static Result hostAlloc(size_t bytes, void** out) {
     void* p = nullptr;
-    MIXCCL_TRY(check(hipHostMalloc(&p, bytes, hipHostMallocPortable), "hipHostMalloc"));
+    MIXCCL_TRY(check(hipHostMalloc(&p, bytes, hipHostMallocPortable | hipHostMallocMapped), "hipHostMalloc"));
     *out = p;
     return mixcclSuccess;
   }

@@ -10,6 +10,8 @@
 // violation: the engine validated both long before). Pointers must be readable and writable by the device of
 // the stream, aligned to the element size; dst may alias a, b or src exactly, never partially.
 // Semantics are those of DeviceBackend::reduce/postOp (device_backend.h) and of the CPU backend, bit for bit.
+// launchWaitFlag: one thread that polls the 32-bit word at `flag` (pinned host memory, or device memory) until
+// it is at or past `value` in wrap-around order (int32_t(*flag - value) >= 0); the stream's later work waits.
 #include <cstddef>
 #include <cstdint>
 
@@ -36,7 +38,8 @@ constexpr unsigned kMaxBlocks = 1024;
                    LaunchShape shape = {});                                                                     \
   int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream,              \
                    LaunchShape shape = {});                                                                     \
-  int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchShape shape = {});
+  int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchShape shape = {});             \
+  int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream);
 
 namespace cuda {
 MIXCCL_DECLARE_GPU_KERNEL_API

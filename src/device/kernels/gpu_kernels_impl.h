@@ -2,6 +2,7 @@
 // Definitions of the entry points of gpu_kernels.h for the build that includes this file (namespace
 // MIXCCL_GPU_NS). Included by exactly one translation unit per build: src/device/cuda/cuda_kernels.cu,
 // src/device/hip/hip_kernels.hip and the host emulation of the unit tests.
+#include "device/kernels/flag_kernels.h"
 #include "device/kernels/gpu_kernels.h"
 #include "device/kernels/gpu_portability.h"
 #include "device/kernels/reduce_kernels.h"
@@ -94,6 +95,12 @@ int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchSha
   (void)gpuLastError();
   MIXCCL_GPU_LAUNCH(copyKernel, shape.blocks, shape.threads, stream, static_cast<uint8_t*>(dst),
                     static_cast<const uint8_t*>(src), bytes, split);
+  return gpuLastError();
+}
+
+int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
+  (void)gpuLastError();
+  MIXCCL_GPU_LAUNCH(waitFlagKernel, 1, 1, stream, flag, value);
   return gpuLastError();
 }
 

@@ -8,7 +8,7 @@
 //     head/tail handling, arithmetic) on a machine without a GPU.
 // Kernel code uses only what is defined here: MIXCCL_KERNEL, MIXCCL_DEVICE_INLINE, MIXCCL_UNROLL, gpuThreadIndex(),
 // gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack(),
-// MIXCCL_GPU_LAUNCH and gpuLastError(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
+// MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPause() and gpuLoadVolatile(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
 // (cuda, hip or host), so the builds never share a symbol when they are linked into one library.
 //
 // Device code is the C++17 subset that nvcc and the hipcc of ROCm 5.2 (clang 15) both accept.
@@ -27,6 +27,7 @@ using mixcclGpuStream_t = cudaStream_t;
 #define MIXCCL_GPU_DEVICE_CODE 1
 using mixcclGpuStream_t = hipStream_t;
 #else
+#include <thread>
 #define MIXCCL_GPU_NS host
 #define MIXCCL_GPU_DEVICE_CODE 0
 using mixcclGpuStream_t = void*;
@@ -71,9 +72,15 @@ MIXCCL_DEVICE_INLINE void storePack(P* p, const P& v) {
 
 #if defined(__CUDACC__)
 inline int gpuLastError() { return static_cast<int>(cudaGetLastError()); }
+// Lets other warps (and the memory system) run while a thread polls.
+MIXCCL_DEVICE_INLINE void gpuPause() { __nanosleep(256); }
 #else
 inline int gpuLastError() { return static_cast<int>(hipGetLastError()); }
+MIXCCL_DEVICE_INLINE void gpuPause() { __builtin_amdgcn_s_sleep(2); }
 #endif
+
+// A fresh read of a word that the host (or another device) writes: never cached in a register or L1.
+MIXCCL_DEVICE_INLINE uint32_t gpuLoadVolatile(const uint32_t* p) { return *static_cast<const volatile uint32_t*>(p); }
 
 #else  // host
 
@@ -136,6 +143,9 @@ void hostLaunch(unsigned blocks, unsigned threads, Kernel kernel, Args... args) 
   ((void)(stream), ::mixccl::kernels::host::hostLaunch((blocks), (threads), kernel, __VA_ARGS__))
 
 inline int gpuLastError() { return 0; }
+
+inline void gpuPause() { std::this_thread::yield(); }
+inline uint32_t gpuLoadVolatile(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
 #endif
 

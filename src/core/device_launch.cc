@@ -1,0 +1,242 @@
+#include "core/device_launch.h"
+
+#include <algorithm>
+
+#include "core/communicator.h"
+#include "core/datatype.h"
+#include "core/log.h"
+#include "core/pre_mul_sum.h"
+#include "core/staging_pool.h"
+#include "core/stream_proxy.h"
+
+namespace mixccl {
+namespace {
+
+// How long teardown waits for streams to finish with the staging memory before leaving it allocated.
+constexpr double kTeardownWaitSec = 10;
+
+bool onGpu(MemoryType t) { return t != MemoryType::kHost; }
+
+// The staging of one call: where its buffers live on the host while the proxy runs it.
+struct StagedCall {
+  size_t sendBytes = 0, recvBytes = 0;
+  bool stageSend = false, stageRecv = false;  // the device side of each buffer the call uses
+  const void* userSend = nullptr;             // the user's device pointers (where copies come from / go to)
+  void* userRecv = nullptr;
+};
+
+// The staging state of one launch: the buffers and events it takes from the pool, and the streams involved.
+class Launch {
+ public:
+  Launch(const Communicator& comm, StagingPool& pool) : comm_(comm), pool_(pool) {}
+
+  // Rewrites `call` to staging pointers and enqueues the copies of its inputs on its stream.
+  Result stageInputs(CollCall* call, StagedCall* staged);
+  // Records, on every stream, the event the proxy waits for.
+  Result recordInputEvents(GpuBackend* gpu, std::vector<void*>* events);
+  // After the job is submitted: every stream waits for `ticket`, then copies the outputs back.
+  Result copyOutputs(GpuBackend* gpu, const std::vector<CollCall>& calls, const std::vector<StagedCall>& staged,
+                     const uint32_t* flag, uint32_t ticket);
+  // Gives the staging memory back to the pool once the streams are done with it (or at once, after a failure).
+  void release(bool enqueued);
+
+ private:
+  Result take(size_t bytes, char** out) {
+    MIXCCL_TRY(pool_.acquire(bytes, out));
+    buffers_.push_back(*out);
+    return mixcclSuccess;
+  }
+  void addStream(void* stream) {
+    if (std::find(streams_.begin(), streams_.end(), stream) == streams_.end()) streams_.push_back(stream);
+  }
+
+  const Communicator& comm_;
+  StagingPool& pool_;
+  std::vector<void*> streams_;
+  std::vector<char*> buffers_;
+  std::vector<void*> events_;
+  std::vector<void*> doneEvents_;
+};
+
+Result Launch::stageInputs(CollCall* call, StagedCall* s) {
+  const CollArgs& a = call->args;
+  const size_t esz = dataTypeSize(a.dtype);
+  const bool p2p = a.type == CollType::kSend || a.type == CollType::kRecv;
+  const bool usesSend = p2p ? a.type == CollType::kSend : (a.type != CollType::kBroadcast || a.root == comm_.rank());
+  const bool usesRecv = p2p ? a.type == CollType::kRecv : (a.type != CollType::kReduce || a.root == comm_.rank());
+  s->sendBytes = usesSend ? sendElements(a, comm_.nranks()) * esz : 0;
+  s->recvBytes = usesRecv ? recvElements(a, comm_.nranks()) * esz : 0;
+  s->stageSend = s->sendBytes > 0 && onGpu(call->sendMem);
+  s->stageRecv = s->recvBytes > 0 && onGpu(call->recvMem);
+  s->userSend = call->send;
+  s->userRecv = call->recv;
+  GpuBackend* gpu = nullptr;
+  if (s->stageSend || s->stageRecv) {
+    gpu = gpuBackend(onGpu(call->sendMem) && s->stageSend ? call->sendMem : call->recvMem);
+    addStream(call->stream);
+  }
+  const auto sendAt = reinterpret_cast<uintptr_t>(call->send);
+  const auto recvAt = reinterpret_cast<uintptr_t>(call->recv);
+  const bool overlap = s->stageSend && s->stageRecv && sendAt < recvAt + s->recvBytes && recvAt < sendAt + s->sendBytes;
+  if (overlap) {
+    // In place: one staging buffer for the union, so the engine sees the same layout as on the device.
+    const uintptr_t base = std::min(sendAt, recvAt);
+    const uintptr_t end = std::max(sendAt + s->sendBytes, recvAt + s->recvBytes);
+    char* staged = nullptr;
+    MIXCCL_TRY(take(end - base, &staged));
+    call->send = staged + (sendAt - base);
+    call->recv = staged + (recvAt - base);
+  } else {
+    char* staged = nullptr;
+    if (s->stageSend) {
+      MIXCCL_TRY(take(s->sendBytes, &staged));
+      call->send = staged;
+    }
+    if (s->stageRecv) {
+      MIXCCL_TRY(take(s->recvBytes, &staged));
+      call->recv = staged;
+    }
+  }
+  if (s->stageSend) {
+    MIXCCL_TRY(gpu->copyAsync(const_cast<void*>(call->send), s->userSend, s->sendBytes, call->stream));
+  }
+  if (call->scale && onGpu(call->scalarMem)) {
+    // A device-resident pre-mul-sum scalar is read when the stream reaches the call, like the data.
+    GpuBackend* sg = gpuBackend(call->scalarMem);
+    char* staged = nullptr;
+    MIXCCL_TRY(take(esz, &staged));
+    MIXCCL_TRY(sg->copyAsync(staged, call->scale->pointer, esz, call->stream));
+    call->scale->pointer = staged;
+    addStream(call->stream);
+  }
+  return mixcclSuccess;
+}
+
+Result Launch::recordInputEvents(GpuBackend* gpu, std::vector<void*>* events) {
+  for (void* stream : streams_) {
+    void* e = nullptr;
+    MIXCCL_TRY(pool_.acquireEvent(&e));
+    events_.push_back(e);
+    MIXCCL_TRY(gpu->eventRecord(e, stream));
+    events->push_back(e);
+  }
+  return mixcclSuccess;
+}
+
+Result Launch::copyOutputs(GpuBackend* gpu, const std::vector<CollCall>& calls,
+                           const std::vector<StagedCall>& staged, const uint32_t* flag, uint32_t ticket) {
+  for (void* stream : streams_) {
+    MIXCCL_TRY(gpu->streamWaitFlag(stream, flag, ticket));
+    for (size_t i = 0; i < calls.size(); ++i) {
+      if (calls[i].stream != stream || !staged[i].stageRecv) continue;
+      MIXCCL_TRY(gpu->copyAsync(staged[i].userRecv, calls[i].recv, staged[i].recvBytes, stream));
+    }
+    void* e = nullptr;
+    MIXCCL_TRY(pool_.acquireEvent(&e));
+    events_.push_back(e);
+    MIXCCL_TRY(gpu->eventRecord(e, stream));
+    doneEvents_.push_back(e);
+  }
+  return mixcclSuccess;
+}
+
+void Launch::release(bool enqueued) {
+  pool_.releaseAfter(std::move(buffers_), std::move(events_), enqueued ? std::move(doneEvents_) : std::vector<void*>{});
+}
+
+// The host side of a staged job, on the proxy thread: scale deferred pre-mul-sum inputs, then run the calls.
+Result runStagedJob(Communicator& comm, std::vector<CollCall>& calls, Result inputs) {
+  Result res = inputs;
+  for (CollCall& c : calls) {
+    if (res != mixcclSuccess || !c.scale) continue;
+    res = scaleInput(*c.scale, c.send, sendElements(c.args, comm.nranks()), &c.owned);
+    c.send = c.owned.get();
+    c.args.op = mixcclSum;
+  }
+  if (res == mixcclSuccess) res = runHostCalls(calls);
+  if (res != mixcclSuccess) comm.setAsyncError(res);
+  return res;
+}
+
+}  // namespace
+
+bool needsStaging(const CollCall& call) {
+  return onGpu(call.sendMem) || onGpu(call.recvMem) || (call.scale && onGpu(call.scalarMem));
+}
+
+Result StagedRuntime::create(GpuBackend* gpu, std::unique_ptr<StagedRuntime>* out) {
+  std::unique_ptr<StagedRuntime> rt(new StagedRuntime());
+  rt->gpu_ = gpu;
+  void* flag = nullptr;
+  MIXCCL_TRY(gpu->allocPinned(sizeof(uint32_t), &flag));
+  rt->flag_ = static_cast<uint32_t*>(flag);
+  rt->pool_ = std::make_unique<StagingPool>(gpu);
+  rt->proxy_ = std::make_unique<StreamProxy>(gpu, rt->flag_);
+  *out = std::move(rt);
+  return mixcclSuccess;
+}
+
+StagedRuntime::~StagedRuntime() {
+  proxy_.reset();  // runs (or, after cancel(), fails) what is queued: every flag is advanced
+  const bool idle = pool_->waitIdle(kTeardownWaitSec);
+  pool_.reset();
+  if (idle) gpu_->freePinned(flag_);  // else a stream may still poll it
+}
+
+void StagedRuntime::cancel() { proxy_->cancel(); }
+
+void StagedRuntime::drain() { proxy_->drain(); }
+
+Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
+  Communicator& c = *comm->impl;
+  GpuBackend* gpu = nullptr;
+  for (const CollCall& call : calls) {
+    for (MemoryType t : {call.sendMem, call.recvMem, call.scale ? call.scalarMem : MemoryType::kHost}) {
+      if (!onGpu(t)) continue;
+      GpuBackend* g = gpuBackend(t);
+      if (gpu != nullptr && g != gpu) {
+        return failf(mixcclInvalidUsage, "rank %d: one call or group mixes %s and %s buffers on one communicator",
+                     c.rank(), gpu->name(), g->name());
+      }
+      gpu = g;
+    }
+  }
+  StagedRuntime* rt = c.stagedRuntime();
+  if (rt == nullptr) {
+    if (gpu == nullptr) return failf(mixcclInternalError, "rank %d: no staging runtime for host calls", c.rank());
+    MIXCCL_TRY(c.createStagedRuntime(gpu, &rt));
+  } else if (gpu != nullptr && gpu != rt->gpu()) {
+    return failf(mixcclInvalidUsage, "rank %d: the communicator staged %s buffers before; it cannot take %s buffers "
+                 "too", c.rank(), rt->gpu()->name(), gpu->name());
+  }
+  gpu = rt->gpu();
+
+  Launch launch(c, rt->pool());
+  std::vector<StagedCall> staged(calls.size());
+  StreamProxy::Job job;
+  Result res = mixcclSuccess;
+  for (size_t i = 0; i < calls.size() && res == mixcclSuccess; ++i) {
+    if (needsStaging(calls[i])) res = launch.stageInputs(&calls[i], &staged[i]);
+  }
+  if (res == mixcclSuccess) res = launch.recordInputEvents(gpu, &job.inputsReady);
+  if (res != mixcclSuccess) {
+    launch.release(false);
+    return res;
+  }
+  const bool hostOnly = job.inputsReady.empty();
+  job.keepResult = hostOnly;
+  auto shared = std::make_shared<std::vector<CollCall>>(calls);
+  job.run = [&c, shared](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *shared, inputs); };
+  uint32_t ticket = 0;
+  rt->proxy().submit(std::move(job), &ticket);
+  if (hostOnly) {
+    launch.release(false);
+    return rt->proxy().waitFor(ticket);
+  }
+  res = launch.copyOutputs(gpu, calls, staged, rt->proxy().flag(), ticket);
+  launch.release(res == mixcclSuccess);
+  if (res != mixcclSuccess) c.setAsyncError(res);
+  return res;
+}
+
+}  // namespace mixccl

@@ -1,0 +1,56 @@
+#pragma once
+// Collectives and point-to-point calls on GPU buffers, stream-ordered, through host staging (issue 5): the
+// path that works for every rank layout (several ranks on one GPU, GPUs of different vendors, CPU ranks in the
+// same communicator), since the data meet in host memory and the host engine moves them.
+//
+// For one communicator's calls (one call, or the calls of one group), on each user stream involved:
+//   D2H copies of the device inputs into pinned staging  ->  record an event  ->  [proxy: wait for the events,
+//   run the calls on the staging memory with the host engine, advance the flag]  ->  the stream waits for the
+//   flag  ->  H2D copies of the staged outputs into the device outputs  ->  record an event that frees the
+//   staging memory for reuse.
+// The user's thread only enqueues; it never waits for the GPU or the peers.
+//
+// Once a communicator has staged a call, all its later calls go through its proxy (in order), also those on
+// host buffers, which then wait for their job before returning (host-memory semantics: done on return).
+#include <memory>
+#include <vector>
+
+#include "core/group.h"
+
+namespace mixccl {
+
+class StagedRuntime;
+class StagingPool;
+class StreamProxy;
+
+// Whether `call` touches GPU memory (a buffer or a pre-mul-sum scalar) and so must be staged.
+bool needsStaging(const CollCall& call);
+
+// Launches `calls` (all of communicator `comm`, in issue order) through its proxy, creating the proxy and the
+// staging pool on first use. Returns once the GPU work is enqueued (or, for a job without GPU buffers, once it
+// has run). Errors of the enqueue are returned; errors of the run become the communicator's async error.
+Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls);
+
+// The proxy and staging memory of one communicator (created by launchThroughProxy; owned by the Communicator).
+class StagedRuntime {
+ public:
+  static Result create(GpuBackend* gpu, std::unique_ptr<StagedRuntime>* out);
+  ~StagedRuntime();  // drains the proxy, waits (bounded) for the streams to release the staging memory
+  GpuBackend* gpu() const { return gpu_; }
+  // Makes queued and running jobs fail fast (abort).
+  void cancel();
+  // Waits until every submitted job has run.
+  void drain();
+
+  StreamProxy& proxy() { return *proxy_; }
+  StagingPool& pool() { return *pool_; }
+
+ private:
+  StagedRuntime() = default;
+  GpuBackend* gpu_ = nullptr;
+  uint32_t* flag_ = nullptr;  // pinned word the proxy advances
+  std::unique_ptr<StagingPool> pool_;
+  std::unique_ptr<StreamProxy> proxy_;
+};
+
+}  // namespace mixccl

@@ -1,0 +1,53 @@
+#pragma once
+// Pinned host buffers and events for staging GPU data through host memory, reused once the stream work that
+// touches them is over (core/device_launch.h).
+//
+// Contract: used by the one thread that uses the communicator. Buffers come in power-of-two sizes (at least
+// 4 KiB) and are kept for reuse until the pool is destroyed. The destructor frees what no stream work can still
+// touch; what is still pending then (a stream that never ran) is left allocated, with a warning, rather than
+// freed under a GPU's feet. Owners drain their proxy and call waitIdle() first.
+#include <cstddef>
+#include <map>
+#include <vector>
+
+#include "core/status.h"
+#include "device/gpu_backend.h"
+
+namespace mixccl {
+
+class StagingPool {
+ public:
+  explicit StagingPool(GpuBackend* gpu) : gpu_(gpu) {}
+  ~StagingPool();
+  StagingPool(const StagingPool&) = delete;
+  StagingPool& operator=(const StagingPool&) = delete;
+
+  // A pinned buffer of at least `bytes` bytes (allocPinned memory: GPU-mapped).
+  Result acquire(size_t bytes, char** out);
+  // An event of the pool's backend.
+  Result acquireEvent(void** out);
+  // Takes back `buffers` and `events` once every event in `after` has completed (they may be among `events`).
+  void releaseAfter(std::vector<char*> buffers, std::vector<void*> events, std::vector<void*> after);
+  // Waits until every pending release has happened or `timeoutSec` passed; false on timeout. An event whose
+  // query fails counts as completed (the failure is logged by the backend).
+  bool waitIdle(double timeoutSec);
+
+ private:
+  struct Pending {
+    std::vector<char*> buffers;
+    std::vector<void*> events;
+    std::vector<void*> after;
+  };
+  // Moves the pending releases whose events completed to the free lists.
+  void sweep();
+  bool completed(const Pending& p);
+
+  GpuBackend* gpu_;
+  std::map<size_t, std::vector<char*>> free_;  // by capacity
+  std::map<char*, size_t> capacity_;           // every buffer this pool allocated
+  std::vector<void*> freeEvents_;
+  std::vector<void*> allEvents_;
+  std::vector<Pending> pending_;
+};
+
+}  // namespace mixccl

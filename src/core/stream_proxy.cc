@@ -1,0 +1,93 @@
+#include "core/stream_proxy.h"
+
+#include <chrono>
+
+#include "core/log.h"
+
+namespace mixccl {
+namespace {
+
+// Polling an event: spin this long, then nap between looks (the input copies of a large buffer take a while).
+constexpr auto kSpinFor = std::chrono::microseconds(50);
+constexpr auto kNap = std::chrono::microseconds(20);
+
+}  // namespace
+
+StreamProxy::StreamProxy(GpuBackend* gpu, uint32_t* flagWord) : gpu_(gpu), flag_(flagWord) {
+  __atomic_store_n(flag_, 0u, __ATOMIC_RELEASE);
+  thread_ = std::thread([this] { loop(); });
+}
+
+StreamProxy::~StreamProxy() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void StreamProxy::submit(Job job, uint32_t* ticket) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    *ticket = ++nextTicket_;
+    queue_.emplace_back(*ticket, std::move(job));
+  }
+  cv_.notify_all();
+}
+
+Result StreamProxy::waitFor(uint32_t ticket) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return static_cast<int32_t>(doneTicket_ - ticket) >= 0; });
+  auto it = results_.find(ticket);
+  Result res = it != results_.end() ? it->second : mixcclSuccess;
+  if (it != results_.end()) results_.erase(it);
+  return res;
+}
+
+void StreamProxy::drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return queue_.empty() && doneTicket_ == nextTicket_; });
+}
+
+void StreamProxy::cancel() {
+  cancelled_.store(true);
+  cv_.notify_all();
+}
+
+Result StreamProxy::waitInputs(const Job& job) {
+  const auto start = std::chrono::steady_clock::now();
+  for (void* event : job.inputsReady) {
+    for (;;) {
+      bool done = false;
+      MIXCCL_TRY(gpu_->eventQuery(event, &done));
+      if (done) break;
+      if (cancelled_.load()) {
+        return fail(mixcclRemoteError, "stream proxy: the communicator was aborted while a collective waited for "
+                    "its inputs on the stream");
+      }
+      if (std::chrono::steady_clock::now() - start > kSpinFor) std::this_thread::sleep_for(kNap);
+    }
+  }
+  return mixcclSuccess;
+}
+
+void StreamProxy::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stop_ and nothing left
+    auto [ticket, job] = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    Result res = job.run(waitInputs(job), cancelled_);
+    // The job's host writes (staged results) happen before the flag: a stream that sees the flag reads them.
+    __atomic_store_n(flag_, ticket, __ATOMIC_RELEASE);
+    lock.lock();
+    doneTicket_ = ticket;
+    if (job.keepResult) results_[ticket] = res;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace mixccl

@@ -1,0 +1,269 @@
+#include "support/emulated_gpu.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
+#include <thread>
+
+#include "core/status.h"
+#include "device/kernels/gpu_kernels.h"
+
+namespace mixccl::testing {
+namespace {
+
+struct Event {
+  std::atomic<uint64_t> recorded{0};   // records issued
+  std::atomic<uint64_t> completed{0};  // records the stream has reached
+};
+
+Event* asEvent(void* e) { return static_cast<Event*>(e); }
+
+void napUntil(const std::function<bool()>& ready) {
+  while (!ready()) std::this_thread::sleep_for(std::chrono::microseconds(10));
+}
+
+}  // namespace
+
+// One stream: a thread that runs the operations queued on it, in order.
+class EmulatedGpu::Stream {
+ public:
+  explicit Stream(unsigned delayUs) : delayUs_(delayUs), thread_([this] { loop(); }) {}
+  ~Stream() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void push(std::function<void()> op) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(op));
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      std::function<void()> op = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      if (delayUs_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delayUs_));
+      op();
+      lock.lock();
+    }
+  }
+  const unsigned delayUs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+EmulatedGpu::EmulatedGpu(unsigned delayUs) : default_(std::make_unique<Stream>(delayUs)), delayUs_(delayUs) {}
+
+EmulatedGpu::~EmulatedGpu() = default;
+
+EmulatedGpu::Stream* EmulatedGpu::resolve(void* stream) {
+  return stream == nullptr ? default_.get() : static_cast<Stream*>(stream);
+}
+
+void EmulatedGpu::reduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec) {
+  reduceAsync(dst, a, b, count, spec, nullptr);
+  streamSynchronize(nullptr);
+}
+void EmulatedGpu::postOp(void* dst, const void* src, size_t count, const ReduceSpec& spec) {
+  postOpAsync(dst, src, count, spec, nullptr);
+  streamSynchronize(nullptr);
+}
+void EmulatedGpu::copy(void* dst, const void* src, size_t bytes) {
+  copyAsync(dst, src, bytes, nullptr);
+  streamSynchronize(nullptr);
+}
+
+Result EmulatedGpu::currentDevice(int* out) {
+  *out = 0;
+  return mixcclSuccess;
+}
+Result EmulatedGpu::setDevice(int device) {
+  if (device != 0) return failf(mixcclInvalidArgument, "emulated gpu: no device %d (there is one)", device);
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::queryPointer(const void* ptr, PointerInfo* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto p = reinterpret_cast<uintptr_t>(ptr);
+  auto inside = [p](const std::map<uintptr_t, size_t>& m) {
+    auto it = m.upper_bound(p);
+    if (it == m.begin()) return false;
+    --it;
+    return p < it->first + it->second;
+  };
+  PointerInfo info;
+  if (inside(device_)) {
+    info.type = MemoryType::kCuda;
+    info.device = 0;
+  } else if (inside(pinned_)) {
+    info.pinned = true;
+  }
+  *out = info;
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::allocDevice(size_t bytes, void** out) {
+  void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+  if (p == nullptr) return failf(mixcclSystemError, "emulated gpu: out of memory (%zu bytes)", bytes);
+  std::memset(p, 0xA5, bytes);  // garbage, as fresh device memory is
+  std::lock_guard<std::mutex> lock(mu_);
+  device_[reinterpret_cast<uintptr_t>(p)] = bytes == 0 ? 1 : bytes;
+  *out = p;
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::freeDevice(void* ptr) {
+  if (ptr == nullptr) return mixcclSuccess;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (device_.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) {
+    return failf(mixcclInvalidArgument, "emulated gpu: freeDevice(%p) of memory it did not allocate", ptr);
+  }
+  std::free(ptr);
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::allocPinned(size_t bytes, void** out) {
+  void* p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+  if (p == nullptr) return failf(mixcclSystemError, "emulated gpu: out of pinned memory (%zu bytes)", bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  pinned_[reinterpret_cast<uintptr_t>(p)] = bytes;
+  *out = p;
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::freePinned(void* ptr) {
+  if (ptr == nullptr) return mixcclSuccess;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pinned_.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) {
+    return failf(mixcclInvalidArgument, "emulated gpu: freePinned(%p) of memory it did not allocate", ptr);
+  }
+  std::free(ptr);
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* stream) {
+  if (bytes == 0 || dst == src) return mixcclSuccess;
+  resolve(stream)->push([=] { std::memcpy(dst, src, bytes); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) {
+  resolve(stream)->push([=] { kernels::host::launchCopy(dst, src, bytes, nullptr); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
+                                void* stream) {
+  resolve(stream)->push([=] { kernels::host::launchReduce(dst, a, b, count, spec, nullptr); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) {
+  resolve(stream)->push([=] { kernels::host::launchPostOp(dst, src, count, spec, nullptr); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) {
+  resolve(stream)->push([=] { kernels::host::launchWaitFlag(flag, value, nullptr); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::streamCreate(void** out) {
+  auto* s = new Stream(delayUs_);
+  std::lock_guard<std::mutex> lock(mu_);
+  streams_.insert(s);
+  *out = s;
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::streamDestroy(void* stream) {
+  auto* s = static_cast<Stream*>(stream);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (streams_.erase(s) == 0) return failf(mixcclInvalidArgument, "emulated gpu: unknown stream %p", stream);
+  }
+  streamSynchronize(stream);
+  delete s;
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::streamSynchronize(void* stream) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> f = done->get_future();
+  resolve(stream)->push([done] { done->set_value(); });
+  f.wait();
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::eventCreate(void** out) {
+  *out = new Event();
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::eventDestroy(void* event) {
+  delete asEvent(event);
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::eventRecord(void* event, void* stream) {
+  Event* e = asEvent(event);
+  const uint64_t n = e->recorded.fetch_add(1) + 1;
+  resolve(stream)->push([e, n] { e->completed.store(n); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::streamWaitEvent(void* stream, void* event) {
+  Event* e = asEvent(event);
+  const uint64_t n = e->recorded.load();
+  resolve(stream)->push([e, n] { napUntil([&] { return e->completed.load() >= n; }); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::eventQuery(void* event, bool* done) {
+  Event* e = asEvent(event);
+  *done = e->completed.load() >= e->recorded.load();
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::ipcExport(const void*, IpcHandle*) {
+  return fail(mixcclInvalidUsage, "emulated gpu: IPC is not emulated");
+}
+Result EmulatedGpu::ipcImport(const IpcHandle&, void**) {
+  return fail(mixcclInvalidUsage, "emulated gpu: IPC is not emulated");
+}
+Result EmulatedGpu::ipcClose(void*) { return fail(mixcclInvalidUsage, "emulated gpu: IPC is not emulated"); }
+
+size_t EmulatedGpu::liveDeviceAllocations() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return device_.size();
+}
+
+EmulatedGpu& installEmulatedGpu(unsigned delayUs) {
+  // Never destroyed: the library may use it while the process exits.
+  static EmulatedGpu* gpu = [delayUs] {
+    auto* g = new EmulatedGpu(delayUs);
+    setGpuBackendForTesting(MemoryType::kCuda, g);
+    return g;
+  }();
+  return *gpu;
+}
+
+}  // namespace mixccl::testing

@@ -1,0 +1,81 @@
+#pragma once
+// A GpuBackend that runs on the host, so the engine's GPU paths (stream-ordered calls, staging, the proxy) are
+// tested on machines without a GPU. Installed as the CUDA backend with setGpuBackendForTesting.
+//
+// * "Device memory" is host memory this backend allocated; queryPointer reports it as CUDA memory of device 0.
+//   Pinned memory is host memory it allocated, reported as pinned host memory.
+// * A stream is a worker thread running its operations in order; nullptr is one default stream. Operations are
+//   the host build of the kernel source (kernels::host), memcpy, event records and waits.
+// * Every stream operation first sleeps `delayUs`, so that a caller that reads results before the stream ran,
+//   or a proxy that runs before its inputs were copied, reads stale data and the test sees it.
+// * IPC is not emulated (ipcExport/ipcImport fail, saying so).
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "device/gpu_backend.h"
+
+namespace mixccl::testing {
+
+class EmulatedGpu final : public GpuBackend {
+ public:
+  explicit EmulatedGpu(unsigned delayUs);
+  ~EmulatedGpu() override;
+
+  MemoryType memoryType() const override { return MemoryType::kCuda; }
+  const char* name() const override { return "emulated-gpu"; }
+  void reduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec) override;
+  void postOp(void* dst, const void* src, size_t count, const ReduceSpec& spec) override;
+  void copy(void* dst, const void* src, size_t bytes) override;
+  Result allocScratch(size_t bytes, void** out) override { return allocDevice(bytes, out); }
+  void freeScratch(void* ptr) override { freeDevice(ptr); }
+
+  int deviceCount() const override { return 1; }
+  Result currentDevice(int* out) override;
+  Result setDevice(int device) override;
+  Result queryPointer(const void* ptr, PointerInfo* out) override;
+  Result allocDevice(size_t bytes, void** out) override;
+  Result freeDevice(void* ptr) override;
+  Result allocPinned(size_t bytes, void** out) override;
+  Result freePinned(void* ptr) override;
+  Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;
+  Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override;
+  Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
+                     void* stream) override;
+  Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override;
+  Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override;
+  Result streamCreate(void** out) override;
+  Result streamDestroy(void* stream) override;
+  Result streamSynchronize(void* stream) override;
+  Result eventCreate(void** out) override;
+  Result eventDestroy(void* event) override;
+  Result eventRecord(void* event, void* stream) override;
+  Result streamWaitEvent(void* stream, void* event) override;
+  Result eventQuery(void* event, bool* done) override;
+  Result ipcExport(const void* base, IpcHandle* out) override;
+  Result ipcImport(const IpcHandle& handle, void** out) override;
+  Result ipcClose(void* mapped) override;
+  Result stickyError() const override { return mixcclSuccess; }
+
+  // Device allocations not freed yet (leak checks).
+  size_t liveDeviceAllocations();
+
+  class Stream;
+
+ private:
+  Stream* resolve(void* stream);
+  std::mutex mu_;
+  std::map<uintptr_t, size_t> device_;  // base -> bytes
+  std::map<uintptr_t, size_t> pinned_;
+  std::set<Stream*> streams_;
+  std::unique_ptr<Stream> default_;
+  const unsigned delayUs_;
+};
+
+// Creates the process's emulated GPU and installs it as the CUDA backend (once per process; later calls return
+// the same object).
+EmulatedGpu& installEmulatedGpu(unsigned delayUs = 200);
+
+}  // namespace mixccl::testing

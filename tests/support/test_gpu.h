@@ -1,0 +1,17 @@
+#pragma once
+// The GPU a rank of a device test uses: the emulated one (support/emulated_gpu.h) by default, so the GPU paths
+// run everywhere; the real CUDA/HIP device when MIXCCL_TEST_REAL_GPU=1 (tests/gpu/run.sh sets it). Call it in the
+// rank's process (after the fork), before mixccl sees any pointer.
+#include <string>
+
+#include "device/gpu_backend.h"
+
+namespace mixccl::testing {
+
+// nullptr with *why when MIXCCL_TEST_REAL_GPU=1 and no GPU is usable.
+GpuBackend* testGpu(std::string* why);
+
+// True when the tests run on the emulation (delays and checks that only it can make hold).
+bool testGpuIsEmulated();
+
+}  // namespace mixccl::testing
