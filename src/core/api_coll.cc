@@ -38,10 +38,12 @@ Result locate(CollCall* call, const PreMulSumOp* userOp) {
   if (call->send != nullptr) {
     MIXCCL_TRY(queryMemoryType(call->send, &info));
     call->sendMem = info.type;
+    if (info.device >= 0) call->device = info.device;
   }
   if (call->recv != nullptr) {
     MIXCCL_TRY(queryMemoryType(call->recv, &info));
     call->recvMem = info.type;
+    if (info.device >= 0) call->device = info.device;
   }
   if (userOp != nullptr && userOp->pointer != nullptr) {
     MIXCCL_TRY(queryMemoryType(userOp->pointer, &info));

@@ -158,6 +158,36 @@ Result runStagedJob(Communicator& comm, std::vector<CollCall>& calls, Result inp
   return res;
 }
 
+// Stages `calls` on their streams, hands the job to the proxy and queues the copies back (see the header).
+Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::vector<CollCall>& calls) {
+  Launch launch(c, rt->pool());
+  std::vector<StagedCall> staged(calls.size());
+  StreamProxy::Job job;
+  Result res = mixcclSuccess;
+  for (size_t i = 0; i < calls.size() && res == mixcclSuccess; ++i) {
+    if (needsStaging(calls[i])) res = launch.stageInputs(&calls[i], &staged[i]);
+  }
+  if (res == mixcclSuccess) res = launch.recordInputEvents(gpu, &job.inputsReady);
+  if (res != mixcclSuccess) {
+    launch.release(false);
+    return res;
+  }
+  const bool hostOnly = job.inputsReady.empty();
+  job.keepResult = hostOnly;
+  auto shared = std::make_shared<std::vector<CollCall>>(calls);
+  job.run = [&c, shared](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *shared, inputs); };
+  uint32_t ticket = 0;
+  rt->proxy().submit(std::move(job), &ticket);
+  if (hostOnly) {
+    launch.release(false);
+    return rt->proxy().waitFor(ticket);
+  }
+  res = launch.copyOutputs(gpu, calls, staged, rt->proxy().flag(), ticket);
+  launch.release(res == mixcclSuccess);
+  if (res != mixcclSuccess) c.setAsyncError(res);
+  return res;
+}
+
 }  // namespace
 
 bool needsStaging(const CollCall& call) {
@@ -210,33 +240,19 @@ Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
                  "too", c.rank(), rt->gpu()->name(), gpu->name());
   }
   gpu = rt->gpu();
-
-  Launch launch(c, rt->pool());
-  std::vector<StagedCall> staged(calls.size());
-  StreamProxy::Job job;
-  Result res = mixcclSuccess;
-  for (size_t i = 0; i < calls.size() && res == mixcclSuccess; ++i) {
-    if (needsStaging(calls[i])) res = launch.stageInputs(&calls[i], &staged[i]);
+  // The runtime's current device must own the streams and buffers (the user's thread may have another one
+  // current in this library's runtime, which is not the application's); restored on the way out.
+  int device = -1, previous = -1;
+  for (const CollCall& call : calls) device = std::max(device, call.device);
+  if (device >= 0 && gpu->currentDevice(&previous) == mixcclSuccess && previous != device) {
+    MIXCCL_TRY(gpu->setDevice(device));
+  } else {
+    previous = -1;
   }
-  if (res == mixcclSuccess) res = launch.recordInputEvents(gpu, &job.inputsReady);
-  if (res != mixcclSuccess) {
-    launch.release(false);
-    return res;
-  }
-  const bool hostOnly = job.inputsReady.empty();
-  job.keepResult = hostOnly;
-  auto shared = std::make_shared<std::vector<CollCall>>(calls);
-  job.run = [&c, shared](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *shared, inputs); };
-  uint32_t ticket = 0;
-  rt->proxy().submit(std::move(job), &ticket);
-  if (hostOnly) {
-    launch.release(false);
-    return rt->proxy().waitFor(ticket);
-  }
-  res = launch.copyOutputs(gpu, calls, staged, rt->proxy().flag(), ticket);
-  launch.release(res == mixcclSuccess);
-  if (res != mixcclSuccess) c.setAsyncError(res);
+  Result res = enqueueStaged(c, rt, gpu, calls);
+  if (previous >= 0) gpu->setDevice(previous);
   return res;
 }
+
 
 }  // namespace mixccl

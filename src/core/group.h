@@ -31,6 +31,7 @@ struct CollCall {
   void* stream = nullptr;          // the user's stream (used for GPU buffers)
   MemoryType sendMem = MemoryType::kHost;  // where `send` / `recv` live, as queried at the call
   MemoryType recvMem = MemoryType::kHost;
+  int device = -1;                         // the GPU of the call's device buffers (-1: none)
   // A pre-mul-sum left to the staged path (its input, or its scalar, is on a GPU): applied to the staged input.
   std::optional<PreMulSumOp> scale;
   MemoryType scalarMem = MemoryType::kHost;  // where scale->pointer lives (if it is set)
