@@ -51,6 +51,7 @@ extern const ConfigVar kSpinUs;
 extern const ConfigVar kTransports;
 extern const ConfigVar kOfiProvider;
 extern const ConfigVar kTopoFile;
+extern const ConfigVar kStreamWait;
 }  // namespace cfg
 
 }  // namespace mixccl

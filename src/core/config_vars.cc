@@ -42,6 +42,10 @@ const ConfigVar kLinkCosts{"MIXCCL_LINK_COSTS", ConfigType::kString, "",
                            "cost model of link classes, e.g. cross-site=5ms/1.25GB/s,same-site=15us/12.5GB/s "
                            "(same-device, same-host, same-site, cross-site); must be equal on every rank"};
 
+const ConfigVar kStreamWait{"MIXCCL_STREAM_WAIT", ConfigType::kString, "auto",
+                            "how a GPU stream waits for the host side of a staged call: memop (a stream memory "
+                            "operation), kernel (a one-thread polling kernel), auto (memop where the driver has it)"};
+
 }  // namespace cfg
 
 const std::vector<const ConfigVar*>& configRegistry() {
@@ -50,6 +54,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
       &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,   &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
+      &cfg::kStreamWait,
   };
   return all;
 }

@@ -11,6 +11,8 @@
 //   kMemoryType, kName ("cuda"), kVendor ("CUDA")
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
 //   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
+//   streamWaitValue(stream, flag, value, error)  the runtime's own stream wait (*flag >= value as GpuBackend's
+//                                           streamWaitFlag); false with the reason in *error when unavailable
 //   getDevice, setDevice, queryPointer, malloc, free, hostAlloc, hostFree (sizes > 0, pointers not null),
 //   memcpyAsync, streamCreate, streamDestroy, streamSynchronize, eventCreate, eventDestroy, eventRecord,
 //   streamWaitEvent, eventQuery (*done = false for a pending event), ipcGetMemHandle, ipcOpenMemHandle,
@@ -22,6 +24,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "device/gpu_backend.h"
 #include "device/kernels/gpu_kernels.h"
@@ -81,7 +84,22 @@ class GpuBackendCommon final : public GpuBackend {
   Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override {
     return checkLaunch(Rt::launchPostOp(dst, src, count, spec, stream), "post-op kernel launch", &spec);
   }
+  // MIXCCL_STREAM_WAIT: memop uses the runtime's stream wait (an error where it fails), kernel the polling
+  // kernel, auto the stream wait until it fails once, then the kernel (said once at INFO).
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override {
+    const std::string mode = configString(cfg::kStreamWait);
+    if (mode != "kernel" && memOpUsable_.load()) {
+      std::string error;
+      if (Rt::streamWaitValue(stream, flag, value, &error)) return mixcclSuccess;
+      if (mode == "memop") {
+        return failf(mixcclUnhandledCudaError, "%s backend: stream wait on a host flag failed: %s "
+                     "(MIXCCL_STREAM_WAIT=memop)", Rt::kName, error.c_str());
+      }
+      if (memOpUsable_.exchange(false)) {
+        MIXCCL_LOG(kInfo, "%s backend: stream memory operations unavailable (%s); streams wait with a polling "
+                   "kernel", Rt::kName, error.c_str());
+      }
+    }
     return checkLaunch(Rt::launchWaitFlag(flag, value, stream), "wait-flag kernel launch", nullptr);
   }
 
@@ -131,6 +149,7 @@ class GpuBackendCommon final : public GpuBackend {
 
   const int devices_;
   std::atomic<int> sticky_{mixcclSuccess};
+  std::atomic<bool> memOpUsable_{true};
 };
 
 struct GpuProbe {

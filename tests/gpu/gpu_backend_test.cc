@@ -268,6 +268,37 @@ TEST_P(GpuBackendTest, EventsOrderTwoStreams) {
   EXPECT_EQ(be_->streamDestroy(sb), mixcclSuccess);
 }
 
+// streamWaitFlag holds a stream until the host advances the flag, in both ways a stream can wait (a stream
+// memory operation, a polling kernel): the work queued behind it has not run while the flag is short.
+TEST_P(GpuBackendTest, StreamWaitsForTheHostFlagBothWays) {
+  for (const char* mode : {"memop", "kernel"}) {
+    setenv("MIXCCL_STREAM_WAIT", mode, 1);
+    void *stream = nullptr, *ev = nullptr, *flagMem = nullptr;
+    ASSERT_EQ(be_->streamCreate(&stream), mixcclSuccess);
+    ASSERT_EQ(be_->eventCreate(&ev), mixcclSuccess);
+    ASSERT_EQ(be_->allocPinned(sizeof(uint32_t), &flagMem), mixcclSuccess);
+    auto* flag = static_cast<uint32_t*>(flagMem);
+    __atomic_store_n(flag, 5u, __ATOMIC_RELEASE);
+    std::vector<uint8_t> pattern(4096, 0x3c), zeros(4096, 0);
+    void* dev = upload(zeros);
+    ASSERT_EQ(be_->streamSynchronize(nullptr), mixcclSuccess);
+    ASSERT_EQ(be_->streamWaitFlag(stream, flag, 7), mixcclSuccess) << mode;
+    ASSERT_EQ(be_->copyAsync(dev, pattern.data(), pattern.size(), stream), mixcclSuccess);
+    ASSERT_EQ(be_->eventRecord(ev, stream), mixcclSuccess);
+    usleep(50000);
+    bool done = true;
+    ASSERT_EQ(be_->eventQuery(ev, &done), mixcclSuccess);
+    EXPECT_FALSE(done) << mode << ": the stream ran past a flag of 5 < 7";
+    __atomic_store_n(flag, 7u, __ATOMIC_RELEASE);
+    ASSERT_EQ(be_->streamSynchronize(stream), mixcclSuccess) << mode;
+    EXPECT_EQ(download(dev, pattern.size(), stream), pattern) << mode;
+    EXPECT_EQ(be_->eventDestroy(ev), mixcclSuccess);
+    EXPECT_EQ(be_->streamDestroy(stream), mixcclSuccess);
+    EXPECT_EQ(be_->freePinned(flagMem), mixcclSuccess);
+  }
+  unsetenv("MIXCCL_STREAM_WAIT");
+}
+
 // IPC: this process exports a device buffer; a fresh process (this binary, exec'd, running only
 // GpuIpcChild.ImportsAndWrites) maps it, checks the pattern and writes another one that this process then sees.
 TEST_P(GpuBackendTest, IpcExportImportAcrossProcesses) {

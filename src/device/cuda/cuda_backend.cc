@@ -1,6 +1,7 @@
 // The CUDA backend: GpuBackend on the CUDA runtime (linked statically, see src/CMakeLists.txt), kernels from
 // src/device/kernels/ built by nvcc (cuda_kernels.cu). The logic is detail::GpuBackendCommon
 // (device/gpu_backend_common.h); this file holds only the CUDA runtime calls it is instantiated with.
+#include <cuda.h>  // driver types only: the driver entry point is found at run time
 #include <cuda_runtime_api.h>
 
 #include <cstring>
@@ -37,6 +38,29 @@ struct CudaRuntime {
   }
   static int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
     return kernels::cuda::launchWaitFlag(flag, value, stream);
+  }
+  // cuStreamWaitValue32 (a driver call, found through the runtime so that no libcuda is linked).
+  static bool streamWaitValue(void* stream, const uint32_t* flag, uint32_t value, std::string* error) {
+    using WaitValue32 = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+    static const WaitValue32 fn = [] {
+      void* p = nullptr;
+      cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+      if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &p, 12000, cudaEnableDefault, &found) !=
+              cudaSuccess || found != cudaDriverEntryPointSuccess) {
+        p = nullptr;
+      }
+      return reinterpret_cast<WaitValue32>(p);
+    }();
+    if (fn == nullptr) {
+      *error = "the driver has no cuStreamWaitValue32";
+      return false;
+    }
+    CUresult rc = fn(toStream(stream), reinterpret_cast<CUdeviceptr>(flag), value, CU_STREAM_WAIT_VALUE_GEQ);
+    if (rc != CUDA_SUCCESS) {
+      *error = "cuStreamWaitValue32 gave CUresult " + std::to_string(int(rc));
+      return false;
+    }
+    return true;
   }
   static int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                           void* stream) {

@@ -39,6 +39,13 @@ struct HipRuntime {
   static int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
     return kernels::hip::launchWaitFlag(flag, value, stream);
   }
+  static bool streamWaitValue(void* stream, const uint32_t* flag, uint32_t value, std::string* error) {
+    hipError_t rc = hipStreamWaitValue32(toStream(stream), const_cast<uint32_t*>(flag), value, hipStreamWaitValueGte,
+                                         0xFFFFFFFFu);
+    if (rc == hipSuccess) return true;
+    *error = std::string("hipStreamWaitValue32 gave ") + hipGetErrorName(rc);
+    return false;
+  }
   static int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                           void* stream) {
     return kernels::hip::launchReduce(dst, a, b, count, spec, stream);
