@@ -62,10 +62,18 @@ class GpuBackend : public DeviceBackend {
   virtual Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                              void* stream) = 0;
   virtual Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) = 0;
-  // The stream's later work waits until the 32-bit word at `flag` (allocPinned memory) is at or past `value` in
-  // wrap-around order (int32_t(*flag - value) >= 0). The host advances the word with a release store after
-  // writing what that work reads. The wait holds one GPU thread while it lasts.
+  // dst = srcs[0] op srcs[1] op ... op srcs[n-1] element-wise, combined in that order and rounded after every
+  // step (bit for bit a chain of reduce() calls), then divided by spec.divisor if > 1. 1 <= n <= 16; the sources
+  // may be IPC-mapped memory of peers.
+  virtual Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
+                              void* stream) = 0;
+  // Flags: 32-bit words in allocPinned memory, or in device memory (own or IPC-mapped) of the stream's device.
+  // streamWaitFlag: the stream's later work waits until *flag is at or past `value` in wrap-around order
+  // (int32_t(*flag - value) >= 0). streamWriteFlag: *flag = value once the stream's earlier work is done and
+  // visible. The host advances a word with a release store after writing what the waiting work reads. Both use
+  // stream memory operations where the driver has them, else one-thread kernels (MIXCCL_STREAM_WAIT).
   virtual Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) = 0;
+  virtual Result streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) = 0;
 
   // ---- Streams and events ("signal" = record an event on a stream; "wait" = make a stream wait for one).
   virtual Result streamCreate(void** out) = 0;  // non-blocking with respect to the default stream

@@ -11,8 +11,10 @@
 //   kMemoryType, kName ("cuda"), kVendor ("CUDA")
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
 //   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
-//   streamWaitValue(stream, flag, value, error)  the runtime's own stream wait (*flag >= value as GpuBackend's
-//                                           streamWaitFlag); false with the reason in *error when unavailable
+//   launchWriteFlag, launchReduceN
+//   streamWaitValue / streamWriteValue(stream, flag, value, error)  the runtime's stream memory operations
+//                                           (as GpuBackend's streamWaitFlag / streamWriteFlag); false with the
+//                                           reason in *error when unavailable
 //   getDevice, setDevice, queryPointer, malloc, free, hostAlloc, hostFree (sizes > 0, pointers not null),
 //   memcpyAsync, streamCreate, streamDestroy, streamSynchronize, eventCreate, eventDestroy, eventRecord,
 //   streamWaitEvent, eventQuery (*done = false for a pending event), ipcGetMemHandle, ipcOpenMemHandle,
@@ -84,23 +86,21 @@ class GpuBackendCommon final : public GpuBackend {
   Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override {
     return checkLaunch(Rt::launchPostOp(dst, src, count, spec, stream), "post-op kernel launch", &spec);
   }
-  // MIXCCL_STREAM_WAIT: memop uses the runtime's stream wait (an error where it fails), kernel the polling
-  // kernel, auto the stream wait until it fails once, then the kernel (said once at INFO).
+  Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
+                      void* stream) override {
+    return checkLaunch(Rt::launchReduceN(dst, srcs, n, count, spec, stream), "reduce-n kernel launch", &spec);
+  }
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override {
-    const std::string mode = configString(cfg::kStreamWait);
-    if (mode != "kernel" && memOpUsable_.load()) {
-      std::string error;
-      if (Rt::streamWaitValue(stream, flag, value, &error)) return mixcclSuccess;
-      if (mode == "memop") {
-        return failf(mixcclUnhandledCudaError, "%s backend: stream wait on a host flag failed: %s "
-                     "(MIXCCL_STREAM_WAIT=memop)", Rt::kName, error.c_str());
-      }
-      if (memOpUsable_.exchange(false)) {
-        MIXCCL_LOG(kInfo, "%s backend: stream memory operations unavailable (%s); streams wait with a polling "
-                   "kernel", Rt::kName, error.c_str());
-      }
-    }
+    std::string error;
+    if (useMemOp([&] { return Rt::streamWaitValue(stream, flag, value, &error); }, &error)) return mixcclSuccess;
+    if (!error.empty()) return memOpFailure(error);
     return checkLaunch(Rt::launchWaitFlag(flag, value, stream), "wait-flag kernel launch", nullptr);
+  }
+  Result streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) override {
+    std::string error;
+    if (useMemOp([&] { return Rt::streamWriteValue(stream, flag, value, &error); }, &error)) return mixcclSuccess;
+    if (!error.empty()) return memOpFailure(error);
+    return checkLaunch(Rt::launchWriteFlag(flag, value, stream), "write-flag kernel launch", nullptr);
   }
 
   // ---- Streams and events.
@@ -139,6 +139,28 @@ class GpuBackendCommon final : public GpuBackend {
                    what, spec != nullptr ? int(spec->dtype) : -1, spec != nullptr ? int(spec->op) : -1);
     }
     return Rt::checkLaunch(code, what);
+  }
+
+  // MIXCCL_STREAM_WAIT: memop uses the runtime's stream memory operations (an error where they fail), kernel the
+  // one-thread kernels, auto the memory operations until one fails, then the kernels (said once at INFO).
+  // Returns true when `op` ran as a memory operation; false with *error empty: use the kernel; false with
+  // *error set: fail (memop mode).
+  template <typename Op>
+  bool useMemOp(Op op, std::string* error) {
+    const std::string mode = configString(cfg::kStreamWait);
+    if (mode == "kernel" || !memOpUsable_.load()) return false;
+    if (op()) return true;
+    if (mode == "memop") return false;
+    if (memOpUsable_.exchange(false)) {
+      MIXCCL_LOG(kInfo, "%s backend: stream memory operations unavailable (%s); streams wait and signal with "
+                 "one-thread kernels", Rt::kName, error->c_str());
+    }
+    error->clear();
+    return false;
+  }
+  static Result memOpFailure(const std::string& error) {
+    return failf(mixcclUnhandledCudaError, "%s backend: stream memory operation failed: %s (MIXCCL_STREAM_WAIT=memop)",
+                 Rt::kName, error.c_str());
   }
 
   // Keeps the first error of a method that cannot return it (already logged at its origin).

@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "core/status.h"
 #include "device/kernels/gpu_kernels.h"
@@ -178,6 +179,18 @@ Result EmulatedGpu::reduceAsync(void* dst, const void* a, const void* b, size_t 
 
 Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) {
   resolve(stream)->push([=] { kernels::host::launchPostOp(dst, src, count, spec, nullptr); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
+                                 void* stream) {
+  std::vector<const void*> in(srcs, srcs + n);
+  resolve(stream)->push([=] { kernels::host::launchReduceN(dst, in.data(), n, count, spec, nullptr); });
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) {
+  resolve(stream)->push([=] { kernels::host::launchWriteFlag(flag, value, nullptr); });
   return mixcclSuccess;
 }
 

@@ -45,7 +45,10 @@ class EmulatedGpu final : public GpuBackend {
   Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                      void* stream) override;
   Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override;
+  Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
+                      void* stream) override;
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override;
+  Result streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) override;
   Result streamCreate(void** out) override;
   Result streamDestroy(void* stream) override;
   Result streamSynchronize(void* stream) override;

@@ -172,6 +172,39 @@ TEST_P(KernelReduceTest, MatchesCpuBackendBitwise) {
   }
 }
 
+// The n-input reduce (gpu_ipc's kernel) equals a chain of two-input reduces in rank order, then the post-op.
+TEST_P(KernelReduceTest, ReduceNEqualsAChainOfReduces) {
+  const mixcclDataType_t dt = GetParam();
+  const size_t size = dataTypeSize(dt);
+  std::vector<uint8_t> a, b;
+  makeReduceInputs(dt, a, b);
+  const size_t n = a.size() / size;
+  for (int inputs : {1, 2, 3, 7, 16}) {
+    std::vector<std::vector<uint8_t>> in(inputs);
+    std::vector<const void*> ptrs;
+    for (int r = 0; r < inputs; ++r) {
+      const std::vector<uint8_t>& base = r % 2 == 0 ? a : b;
+      in[r].assign(base.begin() + (r * size) % base.size(), base.end());
+      in[r].insert(in[r].end(), base.begin(), base.begin() + (r * size) % base.size());
+      ptrs.push_back(in[r].data());
+    }
+    for (mixcclRedOp_t op : kAllOps) {
+      for (uint32_t divisor : {0u, 3u}) {
+        std::vector<uint8_t> want = in[0], got(a.size(), 0xa5);
+        for (int r = 1; r < inputs; ++r) {
+          ASSERT_EQ(kernels::host::launchReduce(want.data(), want.data(), in[r].data(), n, {dt, op, 0}, nullptr), 0);
+        }
+        ASSERT_EQ(kernels::host::launchPostOp(want.data(), want.data(), n, {dt, op, divisor}, nullptr), 0);
+        ASSERT_EQ(kernels::host::launchReduceN(got.data(), ptrs.data(), inputs, n, {dt, op, divisor}, nullptr), 0);
+        EXPECT_EQ(firstDifference(got, want, size), -1)
+            << dataTypeName(dt) << " " << redOpName(op) << " /" << divisor << " with " << inputs << " inputs";
+      }
+    }
+  }
+  const void* none[1] = {a.data()};
+  EXPECT_EQ(kernels::host::launchReduceN(a.data(), none, 17, 1, {dt, mixcclSum, 0}, nullptr), kernels::kInvalidSpec);
+}
+
 TEST_P(KernelReduceTest, PostOpMatchesCpuBackendBitwise) {
   const mixcclDataType_t dt = GetParam();
   const size_t size = dataTypeSize(dt);

@@ -39,28 +39,45 @@ struct CudaRuntime {
   static int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
     return kernels::cuda::launchWaitFlag(flag, value, stream);
   }
-  // cuStreamWaitValue32 (a driver call, found through the runtime so that no libcuda is linked).
-  static bool streamWaitValue(void* stream, const uint32_t* flag, uint32_t value, std::string* error) {
-    using WaitValue32 = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
-    static const WaitValue32 fn = [] {
-      void* p = nullptr;
-      cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-      if (cudaGetDriverEntryPointByVersion("cuStreamWaitValue32", &p, 12000, cudaEnableDefault, &found) !=
-              cudaSuccess || found != cudaDriverEntryPointSuccess) {
-        p = nullptr;
-      }
-      return reinterpret_cast<WaitValue32>(p);
-    }();
+  static int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
+    return kernels::cuda::launchWriteFlag(flag, value, stream);
+  }
+  static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
+                           void* stream) {
+    return kernels::cuda::launchReduceN(dst, srcs, n, count, spec, stream);
+  }
+  // cuStreamWaitValue32 / cuStreamWriteValue32: driver calls, found through the runtime (no libcuda linked).
+  template <typename Fn>
+  static Fn driverEntry(const char* symbol) {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
+    if (cudaGetDriverEntryPointByVersion(symbol, &p, 12000, cudaEnableDefault, &found) != cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      return nullptr;
+    }
+    return reinterpret_cast<Fn>(p);
+  }
+  using StreamValue32 = CUresult (*)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+  static bool memOp(StreamValue32 fn, const char* name, void* stream, const uint32_t* flag, uint32_t value,
+                    unsigned flags, std::string* error) {
     if (fn == nullptr) {
-      *error = "the driver has no cuStreamWaitValue32";
+      *error = std::string("the driver has no ") + name;
       return false;
     }
-    CUresult rc = fn(toStream(stream), reinterpret_cast<CUdeviceptr>(flag), value, CU_STREAM_WAIT_VALUE_GEQ);
+    CUresult rc = fn(toStream(stream), reinterpret_cast<CUdeviceptr>(flag), value, flags);
     if (rc != CUDA_SUCCESS) {
-      *error = "cuStreamWaitValue32 gave CUresult " + std::to_string(int(rc));
+      *error = std::string(name) + " gave CUresult " + std::to_string(int(rc));
       return false;
     }
     return true;
+  }
+  static bool streamWaitValue(void* stream, const uint32_t* flag, uint32_t value, std::string* error) {
+    static const StreamValue32 fn = driverEntry<StreamValue32>("cuStreamWaitValue32");
+    return memOp(fn, "cuStreamWaitValue32", stream, flag, value, CU_STREAM_WAIT_VALUE_GEQ, error);
+  }
+  static bool streamWriteValue(void* stream, uint32_t* flag, uint32_t value, std::string* error) {
+    static const StreamValue32 fn = driverEntry<StreamValue32>("cuStreamWriteValue32");
+    return memOp(fn, "cuStreamWriteValue32", stream, flag, value, CU_STREAM_WRITE_VALUE_DEFAULT, error);
   }
   static int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                           void* stream) {

@@ -39,11 +39,24 @@ struct HipRuntime {
   static int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
     return kernels::hip::launchWaitFlag(flag, value, stream);
   }
+  static int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
+    return kernels::hip::launchWriteFlag(flag, value, stream);
+  }
+  static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
+                           void* stream) {
+    return kernels::hip::launchReduceN(dst, srcs, n, count, spec, stream);
+  }
   static bool streamWaitValue(void* stream, const uint32_t* flag, uint32_t value, std::string* error) {
     hipError_t rc = hipStreamWaitValue32(toStream(stream), const_cast<uint32_t*>(flag), value, hipStreamWaitValueGte,
                                          0xFFFFFFFFu);
     if (rc == hipSuccess) return true;
     *error = std::string("hipStreamWaitValue32 gave ") + hipGetErrorName(rc);
+    return false;
+  }
+  static bool streamWriteValue(void* stream, uint32_t* flag, uint32_t value, std::string* error) {
+    hipError_t rc = hipStreamWriteValue32(toStream(stream), flag, value, 0);
+    if (rc == hipSuccess) return true;
+    *error = std::string("hipStreamWriteValue32 gave ") + hipGetErrorName(rc);
     return false;
   }
   static int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,

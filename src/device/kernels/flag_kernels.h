@@ -1,6 +1,6 @@
 #pragma once
-// Kernels that make a stream wait for the host: a single thread polls a flag word that the host's proxy thread
-// advances (GpuBackend::streamWaitFlag). Compiled by each build of the kernel source (gpu_portability.h).
+// Kernels that order streams with flags: a single thread polls a flag word that the host's proxy thread or a
+// peer's stream advances (GpuBackend::streamWaitFlag), or writes one (streamWriteFlag). Compiled by each build of the kernel source (gpu_portability.h).
 #include <cstdint>
 
 #include "device/kernels/gpu_portability.h"
@@ -11,6 +11,12 @@ namespace mixccl::kernels::MIXCCL_GPU_NS {
 MIXCCL_KERNEL waitFlagKernel(const uint32_t* flag, uint32_t value) {
   if (gpuThreadIndex() != 0) return;
   while (static_cast<int32_t>(gpuLoadVolatile(flag) - value) < 0) gpuPause();
+}
+
+// Sets *flag = value once the stream's earlier work is done, visible to other devices and the host.
+MIXCCL_KERNEL writeFlagKernel(uint32_t* flag, uint32_t value) {
+  if (gpuThreadIndex() != 0) return;
+  gpuStoreVolatile(flag, value);
 }
 
 }  // namespace mixccl::kernels::MIXCCL_GPU_NS

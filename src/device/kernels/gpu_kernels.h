@@ -12,6 +12,8 @@
 // Semantics are those of DeviceBackend::reduce/postOp (device_backend.h) and of the CPU backend, bit for bit.
 // launchWaitFlag: one thread that polls the 32-bit word at `flag` (pinned host memory, or device memory) until
 // it is at or past `value` in wrap-around order (int32_t(*flag - value) >= 0); the stream's later work waits.
+// launchWriteFlag: *flag = value after the stream's earlier work. launchReduceN: dst = srcs[0] op ... op
+// srcs[n-1] element-wise in that order (1 <= n <= kMaxReduceInputs of reduce_kernels.h, else kInvalidSpec).
 #include <cstddef>
 #include <cstdint>
 
@@ -39,7 +41,10 @@ constexpr unsigned kMaxBlocks = 1024;
   int launchPostOp(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream,              \
                    LaunchShape shape = {});                                                                     \
   int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchShape shape = {});             \
-  int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream);
+  int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream);                                      \
+  int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream);                                           \
+  int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,          \
+                    void* stream, LaunchShape shape = {});
 
 namespace cuda {
 MIXCCL_DECLARE_GPU_KERNEL_API

@@ -8,6 +8,8 @@
 #include "device/kernels/reduce_kernels.h"
 #include "device/kernels/reduce_ops.h"
 
+#include <type_traits>
+
 namespace mixccl::kernels::MIXCCL_GPU_NS {
 namespace {
 
@@ -96,6 +98,43 @@ int launchCopy(void* dst, const void* src, size_t bytes, void* stream, LaunchSha
   MIXCCL_GPU_LAUNCH(copyKernel, shape.blocks, shape.threads, stream, static_cast<uint8_t*>(dst),
                     static_cast<const uint8_t*>(src), bytes, split);
   return gpuLastError();
+}
+
+int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
+  (void)gpuLastError();
+  MIXCCL_GPU_LAUNCH(writeFlagKernel, 1, 1, stream, flag, value);
+  return gpuLastError();
+}
+
+int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec, void* stream,
+                  LaunchShape shape) {
+  if (n < 1 || n > kMaxReduceInputs) return kInvalidSpec;
+  return withCodec(spec.dtype, [&](auto codec) -> int {
+    using C = decltype(codec);
+    using S = typename C::Store;
+    if (count == 0) return 0;
+    ReduceInputs<S> in{};
+    for (int r = 0; r < n; ++r) in.p[r] = static_cast<const S*>(srcs[r]);
+    shape = resolveShape(shape, count);
+    auto go = [&](auto op, auto div) -> int {
+      using Op = decltype(op);
+      auto kernel = reduceNKernel<C, Op, decltype(div)::value>;
+      (void)gpuLastError();
+      MIXCCL_GPU_LAUNCH(kernel, shape.blocks, shape.threads, stream, static_cast<S*>(dst), in, n, count,
+                        spec.divisor);
+      return gpuLastError();
+    };
+    auto withDiv = [&](auto op) -> int {
+      return spec.divisor > 1 ? go(op, std::true_type{}) : go(op, std::false_type{});
+    };
+    switch (spec.op) {
+      case mixcclSum: return withDiv(SumOp{});
+      case mixcclProd: return withDiv(ProdOp{});
+      case mixcclMax: return withDiv(MaxOp{});
+      case mixcclMin: return withDiv(MinOp{});
+      default: return kInvalidSpec;
+    }
+  });
 }
 
 int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {

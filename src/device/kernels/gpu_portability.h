@@ -8,7 +8,7 @@
 //     head/tail handling, arithmetic) on a machine without a GPU.
 // Kernel code uses only what is defined here: MIXCCL_KERNEL, MIXCCL_DEVICE_INLINE, MIXCCL_UNROLL, gpuThreadIndex(),
 // gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack(),
-// MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPause() and gpuLoadVolatile(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
+// MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
 // (cuda, hip or host), so the builds never share a symbol when they are linked into one library.
 //
 // Device code is the C++17 subset that nvcc and the hipcc of ROCm 5.2 (clang 15) both accept.
@@ -81,6 +81,11 @@ MIXCCL_DEVICE_INLINE void gpuPause() { __builtin_amdgcn_s_sleep(2); }
 
 // A fresh read of a word that the host (or another device) writes: never cached in a register or L1.
 MIXCCL_DEVICE_INLINE uint32_t gpuLoadVolatile(const uint32_t* p) { return *static_cast<const volatile uint32_t*>(p); }
+// A store that other devices and the host see after everything this thread wrote before it.
+MIXCCL_DEVICE_INLINE void gpuStoreVolatile(uint32_t* p, uint32_t v) {
+  __threadfence_system();
+  *static_cast<volatile uint32_t*>(p) = v;
+}
 
 #else  // host
 
@@ -146,6 +151,7 @@ inline int gpuLastError() { return 0; }
 
 inline void gpuPause() { std::this_thread::yield(); }
 inline uint32_t gpuLoadVolatile(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+inline void gpuStoreVolatile(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 #endif
 

@@ -69,6 +69,28 @@ MIXCCL_KERNEL reduceKernel(typename C::Store* dst, const typename C::Store* a, c
   }
 }
 
+// The inputs of reduceNKernel, passed by value (kernel parameters).
+constexpr int kMaxReduceInputs = 16;
+template <typename S>
+struct ReduceInputs {
+  const S* p[kMaxReduceInputs];
+};
+
+// dst[i] = in[0][i] op in[1][i] op ... op in[n-1][i], combined in that order and rounded to the type after every
+// step (as a chain of two-input reduces would), then divided by `divisor` if kDiv. dst may alias an input.
+template <typename C, typename Op, bool kDiv>
+MIXCCL_KERNEL reduceNKernel(typename C::Store* dst, ReduceInputs<typename C::Store> in, int n, size_t count,
+                            uint32_t divisor) {
+  using S = typename C::Store;
+  const size_t stride = gpuThreadCount();
+  for (size_t i = gpuThreadIndex(); i < count; i += stride) {
+    S acc = in.p[0][i];
+    for (int r = 1; r < n; ++r) acc = reduceElement<C, Op, false>(acc, in.p[r][i], 0);
+    if (kDiv) acc = reduceElement<C, KeepOp, true>(acc, acc, divisor);
+    dst[i] = acc;
+  }
+}
+
 // Bytes, in 16-byte packs where dst and src share their offset modulo 16.
 MIXCCL_KERNEL copyKernel(uint8_t* dst, const uint8_t* src, size_t n, Split split) {
   using P = Pack<uint8_t>;
