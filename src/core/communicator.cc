@@ -8,6 +8,7 @@
 #include "algorithms/p2p.h"
 #include "core/cluster_init.h"
 #include "core/device_launch.h"
+#include "transports/gpu_ipc/gpu_ipc.h"
 #include "core/config.h"
 #include "core/datatype.h"
 #include "core/log.h"
@@ -29,6 +30,19 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   MIXCCL_TRY(Selector::create(configString(cfg::kAlgo), &comm->selector_));
   MIXCCL_TRY(bootstrapInit(id, rank, nranks, options.timeoutSec, &comm->bootstrap_));
   MIXCCL_TRY(comm->connect());
+  bool oneHost = true;
+  std::vector<int> pids;
+  for (const PeerInfo& p : comm->peers_) {
+    oneHost &= p.hostHash == comm->peers_[0].hostHash;
+    pids.push_back(p.pid);
+  }
+  Communicator* self = comm.get();
+  auto lost = [self](int peer) {
+    self->setAsyncError(failf(mixcclRemoteError, "gpu_ipc on rank %d: rank %d (pid %d) exited; the all-reduces "
+                              "still running on the streams complete with invalid results", self->rank_, peer,
+                              self->peers_[peer].pid));
+  };
+  MIXCCL_TRY(GpuIpc::create(*comm->bootstrap_, oneHost, pids, lost, &comm->ipc_));
   setLogRank(rank);
   MIXCCL_LOG(kInfo, "communicator %s ready: rank %d of %d, chunk %llu bytes", options.name.c_str(), rank, nranks,
              static_cast<unsigned long long>(comm->chunkBytes_));
@@ -38,6 +52,7 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
 
 Communicator::~Communicator() {
   staged_.reset();  // the proxy thread uses the transports: it goes first
+  ipc_.reset();
 }
 
 Result Communicator::createStagedRuntime(GpuBackend* gpu, StagedRuntime** out) {
@@ -229,6 +244,7 @@ std::string Communicator::asyncErrorMessage() const {
 void Communicator::notifyAbort() {
   cancelled_.store(true);
   if (staged_) staged_->cancel();
+  if (ipc_) ipc_->releaseAll();
   for (auto& t : transports_) t->notifyAbort(rank_);
 }
 

@@ -24,6 +24,7 @@ namespace mixccl {
 
 class StagedRuntime;
 class GpuBackend;
+class GpuIpc;
 
 // What each rank tells the others at init (fixed size: exchanged as bytes through the bootstrap).
 struct PeerInfo {
@@ -87,6 +88,9 @@ class Communicator {
   Result createStagedRuntime(GpuBackend* gpu, StagedRuntime** out);
   // Waits until every call handed to the proxy has run (finalize, split, destroy).
   void drainStaged();
+  // The mapped device memory of the ranks' GPUs (transports/gpu_ipc), or null when not used (decided at init,
+  // alike on every rank).
+  GpuIpc* gpuIpc() { return ipc_.get(); }
 
   // The out-of-band channel among this communicator's ranks (used by split and shrink) and the options it was
   // created with (what a child inherits).
@@ -123,6 +127,7 @@ class Communicator {
   std::string asyncMessage_;
   std::atomic<bool> cancelled_{false};  // set by notifyAbort; seen by every wait (WaitPolicy::cancelled)
   std::unique_ptr<StagedRuntime> staged_;
+  std::unique_ptr<GpuIpc> ipc_;
 };
 
 }  // namespace mixccl

@@ -52,6 +52,7 @@ extern const ConfigVar kTransports;
 extern const ConfigVar kOfiProvider;
 extern const ConfigVar kTopoFile;
 extern const ConfigVar kStreamWait;
+extern const ConfigVar kGpuIpc;
 }  // namespace cfg
 
 }  // namespace mixccl

@@ -46,6 +46,10 @@ const ConfigVar kStreamWait{"MIXCCL_STREAM_WAIT", ConfigType::kString, "auto",
                             "how a GPU stream waits for the host side of a staged call: memop (a stream memory "
                             "operation), kernel (a one-thread polling kernel), auto (memop where the driver has it)"};
 
+const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "0",
+                        "1: ranks of one host with GPUs of one vendor all-reduce device buffers through mapped device "
+                        "memory (transports/gpu_ipc); 0: through host staging. Must be equal on every rank"};
+
 }  // namespace cfg
 
 const std::vector<const ConfigVar*>& configRegistry() {
@@ -54,7 +58,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
       &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,   &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
-      &cfg::kStreamWait,
+      &cfg::kStreamWait, &cfg::kGpuIpc,
   };
   return all;
 }

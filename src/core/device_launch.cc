@@ -8,6 +8,7 @@
 #include "core/pre_mul_sum.h"
 #include "core/staging_pool.h"
 #include "core/stream_proxy.h"
+#include "transports/gpu_ipc/gpu_ipc.h"
 
 namespace mixccl {
 namespace {
@@ -192,6 +193,22 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
 
 bool needsStaging(const CollCall& call) {
   return onGpu(call.sendMem) || onGpu(call.recvMem) || (call.scale && onGpu(call.scalarMem));
+}
+
+bool viaGpuIpc(const CollCall& call) {
+  return call.comm->impl->gpuIpc() != nullptr && call.args.type == CollType::kAllReduce && !call.scale &&
+         call.owned == nullptr;
+}
+
+Result launchThroughGpuIpc(const CollCall& call) {
+  Communicator& c = *call.comm->impl;
+  const CollArgs& a = call.args;
+  ReduceSpec spec{a.dtype, a.op == mixcclAvg ? mixcclSum : a.op, 0};
+  if (a.op == mixcclAvg && c.nranks() > 1) spec.divisor = uint32_t(c.nranks());
+  const bool host = !onGpu(call.sendMem) && !onGpu(call.recvMem);
+  Result res = c.gpuIpc()->allReduce(call.send, call.recv, a.count, spec, call.stream, host);
+  if (res != mixcclSuccess) c.setAsyncError(res);
+  return res;
 }
 
 Result StagedRuntime::create(GpuBackend* gpu, std::unique_ptr<StagedRuntime>* out) {

@@ -31,6 +31,12 @@ bool needsStaging(const CollCall& call);
 // has run). Errors of the enqueue are returned; errors of the run become the communicator's async error.
 Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls);
 
+// Whether `call` is an all-reduce that goes through the communicator's gpu_ipc (transports/gpu_ipc/gpu_ipc.h):
+// every all-reduce of a communicator that uses it, except pre-mul-sum ones. The same on every rank.
+bool viaGpuIpc(const CollCall& call);
+// Enqueues such a call on its stream (host buffers: runs it to completion).
+Result launchThroughGpuIpc(const CollCall& call);
+
 // The proxy and staging memory of one communicator (created by launchThroughProxy; owned by the Communicator).
 class StagedRuntime {
  public:

@@ -102,9 +102,31 @@ Result runHostCalls(std::vector<CollCall>& calls) {
 
 namespace {
 
-// Runs or launches `calls`: the calls of communicators that use a proxy (they have GPU buffers now or had
+Result dispatchStagedOrHost(std::vector<CollCall>& calls);
+
+// Runs or launches `calls`: the all-reduces of communicators that use gpu_ipc go there; the calls of
+// communicators that use a proxy (they have GPU buffers now or had
 // before) go to their proxies, the others run here; host-memory calls are done when this returns.
 Result dispatch(std::vector<CollCall>& calls) {
+  // gpu_ipc all-reduces are enqueued here, in issue order; they share nothing with the other paths.
+  Result ipc = mixcclSuccess;
+  size_t keep = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (viaGpuIpc(calls[i])) {
+      Result r = launchThroughGpuIpc(calls[i]);
+      if (ipc == mixcclSuccess) ipc = r;
+    } else {
+      if (keep != i) calls[keep] = std::move(calls[i]);
+      ++keep;
+    }
+  }
+  calls.resize(keep);
+  if (calls.empty()) return ipc;
+  Result rest = dispatchStagedOrHost(calls);
+  return ipc != mixcclSuccess ? ipc : rest;
+}
+
+Result dispatchStagedOrHost(std::vector<CollCall>& calls) {
   std::vector<mixcclComm*> proxied;
   for (const CollCall& c : calls) {
     if ((c.comm->impl->stagedRuntime() != nullptr || needsStaging(c)) &&
@@ -178,7 +200,7 @@ Result launchOrDefer(const CollCall& call) {
     tGroup.calls.push_back(call);
     return mixcclSuccess;
   }
-  const bool proxied = call.comm->impl->stagedRuntime() != nullptr || needsStaging(call);
+  const bool proxied = call.comm->impl->stagedRuntime() != nullptr || needsStaging(call) || viaGpuIpc(call);
   if (!proxied && static_cast<int>(call.args.type) < kNumCollTypes) {
     return call.comm->impl->runNow(call.args, call.send, call.recv);
   }

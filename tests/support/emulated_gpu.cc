@@ -1,5 +1,11 @@
 #include "support/emulated_gpu.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -7,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -121,12 +128,23 @@ Result EmulatedGpu::queryPointer(const void* ptr, PointerInfo* out) {
   return mixcclSuccess;
 }
 
+// Device memory is a shared mapping of a memfd, so that another process can map it (IPC).
 Result EmulatedGpu::allocDevice(size_t bytes, void** out) {
-  void* p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
-  if (p == nullptr) return failf(mixcclSystemError, "emulated gpu: out of memory (%zu bytes)", bytes);
-  std::memset(p, 0xA5, bytes);  // garbage, as fresh device memory is
+  const size_t size = (std::max<size_t>(bytes, 1) + 4095) / 4096 * 4096;
+  int fd = memfd_create("mixccl-emulated-gpu", MFD_CLOEXEC);
+  if (fd < 0 || ftruncate(fd, off_t(size)) != 0) {
+    if (fd >= 0) close(fd);
+    return failf(mixcclSystemError, "emulated gpu: memfd for %zu bytes: %s", bytes, strerror(errno));
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    close(fd);
+    return failf(mixcclSystemError, "emulated gpu: mmap of %zu bytes: %s", size, strerror(errno));
+  }
+  std::memset(p, 0xA5, size);  // garbage, as fresh device memory is
   std::lock_guard<std::mutex> lock(mu_);
-  device_[reinterpret_cast<uintptr_t>(p)] = bytes == 0 ? 1 : bytes;
+  device_[reinterpret_cast<uintptr_t>(p)] = size;
+  fds_[reinterpret_cast<uintptr_t>(p)] = fd;
   *out = p;
   return mixcclSuccess;
 }
@@ -134,10 +152,14 @@ Result EmulatedGpu::allocDevice(size_t bytes, void** out) {
 Result EmulatedGpu::freeDevice(void* ptr) {
   if (ptr == nullptr) return mixcclSuccess;
   std::lock_guard<std::mutex> lock(mu_);
-  if (device_.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) {
+  auto it = device_.find(reinterpret_cast<uintptr_t>(ptr));
+  if (it == device_.end() || fds_.count(it->first) == 0) {
     return failf(mixcclInvalidArgument, "emulated gpu: freeDevice(%p) of memory it did not allocate", ptr);
   }
-  std::free(ptr);
+  munmap(ptr, it->second);
+  close(fds_[it->first]);
+  fds_.erase(it->first);
+  device_.erase(it);
   return mixcclSuccess;
 }
 
@@ -184,6 +206,7 @@ Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const 
 
 Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                                  void* stream) {
+  ++reduceNCalls_;
   std::vector<const void*> in(srcs, srcs + n);
   resolve(stream)->push([=] { kernels::host::launchReduceN(dst, in.data(), n, count, spec, nullptr); });
   return mixcclSuccess;
@@ -256,13 +279,54 @@ Result EmulatedGpu::eventQuery(void* event, bool* done) {
   return mixcclSuccess;
 }
 
-Result EmulatedGpu::ipcExport(const void*, IpcHandle*) {
-  return fail(mixcclInvalidUsage, "emulated gpu: IPC is not emulated");
+namespace {
+// What an emulated IPC handle holds: where another process finds the memfd.
+struct EmuHandle {
+  uint32_t magic;
+  int32_t pid;
+  int32_t fd;
+  uint64_t bytes;
+};
+constexpr uint32_t kHandleMagic = 0x454d5531;  // "EMU1"
+}  // namespace
+
+Result EmulatedGpu::ipcExport(const void* base, IpcHandle* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fds_.find(reinterpret_cast<uintptr_t>(base));
+  if (it == fds_.end()) return failf(mixcclInvalidArgument, "emulated gpu: ipcExport(%p): not an allocation", base);
+  EmuHandle h{kHandleMagic, int32_t(getpid()), it->second, device_[it->first]};
+  IpcHandle handle;
+  std::memcpy(handle.bytes, &h, sizeof(h));
+  *out = handle;
+  return mixcclSuccess;
 }
-Result EmulatedGpu::ipcImport(const IpcHandle&, void**) {
-  return fail(mixcclInvalidUsage, "emulated gpu: IPC is not emulated");
+
+Result EmulatedGpu::ipcImport(const IpcHandle& handle, void** out) {
+  EmuHandle h;
+  std::memcpy(&h, handle.bytes, sizeof(h));
+  if (h.magic != kHandleMagic) return fail(mixcclInvalidArgument, "emulated gpu: ipcImport: not an emulated handle");
+  const std::string path = "/proc/" + std::to_string(h.pid) + "/fd/" + std::to_string(h.fd);
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return failf(mixcclSystemError, "emulated gpu: ipcImport: open %s: %s", path.c_str(), strerror(errno));
+  void* p = mmap(nullptr, h.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) return failf(mixcclSystemError, "emulated gpu: ipcImport: mmap: %s", strerror(errno));
+  std::lock_guard<std::mutex> lock(mu_);
+  device_[reinterpret_cast<uintptr_t>(p)] = h.bytes;  // a peer's device memory, mapped here
+  *out = p;
+  return mixcclSuccess;
 }
-Result EmulatedGpu::ipcClose(void*) { return fail(mixcclInvalidUsage, "emulated gpu: IPC is not emulated"); }
+
+Result EmulatedGpu::ipcClose(void* mapped) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = device_.find(reinterpret_cast<uintptr_t>(mapped));
+  if (it == device_.end() || fds_.count(it->first) != 0) {
+    return failf(mixcclInvalidArgument, "emulated gpu: ipcClose(%p): not an imported mapping", mapped);
+  }
+  munmap(mapped, it->second);
+  device_.erase(it);
+  return mixcclSuccess;
+}
 
 size_t EmulatedGpu::liveDeviceAllocations() {
   std::lock_guard<std::mutex> lock(mu_);

@@ -8,7 +8,8 @@
 //   the host build of the kernel source (kernels::host), memcpy, event records and waits.
 // * Every stream operation first sleeps `delayUs`, so that a caller that reads results before the stream ran,
 //   or a proxy that runs before its inputs were copied, reads stale data and the test sees it.
-// * IPC is not emulated (ipcExport/ipcImport fail, saying so).
+// * Device memory is a shared mapping of a memfd; an IPC handle names the exporting process and descriptor, and
+//   ipcImport maps it through /proc/<pid>/fd, so processes of one test share device memory as on one GPU.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -62,7 +63,9 @@ class EmulatedGpu final : public GpuBackend {
   Result ipcClose(void* mapped) override;
   Result stickyError() const override { return mixcclSuccess; }
 
-  // Device allocations not freed yet (leak checks).
+  // How many n-input reduces were enqueued (only gpu_ipc uses them): tests see which path ran.
+  size_t reduceNCalls() const { return reduceNCalls_.load(); }
+  // Device allocations and imported mappings not freed yet (leak checks).
   size_t liveDeviceAllocations();
 
   class Stream;
@@ -70,11 +73,13 @@ class EmulatedGpu final : public GpuBackend {
  private:
   Stream* resolve(void* stream);
   std::mutex mu_;
-  std::map<uintptr_t, size_t> device_;  // base -> bytes
+  std::map<uintptr_t, size_t> device_;  // base -> bytes: own allocations and peers' imported mappings
+  std::map<uintptr_t, int> fds_;        // own allocations: base -> memfd
   std::map<uintptr_t, size_t> pinned_;
   std::set<Stream*> streams_;
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
+  std::atomic<size_t> reduceNCalls_{0};
 };
 
 // Creates the process's emulated GPU and installs it as the CUDA backend (once per process; later calls return

@@ -1,0 +1,198 @@
+// transports/gpu_ipc on the emulated GPU, whose device memory is shared between the rank processes the way one
+// GPU's memory is (memfd mappings): all-reduce exact for every type and op, in and out of place, across chunks;
+// long runs of all-reduces without a sync (slot reuse between rounds); host buffers; the ranks agreeing on
+// MIXCCL_GPU_IPC; and IPC left unused (everyone alike) when a rank has no GPU. The loss of a peer and abort are in
+// staged_device_test, which ctest also runs with MIXCCL_GPU_IPC=1.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/datatype.h"
+#include "support/emulated_gpu.h"
+#include "support/exact_data.h"
+#include "support/rank_runner.h"
+#include "transports/gpu_ipc/gpu_ipc.h"
+
+namespace mixccl {
+namespace {
+
+using testing::initRankComm;
+using testing::rankCheck;
+using testing::runRanks;
+
+// The ranks' process: the emulated GPU with IPC turned on (both before init).
+testing::EmulatedGpu& ipcRank() {
+  setenv("MIXCCL_GPU_IPC", "1", 1);
+  return testing::installEmulatedGpu(20);
+}
+
+void* toDevice(testing::EmulatedGpu& g, const std::vector<char>& host, void* stream) {
+  void* p = nullptr;
+  g.allocDevice(host.size(), &p);
+  g.copyAsync(p, host.data(), host.size(), stream);
+  g.streamSynchronize(stream);
+  return p;
+}
+
+std::vector<char> toHost(testing::EmulatedGpu& g, const void* p, size_t bytes, void* stream) {
+  std::vector<char> host(bytes);
+  g.copyAsync(host.data(), p, bytes, stream);
+  g.streamSynchronize(stream);
+  return host;
+}
+
+TEST(GpuIpc, AllReduceIsExactForEveryTypeOpPlacementAndChunking) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    testing::EmulatedGpu& g = ipcRank();
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    void* stream = nullptr;
+    g.streamCreate(&stream);
+    int failures = 0;
+    for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt32, mixcclFloat8e4m3}) {
+      const size_t esz = dataTypeSize(dt);
+      for (mixcclRedOp_t op : {mixcclSum, mixcclProd, mixcclMax, mixcclAvg}) {
+        // 1 element, a few, and more than two chunks (rounds of both parities in one call).
+        for (uint64_t count : {uint64_t(1), uint64_t(1001), uint64_t(GpuIpc::kChunkBytes / esz * 2 + 12345)}) {
+          if (count > 1001 && op != mixcclSum) continue;
+          for (bool inPlace : {false, true}) {
+            std::vector<char> in(count * esz), want(count * esz);
+            testdata::fillSend(0, in.data(), count, dt, op, 0, rank, n);
+            testdata::fillExpectedRecv(0, want.data(), count, dt, op, 0, rank, n);
+            void* send = toDevice(g, in, stream);
+            void* recv = inPlace ? send : toDevice(g, std::vector<char>(in.size(), 0x5a), stream);
+            if (mixcclAllReduce(send, recv, count, dt, op, comm, stream) != mixcclSuccess) {
+              rankCheck(false, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
+              return 1;
+            }
+            std::vector<char> got = toHost(g, recv, in.size(), stream);
+            uint64_t wrong = testdata::countWrong(got.data(), want.data(), dt, count);
+            failures += !rankCheck(wrong == 0, rank, "dt %d op %d count %llu %s: %llu wrong", dt, op,
+                                   static_cast<unsigned long long>(count), inPlace ? "in place" : "out of place",
+                                   static_cast<unsigned long long>(wrong));
+            g.freeDevice(send);
+            if (!inPlace) g.freeDevice(recv);
+          }
+        }
+      }
+    }
+    failures += !rankCheck(g.reduceNCalls() > 0, rank, "gpu_ipc was not used");
+    mixcclCommDestroy(comm);
+    g.streamDestroy(stream);
+    return failures == 0 ? 0 : 1;
+  };
+  for (int n : {1, 2, 3, 5}) {
+    auto result = runRanks(n, body, 600);
+    EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
+  }
+}
+
+TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    testing::EmulatedGpu& g = ipcRank();
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    void* stream = nullptr;
+    g.streamCreate(&stream);
+    const int calls = 60;
+    const uint64_t count = 3000;
+    std::vector<void*> bufs;
+    std::vector<std::vector<char>> wants;
+    bool ok = true;
+    for (int c = 0; c < calls; ++c) {
+      // Each call its own inputs (index offset c), so a round that read another round's slot shows.
+      std::vector<char> in(count * 4), want(count * 4);
+      testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, n, c * count, count);
+      testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, n, c * count, count);
+      bufs.push_back(toDevice(g, in, stream));
+      wants.push_back(want);
+    }
+    for (int c = 0; c < calls && ok; ++c) {
+      ok = rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, stream) == mixcclSuccess,
+                     rank, "call %d failed: %s", c, mixcclGetLastError(comm));
+    }
+    for (int c = 0; c < calls && ok; ++c) {
+      std::vector<char> got = toHost(g, bufs[c], count * 4, stream);
+      ok = rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
+                     "call %d: wrong result", c);
+    }
+    for (void* b : bufs) g.freeDevice(b);
+    mixcclCommDestroy(comm);
+    g.streamDestroy(stream);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(4, body, 300);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, HostBuffersCompleteBeforeTheCallReturns) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    testing::EmulatedGpu& g = ipcRank();
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const uint64_t count = 10007;
+    std::vector<char> in(count * 4), out(count * 4, 0x5a), want(count * 4);
+    testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclMax, 0, rank, n);
+    testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclMax, 0, rank, n);
+    bool ok = rankCheck(mixcclAllReduce(in.data(), out.data(), count, mixcclFloat32, mixcclMax, comm, nullptr) ==
+                        mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
+    ok &= rankCheck(testdata::countWrong(out.data(), want.data(), mixcclFloat32, count) == 0, rank, "wrong result");
+    ok &= rankCheck(g.reduceNCalls() > 0, rank, "gpu_ipc was not used");
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, RanksMustAgreeOnTheSetting) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    testing::installEmulatedGpu(20);
+    setenv("MIXCCL_GPU_IPC", rank == 1 ? "0" : "1", 1);
+    mixcclComm_t comm = nullptr;
+    mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
+    const std::string msg = mixcclGetLastError(nullptr);
+    bool ok = rankCheck(res == mixcclInvalidUsage, rank, "init gave %d", res);
+    ok &= rankCheck(msg.find("MIXCCL_GPU_IPC differs") != std::string::npos, rank, "message: %s", msg.c_str());
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, NotUsedByAnyRankWhenOneHasNoGpu) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    setenv("MIXCCL_GPU_IPC", "1", 1);
+    testing::EmulatedGpu* g = rank == 0 ? nullptr : &testing::installEmulatedGpu(20);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const uint64_t count = 5000;
+    std::vector<char> in(count * 4), want(count * 4), got;
+    testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+    testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+    bool ok = true;
+    if (g == nullptr) {
+      got.resize(in.size());
+      ok = mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) == mixcclSuccess;
+    } else {
+      void* stream = nullptr;
+      g->streamCreate(&stream);
+      void* buf = toDevice(*g, in, stream);
+      ok = mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, stream) == mixcclSuccess;
+      got = toHost(*g, buf, in.size(), stream);
+      ok &= rankCheck(g->reduceNCalls() == 0, rank, "gpu_ipc was used although rank 0 has no GPU");
+    }
+    ok = rankCheck(ok, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
+    ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank, "wrong result");
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+}  // namespace
+}  // namespace mixccl

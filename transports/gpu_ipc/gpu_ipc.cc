@@ -1,0 +1,258 @@
+#include "transports/gpu_ipc/gpu_ipc.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/config.h"
+#include "core/datatype.h"
+#include "core/log.h"
+#include "transports/shm/peer_process.h"
+
+namespace mixccl {
+namespace {
+
+constexpr size_t kFlagBytes = 4096;  // the flag page at the start of a workspace
+constexpr size_t kWorkspaceBytes = kFlagBytes + 4 * GpuIpc::kChunkBytes;
+constexpr int kMaxRanks = 16;        // the n-input reduce takes at most 16 inputs
+constexpr double kTeardownWaitSec = 10;
+constexpr auto kWatchEvery = std::chrono::milliseconds(20);
+
+// What each rank tells the others before anything is allocated.
+struct Offer {
+  uint8_t want = 0;     // MIXCCL_GPU_IPC=1
+  uint8_t gpuType = 0;  // MemoryType of a usable GPU with a current device; 0: none
+  int32_t device = -1;
+};
+
+// After allocating and exporting; then after importing every peer's.
+struct Exported {
+  IpcHandle handle;
+  uint8_t ok = 0;
+};
+
+// Whether every rank's byte is set, through the bootstrap (a collective agreement).
+Result everyone(Bootstrap& bs, bool mine, bool* all) {
+  std::vector<uint8_t> flags(bs.nranks());
+  const uint8_t b = mine ? 1 : 0;
+  MIXCCL_TRY(bs.allGather(&b, flags.data(), 1));
+  *all = true;
+  for (uint8_t f : flags) *all &= f != 0;
+  return mixcclSuccess;
+}
+
+}  // namespace
+
+Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& pids,
+                      std::function<void(int)> onFailure, std::unique_ptr<GpuIpc>* out) {
+  out->reset();
+  const int rank = bs.rank(), n = bs.nranks();
+  Offer mine;
+  mine.want = configString(cfg::kGpuIpc) == "1" ? 1 : 0;
+  GpuBackend* gpu = nullptr;
+  if (mine.want) {
+    for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
+      GpuBackend* g = gpuBackend(t);
+      int device = -1;
+      if (g != nullptr && g->currentDevice(&device) == mixcclSuccess) {
+        gpu = g;
+        mine.gpuType = uint8_t(t);
+        mine.device = device;
+        break;
+      }
+    }
+  }
+  std::vector<Offer> offers(n);
+  MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));
+  for (int r = 0; r < n; ++r) {
+    if (offers[r].want != mine.want) {
+      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC differs between ranks (rank %d has %s, this rank %s): "
+                   "set the same value everywhere", rank, r, offers[r].want ? "1" : "0", mine.want ? "1" : "0");
+    }
+  }
+  if (!mine.want) return mixcclSuccess;
+  char why[160] = "";
+  if (!allOnOneHost) std::snprintf(why, sizeof(why), "the ranks are on several hosts");
+  if (n > kMaxRanks) std::snprintf(why, sizeof(why), "%d ranks (at most %d)", n, kMaxRanks);
+  for (int r = 0; r < n && why[0] == 0; ++r) {
+    if (offers[r].gpuType == 0) std::snprintf(why, sizeof(why), "rank %d has no usable GPU", r);
+    if (offers[r].gpuType != offers[0].gpuType) std::snprintf(why, sizeof(why), "ranks 0 and %d have GPUs of "
+                                                              "different vendors", r);
+  }
+  if (why[0] != 0) {
+    MIXCCL_LOG(kInfo, "gpu_ipc: not used on rank %d: %s", rank, why);
+    return mixcclSuccess;
+  }
+
+  std::unique_ptr<GpuIpc> ipc(new GpuIpc());
+  ipc->gpu_ = gpu;
+  ipc->rank_ = rank;
+  ipc->nranks_ = n;
+  ipc->workspaces_.assign(n, nullptr);
+  Exported ex;
+  bool ok = gpu->allocDevice(kWorkspaceBytes, &ipc->own_) == mixcclSuccess &&
+            gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
+            gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess;
+  if (ok) {
+    // Flags start at 0 (round 1 waits for ">= -1", which 0 is, in wrap-around order) before anyone maps them.
+    std::vector<char> zeros(kFlagBytes, 0);
+    ok = gpu->copyAsync(ipc->own_, zeros.data(), kFlagBytes, ipc->hostStream_) == mixcclSuccess &&
+         gpu->streamSynchronize(ipc->hostStream_) == mixcclSuccess &&
+         gpu->ipcExport(ipc->own_, &ex.handle) == mixcclSuccess;
+  }
+  ex.ok = ok ? 1 : 0;
+  std::vector<Exported> all(n);
+  MIXCCL_TRY(bs.allGather(&ex, all.data(), sizeof(Exported)));
+  bool allExported = true;
+  for (const Exported& e : all) allExported &= e.ok != 0;
+  bool imported = allExported;
+  for (int r = 0; r < n && imported; ++r) {
+    if (r == rank) {
+      ipc->workspaces_[r] = static_cast<char*>(ipc->own_);
+      continue;
+    }
+    void* mapped = nullptr;
+    imported = gpu->ipcImport(all[r].handle, &mapped) == mixcclSuccess;
+    ipc->workspaces_[r] = static_cast<char*>(mapped);
+  }
+  bool everyoneImported = false;
+  MIXCCL_TRY(everyone(bs, imported, &everyoneImported));
+  if (!everyoneImported) {
+    MIXCCL_LOG(kInfo, "gpu_ipc: not used on rank %d: a rank could not %s its peers' workspaces", rank,
+               allExported ? "map" : "allocate or export");
+    return mixcclSuccess;  // ~GpuIpc releases what was made
+  }
+  MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes)", rank, n,
+             gpu->name(), mine.device, kChunkBytes);
+  ipc->watch(pids, std::move(onFailure));
+  *out = std::move(ipc);
+  return mixcclSuccess;
+}
+
+void GpuIpc::watch(std::vector<int> pids, std::function<void(int)> onFailure) {
+  watchdog_ = std::thread([this, pids = std::move(pids), onFailure = std::move(onFailure)] {
+    std::vector<std::unique_ptr<detail::PeerProcess>> peers(pids.size());
+    for (size_t r = 0; r < pids.size(); ++r) {
+      if (int(r) != rank_ && pids[r] != getpid()) peers[r] = std::make_unique<detail::PeerProcess>(pids[r]);
+    }
+    while (!stop_.load()) {
+      for (size_t r = 0; r < peers.size(); ++r) {
+        if (peers[r] == nullptr || !peers[r]->exited()) continue;
+        peers[r].reset();
+        release(int(r));
+        onFailure(int(r));
+      }
+      std::this_thread::sleep_for(kWatchEvery);
+    }
+  });
+}
+
+void GpuIpc::release(int rank) {
+  std::lock_guard<std::mutex> lock(releaseMu_);
+  // Far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
+  const uint32_t ahead = seq_.load() + (1u << 30);
+  uint32_t words[6];
+  for (uint32_t& w : words) w = ahead;
+  if (gpu_->copyAsync(flag(rank, kArrive, 0), words, sizeof(words), releaseStream_) == mixcclSuccess) {
+    gpu_->streamSynchronize(releaseStream_);
+  }
+}
+
+void GpuIpc::releaseAll() {
+  for (int r = 0; r < nranks_; ++r) release(r);
+}
+
+GpuIpc::~GpuIpc() {
+  if (gpu_ == nullptr) return;
+  stop_.store(true);
+  if (watchdog_.joinable()) watchdog_.join();
+  bool idle = true;
+  const uint32_t last = seq_.load();
+  if (last > 0 && hostStream_ != nullptr) {
+    // Peers may still read this workspace in their last rounds: wait (bounded) until everyone has gathered them.
+    void* event = nullptr;
+    idle = false;
+    if (waitAll(hostStream_, kGathered, last & 1, last) == mixcclSuccess &&
+        (last < 2 || waitAll(hostStream_, kGathered, (last - 1) & 1, last - 1) == mixcclSuccess) &&
+        gpu_->streamWaitFlag(hostStream_, flag(rank_, kGathered, last & 1), last) == mixcclSuccess &&
+        gpu_->eventCreate(&event) == mixcclSuccess && gpu_->eventRecord(event, hostStream_) == mixcclSuccess) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kTeardownWaitSec);
+      while (!idle && std::chrono::steady_clock::now() < deadline) {
+        if (gpu_->eventQuery(event, &idle) != mixcclSuccess) break;
+        if (!idle) std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    }
+    if (event != nullptr && idle) gpu_->eventDestroy(event);
+  }
+  if (!idle) {
+    MIXCCL_LOG(kWarn, "gpu_ipc: rank %d: peers did not finish reading its workspace within %.0f s; it stays "
+               "allocated", rank_, kTeardownWaitSec);
+    return;
+  }
+  for (int r = 0; r < nranks_; ++r) {
+    if (r != rank_ && workspaces_[r] != nullptr) gpu_->ipcClose(workspaces_[r]);
+  }
+  if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
+  if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
+  gpu_->freeDevice(own_);
+}
+
+uint32_t* GpuIpc::flag(int rank, Flag kind, uint32_t parity) const {
+  return reinterpret_cast<uint32_t*>(workspaces_[rank]) + int(kind) * 2 + parity;
+}
+
+char* GpuIpc::inSlot(int rank, uint32_t parity) const {
+  return workspaces_[rank] + kFlagBytes + parity * kChunkBytes;
+}
+
+char* GpuIpc::resultSlot(int rank, uint32_t parity) const {
+  return workspaces_[rank] + kFlagBytes + (2 + parity) * kChunkBytes;
+}
+
+Result GpuIpc::waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value) {
+  for (int r = 0; r < nranks_; ++r) {
+    if (r != rank_) MIXCCL_TRY(gpu_->streamWaitFlag(stream, flag(r, kind, parity), value));
+  }
+  return mixcclSuccess;
+}
+
+Result GpuIpc::round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream) {
+  const uint32_t seq = ++seq_;
+  const uint32_t p = seq & 1;
+  const size_t esz = dataTypeSize(spec.dtype);
+  auto lo = [&](int r) { return count * size_t(r) / size_t(nranks_); };
+  // No wait before reusing my slots of parity p: every peer wrote arrive (seq - 1) after it had gathered round
+  // seq - 2, and this stream waited for those arrivals in the previous round.
+  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send, count * esz, stream));
+  MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kArrive, p), seq));
+  MIXCCL_TRY(waitAll(stream, kArrive, p, seq));
+  const size_t mine = lo(rank_ + 1) - lo(rank_);
+  if (mine > 0) {
+    const void* srcs[kMaxRanks];
+    for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p) + lo(rank_) * esz;
+    MIXCCL_TRY(gpu_->reduceNAsync(resultSlot(rank_, p) + lo(rank_) * esz, srcs, nranks_, mine, spec, stream));
+  }
+  MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kDone, p), seq));
+  MIXCCL_TRY(waitAll(stream, kDone, p, seq));
+  for (int r = 0; r < nranks_; ++r) {
+    const size_t bytes = (lo(r + 1) - lo(r)) * esz;
+    if (bytes > 0) MIXCCL_TRY(gpu_->copyAsync(recv + lo(r) * esz, resultSlot(r, p) + lo(r) * esz, bytes, stream));
+  }
+  return gpu_->streamWriteFlag(stream, flag(rank_, kGathered, p), seq);
+}
+
+Result GpuIpc::allReduce(const void* send, void* recv, size_t count, const ReduceSpec& spec, void* stream,
+                         bool host) {
+  if (host) stream = hostStream_;
+  const size_t esz = dataTypeSize(spec.dtype);
+  const size_t perChunk = kChunkBytes / esz;
+  for (size_t off = 0; off < count; off += perChunk) {
+    const size_t n = std::min(perChunk, count - off);
+    MIXCCL_TRY(round(static_cast<const char*>(send) + off * esz, static_cast<char*>(recv) + off * esz, n, spec,
+                     stream));
+  }
+  return host ? gpu_->streamSynchronize(stream) : mixcclSuccess;
+}
+
+}  // namespace mixccl

@@ -1,0 +1,90 @@
+#pragma once
+// gpu_ipc: the ranks of one host whose GPUs are of one vendor map each other's device memory (CUDA/HIP IPC) and
+// run all-reduce on their own streams, with no host thread and no network in the loop (issue 5). Enabled by
+// MIXCCL_GPU_IPC=1 (the same on every rank); other collectives, and every call of a communicator that cannot use
+// IPC, take the host-staged path (core/device_launch.h).
+//
+// Every rank owns a workspace of device memory: a page of flag words, then two sets (parities) of an input slot
+// and a result slot of kChunkBytes each; it maps every other rank's workspace. An all-reduce moves in chunks of
+// at most kChunkBytes; each chunk is one round `seq` (counted per communicator, the same on every rank), whose
+// parity p = seq % 2 picks the slot set, so round seq + 1 may start while peers still read round seq. On each
+// rank's stream, a round is:
+//   copy my input chunk -> in_me[p];                  write arrive_me[p] = seq
+//   wait arrive_r[p] >= seq for every peer r
+//   result_me[p][my shard] = in_0[p] op in_1[p] op ... op in_{n-1}[p]   (rank order: the same bits everywhere)
+//   write done_me[p] = seq;                           wait done_r[p] >= seq for every peer r
+//   copy result_r[p][shard r] -> output[shard r] for every r;   write gathered_me[p] = seq
+// Reusing the slots of parity p in round seq needs no wait of its own: a peer writes arrive (seq - 1) only after
+// it gathered round seq - 2, and this stream waited for that arrival one round earlier. `gathered` is waited for
+// only at teardown, before the workspace is freed.
+// Every wait is a stream wait (GpuBackend::streamWaitFlag), never a kernel waiting for another rank's kernel, so
+// several ranks on ONE GPU work even when their processes' kernels never run at the same time, and one rank per
+// GPU works where the GPUs can map each other's memory. Each element is reduced by one rank (its shard's owner).
+//
+// Failure: a stream waiting for a rank that died would wait forever, so a watchdog thread watches the peers'
+// processes (all on this host); when one exits, or this rank aborts (releaseAll), every flag this rank's streams
+// could wait for is set far ahead, so they run to the end (with invalid results) and onFailure reports it.
+//
+// Contract: create() is collective over the communicator's bootstrap (every rank calls it once, at init) and
+// gives every rank the same answer: a ready GpuIpc, or nullptr (with the reason at INFO) when IPC is off or cannot
+// be used here (ranks on several hosts, a rank without a usable GPU, different vendors, more than 16 ranks, an
+// export or import that failed anywhere). allReduce() is called by the thread that uses the communicator, in the
+// same order on every rank; it returns once the work is enqueued (host buffers: once it is done).
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/status.h"
+#include "device/gpu_backend.h"
+
+namespace mixccl {
+
+class GpuIpc {
+ public:
+  static constexpr size_t kChunkBytes = size_t(4) << 20;
+
+  // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
+  // that rank's process exits while this one may wait for it.
+  static Result create(Bootstrap& bootstrap, bool allOnOneHost, const std::vector<int>& pids,
+                       std::function<void(int)> onFailure, std::unique_ptr<GpuIpc>* out);
+  ~GpuIpc();
+  GpuIpc(const GpuIpc&) = delete;
+  GpuIpc& operator=(const GpuIpc&) = delete;
+
+  // recv = reduction of every rank's send (count elements, spec: dtype, op without avg, divisor for avg), on
+  // `stream`. send and recv may be device or host memory (host: through this rank's own stream, synchronously).
+  Result allReduce(const void* send, void* recv, size_t count, const ReduceSpec& spec, void* stream, bool host);
+  // Lets every stream wait of every rank on this rank's flags, and of this rank on everyone's, pass (abort).
+  void releaseAll();
+
+ private:
+  GpuIpc() = default;
+  enum Flag { kArrive = 0, kDone = 1, kGathered = 2 };
+  uint32_t* flag(int rank, Flag kind, uint32_t parity) const;
+  char* inSlot(int rank, uint32_t parity) const;
+  char* resultSlot(int rank, uint32_t parity) const;
+  // Stream waits until `kind` of every other rank is at or past `value` (parity p).
+  Result waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value);
+  Result round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream);
+  // Sets every flag of `rank` (in this rank's mapping) far ahead of any round enqueued so far.
+  void release(int rank);
+  void watch(std::vector<int> pids, std::function<void(int)> onFailure);
+
+  GpuBackend* gpu_ = nullptr;
+  int rank_ = 0;
+  int nranks_ = 1;
+  void* own_ = nullptr;             // this rank's workspace
+  std::vector<char*> workspaces_;   // every rank's, mapped here (own_ at rank_)
+  void* hostStream_ = nullptr;      // for calls on host buffers
+  std::atomic<uint32_t> seq_{0};    // rounds so far
+  std::mutex releaseMu_;
+  void* releaseStream_ = nullptr;   // where release() writes flags
+  std::atomic<bool> stop_{false};
+  std::thread watchdog_;
+};
+
+}  // namespace mixccl
