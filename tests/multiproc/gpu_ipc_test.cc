@@ -148,6 +148,48 @@ TEST(GpuIpc, HostBuffersCompleteBeforeTheCallReturns) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(GpuIpc, SeveralRanksOfOneProcessUseEachOthersMemoryDirectly) {
+  // mixcclCommInitAll: three ranks in this one process (a runtime cannot import its own export), one group of
+  // all-reduces, each on its rank's stream.
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    testing::EmulatedGpu& g = ipcRank();
+    const int n = 3;
+    mixcclComm_t comms[n];
+    if (!rankCheck(mixcclCommInitAll(comms, n, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
+                   mixcclGetLastError(nullptr))) {
+      return 1;
+    }
+    const uint64_t count = 70001;
+    void* streams[n];
+    void* bufs[n];
+    std::vector<char> want(count * 4);
+    testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, 0, n);
+    for (int r = 0; r < n; ++r) {
+      g.streamCreate(&streams[r]);
+      std::vector<char> in(count * 4);
+      testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
+      bufs[r] = toDevice(g, in, streams[r]);
+    }
+    bool ok = mixcclGroupStart() == mixcclSuccess;
+    for (int r = 0; r < n; ++r) {
+      ok &= mixcclAllReduce(bufs[r], bufs[r], count, mixcclFloat32, mixcclSum, comms[r], streams[r]) == mixcclSuccess;
+    }
+    ok &= mixcclGroupEnd() == mixcclSuccess;
+    ok = rankCheck(ok, 0, "group failed: %s", mixcclGetLastError(nullptr));
+    for (int r = 0; r < n; ++r) {
+      std::vector<char> got = toHost(g, bufs[r], count * 4, streams[r]);
+      ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, r, "wrong result");
+      mixcclCommDestroy(comms[r]);
+      g.freeDevice(bufs[r]);
+      g.streamDestroy(streams[r]);
+    }
+    ok &= rankCheck(g.reduceNCalls() > 0, 0, "gpu_ipc was not used");
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(1, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(GpuIpc, RanksMustAgreeOnTheSetting) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     testing::installEmulatedGpu(20);

@@ -26,9 +26,12 @@ struct Offer {
   int32_t device = -1;
 };
 
-// After allocating and exporting; then after importing every peer's.
+// After allocating and exporting. A rank of the same process (several ranks per process: init-all) uses the
+// address itself: a runtime cannot import its own process's export.
 struct Exported {
   IpcHandle handle;
+  uint64_t address = 0;
+  int32_t pid = 0;
   uint8_t ok = 0;
 };
 
@@ -90,6 +93,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   ipc->rank_ = rank;
   ipc->nranks_ = n;
   ipc->workspaces_.assign(n, nullptr);
+  ipc->sameProcess_.assign(n, true);
   Exported ex;
   bool ok = gpu->allocDevice(kWorkspaceBytes, &ipc->own_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
@@ -102,17 +106,20 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
          gpu->ipcExport(ipc->own_, &ex.handle) == mixcclSuccess;
   }
   ex.ok = ok ? 1 : 0;
+  ex.address = reinterpret_cast<uintptr_t>(ipc->own_);
+  ex.pid = getpid();
   std::vector<Exported> all(n);
   MIXCCL_TRY(bs.allGather(&ex, all.data(), sizeof(Exported)));
   bool allExported = true;
   for (const Exported& e : all) allExported &= e.ok != 0;
   bool imported = allExported;
   for (int r = 0; r < n && imported; ++r) {
-    if (r == rank) {
-      ipc->workspaces_[r] = static_cast<char*>(ipc->own_);
+    if (all[r].pid == ex.pid) {
+      ipc->workspaces_[r] = reinterpret_cast<char*>(all[r].address);
       continue;
     }
     void* mapped = nullptr;
+    ipc->sameProcess_[r] = false;
     imported = gpu->ipcImport(all[r].handle, &mapped) == mixcclSuccess;
     ipc->workspaces_[r] = static_cast<char*>(mapped);
   }
@@ -170,11 +177,13 @@ GpuIpc::~GpuIpc() {
   bool idle = true;
   const uint32_t last = seq_.load();
   if (last > 0 && hostStream_ != nullptr) {
-    // Peers may still read this workspace in their last rounds: wait (bounded) until everyone has gathered them.
+    // Peers of other processes may still read this workspace in their last rounds: wait (bounded) until they have
+    // gathered them. (Ranks of this process may already be gone with their workspaces; their streams are the
+    // application's to synchronise before it destroys the communicators.)
     void* event = nullptr;
     idle = false;
-    if (waitAll(hostStream_, kGathered, last & 1, last) == mixcclSuccess &&
-        (last < 2 || waitAll(hostStream_, kGathered, (last - 1) & 1, last - 1) == mixcclSuccess) &&
+    if (waitAll(hostStream_, kGathered, last & 1, last, true) == mixcclSuccess &&
+        (last < 2 || waitAll(hostStream_, kGathered, (last - 1) & 1, last - 1, true) == mixcclSuccess) &&
         gpu_->streamWaitFlag(hostStream_, flag(rank_, kGathered, last & 1), last) == mixcclSuccess &&
         gpu_->eventCreate(&event) == mixcclSuccess && gpu_->eventRecord(event, hostStream_) == mixcclSuccess) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kTeardownWaitSec);
@@ -191,7 +200,7 @@ GpuIpc::~GpuIpc() {
     return;
   }
   for (int r = 0; r < nranks_; ++r) {
-    if (r != rank_ && workspaces_[r] != nullptr) gpu_->ipcClose(workspaces_[r]);
+    if (workspaces_[r] != nullptr && !sameProcess_[r]) gpu_->ipcClose(workspaces_[r]);
   }
   if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
   if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
@@ -210,9 +219,10 @@ char* GpuIpc::resultSlot(int rank, uint32_t parity) const {
   return workspaces_[rank] + kFlagBytes + (2 + parity) * kChunkBytes;
 }
 
-Result GpuIpc::waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value) {
+Result GpuIpc::waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value, bool otherProcessesOnly) {
   for (int r = 0; r < nranks_; ++r) {
-    if (r != rank_) MIXCCL_TRY(gpu_->streamWaitFlag(stream, flag(r, kind, parity), value));
+    if (r == rank_ || (otherProcessesOnly && sameProcess_[r])) continue;
+    MIXCCL_TRY(gpu_->streamWaitFlag(stream, flag(r, kind, parity), value));
   }
   return mixcclSuccess;
 }

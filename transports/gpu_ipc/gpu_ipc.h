@@ -67,8 +67,8 @@ class GpuIpc {
   uint32_t* flag(int rank, Flag kind, uint32_t parity) const;
   char* inSlot(int rank, uint32_t parity) const;
   char* resultSlot(int rank, uint32_t parity) const;
-  // Stream waits until `kind` of every other rank is at or past `value` (parity p).
-  Result waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value);
+  // Stream waits until `kind` of every other rank (of other processes only, if asked) is at or past `value`.
+  Result waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value, bool otherProcessesOnly = false);
   Result round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream);
   // Sets every flag of `rank` (in this rank's mapping) far ahead of any round enqueued so far.
   void release(int rank);
@@ -79,6 +79,7 @@ class GpuIpc {
   int nranks_ = 1;
   void* own_ = nullptr;             // this rank's workspace
   std::vector<char*> workspaces_;   // every rank's, mapped here (own_ at rank_)
+  std::vector<bool> sameProcess_;   // rank r's workspace is this process's own memory (not imported)
   void* hostStream_ = nullptr;      // for calls on host buffers
   std::atomic<uint32_t> seq_{0};    // rounds so far
   std::mutex releaseMu_;
