@@ -388,5 +388,22 @@ TEST(StagedDevice, FinalizeAndDestroyWaitForQueuedWork) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(StagedDevice, MemAllocGivesMemoryOfTheCurrentGpu) {
+  auto body = [](int rank, int, const mixcclUniqueId&) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    void* p = nullptr;
+    bool ok = rankCheck(mixcclMemAlloc(&p, 1 << 20) == mixcclSuccess, rank, "alloc: %s", mixcclGetLastError(nullptr));
+    PointerInfo info;
+    ok &= rankCheck(g.gpu()->queryPointer(p, &info) == mixcclSuccess && info.type == g.gpu()->memoryType(), rank,
+                    "mixcclMemAlloc gave memory of type %d, not the GPU's", int(info.type));
+    ok &= rankCheck(mixcclMemFree(p) == mixcclSuccess, rank, "free: %s", mixcclGetLastError(nullptr));
+    ok &= rankCheck(mixcclMemFree(p) == mixcclInvalidArgument, rank, "a second free was accepted");
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(1, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 }  // namespace
 }  // namespace mixccl
