@@ -253,7 +253,7 @@ std::string usageText(const std::string& program) {
          "      --bind <core|none>      with -N: pin rank r to CPU r when ranks <= CPUs, as mpirun "
          "does (default core)\n"
          "      --memory <host|device>  buffers in host memory, or in GPU memory with one stream per rank\n"
-         "                              (default: device when the rank finds a usable GPU, else host)\n"
+         "                              (default auto: device when the rank finds a usable GPU, else host)\n"
          "      --json <file>           also write the rows as JSON (rank 0, "
          "atomically)\n"
          "  -t 1, -g 1, -G 0            accepted for nccl-tests compatibility\n"

@@ -9,9 +9,11 @@ namespace {
 
 // Throws PerfError for a failed GpuBackend call (which has already logged the runtime's message).
 void checkGpu(Result res, const std::string& what) {
-  if (res != mixcclSuccess) {
-    throw PerfError(what + ": " + mixcclGetErrorString(res) + ": " + mixcclGetLastError(nullptr));
-  }
+  if (res == mixcclSuccess) return;
+  std::string msg = what + ": " + mixcclGetErrorString(res);
+  const char* last = mixcclGetLastError(nullptr);
+  if (last != nullptr && last[0] != '\0') msg += ": " + std::string(last);
+  throw PerfError(msg);
 }
 
 }  // namespace
