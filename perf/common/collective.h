@@ -2,6 +2,7 @@
 // What a *_perf binary tells the shared harness about its collective. The harness owns everything else (sweep, timing,
 // checking, printing); a binary's main() only fills a Collective and calls perfMain().
 #include <cstddef>
+#include <string>
 
 #include "mixccl.h"
 
@@ -17,9 +18,10 @@ struct CollCounts {
   size_t recvInPlace = 0;  // in-place: where this rank's result starts
 };
 
-// The collective's call. `op` is ignored by collectives without a reduction, `root` by rootless ones.
+// The collective's call. `op` is ignored by collectives without a reduction, `root` by rootless ones. `stream` is
+// nullptr for host buffers, the rank's stream for device buffers.
 using CollCall = mixcclResult_t (*)(const void* send, void* recv, size_t paramCount, mixcclDataType_t dt,
-                                    mixcclRedOp_t op, int root, mixcclComm_t comm);
+                                    mixcclRedOp_t op, int root, mixcclComm_t comm, mixcclStream_t stream);
 
 struct Collective {
   const char* name;      // the binary name, e.g. "all_reduce_perf"
@@ -40,5 +42,9 @@ CollCounts sameCounts(size_t count, size_t eltSize, int nranks, int rank);
 CollCounts gatherCounts(size_t count, size_t eltSize, int nranks, int rank);
 // Reduce-scatter: count/n per rank as above; recv = send + rank * recvcount in place.
 CollCounts scatterCounts(size_t count, size_t eltSize, int nranks, int rank);
+
+// The collectives of the *_perf binaries (collectives.cc), by binary name ("all_reduce_perf", ...): nullptr for
+// an unknown name.
+const Collective* findCollective(const std::string& name);
 
 }  // namespace mixccl::perf

@@ -56,6 +56,7 @@ std::string jsonText(const Options& o, const RunSummary& s) {
   std::string out = "{\n";
   out += "  \"program\": " + quoted(s.program) + ",\n";
   out += "  \"nranks\": " + std::to_string(s.nranks) + ",\n";
+  out += "  \"memory\": " + quoted(s.memory) + ",\n";
   out += "  \"options\": {\"minbytes\": " + std::to_string(o.minBytes) +
          ", \"maxbytes\": " + std::to_string(o.maxBytes) + ", \"stepfactor\": " + std::to_string(o.stepFactor) +
          ", \"stepbytes\": " + std::to_string(o.stepBytes) + ", \"iters\": " + std::to_string(o.iters) +

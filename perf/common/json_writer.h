@@ -13,6 +13,7 @@ namespace mixccl::perf {
 struct RunSummary {
   std::string program;  // e.g. "all_reduce_perf"
   int nranks = 0;
+  std::string memory = "host";  // where the buffers were: host, cuda, hip, mixed
   uint64_t totalWrong = 0;
   double avgBusBw = 0;
   std::vector<ResultRow> rows;

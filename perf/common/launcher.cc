@@ -18,10 +18,25 @@
 namespace mixccl::perf {
 namespace {
 
+// Opens the rank's memory (--memory); on failure prints why, naming `who`, and returns false.
+bool openGpu(RankGpu& gpu, const Options& options, GpuProvider provider, int localRank, const std::string& program,
+             const std::string& who) {
+  try {
+    gpu.open(options.memory, provider, localRank);
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s: %s\n", program.c_str(), who.c_str(), e.what());
+    return false;
+  }
+}
+
 // Runs `body` on an initialised communicator and tears it down; returns the rank's exit code.
-int runRank(mixcclComm_t comm, const std::string& program, const RankBody& body) {
+int runRank(mixcclComm_t comm, const RankGpu& gpu, const std::string& program, const RankBody& body) {
   RankContext ctx;
   ctx.comm = comm;
+  ctx.gpu = gpu.gpu();
+  ctx.stream = gpu.stream();
+  ctx.device = gpu.device();
   int code = kExitError;
   try {
     checkResult(mixcclCommCount(comm, &ctx.nranks), "mixcclCommCount", comm);
@@ -137,7 +152,7 @@ static void pinToCpu(int index) {
   }
 }
 
-int launchLocal(const Options& options, const std::string& program, const RankBody& body) {
+int launchLocal(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body) {
   int n = options.localRanks;
   // Like mpirun's default binding: one rank per CPU when they fit, else leave placement to the kernel.
   const bool bindCpu = options.bindCores && n <= availableCpus();
@@ -155,14 +170,19 @@ int launchLocal(const Options& options, const std::string& program, const RankBo
     pid_t pid = fork();
     if (pid == 0) {
       if (bindCpu) pinToCpu(r);
-      mixcclComm_t comm = nullptr;
-      mixcclResult_t initRes = mixcclCommInitRank(&comm, n, id, r);
       int code = kExitError;
-      if (initRes == mixcclSuccess) {
-        code = runRank(comm, program, body);
-      } else {
-        std::fprintf(stderr, "%s: rank %d: mixcclCommInitRank: %s: %s\n", program.c_str(), r,
-                     mixcclGetErrorString(initRes), mixcclGetLastError(nullptr));
+      {
+        RankGpu gpu;  // the GPU is touched here, in the child, never in the parent; it outlives the communicator
+        if (openGpu(gpu, options, provider, r, program, "rank " + std::to_string(r))) {
+          mixcclComm_t comm = nullptr;
+          mixcclResult_t initRes = mixcclCommInitRank(&comm, n, id, r);
+          if (initRes == mixcclSuccess) {
+            code = runRank(comm, gpu, program, body);
+          } else {
+            std::fprintf(stderr, "%s: rank %d: mixcclCommInitRank: %s: %s\n", program.c_str(), r,
+                         mixcclGetErrorString(initRes), mixcclGetLastError(nullptr));
+          }
+        }
       }
       std::fflush(nullptr);
       _exit(code);  // not exit(): the parent's atexit handlers and static
@@ -183,7 +203,12 @@ int launchLocal(const Options& options, const std::string& program, const RankBo
   return waitForChildren(program, pids);
 }
 
-int launchFromEnv(const std::string& program, const RankBody& body) {
+int launchFromEnv(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body) {
+  const int localRank = localRankFromEnv();
+  RankGpu gpu;  // outlives the communicator
+  if (!openGpu(gpu, options, provider, localRank, program, "local rank " + std::to_string(localRank))) {
+    return kExitError;
+  }
   mixcclComm_t comm = nullptr;
   mixcclResult_t res = mixcclCommInitFromEnv(&comm);
   if (res != mixcclSuccess) {
@@ -193,13 +218,14 @@ int launchFromEnv(const std::string& program, const RankBody& body) {
                  program.c_str(), mixcclGetErrorString(res), mixcclGetLastError(nullptr));
     return kExitError;
   }
-  return runRank(comm, program, body);
+  return runRank(comm, gpu, program, body);
 }
 
 }  // namespace
 
-int launchRanks(const Options& options, const std::string& program, const RankBody& body) {
-  return options.localRanks > 0 ? launchLocal(options, program, body) : launchFromEnv(program, body);
+int launchRanks(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body) {
+  return options.localRanks > 0 ? launchLocal(options, program, provider, body)
+                                : launchFromEnv(options, program, provider, body);
 }
 
 }  // namespace mixccl::perf

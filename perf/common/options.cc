@@ -85,6 +85,18 @@ const std::vector<FlagSpec>& flagSpecs() {
          if (v != "core" && v != "none") throw UsageError(f + ": '" + v + "' is not core or none");
          o.bindCores = v == "core";
        }},
+      {'\0', "memory",
+       [](Options& o, const std::string& f, const std::string& v) {
+         if (v == "host") {
+           o.memory = MemoryMode::kHost;
+         } else if (v == "device") {
+           o.memory = MemoryMode::kDevice;
+         } else if (v == "auto") {
+           o.memory = MemoryMode::kAuto;
+         } else {
+           throw UsageError(f + ": '" + v + "' is not host, device or auto");
+         }
+       }},
       {'\0', "json",
        [](Options& o, const std::string& f, const std::string& v) {
          if (v.empty()) throw UsageError(f + ": needs a file name");
@@ -240,6 +252,8 @@ std::string usageText(const std::string& program) {
          "from mpirun/srun/torchrun env)\n"
          "      --bind <core|none>      with -N: pin rank r to CPU r when ranks <= CPUs, as mpirun "
          "does (default core)\n"
+         "      --memory <host|device>  buffers in host memory, or in GPU memory with one stream per rank\n"
+         "                              (default auto: device when the rank finds a usable GPU, else host)\n"
          "      --json <file>           also write the rows as JSON (rank 0, "
          "atomically)\n"
          "  -t 1, -g 1, -G 0            accepted for nccl-tests compatibility\n"

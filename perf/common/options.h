@@ -1,7 +1,7 @@
 #pragma once
 // Command-line options of the *_perf tools: the nccl-tests flags (see /work/shared/NCCL-TESTS-FORMAT.md) plus -N (fork
-// local ranks) and --json. parseOptions() never exits: it throws UsageError, which the caller turns into "message +
-// usage + exit 2", so every rank and the -N parent agree on what a bad command line does.
+// local ranks), --bind, --memory and --json. parseOptions() never exits: it throws UsageError, which the caller turns
+// into "message + usage + exit 2", so every rank and the -N parent agree on what a bad command line does.
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -20,6 +20,10 @@ class UsageError : public std::runtime_error {
 // How per-rank times are combined into the printed time (-a).
 enum class Average { kRank0 = 0, kMean = 1, kMin = 2, kMax = 3 };
 
+// Where the send and receive buffers live (--memory). kAuto: device memory when the rank finds a usable GPU,
+// else host memory (as nccl-tests always use device buffers).
+enum class MemoryMode { kAuto, kHost, kDevice };
+
 struct Options {
   size_t minBytes = 32u << 20;                         // -b
   size_t maxBytes = 32u << 20;                         // -e
@@ -37,6 +41,7 @@ struct Options {
   int localRanks = 0;                                  // -N: 0 means ranks come from the launcher environment
   std::string jsonPath;                                // --json
   bool bindCores = true;                               // --bind core|none: pin -N rank r to CPU r (when ranks <= CPUs)
+  MemoryMode memory = MemoryMode::kAuto;               // --memory host|device|auto
 };
 
 // Parses argv (argv[0] is the program name). Throws UsageError.

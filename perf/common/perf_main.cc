@@ -9,7 +9,7 @@
 
 namespace mixccl::perf {
 
-int perfMain(int argc, char** argv, const Collective& coll) {
+int perfMain(int argc, char** argv, const Collective& coll, GpuProvider provider) {
   Options options;
   try {
     options = parseOptions(argc, argv);
@@ -26,7 +26,7 @@ int perfMain(int argc, char** argv, const Collective& coll) {
     std::fprintf(stderr, "%s: %s\n%s", coll.name, message.c_str(), usageText(coll.name).c_str());
     return kExitUsage;
   }
-  return launchRanks(options, coll.name, [&](const RankContext& ctx) { return runSweep(ctx, options, coll); });
+  return launchRanks(options, coll.name, provider, [&](const RankContext& ctx) { return runSweep(ctx, options, coll); });
 }
 
 }  // namespace mixccl::perf

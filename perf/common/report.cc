@@ -38,10 +38,18 @@ std::string headerText(const std::string& program, const Options& o, const std::
       "validation: %d graph: 0\n",
       o.minBytes, o.maxBytes, factor ? o.stepFactor : o.stepBytes, factor ? "factor" : "bytes", o.warmupIters, o.iters,
       o.checkIters);
+  const std::string memory = runMemory(ranks);
+  s += "# memory: " + memory + (memory == "host" ? "" : " (device buffers, one stream per rank)") + "\n";
   s += "#\n";
+  if (memory != "host") s += "# Using devices\n";
   for (const RankInfo& r : ranks) {
-    s +=
-        printfString("#  Rank %2d Group  0 Pid %6d on %10s device %3d [host] CPU\n", r.rank, r.pid, r.host.c_str(), -1);
+    if (r.device < 0) {
+      s += printfString("#  Rank %2d Group  0 Pid %6d on %10s device %3d [host] CPU\n", r.rank, r.pid, r.host.c_str(),
+                        -1);
+    } else {
+      s += printfString("#  Rank %2d Group  0 Pid %6d on %10s device %3d [%s] %s\n", r.rank, r.pid, r.host.c_str(),
+                        r.device, r.memory.c_str(), r.gpuName.c_str());
+    }
   }
   s += "#\n";
   s += "#                                                              "

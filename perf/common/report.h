@@ -33,7 +33,8 @@ struct ResultRow {
 // printf("%.2f") if it fits in `width`, else "%.1f", else "%.0f", right-aligned to `width`.
 std::string formatNumber(double value, int width);
 
-// "# Collective test starting: ..." through the column titles (ends with a newline).
+// "# Collective test starting: ..." through the column titles (ends with a newline). After nccl-tests' lines, a
+// "# memory: host|cuda|hip|mixed" line says where the buffers are; device ranks show their device and GPU backend.
 std::string headerText(const std::string& program, const Options& options, const std::vector<RankInfo>& ranks);
 
 // One data row (ends with a newline).

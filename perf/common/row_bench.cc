@@ -23,7 +23,13 @@ RowBench::RowBench(const RankContext& ctx, const Options& options, const Collect
       coll_(coll),
       send_(options.maxBytes),
       recv_(options.maxBytes),
-      expected_(options.maxBytes) {}
+      expected_(options.maxBytes),
+      deviceSend_(ctx.gpu, options.maxBytes),
+      deviceRecv_(ctx.gpu, options.maxBytes) {}
+
+RowBench::~RowBench() {
+  if (ctx_.gpu != nullptr) ctx_.gpu->streamSynchronize(ctx_.stream);  // a failure is logged by the backend
+}
 
 ResultRow RowBench::run(mixcclDataType_t dt, mixcclRedOp_t op, int root, size_t bytes) {
   size_t elt = dataTypeSize(dt);
@@ -46,8 +52,10 @@ ResultRow RowBench::run(mixcclDataType_t dt, mixcclRedOp_t op, int root, size_t 
 VariantResult RowBench::runVariant(mixcclDataType_t dt, mixcclRedOp_t op, int root, const CollCounts& counts,
                                    size_t bytes, bool inPlace) {
   size_t elt = dataTypeSize(dt);
-  char* send = inPlace ? recv_.data() + counts.sendInPlace * elt : send_.data();
-  char* recv = inPlace ? recv_.data() + counts.recvInPlace * elt : recv_.data();
+  char* sendBase = ctx_.gpu != nullptr ? deviceSend_.data() : send_.data();
+  char* recvBase = ctx_.gpu != nullptr ? deviceRecv_.data() : recv_.data();
+  char* send = inPlace ? recvBase + counts.sendInPlace * elt : sendBase;
+  char* recv = inPlace ? recvBase + counts.recvInPlace * elt : recvBase;
   std::string what = std::string(coll_.callName) + " (" + std::to_string(bytes) + " B, " + dataTypeName(dt) +
                      (coll_.hasOp ? std::string(", ") + redOpName(op) : "") +
                      (coll_.hasRoot ? ", root " + std::to_string(root) : "") +
@@ -60,7 +68,7 @@ VariantResult RowBench::runVariant(mixcclDataType_t dt, mixcclRedOp_t op, int ro
   result.algBw = seconds > 0 ? gbytes / seconds : 0;
   result.busBw = result.algBw * coll_.busBwFactor(ctx_.nranks);
   if (options_.checkIters > 0) {
-    uint64_t wrong = checkVariant(send, recv, dt, op, root, counts, what.c_str());
+    uint64_t wrong = checkVariant(send, recv, dt, op, root, counts, inPlace, what.c_str());
     result.wrong = static_cast<int64_t>(allReduceSum(ctx_, wrong));
   }
   return result;
@@ -68,30 +76,47 @@ VariantResult RowBench::runVariant(mixcclDataType_t dt, mixcclRedOp_t op, int ro
 
 double RowBench::timeVariant(const char* send, char* recv, mixcclDataType_t dt, mixcclRedOp_t op, int root,
                              size_t count, const char* what) {
-  auto once = [&] { checkResult(coll_.call(send, recv, count, dt, op, root, ctx_.comm), what, ctx_.comm); };
+  auto once = [&] {
+    checkResult(coll_.call(send, recv, count, dt, op, root, ctx_.comm, ctx_.stream), what, ctx_.comm);
+  };
   for (int i = 0; i < options_.warmupIters; ++i) once();
   once();  // untimed, as nccl-tests does before its barrier
+  syncStream(what);
   barrier(ctx_);
-  // Host buffers: every op has completed when it returns, so -z (synchronise after each op) adds nothing.
+  // Host buffers: every op has completed when it returns, so -z (synchronise after each op) adds nothing. Device
+  // buffers: the ops are queued on the stream, and the clock stops once the stream has run them all.
   auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < options_.iters; ++i) once();
+  for (int i = 0; i < options_.iters; ++i) {
+    once();
+    if (options_.blocking) syncStream(what);
+  }
+  syncStream(what);
   auto stop = std::chrono::steady_clock::now();
   return std::chrono::duration<double>(stop - start).count() / options_.iters;
 }
 
-uint64_t RowBench::checkVariant(char* send, char* recv, mixcclDataType_t dt, mixcclRedOp_t op, int root,
-                                const CollCounts& counts, const char* what) {
+uint64_t RowBench::checkVariant(const char* send, char* recv, mixcclDataType_t dt, mixcclRedOp_t op, int root,
+                                const CollCounts& counts, bool inPlace, const char* what) {
   size_t elt = dataTypeSize(dt);
-  bool inPlace = send != send_.data();
+  // The host side of the call's buffers: the buffers themselves on host memory, their copies on device memory.
+  char* hostSend = inPlace ? recv_.data() + counts.sendInPlace * elt : send_.data();
+  char* hostRecv = inPlace ? recv_.data() + counts.recvInPlace * elt : recv_.data();
   uint64_t wrong = 0;
   for (int i = 0; i < options_.checkIters; ++i) {
     // In place, the poison covers the whole single buffer and the send region is filled on top of it.
     size_t poisonCount = inPlace ? std::max(counts.sendCount, counts.recvCount) : counts.recvCount;
     std::memset(recv_.data(), kPoisonByte, poisonCount * elt);
-    testdata::fillSend(coll_.exactColl, send, counts.paramCount, dt, op, root, ctx_.rank, ctx_.nranks);
-    checkResult(coll_.call(send, recv, counts.paramCount, dt, op, root, ctx_.comm), what, ctx_.comm);
-    if (coll_.exactColl == 4 && ctx_.rank != root) continue;  // reduce: only the root receives
-    wrong += testdata::countWrong(recv, expected_.data(), dt, counts.recvCount);
+    testdata::fillSend(coll_.exactColl, hostSend, counts.paramCount, dt, op, root, ctx_.rank, ctx_.nranks);
+    toDevice(deviceRecv_.data(), recv_.data(), poisonCount * elt);
+    if (!inPlace) toDevice(deviceSend_.data(), send_.data(), counts.sendCount * elt);
+    checkResult(coll_.call(send, recv, counts.paramCount, dt, op, root, ctx_.comm, ctx_.stream), what, ctx_.comm);
+    if (coll_.exactColl == 4 && ctx_.rank != root) {  // reduce: only the root receives
+      syncStream(what);
+      continue;
+    }
+    toHost(hostRecv, recv, counts.recvCount * elt);
+    syncStream(what);
+    wrong += testdata::countWrong(hostRecv, expected_.data(), dt, counts.recvCount);
   }
   return wrong;
 }
@@ -108,6 +133,25 @@ double RowBench::combineTime(double seconds) {
       return allReduceDouble(ctx_, seconds, mixcclMax);
   }
   return seconds;
+}
+
+void RowBench::toDevice(char* dst, const char* src, size_t bytes) {
+  if (ctx_.gpu == nullptr || bytes == 0) return;
+  checkResult(ctx_.gpu->copyAsync(dst, src, bytes, ctx_.stream), "copying inputs to the device");
+}
+
+void RowBench::toHost(char* dst, const char* src, size_t bytes) {
+  if (ctx_.gpu == nullptr || bytes == 0) return;
+  checkResult(ctx_.gpu->copyAsync(dst, src, bytes, ctx_.stream), "copying outputs from the device");
+}
+
+void RowBench::syncStream(const char* what) {
+  if (ctx_.gpu == nullptr) return;
+  checkResult(ctx_.gpu->streamSynchronize(ctx_.stream), std::string("waiting for the stream after ") + what);
+  // A call that failed after it was queued still releases the stream; its error is the communicator's.
+  mixcclResult_t async = mixcclSuccess;
+  checkResult(mixcclCommGetAsyncError(ctx_.comm, &async), "mixcclCommGetAsyncError", ctx_.comm);
+  if (async != mixcclInProgress) checkResult(async, std::string(what) + " (asynchronous error)", ctx_.comm);
 }
 
 }  // namespace mixccl::perf

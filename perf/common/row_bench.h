@@ -6,14 +6,19 @@
 //   ranks per -a; then, with -c > 0, `check` rounds of: fill exact inputs, one op, compare bitwise with the expected
 //   output, #wrong summed over ranks.
 //
-// Buffers are host memory allocated once for the largest size; the in-place variant uses the receive buffer as its
-// single buffer, at the collective's in-place offsets.
+// Buffers are allocated once for the largest size; the in-place variant uses the receive buffer as its single
+// buffer, at the collective's in-place offsets. On host memory the collective works on the host buffers and every call
+// has completed when it returns. On device memory (ctx.gpu set) it works on device buffers and is issued on the rank's
+// stream, as in nccl-tests: the timed loop waits for the stream (streamSynchronize) before it reads the clock, the
+// untimed op is waited for before the barrier, -z waits after every op; inputs are filled in the host buffers and
+// copied to the device on the stream, outputs copied back and checked on the host.
 #include <cstddef>
 
 #include "common/collective.h"
 #include "common/host_buffer.h"
 #include "common/options.h"
 #include "common/rank_context.h"
+#include "common/rank_gpu.h"
 #include "common/report.h"
 
 namespace mixccl::perf {
@@ -21,6 +26,9 @@ namespace mixccl::perf {
 class RowBench {
  public:
   RowBench(const RankContext& ctx, const Options& options, const Collective& coll);
+  ~RowBench();  // device memory: waits for the stream first (a failed row may leave copies into the buffers queued)
+  RowBench(const RowBench&) = delete;
+  RowBench& operator=(const RowBench&) = delete;
 
   // Collective: every rank calls it with the same arguments. Throws PerfError.
   ResultRow run(mixcclDataType_t dt, mixcclRedOp_t op, int root, size_t bytes);
@@ -30,16 +38,22 @@ class RowBench {
                            bool inPlace);
   double timeVariant(const char* send, char* recv, mixcclDataType_t dt, mixcclRedOp_t op, int root, size_t count,
                      const char* what);
-  uint64_t checkVariant(char* send, char* recv, mixcclDataType_t dt, mixcclRedOp_t op, int root,
-                        const CollCounts& counts, const char* what);
+  uint64_t checkVariant(const char* send, char* recv, mixcclDataType_t dt, mixcclRedOp_t op, int root,
+                        const CollCounts& counts, bool inPlace, const char* what);
   double combineTime(double seconds);
+  // Device memory only (no-ops on host memory): copies on the rank's stream, and waiting for it.
+  void toDevice(char* dst, const char* src, size_t bytes);
+  void toHost(char* dst, const char* src, size_t bytes);
+  void syncStream(const char* what);
 
   RankContext ctx_;
   const Options& options_;
   const Collective& coll_;
-  HostBuffer send_;
+  HostBuffer send_;  // host memory: the buffers of the calls; device memory: where inputs are filled and outputs read
   HostBuffer recv_;
   HostBuffer expected_;
+  DeviceBuffer deviceSend_;  // device memory only: the buffers of the calls
+  DeviceBuffer deviceRecv_;
 };
 
 }  // namespace mixccl::perf

@@ -38,13 +38,14 @@ int runSweep(const RankContext& ctx, const Options& options, const Collective& c
   std::vector<mixcclRedOp_t> ops = coll.hasOp ? options.ops : std::vector<mixcclRedOp_t>{mixcclSum};
   std::vector<size_t> sizes = sizeSweep(options);
 
-  std::vector<RankInfo> ranks = gatherRankInfo(ctx.comm, ctx.rank, ctx.nranks);
+  std::vector<RankInfo> ranks = gatherRankInfo(ctx);
   print(ctx, headerText(coll.name, options, ranks));
 
   RowBench bench(ctx, options, coll);
   RunSummary summary;
   summary.program = coll.name;
   summary.nranks = ctx.nranks;
+  summary.memory = runMemory(ranks);
   double busBwSum = 0;
   for (mixcclDataType_t dt : options.types) {
     for (mixcclRedOp_t op : ops) {

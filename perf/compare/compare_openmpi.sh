@@ -3,7 +3,7 @@
 #
 # Runs, with the same sizes, iterations and timing method (see perf/README.md):
 #   mpirun --allow-run-as-root --oversubscribe -np 2 build/perf/mpi_allreduce_bench -b 8 -e 128M -f 2
-#   build/perf/all_reduce_perf -N 2 -b 8 -e 128M -f 2 -d float -o sum
+#   build/perf/all_reduce_perf -N 2 -b 8 -e 128M -f 2 -d float -o sum --memory host
 # and prints, per size, the out-of-place busbw and time of both and their ratios (mixccl / Open MPI; busbw
 # ratio > 1 and time ratio < 1 mean mixccl is faster). Installs openmpi-bin and libopenmpi-dev with apt-get
 # when mpirun or mpicc is missing, and configures/builds what is needed.
@@ -112,7 +112,8 @@ for ((i = 1; i <= REPEAT; i++)); do
     MPIRUN+=(--mca btl_vader_single_copy_mechanism none)
     run_mpi "${WORK}/mpi.${i}.txt" || die "Open MPI bench failed"
   fi
-  "${MIXCCL_BIN}" -N "${NP}" "${SWEEP[@]}" -d float -o sum >"${WORK}/mixccl.${i}.txt" || die "all_reduce_perf failed"
+  "${MIXCCL_BIN}" -N "${NP}" "${SWEEP[@]}" -d float -o sum --memory host >"${WORK}/mixccl.${i}.txt" ||
+    die "all_reduce_perf failed"
 done
 
 # --- table --------------------------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ if [[ -n "${OUT_MD}" ]]; then
     echo
     echo "- machine: ${MACHINE}"
     echo "- Open MPI: ${MPI_VERSION}; mpirun ${MPIRUN[*]:1}"
-    echo "- mixccl: ${REVISION}; all_reduce_perf -N ${NP} ${SWEEP[*]} -d float -o sum"
+    echo "- mixccl: ${REVISION}; all_reduce_perf -N ${NP} ${SWEEP[*]} -d float -o sum --memory host"
     echo "- ${REPEAT} runs of each, alternating; values are medians, ratios are medians of the pairwise ratios"
     echo "- ratios are mixccl / Open MPI (busbw ratio > 1 and time ratio < 1: mixccl faster)"
     echo

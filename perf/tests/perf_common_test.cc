@@ -86,9 +86,32 @@ TEST(PerfOptions, RejectsBadCommandLines) {
       {"-g", "2"},
       {"-G", "1"},
       {"-f", "0"},
+      {"--memory", "gpu"},
+      {"--memory="},
   };
   for (const auto& args : bad) EXPECT_THROW(parse(args), UsageError) << args[0];
   EXPECT_NO_THROW(parse({"-t", "1", "-g", "1", "-G", "0"}));
+}
+
+TEST(PerfOptions, Memory) {
+  EXPECT_EQ(parse({}).memory, MemoryMode::kAuto);
+  EXPECT_EQ(parse({"--memory", "host"}).memory, MemoryMode::kHost);
+  EXPECT_EQ(parse({"--memory=device"}).memory, MemoryMode::kDevice);
+  EXPECT_EQ(parse({"--memory", "device", "--memory", "auto"}).memory, MemoryMode::kAuto);
+  EXPECT_NE(usageText("all_reduce_perf").find("--memory <host|device>"), std::string::npos);
+}
+
+TEST(PerfCollectives, FoundByToolName) {
+  for (const char* name :
+       {"all_reduce_perf", "all_gather_perf", "reduce_scatter_perf", "broadcast_perf", "reduce_perf"}) {
+    const Collective* c = findCollective(name);
+    ASSERT_NE(c, nullptr) << name;
+    EXPECT_STREQ(c->name, name);
+  }
+  EXPECT_EQ(findCollective("alltoall_perf"), nullptr);
+  EXPECT_DOUBLE_EQ(findCollective("all_reduce_perf")->busBwFactor(4), 1.5);
+  EXPECT_DOUBLE_EQ(findCollective("reduce_scatter_perf")->busBwFactor(4), 0.75);
+  EXPECT_DOUBLE_EQ(findCollective("broadcast_perf")->busBwFactor(4), 1.0);
 }
 
 TEST(PerfOptions, SizeSweep) {
@@ -162,8 +185,23 @@ TEST(PerfReport, HeaderAndFooter) {
   EXPECT_NE(h.find("#       size         count      type   redop    root     "
                    "time   algbw   busbw  #wrong     time"),
             std::string::npos);
+  EXPECT_NE(h.find("graph: 0\n# memory: host\n#\n#  Rank  0"), std::string::npos);
+  EXPECT_EQ(h.find("Using devices"), std::string::npos);
   EXPECT_EQ(footerText(0, 12.345), "# Out of bounds values : 0 OK\n# Avg bus bandwidth    : 12.345\n#\n");
   EXPECT_EQ(footerText(3, 1).substr(0, 33), "# Out of bounds values : 3 FAILED");
+}
+
+TEST(PerfReport, DeviceHeader) {
+  Options o;
+  std::vector<RankInfo> ranks = {{0, 12345, "node1", 0, "cuda", "cuda"}, {1, 12346, "node1", 0, "cuda", "cuda"}};
+  std::string h = headerText("all_reduce_perf", o, ranks);
+  EXPECT_NE(h.find("# memory: cuda (device buffers, one stream per rank)\n#\n# Using devices\n"), std::string::npos);
+  EXPECT_NE(h.find("#  Rank  1 Group  0 Pid  12346 on      node1 device   0 [cuda] cuda\n"), std::string::npos);
+  ranks[1] = {1, 12346, "node1"};  // a host-memory rank in the same run
+  EXPECT_EQ(runMemory(ranks), "mixed");
+  h = headerText("all_reduce_perf", o, ranks);
+  EXPECT_NE(h.find("# memory: mixed"), std::string::npos);
+  EXPECT_NE(h.find("#  Rank  1 Group  0 Pid  12346 on      node1 device  -1 [host] CPU\n"), std::string::npos);
 }
 
 TEST(PerfJson, RowsAndSummary) {
@@ -181,6 +219,7 @@ TEST(PerfJson, RowsAndSummary) {
   s.rows.push_back(row);
   std::string j = jsonText(o, s);
   EXPECT_NE(j.find("\"program\": \"all_gather_perf\""), std::string::npos);
+  EXPECT_NE(j.find("\"memory\": \"host\""), std::string::npos);
   EXPECT_NE(j.find("{\"size\": 48, \"count\": 4, \"type\": \"float\", "
                    "\"redop\": \"none\", \"root\": -1, "
                    "\"out_of_place\": {\"time_us\": 1.5, \"algbw_gbps\": "

@@ -1,80 +1,186 @@
 #!/usr/bin/env bash
 # One command for a GPU machine: configures mixccl with CUDA (HIP, UCX and libfabric off: such a machine has no
-# ROCm and no network-transport headers), builds, runs the GPU tests on the device (where a missing backend is
-# a failure, not a skip) and the quick CPU subset, and prints a summary table last. Exits non-zero on any
-# failure. Needs no network access.
+# ROCm and no network-transport headers), builds, runs the GPU test matrix on the device (where a missing backend
+# is a failure, not a skip), the perf tools on device buffers, the quick CPU subset and, where PyTorch is installed,
+# PyTorch DDP through mixccl's libnccl.so.2; prints a summary table and a short perf table last. Exits non-zero on
+# any failure. Needs no network access.
+#
+# Steps (each logs to <build>/gpu-run-logs/<step>.log; the tail of a failing step's log is shown):
+#   configure, build                 CMake with CUDA, everything built
+#   gpu_backend_test, kernel_arith   the CUDA backend and the kernels on the device
+#   staged_device                    every collective x datatype x op, in and out of place, on device buffers, with
+#                                    1, 2, 4 and 8 ranks on the one GPU, groups, a mixed CPU+GPU communicator
+#                                    (tests/multiproc/staged_device_test.cc with MIXCCL_TEST_REAL_GPU=1)
+#   perf_all_types                   all_reduce_perf -N 4 -b 8 -e 256M -f 2 -d all on device buffers: 0 wrong
+#   perf_sweep_N<n>                  all_reduce_perf float sum, device buffers, 8 B..256 MiB, n = 1, 2, 4, 8 ranks
+#   CPU unit tests                   seconds
+#   torch_ddp                        tests/frameworks/run_torch_ddp.sh (skipped where PyTorch is missing)
+#
+# The whole run stays within MIXCCL_GPU_RUN_BUDGET_S seconds (default 540, under a 10-minute command limit): each
+# step is bounded by `timeout` and by what is left of the budget; a step that no longer fits is reported as skipped.
 #
 # Usage: tests/gpu/run.sh [build-dir]      (default: build-gpu-run in the repository root)
 # Environment: CUDA_HOME (default /usr/local/cuda), MIXCCL_CMAKE_ARGS (extra cmake arguments),
-#              MIXCCL_CUDA_ARCHITECTURES (default 90: H100, plus PTX for newer GPUs).
+#              MIXCCL_CUDA_ARCHITECTURES (default 90: H100, plus PTX for newer GPUs), MIXCCL_GPU_RUN_BUDGET_S,
+#              MIXCCL_GPU_RUN_REUSE_BUILD=1 (skip configure and build: run the tests of an existing build-dir).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build-gpu-run}"
 cuda_home="${CUDA_HOME:-/usr/local/cuda}"
 jobs="$(nproc 2>/dev/null || echo 4)"
 logs="$build/gpu-run-logs"
+budget="${MIXCCL_GPU_RUN_BUDGET_S:-540}"
+started=$(date +%s)
+sweep_ranks=(1 2 4 8)
 
 declare -a rows=()
 status=0
-# step NAME COMMAND...: runs COMMAND with its output in $logs/NAME.log (tail shown on failure), adds a row.
+
+# Seconds left of the budget.
+remaining() { echo $((budget - ($(date +%s) - started))); }
+
+# add_row NAME RESULT SECONDS DETAILS
+add_row() { rows+=("$(printf '%-22s %-7s %6ss  %s' "$1" "$2" "$3" "$4")"); }
+
+# step NAME LIMIT COMMAND...: runs COMMAND with its output in $logs/NAME.log, bounded by LIMIT seconds and by the
+# budget, and adds a row. Exit code 77 means skipped (with the reason from the log). With $expect set, the log must
+# also match that extended regular expression. Returns the command's exit code.
 step() {
-  local name="$1"
-  shift
-  local start end rc=0
+  local name="$1" limit="$2"
+  shift 2
+  local log="$logs/$name.log" left start end rc=0 summary="" n
+  left=$(remaining)
+  if [ "$left" -lt 30 ]; then
+    add_row "$name" skip 0 "no time left of the ${budget} s budget"
+    echo "---- $name skipped: no time left of the ${budget} s budget"
+    status=1
+    return 1
+  fi
+  [ "$limit" -le $((left - 20)) ] || limit=$((left - 20))
+  echo "==== $name (at most ${limit} s): $*"
   start=$(date +%s)
-  "$@" >"$logs/$name.log" 2>&1 || rc=$?
+  timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 || rc=$?
   end=$(date +%s)
-  # GoogleTest's own summary lines, as counts.
-  local log="$logs/$name.log" summary="" n
-  n="$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' || true)"
-  [ -n "$n" ] && summary+="passed $n"
-  n="$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$log" | grep -oE '[0-9]+' || true)"
-  [ -n "$n" ] && summary+=", skipped $n"
-  n="$(grep -oE '^ *[0-9]+ FAILED TESTS?' "$log" | grep -oE '[0-9]+' || true)"
-  [ -n "$n" ] && summary+=", failed $n"
+  if [ "$rc" -eq 0 ] && [ -n "${expect:-}" ] && ! grep -qE "$expect" "$log"; then
+    rc=1
+    summary="no line matching '$expect'"
+  fi
+  # GoogleTest's own summary lines as counts, and the perf tools' footer.
+  n="$(grep -oE '^\[  PASSED  \] [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n 1 || true)"
+  [ -z "$n" ] || summary+="${summary:+, }passed $n"
+  n="$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$log" | grep -oE '[0-9]+' | tail -n 1 || true)"
+  [ -z "$n" ] || summary+="${summary:+, }skipped $n"
+  n="$(grep -oE '^ *[0-9]+ FAILED TESTS?' "$log" | grep -oE '[0-9]+' | tail -n 1 || true)"
+  [ -z "$n" ] || summary+="${summary:+, }failed $n"
+  n="$(grep -E '^# Out of bounds values' "$log" | tail -n 1 | sed 's/^# Out of bounds values : *//' || true)"
+  [ -z "$n" ] || summary+="${summary:+, }wrong $n"
   if [ "$rc" -eq 0 ]; then
-    rows+=("$(printf '%-22s %-6s %6ss  %s' "$name" ok "$((end - start))" "$summary")")
+    add_row "$name" ok "$((end - start))" "$summary"
+  elif [ "$rc" -eq 77 ]; then
+    add_row "$name" skip "$((end - start))" "$(grep -E 'SKIPPED' "$log" | tail -n 1 || true)"
   else
-    rows+=("$(printf '%-22s %-6s %6ss  %s' "$name" FAIL "$((end - start))" "$summary (rc $rc, log $logs/$name.log)")")
-    echo "---- $name failed (rc $rc); last lines of $logs/$name.log:"
-    tail -n 40 "$logs/$name.log"
+    local what="rc $rc"
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then what="timed out after $limit s"; fi
+    add_row "$name" FAIL "$((end - start))" "${summary:+$summary; }$what, log $log"
+    echo "---- $name failed ($what); last lines of $log:"
+    tail -n 40 "$log"
     status=1
   fi
   return "$rc"
 }
 
-print_table() {
+# The short perf table: out-of-place time and busbw of the sweep per rank count, at every 16th size step.
+# shellcheck disable=SC2317  # print_perf_table and print_table run from the EXIT trap
+print_perf_table() {
+  local n size label line log
+  local -a sizes=(8 128 2048 32768 524288 8388608 134217728 268435456)
+  local -a labels=(8B 128B 2K 32K 512K 8M 128M 256M)
   echo
-  echo "==== mixccl GPU run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || echo 'no GPU')"
-  printf '%-22s %-6s %7s  %s\n' step result time details
-  for r in "${rows[@]}"; do echo "$r"; done
+  echo "==== all_reduce_perf, float sum, device buffers, ranks on one GPU: out-of-place time (us) / busbw (GB/s)"
+  line="$(printf '%8s' size)"
+  for n in "${sweep_ranks[@]}"; do line+="$(printf ' | %19s' "N=$n")"; done
+  echo "$line"
+  for i in "${!sizes[@]}"; do
+    size="${sizes[$i]}"
+    label="${labels[$i]}"
+    line="$(printf '%8s' "$label")"
+    for n in "${sweep_ranks[@]}"; do
+      log="$logs/perf_sweep_N$n.log"
+      local cell="-"
+      if [ -f "$log" ]; then
+        cell="$(awk -v s="$size" '$1 !~ /^#/ && NF >= 13 && $1 == s { printf "%9s / %7s", $6, $8; exit }' "$log")"
+        [ -n "$cell" ] || cell="-"
+      fi
+      line+="$(printf ' | %19s' "$cell")"
+    done
+    echo "$line"
+  done
+}
+
+# shellcheck disable=SC2317
+print_table() {
+  local r
+  print_perf_table || true
+  echo
+  echo "==== mixccl GPU run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || echo 'no GPU'), $(($(date +%s) - started)) s"
+  printf '%-22s %-7s %7s  %s\n' step result time details
+  for r in ${rows[@]+"${rows[@]}"}; do echo "$r"; done
   if [ "$status" -eq 0 ]; then echo "RESULT: PASS"; else echo "RESULT: FAIL"; fi
 }
 trap print_table EXIT
+trap 'echo "tests/gpu/run.sh: interrupted" >&2; status=1; exit 143' TERM INT
 
 mkdir -p "$build" "$logs"
 echo "==== nvidia-smi"
 if ! nvidia-smi; then
   echo "tests/gpu/run.sh: nvidia-smi failed: is this a GPU machine with the NVIDIA driver?" >&2
+  add_row nvidia-smi FAIL 0 "no NVIDIA driver or GPU"
   status=1
   exit 1
 fi
-echo "==== nvcc: $("$cuda_home/bin/nvcc" --version | tail -n 1)"
+echo "==== nvcc: $("$cuda_home/bin/nvcc" --version | tail -n 1 || echo "not found in $cuda_home")"
 
-# shellcheck disable=SC2086
-step configure cmake -S "$root" -B "$build" -G "$(command -v ninja >/dev/null && echo Ninja || echo 'Unix Makefiles')" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUDAToolkit_ROOT="$cuda_home" \
-  -DMIXCCL_WITH_CUDA=ON -DMIXCCL_WITH_HIP=OFF -DMIXCCL_WITH_UCX=OFF -DMIXCCL_WITH_OFI=OFF \
-  -DMIXCCL_CUDA_ARCHITECTURES="${MIXCCL_CUDA_ARCHITECTURES:-90}" ${MIXCCL_CMAKE_ARGS:-} || exit 1
-step build cmake --build "$build" -j "$jobs" || exit 1
+if [ "${MIXCCL_GPU_RUN_REUSE_BUILD:-0}" = 1 ] && [ -x "$build/perf/all_reduce_perf" ]; then
+  add_row configure skip 0 "MIXCCL_GPU_RUN_REUSE_BUILD=1: the tests of $build as built"
+else
+  # shellcheck disable=SC2086  # MIXCCL_CMAKE_ARGS is a list of words on purpose
+  step configure 200 cmake -S "$root" -B "$build" \
+    -G "$(command -v ninja >/dev/null && echo Ninja || echo 'Unix Makefiles')" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCUDAToolkit_ROOT="$cuda_home" \
+    -DMIXCCL_WITH_CUDA=ON -DMIXCCL_WITH_HIP=OFF -DMIXCCL_WITH_UCX=OFF -DMIXCCL_WITH_OFI=OFF \
+    -DMIXCCL_CUDA_ARCHITECTURES="${MIXCCL_CUDA_ARCHITECTURES:-90}" ${MIXCCL_CMAKE_ARGS:-} || exit 1
+  step build 360 cmake --build "$build" -j "$jobs" || exit 1
+fi
 "$build/tools/mixccl-info" | grep -E '^(Built with|GPU backend)' || true
 
 # The GPU tests, with the CUDA backend required (unavailable = failure, with the runtime's reason).
 export MIXCCL_TEST_REQUIRE_GPU=cuda
-step gpu_backend_test "$build/tests/gpu_backend_test" --gtest_filter='-*/hip' || true
-step kernel_arith_test "$build/tests/kernel_arith_test" || true
+step gpu_backend_test 120 "$build/tests/gpu_backend_test" --gtest_filter='-*/hip' || true
+step kernel_arith_test 120 "$build/tests/kernel_arith_test" || true
+# Every collective on device buffers, several ranks on the one GPU, a mixed CPU+GPU communicator.
+step staged_device 300 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_TEST_RANK_COUNTS="1 2 4 8" \
+  "$build/tests/staged_device_test" || true
+
+# The perf tools on device buffers (--memory device: no silent fallback to host memory). First issue 5's "Done
+# means" command, every datatype up to 256 MiB (one timed op and no warm-up per size: this one checks, the sweep
+# below measures).
+expect='^# memory: cuda' step perf_all_types 300 \
+  "$build/perf/all_reduce_perf" -N 4 -b 8 -e 256M -f 2 -d all -n 1 -w 0 --memory device || true
+for n in "${sweep_ranks[@]}"; do
+  expect='^# memory: cuda' step "perf_sweep_N$n" 150 \
+    "$build/perf/all_reduce_perf" -N "$n" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 --memory device \
+    --json "$logs/perf_sweep_N$n.json" || true
+done
+
 # The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
 for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
-  if [ -x "$build/tests/$t" ]; then step "$t" "$build/tests/$t" || true; fi
+  if [ -x "$build/tests/$t" ]; then step "$t" 60 "$build/tests/$t" || true; fi
 done
+
+# PyTorch DDP with backend "nccl" on mixccl's libnccl.so.2 against gloo (exit 77, a skip, without PyTorch).
+if command -v python3 >/dev/null && python3 -c 'import torch' >/dev/null 2>&1; then
+  step torch_ddp 300 "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
+else
+  add_row torch_ddp skip 0 "python3 with torch is not installed"
+fi
 exit "$status"

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <list>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -136,6 +138,27 @@ int runOneCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mi
                    static_cast<unsigned long long>(wrong)) ? 0 : 1;
 }
 
+// The rank counts of the full matrix: MIXCCL_TEST_RANK_COUNTS (e.g. "1 2 4 8": tests/gpu/run.sh puts that many
+// ranks on one GPU), else 1, 3 and 4. A malformed list is a failure, not a silent default.
+std::vector<int> rankCounts() {
+  const char* env = std::getenv("MIXCCL_TEST_RANK_COUNTS");
+  if (env == nullptr || env[0] == '\0') return {1, 3, 4};
+  std::vector<int> counts;
+  std::istringstream in(env);
+  std::string word;
+  while (in >> word) {
+    char* end = nullptr;
+    long n = std::strtol(word.c_str(), &end, 10);
+    if (*end != '\0' || n < 1 || n > 64) {
+      ADD_FAILURE() << "MIXCCL_TEST_RANK_COUNTS=\"" << env << "\": '" << word << "' is not a rank count in 1..64";
+      return {};
+    }
+    counts.push_back(static_cast<int>(n));
+  }
+  if (counts.empty()) ADD_FAILURE() << "MIXCCL_TEST_RANK_COUNTS=\"" << env << "\" names no rank count";
+  return counts;
+}
+
 TEST(StagedDevice, EveryCollectiveInAndOutOfPlaceIsExact) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     RankGpu g;
@@ -156,7 +179,7 @@ TEST(StagedDevice, EveryCollectiveInAndOutOfPlaceIsExact) {
     mixcclCommDestroy(comm);
     return failures == 0 ? 0 : 1;
   };
-  for (int n : {1, 3, 4}) {
+  for (int n : rankCounts()) {
     auto result = runRanks(n, body, 300);
     EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
   }
