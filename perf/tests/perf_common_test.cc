@@ -173,7 +173,7 @@ TEST(PerfReport, HeaderAndFooter) {
   o.minBytes = 8;
   o.maxBytes = 134217728;
   o.stepFactor = 2;
-  std::string h = headerText("all_reduce_perf", o, {{0, 12345, "node1"}, {1, 12346, "node1"}});
+  std::string h = headerText("all_reduce_perf", o, {{0, 12345, "node1", -1, "host", ""}, {1, 12346, "node1", -1, "host", ""}});
   EXPECT_NE(h.find("# Collective test starting: all_reduce_perf\n"), std::string::npos);
   EXPECT_NE(h.find("# nThread 1 nGpus 1 minBytes 8 maxBytes 134217728 step: "
                    "2(factor) warmup iters: 1 iters: 20 "
@@ -197,7 +197,7 @@ TEST(PerfReport, DeviceHeader) {
   std::string h = headerText("all_reduce_perf", o, ranks);
   EXPECT_NE(h.find("# memory: cuda (device buffers, one stream per rank)\n#\n# Using devices\n"), std::string::npos);
   EXPECT_NE(h.find("#  Rank  1 Group  0 Pid  12346 on      node1 device   0 [cuda] cuda\n"), std::string::npos);
-  ranks[1] = {1, 12346, "node1"};  // a host-memory rank in the same run
+  ranks[1] = {1, 12346, "node1", -1, "host", ""};  // a host-memory rank in the same run
   EXPECT_EQ(runMemory(ranks), "mixed");
   h = headerText("all_reduce_perf", o, ranks);
   EXPECT_NE(h.find("# memory: mixed"), std::string::npos);
