@@ -12,7 +12,9 @@
 #                                    1, 2, 4 and 8 ranks on the one GPU, groups, a mixed CPU+GPU communicator
 #                                    (tests/multiproc/staged_device_test.cc with MIXCCL_TEST_REAL_GPU=1)
 #   perf_all_types                   all_reduce_perf -N 4 -b 8 -e 256M -f 2 -d all on device buffers: 0 wrong
-#   perf_sweep_N<n>                  all_reduce_perf float sum, device buffers, 8 B..256 MiB, n = 1, 2, 4, 8 ranks
+#   staged_device_ipc(_kernel_wait)  the same with MIXCCL_GPU_IPC=1 (and with MIXCCL_STREAM_WAIT=kernel)
+#   perf_sweep_N<n>                  all_reduce_perf float sum, device buffers, 8 B..256 MiB, n = 1, 2, 4, 8 ranks;
+#                                    N<n>ipc: n = 2, 4, 8 with MIXCCL_GPU_IPC=1
 #   CPU unit tests                   seconds
 #   torch_ddp                        tests/frameworks/run_torch_ddp.sh (skipped where PyTorch is missing)
 #
@@ -31,7 +33,9 @@ jobs="$(nproc 2>/dev/null || echo 4)"
 logs="$build/gpu-run-logs"
 budget="${MIXCCL_GPU_RUN_BUDGET_S:-540}"
 started=$(date +%s)
-sweep_ranks=(1 2 4 8)
+# Sweeps by label: N ranks on the GPU, staged; "<N>ipc": the same with MIXCCL_GPU_IPC=1 (all-reduce through mapped
+# device memory, transports/gpu_ipc).
+sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc)
 
 declare -a rows=()
 status=0
@@ -160,6 +164,12 @@ step kernel_arith_test 120 "$build/tests/kernel_arith_test" || true
 # Every collective on device buffers, several ranks on the one GPU, a mixed CPU+GPU communicator.
 step staged_device 300 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_TEST_RANK_COUNTS="1 2 4 8" \
   "$build/tests/staged_device_test" || true
+# The same with gpu_ipc: all-reduces through mapped device memory (every other collective staged), a lost peer
+# and abort releasing the streams; both ways a stream waits for a flag.
+step staged_device_ipc 200 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_TEST_RANK_COUNTS="2 4" \
+  "$build/tests/staged_device_test" || true
+step staged_device_ipc_kernel_wait 120 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_STREAM_WAIT=kernel \
+  MIXCCL_TEST_RANK_COUNTS="3" "$build/tests/staged_device_test" --gtest_filter='*EveryCollective*:*Groups*' || true
 
 # The perf tools on device buffers (--memory device: no silent fallback to host memory). First issue 5's "Done
 # means" command, every datatype up to 256 MiB (one timed op and no warm-up per size: this one checks, the sweep
@@ -167,8 +177,10 @@ step staged_device 300 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_TEST_RANK_COUNTS="1 2 4
 expect='^# memory: cuda' step perf_all_types 300 \
   "$build/perf/all_reduce_perf" -N 4 -b 8 -e 256M -f 2 -d all -n 1 -w 0 --memory device || true
 for n in "${sweep_ranks[@]}"; do
-  expect='^# memory: cuda' step "perf_sweep_N$n" 150 \
-    "$build/perf/all_reduce_perf" -N "$n" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 --memory device \
+  ipc=0
+  [[ "$n" == *ipc ]] && ipc=1
+  expect='^# memory: cuda' step "perf_sweep_N$n" 120 env MIXCCL_GPU_IPC="$ipc" \
+    "$build/perf/all_reduce_perf" -N "${n%ipc}" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 --memory device \
     --json "$logs/perf_sweep_N$n.json" || true
 done
 
