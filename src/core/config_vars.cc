@@ -50,6 +50,10 @@ const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "0",
                         "1: ranks of one host with GPUs of one vendor all-reduce device buffers through mapped device "
                         "memory (transports/gpu_ipc); 0: through host staging. Must be equal on every rank"};
 
+const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
+                                 "pinned host memory a communicator holds at most for staging GPU buffers; a call "
+                                 "past it waits for earlier calls to release theirs"};
+
 }  // namespace cfg
 
 const std::vector<const ConfigVar*>& configRegistry() {
@@ -58,7 +62,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
       &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,   &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
-      &cfg::kStreamWait, &cfg::kGpuIpc,
+      &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kStagingMaxBytes,
   };
   return all;
 }

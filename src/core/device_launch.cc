@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/communicator.h"
+#include "core/config.h"
 #include "core/datatype.h"
 #include "core/log.h"
 #include "core/pre_mul_sum.h"
@@ -217,7 +218,7 @@ Result StagedRuntime::create(GpuBackend* gpu, std::unique_ptr<StagedRuntime>* ou
   void* flag = nullptr;
   MIXCCL_TRY(gpu->allocPinned(sizeof(uint32_t), &flag));
   rt->flag_ = static_cast<uint32_t*>(flag);
-  rt->pool_ = std::make_unique<StagingPool>(gpu);
+  rt->pool_ = std::make_unique<StagingPool>(gpu, size_t(configInt(cfg::kStagingMaxBytes)));
   rt->proxy_ = std::make_unique<StreamProxy>(gpu, rt->flag_);
   *out = std::move(rt);
   return mixcclSuccess;

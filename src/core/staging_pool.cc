@@ -10,6 +10,7 @@ namespace mixccl {
 namespace {
 
 constexpr size_t kMinBuffer = 4096;
+constexpr auto kMaxWaitAtLimit = std::chrono::seconds(1);
 
 size_t capacityFor(size_t bytes) {
   size_t cap = kMinBuffer;
@@ -55,18 +56,43 @@ void StagingPool::sweep() {
   pending_.resize(keep);
 }
 
+void StagingPool::trim() {
+  for (auto& [cap, list] : free_) {
+    for (char* b : list) {
+      gpu_->freePinned(b);
+      capacity_.erase(b);
+      heldBytes_ -= cap;
+    }
+    list.clear();
+  }
+}
+
 Result StagingPool::acquire(size_t bytes, char** out) {
-  sweep();
   const size_t cap = capacityFor(bytes);
-  std::vector<char*>& list = free_[cap];
-  if (!list.empty()) {
-    *out = list.back();
-    list.pop_back();
-    return mixcclSuccess;
+  const auto giveUp = std::chrono::steady_clock::now() + kMaxWaitAtLimit;
+  for (;;) {
+    sweep();
+    std::vector<char*>& list = free_[cap];
+    if (!list.empty()) {
+      *out = list.back();
+      list.pop_back();
+      return mixcclSuccess;
+    }
+    if (heldBytes_ + cap <= maxBytes_) break;
+    trim();
+    if (heldBytes_ + cap <= maxBytes_ || pending_.empty()) break;
+    if (std::chrono::steady_clock::now() > giveUp) {
+      // The streams holding the rest may wait for something the caller has yet to do: do not wait for ever.
+      MIXCCL_LOG(kInfo, "staging pool: over its limit of %zu bytes (streams still hold %zu); allocating %zu more",
+                 maxBytes_, heldBytes_, cap);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50));  // at the limit: earlier calls must finish first
   }
   void* p = nullptr;
   MIXCCL_TRY(gpu_->allocPinned(cap, &p));
   capacity_[static_cast<char*>(p)] = cap;
+  heldBytes_ += cap;
   *out = static_cast<char*>(p);
   return mixcclSuccess;
 }

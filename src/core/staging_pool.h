@@ -17,12 +17,16 @@ namespace mixccl {
 
 class StagingPool {
  public:
-  explicit StagingPool(GpuBackend* gpu) : gpu_(gpu) {}
+  // `maxBytes`: pinned memory the pool holds at most (in use, pending and cached); a request that would pass it
+  // first frees cached buffers, then waits (up to a second) for pending ones to come back; a request larger than
+  // the limit, or one still short after the wait, is served past it.
+  StagingPool(GpuBackend* gpu, size_t maxBytes) : gpu_(gpu), maxBytes_(maxBytes) {}
   ~StagingPool();
   StagingPool(const StagingPool&) = delete;
   StagingPool& operator=(const StagingPool&) = delete;
 
-  // A pinned buffer of at least `bytes` bytes (allocPinned memory: GPU-mapped).
+  // A pinned buffer of at least `bytes` bytes (allocPinned memory: GPU-mapped). May wait for earlier stream
+  // work to release buffers when the pool is at its limit.
   Result acquire(size_t bytes, char** out);
   // An event of the pool's backend.
   Result acquireEvent(void** out);
@@ -40,9 +44,13 @@ class StagingPool {
   };
   // Moves the pending releases whose events completed to the free lists.
   void sweep();
+  // Frees every cached buffer.
+  void trim();
   bool completed(const Pending& p);
 
   GpuBackend* gpu_;
+  const size_t maxBytes_;
+  size_t heldBytes_ = 0;                       // every buffer this pool allocated and has not freed
   std::map<size_t, std::vector<char*>> free_;  // by capacity
   std::map<char*, size_t> capacity_;           // every buffer this pool allocated
   std::vector<void*> freeEvents_;

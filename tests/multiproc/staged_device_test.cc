@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstdlib>
 #include <cstring>
 #include <list>
 #include <random>
@@ -21,6 +22,7 @@
 #include "engine/coll_args.h"
 #include "support/exact_data.h"
 #include "support/rank_runner.h"
+#include "support/emulated_gpu.h"
 #include "support/test_gpu.h"
 
 namespace mixccl {
@@ -408,6 +410,48 @@ TEST(StagedDevice, FinalizeAndDestroyWaitForQueuedWork) {
     return ok ? 0 : 1;
   };
   auto result = runRanks(2, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(StagedDevice, ManyCallsInFlightStayWithinTheStagingLimit) {
+  // 40 all-reduces of 1 MiB queued without a sync, with room for about four calls' staging: the pool waits for
+  // earlier calls to hand theirs back, and every result is still right.
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    setenv("MIXCCL_STAGING_MAX_BYTES", "4M", 1);
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const uint64_t count = 1 << 18;
+    std::vector<void*> bufs;
+    std::vector<std::vector<char>> wants;
+    for (int c = 0; c < 40; ++c) {
+      std::vector<char> in(count * 4), want(count * 4);
+      testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, n, c * count, count);
+      testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, n, c * count, count);
+      bufs.push_back(g.upload(in));
+      wants.push_back(std::move(want));
+    }
+    g.sync();
+    bool ok = true;
+    for (int c = 0; c < 40 && ok; ++c) {
+      ok = rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, g.stream()) ==
+                     mixcclSuccess, rank, "call %d: %s", c, mixcclGetLastError(comm));
+    }
+    for (int c = 0; c < 40 && ok; ++c) {
+      std::vector<char> got = g.download(bufs[c], count * 4);
+      ok = rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
+                     "call %d: wrong result", c);
+    }
+    if (testing::testGpuIsEmulated()) {
+      auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());
+      ok &= rankCheck(emu.peakPinnedBytes() <= (6u << 20), rank, "staging held %zu bytes at once (limit 4 MiB)",
+                      emu.peakPinnedBytes());
+    }
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
   EXPECT_TRUE(result.ok) << result.report;
 }
 

@@ -168,6 +168,8 @@ Result EmulatedGpu::allocPinned(size_t bytes, void** out) {
   if (p == nullptr) return failf(mixcclSystemError, "emulated gpu: out of pinned memory (%zu bytes)", bytes);
   std::lock_guard<std::mutex> lock(mu_);
   pinned_[reinterpret_cast<uintptr_t>(p)] = bytes;
+  pinnedBytes_ += bytes;
+  if (pinnedBytes_ > peakPinned_.load()) peakPinned_.store(pinnedBytes_);
   *out = p;
   return mixcclSuccess;
 }
@@ -175,9 +177,12 @@ Result EmulatedGpu::allocPinned(size_t bytes, void** out) {
 Result EmulatedGpu::freePinned(void* ptr) {
   if (ptr == nullptr) return mixcclSuccess;
   std::lock_guard<std::mutex> lock(mu_);
-  if (pinned_.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) {
+  auto it = pinned_.find(reinterpret_cast<uintptr_t>(ptr));
+  if (it == pinned_.end()) {
     return failf(mixcclInvalidArgument, "emulated gpu: freePinned(%p) of memory it did not allocate", ptr);
   }
+  pinnedBytes_ -= it->second;
+  pinned_.erase(it);
   std::free(ptr);
   return mixcclSuccess;
 }
