@@ -10,7 +10,7 @@ namespace mixccl {
 namespace {
 
 constexpr size_t kMinBuffer = 4096;
-constexpr auto kMaxWaitAtLimit = std::chrono::seconds(1);
+constexpr auto kMaxWaitAtLimit = std::chrono::seconds(5);
 
 size_t capacityFor(size_t bytes) {
   size_t cap = kMinBuffer;

@@ -18,7 +18,7 @@ namespace mixccl {
 class StagingPool {
  public:
   // `maxBytes`: pinned memory the pool holds at most (in use, pending and cached); a request that would pass it
-  // first frees cached buffers, then waits (up to a second) for pending ones to come back; a request larger than
+  // first frees cached buffers, then waits (up to 5 s) for pending ones to come back; a request larger than
   // the limit, or one still short after the wait, is served past it.
   StagingPool(GpuBackend* gpu, size_t maxBytes) : gpu_(gpu), maxBytes_(maxBytes) {}
   ~StagingPool();

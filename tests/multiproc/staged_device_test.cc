@@ -414,10 +414,10 @@ TEST(StagedDevice, FinalizeAndDestroyWaitForQueuedWork) {
 }
 
 TEST(StagedDevice, ManyCallsInFlightStayWithinTheStagingLimit) {
-  // 40 all-reduces of 1 MiB queued without a sync, with room for about four calls' staging: the pool waits for
-  // earlier calls to hand theirs back, and every result is still right.
+  // 40 all-reduces of 1 MiB queued without a sync, with room for two calls' staging (unbounded, about four are in
+  // flight here): the pool waits for earlier calls to hand theirs back, and every result is still right.
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    setenv("MIXCCL_STAGING_MAX_BYTES", "4M", 1);
+    setenv("MIXCCL_STAGING_MAX_BYTES", "2M", 1);
     RankGpu g;
     if (!g.open(rank)) return 1;
     mixcclComm_t comm = initRankComm(rank, n, id);
@@ -445,7 +445,7 @@ TEST(StagedDevice, ManyCallsInFlightStayWithinTheStagingLimit) {
     }
     if (testing::testGpuIsEmulated()) {
       auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());
-      ok &= rankCheck(emu.peakPinnedBytes() <= (6u << 20), rank, "staging held %zu bytes at once (limit 4 MiB)",
+      ok &= rankCheck(emu.peakPinnedBytes() <= (2u << 20) + 4096, rank, "staging held %zu bytes at once (limit 2 MiB)",
                       emu.peakPinnedBytes());
     }
     mixcclCommDestroy(comm);
