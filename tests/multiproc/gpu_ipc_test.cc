@@ -13,6 +13,7 @@
 #include "core/datatype.h"
 #include "support/emulated_gpu.h"
 #include "support/exact_data.h"
+#include "support/rank_gpu.h"
 #include "support/rank_runner.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 
@@ -21,36 +22,23 @@ namespace {
 
 using testing::initRankComm;
 using testing::rankCheck;
+using testing::RankGpu;
 using testing::runRanks;
 
-// The ranks' process: the emulated GPU with IPC turned on (both before init).
-testing::EmulatedGpu& ipcRank() {
+// The ranks' process: the emulated GPU with IPC turned on (both before init), and this rank's stream on it.
+testing::EmulatedGpu& ipcRank(RankGpu* g, int rank) {
   setenv("MIXCCL_GPU_IPC", "1", 1);
-  return testing::installEmulatedGpu(20);
-}
-
-void* toDevice(testing::EmulatedGpu& g, const std::vector<char>& host, void* stream) {
-  void* p = nullptr;
-  g.allocDevice(host.size(), &p);
-  g.copyAsync(p, host.data(), host.size(), stream);
-  g.streamSynchronize(stream);
-  return p;
-}
-
-std::vector<char> toHost(testing::EmulatedGpu& g, const void* p, size_t bytes, void* stream) {
-  std::vector<char> host(bytes);
-  g.copyAsync(host.data(), p, bytes, stream);
-  g.streamSynchronize(stream);
-  return host;
+  testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
+  g->open(rank);  // the emulated GPU just installed
+  return emu;
 }
 
 TEST(GpuIpc, AllReduceIsExactForEveryTypeOpPlacementAndChunking) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    testing::EmulatedGpu& g = ipcRank();
+    RankGpu g;
+    testing::EmulatedGpu& emu = ipcRank(&g, rank);
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
-    void* stream = nullptr;
-    g.streamCreate(&stream);
     int failures = 0;
     for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt32, mixcclFloat8e4m3}) {
       const size_t esz = dataTypeSize(dt);
@@ -62,26 +50,23 @@ TEST(GpuIpc, AllReduceIsExactForEveryTypeOpPlacementAndChunking) {
             std::vector<char> in(count * esz), want(count * esz);
             testdata::fillSend(0, in.data(), count, dt, op, 0, rank, n);
             testdata::fillExpectedRecv(0, want.data(), count, dt, op, 0, rank, n);
-            void* send = toDevice(g, in, stream);
-            void* recv = inPlace ? send : toDevice(g, std::vector<char>(in.size(), 0x5a), stream);
-            if (mixcclAllReduce(send, recv, count, dt, op, comm, stream) != mixcclSuccess) {
+            void* send = g.upload(in);
+            void* recv = inPlace ? send : g.upload(std::vector<char>(in.size(), 0x5a));
+            if (mixcclAllReduce(send, recv, count, dt, op, comm, g.stream()) != mixcclSuccess) {
               rankCheck(false, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
               return 1;
             }
-            std::vector<char> got = toHost(g, recv, in.size(), stream);
+            std::vector<char> got = g.download(recv, in.size());
             uint64_t wrong = testdata::countWrong(got.data(), want.data(), dt, count);
             failures += !rankCheck(wrong == 0, rank, "dt %d op %d count %llu %s: %llu wrong", dt, op,
                                    static_cast<unsigned long long>(count), inPlace ? "in place" : "out of place",
                                    static_cast<unsigned long long>(wrong));
-            g.freeDevice(send);
-            if (!inPlace) g.freeDevice(recv);
           }
         }
       }
     }
-    failures += !rankCheck(g.reduceNCalls() > 0, rank, "gpu_ipc was not used");
+    failures += !rankCheck(emu.reduceNCalls() > 0, rank, "gpu_ipc was not used");
     mixcclCommDestroy(comm);
-    g.streamDestroy(stream);
     return failures == 0 ? 0 : 1;
   };
   for (int n : {1, 2, 3, 5}) {
@@ -92,11 +77,10 @@ TEST(GpuIpc, AllReduceIsExactForEveryTypeOpPlacementAndChunking) {
 
 TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    testing::EmulatedGpu& g = ipcRank();
+    RankGpu g;
+    ipcRank(&g, rank);
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
-    void* stream = nullptr;
-    g.streamCreate(&stream);
     const int calls = 60;
     const uint64_t count = 3000;
     std::vector<void*> bufs;
@@ -107,21 +91,20 @@ TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {
       std::vector<char> in(count * 4), want(count * 4);
       testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, n, c * count, count);
       testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, n, c * count, count);
-      bufs.push_back(toDevice(g, in, stream));
+      bufs.push_back(g.upload(in));
       wants.push_back(want);
     }
+    g.sync();
     for (int c = 0; c < calls && ok; ++c) {
-      ok = rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, stream) == mixcclSuccess,
+      ok = rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, g.stream()) == mixcclSuccess,
                      rank, "call %d failed: %s", c, mixcclGetLastError(comm));
     }
     for (int c = 0; c < calls && ok; ++c) {
-      std::vector<char> got = toHost(g, bufs[c], count * 4, stream);
+      std::vector<char> got = g.download(bufs[c], count * 4);
       ok = rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
                      "call %d: wrong result", c);
     }
-    for (void* b : bufs) g.freeDevice(b);
     mixcclCommDestroy(comm);
-    g.streamDestroy(stream);
     return ok ? 0 : 1;
   };
   auto result = runRanks(4, body, 300);
@@ -130,7 +113,8 @@ TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {
 
 TEST(GpuIpc, HostBuffersCompleteBeforeTheCallReturns) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    testing::EmulatedGpu& g = ipcRank();
+    RankGpu g;
+    testing::EmulatedGpu& emu = ipcRank(&g, rank);
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     const uint64_t count = 10007;
@@ -140,7 +124,7 @@ TEST(GpuIpc, HostBuffersCompleteBeforeTheCallReturns) {
     bool ok = rankCheck(mixcclAllReduce(in.data(), out.data(), count, mixcclFloat32, mixcclMax, comm, nullptr) ==
                         mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
     ok &= rankCheck(testdata::countWrong(out.data(), want.data(), mixcclFloat32, count) == 0, rank, "wrong result");
-    ok &= rankCheck(g.reduceNCalls() > 0, rank, "gpu_ipc was not used");
+    ok &= rankCheck(emu.reduceNCalls() > 0, rank, "gpu_ipc was not used");
     mixcclCommDestroy(comm);
     return ok ? 0 : 1;
   };
@@ -152,38 +136,38 @@ TEST(GpuIpc, SeveralRanksOfOneProcessUseEachOthersMemoryDirectly) {
   // mixcclCommInitAll: three ranks in this one process (a runtime cannot import its own export), one group of
   // all-reduces, each on its rank's stream.
   auto body = [](int, int, const mixcclUniqueId&) -> int {
-    testing::EmulatedGpu& g = ipcRank();
     const int n = 3;
+    RankGpu g[n];
+    testing::EmulatedGpu& emu = ipcRank(&g[0], 0);
+    for (int r = 1; r < n; ++r) g[r].open(r);
     mixcclComm_t comms[n];
     if (!rankCheck(mixcclCommInitAll(comms, n, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
                    mixcclGetLastError(nullptr))) {
       return 1;
     }
     const uint64_t count = 70001;
-    void* streams[n];
     void* bufs[n];
     std::vector<char> want(count * 4);
     testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, 0, n);
     for (int r = 0; r < n; ++r) {
-      g.streamCreate(&streams[r]);
       std::vector<char> in(count * 4);
       testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
-      bufs[r] = toDevice(g, in, streams[r]);
+      bufs[r] = g[r].upload(in);
+      g[r].sync();
     }
     bool ok = mixcclGroupStart() == mixcclSuccess;
     for (int r = 0; r < n; ++r) {
-      ok &= mixcclAllReduce(bufs[r], bufs[r], count, mixcclFloat32, mixcclSum, comms[r], streams[r]) == mixcclSuccess;
+      ok &= mixcclAllReduce(bufs[r], bufs[r], count, mixcclFloat32, mixcclSum, comms[r], g[r].stream()) ==
+            mixcclSuccess;
     }
     ok &= mixcclGroupEnd() == mixcclSuccess;
     ok = rankCheck(ok, 0, "group failed: %s", mixcclGetLastError(nullptr));
     for (int r = 0; r < n; ++r) {
-      std::vector<char> got = toHost(g, bufs[r], count * 4, streams[r]);
+      std::vector<char> got = g[r].download(bufs[r], count * 4);
       ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, r, "wrong result");
-      mixcclCommDestroy(comms[r]);
-      g.freeDevice(bufs[r]);
-      g.streamDestroy(streams[r]);
     }
-    ok &= rankCheck(g.reduceNCalls() > 0, 0, "gpu_ipc was not used");
+    for (int r = 0; r < n; ++r) mixcclCommDestroy(comms[r]);
+    ok &= rankCheck(emu.reduceNCalls() > 0, 0, "gpu_ipc was not used");
     return ok ? 0 : 1;
   };
   auto result = runRanks(1, body);
@@ -208,7 +192,9 @@ TEST(GpuIpc, RanksMustAgreeOnTheSetting) {
 TEST(GpuIpc, NotUsedByAnyRankWhenOneHasNoGpu) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     setenv("MIXCCL_GPU_IPC", "1", 1);
-    testing::EmulatedGpu* g = rank == 0 ? nullptr : &testing::installEmulatedGpu(20);
+    RankGpu g;
+    testing::EmulatedGpu* emu = rank == 0 ? nullptr : &testing::installEmulatedGpu(20);
+    if (emu != nullptr) g.open(rank);
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     const uint64_t count = 5000;
@@ -216,16 +202,14 @@ TEST(GpuIpc, NotUsedByAnyRankWhenOneHasNoGpu) {
     testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
     testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
     bool ok = true;
-    if (g == nullptr) {
+    if (emu == nullptr) {
       got.resize(in.size());
       ok = mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) == mixcclSuccess;
     } else {
-      void* stream = nullptr;
-      g->streamCreate(&stream);
-      void* buf = toDevice(*g, in, stream);
-      ok = mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, stream) == mixcclSuccess;
-      got = toHost(*g, buf, in.size(), stream);
-      ok &= rankCheck(g->reduceNCalls() == 0, rank, "gpu_ipc was used although rank 0 has no GPU");
+      void* buf = g.upload(in);
+      ok = mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) == mixcclSuccess;
+      got = g.download(buf, in.size());
+      ok &= rankCheck(emu->reduceNCalls() == 0, rank, "gpu_ipc was used although rank 0 has no GPU");
     }
     ok = rankCheck(ok, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
     ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank, "wrong result");

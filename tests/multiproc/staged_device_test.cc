@@ -23,6 +23,7 @@
 #include "support/exact_data.h"
 #include "support/rank_runner.h"
 #include "support/emulated_gpu.h"
+#include "support/rank_gpu.h"
 #include "support/test_gpu.h"
 
 namespace mixccl {
@@ -30,66 +31,8 @@ namespace {
 
 using testing::initRankComm;
 using testing::rankCheck;
+using testing::RankGpu;
 using testing::runRanks;
-
-// One rank's GPU: a stream and device buffers, filled and read back through that stream.
-class RankGpu {
- public:
-  bool open(int rank) {
-    std::string why;
-    gpu_ = testing::testGpu(&why);
-    if (!rankCheck(gpu_ != nullptr, rank, "no GPU: %s", why.c_str())) return false;
-    return rankCheck(gpu_->streamCreate(&stream_) == mixcclSuccess, rank, "streamCreate failed");
-  }
-  ~RankGpu() {
-    if (gpu_ == nullptr) return;
-    for (void* p : buffers_) gpu_->freeDevice(p);
-    if (stream_ != nullptr) gpu_->streamDestroy(stream_);
-  }
-  GpuBackend* gpu() { return gpu_; }
-  void* stream() { return stream_; }
-  // Device memory holding a copy of `host`, made on the stream (the source is kept until the next sync()).
-  void* upload(const std::vector<char>& host) {
-    void* p = alloc(host.size());
-    uploads_.push_back(host);
-    gpu_->copyAsync(p, uploads_.back().data(), host.size(), stream_);
-    return p;
-  }
-  void* alloc(size_t bytes) {
-    void* p = nullptr;
-    if (gpu_->allocDevice(bytes, &p) != mixcclSuccess) return nullptr;
-    buffers_.push_back(p);
-    return p;
-  }
-  // The device memory at `p`, after everything queued on the stream.
-  std::vector<char> download(const void* p, size_t bytes) {
-    std::vector<char> host(bytes);
-    gpu_->copyAsync(host.data(), p, bytes, stream_);
-    sync();
-    return host;
-  }
-  void sync() {
-    gpu_->streamSynchronize(stream_);
-    uploads_.clear();
-  }
-  // A pinned word the stream waits on before anything queued later runs (open() lets it go on).
-  uint32_t* closeGate() {
-    void* flag = nullptr;
-    gpu_->allocPinned(sizeof(uint32_t), &flag);
-    gate_ = static_cast<uint32_t*>(flag);
-    __atomic_store_n(gate_, 0u, __ATOMIC_RELEASE);
-    gpu_->streamWaitFlag(stream_, gate_, 1);
-    return gate_;
-  }
-  void openGate() { __atomic_store_n(gate_, 1u, __ATOMIC_RELEASE); }
-
- private:
-  GpuBackend* gpu_ = nullptr;
-  void* stream_ = nullptr;
-  uint32_t* gate_ = nullptr;
-  std::vector<void*> buffers_;
-  std::list<std::vector<char>> uploads_;  // sources of copies still queued (a list: elements never move)
-};
 
 mixcclResult_t callCollective(int coll, const void* send, void* recv, uint64_t count, mixcclDataType_t dt,
                               mixcclRedOp_t op, int root, mixcclComm_t comm, void* stream) {

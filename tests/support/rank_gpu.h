@@ -1,0 +1,40 @@
+#pragma once
+// One rank's GPU in a multi-process device test: the GPU of testGpu() (support/test_gpu.h), a stream, device
+// buffers filled and read back through that stream, and a "gate" that holds the stream until the test opens it.
+#include <list>
+#include <vector>
+
+#include "device/gpu_backend.h"
+
+namespace mixccl::testing {
+
+class RankGpu {
+ public:
+  RankGpu() = default;
+  RankGpu(const RankGpu&) = delete;
+  RankGpu& operator=(const RankGpu&) = delete;
+  ~RankGpu();  // frees the buffers and the stream
+  // Picks the GPU and makes the stream; false (printed as "rank R: ...") when there is none.
+  bool open(int rank);
+  GpuBackend* gpu() { return gpu_; }
+  void* stream() { return stream_; }
+  // Device memory holding a copy of `host`, made on the stream (the source is kept until the next sync()).
+  void* upload(const std::vector<char>& host);
+  // Device memory of `bytes` bytes, freed with this object.
+  void* alloc(size_t bytes);
+  // The device memory at `p`, after everything queued on the stream.
+  std::vector<char> download(const void* p, size_t bytes);
+  void sync();
+  // A pinned word the stream waits on before anything queued later runs; openGate() lets it go on.
+  void closeGate();
+  void openGate();
+
+ private:
+  GpuBackend* gpu_ = nullptr;
+  void* stream_ = nullptr;
+  uint32_t* gate_ = nullptr;
+  std::vector<void*> buffers_;
+  std::list<std::vector<char>> uploads_;  // sources of copies still queued (a list: elements never move)
+};
+
+}  // namespace mixccl::testing
