@@ -365,27 +365,7 @@ TEST(StagedDevice, ManyCallsInFlightStayWithinTheStagingLimit) {
     if (!g.open(rank)) return 1;
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
-    const uint64_t count = 1 << 18;
-    std::vector<void*> bufs;
-    std::vector<std::vector<char>> wants;
-    for (int c = 0; c < 40; ++c) {
-      std::vector<char> in(count * 4), want(count * 4);
-      testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, n, c * count, count);
-      testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, n, c * count, count);
-      bufs.push_back(g.upload(in));
-      wants.push_back(std::move(want));
-    }
-    g.sync();
-    bool ok = true;
-    for (int c = 0; c < 40 && ok; ++c) {
-      ok = rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, g.stream()) ==
-                     mixcclSuccess, rank, "call %d: %s", c, mixcclGetLastError(comm));
-    }
-    for (int c = 0; c < 40 && ok; ++c) {
-      std::vector<char> got = g.download(bufs[c], count * 4);
-      ok = rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
-                     "call %d: wrong result", c);
-    }
+    bool ok = testing::backToBackAllReduces(g, comm, 40, 1 << 18, rank, n);
     if (testing::testGpuIsEmulated()) {
       auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());
       ok &= rankCheck(emu.peakPinnedBytes() <= (2u << 20) + 4096, rank, "staging held %zu bytes at once (limit 2 MiB)",

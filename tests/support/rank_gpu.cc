@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "support/exact_data.h"
 #include "support/rank_runner.h"
 #include "support/test_gpu.h"
 
@@ -58,5 +59,32 @@ void RankGpu::closeGate() {
 }
 
 void RankGpu::openGate() { __atomic_store_n(gate_, 1u, __ATOMIC_RELEASE); }
+
+bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t count, int rank, int nranks) {
+  std::vector<void*> bufs;
+  std::vector<std::vector<char>> wants;
+  for (int c = 0; c < calls; ++c) {
+    std::vector<char> in(count * 4), want(count * 4);
+    testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, nranks, c * count, count);
+    testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, nranks, c * count, count);
+    bufs.push_back(g.upload(in));
+    wants.push_back(std::move(want));
+  }
+  g.sync();
+  for (int c = 0; c < calls; ++c) {
+    if (!rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, g.stream()) ==
+                   mixcclSuccess, rank, "call %d: %s", c, mixcclGetLastError(comm))) {
+      return false;
+    }
+  }
+  for (int c = 0; c < calls; ++c) {
+    std::vector<char> got = g.download(bufs[c], count * 4);
+    if (!rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
+                   "call %d: wrong result", c)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 }  // namespace mixccl::testing

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "device/gpu_backend.h"
+#include "mixccl.h"
 
 namespace mixccl::testing {
 
@@ -36,5 +37,10 @@ class RankGpu {
   std::vector<void*> buffers_;
   std::list<std::vector<char>> uploads_;  // sources of copies still queued (a list: elements never move)
 };
+
+// `calls` in-place int32 sum all-reduces of `count` elements on g's stream, each with inputs of its own (so a call
+// that read another call's data shows), all enqueued before the first result is read; then every result checked.
+// False (printed) on the first failure.
+bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t count, int rank, int nranks);
 
 }  // namespace mixccl::testing
