@@ -166,6 +166,9 @@ mixcclResult_t mixcclCommAbort(mixcclComm_t comm);
 
 mixcclResult_t mixcclCommCount(const mixcclComm_t comm, int* count);
 mixcclResult_t mixcclCommUserRank(const mixcclComm_t comm, int* rank);
+/* The GPU this communicator is bound to: the device current (cudaSetDevice / hipSetDevice) when it was created.
+ * mixcclInvalidUsage when it was created without a usable GPU (a host-memory rank). */
+mixcclResult_t mixcclCommDevice(const mixcclComm_t comm, int* device);
 /* The first error an operation of this communicator hit after it returned (or mixcclSuccess). */
 mixcclResult_t mixcclCommGetAsyncError(mixcclComm_t comm, mixcclResult_t* asyncError);
 

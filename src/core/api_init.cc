@@ -161,6 +161,18 @@ mixcclResult_t mixcclCommUserRank(const mixcclComm_t comm, int* rank) {
   return mixcclSuccess;
 }
 
+mixcclResult_t mixcclCommDevice(const mixcclComm_t comm, int* device) {
+  clearLastError();
+  MIXCCL_TRY(readyComm(comm, "mixcclCommDevice"));
+  if (device == nullptr) return fail(mixcclInvalidArgument, "mixcclCommDevice: device is NULL");
+  if (comm->impl->device() < 0) {
+    return failf(mixcclInvalidUsage, "mixcclCommDevice: rank %d's communicator has no GPU (no usable CUDA or HIP "
+                 "device was current when it was created)", comm->impl->rank());
+  }
+  *device = comm->impl->device();
+  return mixcclSuccess;
+}
+
 mixcclResult_t mixcclCommGetAsyncError(mixcclComm_t comm, mixcclResult_t* asyncError) {
   clearLastError();
   MIXCCL_TRY(checkHandle(comm, "mixcclCommGetAsyncError"));

@@ -8,6 +8,7 @@
 #include "algorithms/p2p.h"
 #include "core/cluster_init.h"
 #include "core/device_launch.h"
+#include "device/gpu_backend.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 #include "core/config.h"
 #include "core/datatype.h"
@@ -27,6 +28,11 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   comm->policy_.timeoutSec = options.timeoutSec;
   comm->policy_.cancelled = &comm->cancelled_;
   comm->backend_ = &cpuBackend();
+  for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
+    GpuBackend* gpu = gpuBackend(t);
+    if (gpu != nullptr && gpu->currentDevice(&comm->device_) == mixcclSuccess) break;
+    comm->device_ = -1;
+  }
   MIXCCL_TRY(Selector::create(configString(cfg::kAlgo), &comm->selector_));
   MIXCCL_TRY(bootstrapInit(id, rank, nranks, options.timeoutSec, &comm->bootstrap_));
   MIXCCL_TRY(comm->connect());

@@ -56,6 +56,8 @@ class Communicator {
   ~Communicator();
 
   int rank() const { return rank_; }
+  // The GPU current when the communicator was created (a usable CUDA or HIP device), -1 when none.
+  int device() const { return device_; }
   int nranks() const { return nranks_; }
   const PeerInfo& peer(int r) const { return peers_[r]; }
   const ClusterView& cluster() const { return cluster_; }
@@ -105,6 +107,7 @@ class Communicator {
 
   int rank_ = 0;
   int nranks_ = 1;
+  int device_ = -1;
   Options options_;
   WaitPolicy policy_;
   std::unique_ptr<Bootstrap> bootstrap_;

@@ -194,7 +194,9 @@ ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm) {
 
 // Not implemented yet (issue 6): an honest error naming the call.
 ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) { return notImplemented("ncclCommRevoke"); }
-ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int* device) { return notImplemented("ncclCommCuDevice"); }
+ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int* device) {
+  return toNccl(mixcclCommDevice(toMixccl(comm), device));
+}
 ncclResult_t ncclCommWindowRegister(ncclComm_t comm, void* buff, size_t size, ncclWindow_t* win, int winFlags) {
   return notImplemented("ncclCommWindowRegister");
 }

@@ -43,6 +43,9 @@ TEST_F(OneRank, CollectivesOnOneRankCopy) {
   EXPECT_EQ(mixcclCommUserRank(comm_, &r), mixcclSuccess);
   EXPECT_EQ(n, 1);
   EXPECT_EQ(r, 0);
+  int device = 7;
+  expectError(mixcclCommDevice(comm_, &device), mixcclInvalidUsage, "has no GPU");
+  EXPECT_EQ(device, 7);
 }
 
 TEST_F(OneRank, NullBuffersAreInvalid) {

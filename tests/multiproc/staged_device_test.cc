@@ -142,11 +142,14 @@ TEST(StagedDevice, CallReturnsBeforeItsStreamRuns) {
     testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
     void* buf = g.upload(in);
     g.sync();
+    int device = -1;
+    bool bound = mixcclCommDevice(comm, &device) == mixcclSuccess && device >= 0;
     g.closeGate();  // nothing queued after this runs until the gate opens
     const auto start = std::chrono::steady_clock::now();
     bool ok = rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) == mixcclSuccess,
                         rank, "all-reduce failed: %s", mixcclGetLastError(comm));
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ok &= rankCheck(bound, rank, "mixcclCommDevice: %s", mixcclGetLastError(comm));
     ok &= rankCheck(took < 2.0, rank, "the call blocked for %.2f s while its stream could not run", took);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     mixcclResult_t async = mixcclInProgress;
