@@ -10,6 +10,7 @@
 #include "core/communicator.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "device/gpu_backend.h"
 
 using namespace mixccl;
 
@@ -82,6 +83,16 @@ mixcclResult_t mixcclCommInitAll(mixcclComm_t* comms, int ndev, const int* devli
   MIXCCL_TRY(createUniqueId(&id));
   Communicator::Options opts;
   opts.timeoutSec = configDouble(cfg::kTimeout);
+  // Rank r is bound to devlist[r] (NULL: device r, wrapping around the devices there are, so several ranks may
+  // share one GPU); without a usable GPU the ranks are host-memory ranks and devlist is only logged.
+  GpuBackend* gpu = nullptr;
+  for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
+    if (gpu == nullptr) gpu = gpuBackend(t);
+  }
+  auto deviceOf = [&](int r) {
+    if (devlist != nullptr) return devlist[r];
+    return gpu != nullptr && gpu->deviceCount() > 0 ? r % gpu->deviceCount() : r;
+  };
   // Init is collective: one thread per rank, all at once.
   std::vector<std::unique_ptr<Communicator>> built(ndev);
   std::vector<Result> results(ndev, mixcclSuccess);
@@ -89,7 +100,8 @@ mixcclResult_t mixcclCommInitAll(mixcclComm_t* comms, int ndev, const int* devli
   std::vector<std::thread> threads;
   for (int r = 0; r < ndev; ++r) {
     threads.emplace_back([&, r] {
-      results[r] = Communicator::create(id, r, ndev, opts, &built[r]);
+      results[r] = gpu != nullptr ? gpu->setDevice(deviceOf(r)) : mixcclSuccess;
+      if (results[r] == mixcclSuccess) results[r] = Communicator::create(id, r, ndev, opts, &built[r]);
       if (results[r] != mixcclSuccess) messages[r] = lastErrorMessage();
     });
   }
@@ -101,8 +113,8 @@ mixcclResult_t mixcclCommInitAll(mixcclComm_t* comms, int ndev, const int* devli
     }
   }
   for (int r = 0; r < ndev; ++r) {
-    MIXCCL_LOG(kInfo, "mixcclCommInitAll: rank %d of %d on device %d (host memory: not used)", r, ndev,
-               devlist != nullptr ? devlist[r] : r);
+    MIXCCL_LOG(kInfo, "mixcclCommInitAll: rank %d of %d on device %d%s", r, ndev, deviceOf(r),
+               gpu != nullptr ? "" : " (no GPU: a host-memory rank)");
     auto handle = std::make_unique<mixcclComm>();
     handle->impl = std::move(built[r]);
     comms[r] = handle.release();

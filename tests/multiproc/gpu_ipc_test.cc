@@ -145,7 +145,12 @@ TEST(GpuIpc, SeveralRanksOfOneProcessUseEachOthersMemoryDirectly) {
       std::vector<char> got = g[r].download(bufs[r], count * 4);
       ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, r, "wrong result");
     }
-    for (int r = 0; r < n; ++r) mixcclCommDestroy(comms[r]);
+    for (int r = 0; r < n; ++r) {
+      int device = -1;
+      ok &= rankCheck(mixcclCommDevice(comms[r], &device) == mixcclSuccess && device == 0, r,
+                      "bound to device %d, want 0 (the one GPU, shared)", device);
+      mixcclCommDestroy(comms[r]);
+    }
     ok &= rankCheck(emu.reduceNCalls() > 0, 0, "gpu_ipc was not used");
     return ok ? 0 : 1;
   };
