@@ -26,8 +26,9 @@ Result UcxWorker::create(int rank, size_t memoryBytes, size_t largestMessage, st
   // ucp_mem_map and passed as memh, so the cache buys nothing here: off unless the user set UCX_RCACHE_ENABLE.
   if (getenv("UCX_RCACHE_ENABLE") == nullptr) ucp_config_modify(config, "RCACHE_ENABLE", "n");
   // Peers over TCP get their slots as eager sends with fast completion (ucx_channels.h): eager up to the slot size
-  // (UCX's default switches those sends to rendezvous at 256 KiB), in 64 KiB TCP segments (the largest UCX takes;
-  // the default 8 KiB costs a system call per 8 KiB: 5.6x the sendto calls per all-reduce). Transport settings are
+  // (UCX's default switches those sends to rendezvous at 256 KiB), in 64 KiB TCP segments (UCX's receive segment
+  // size, which a transmit segment may not exceed; the default 8 KiB costs a system call per 8 KiB: 5.6x the sendto
+  // calls per all-reduce, and 256/256 KiB measured no better than 64 KiB). Transport settings are
   // modified without their component prefix (ucp_config_modify("TCP_TX_SEG_SIZE") is silently ignored by UCX
   // 1.13); only tcp has a TX_SEG_SIZE. Both settings only touch those sends and the tcp transport, and the user's
   // UCX_* values win.
