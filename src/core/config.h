@@ -47,6 +47,8 @@ extern const ConfigVar kLinkCosts;
 extern const ConfigVar kChunkBytes;
 extern const ConfigVar kShmSlotBytes;
 extern const ConfigVar kShmSlots;
+extern const ConfigVar kNetSlotBytes;
+extern const ConfigVar kNetSlots;
 extern const ConfigVar kSpinUs;
 extern const ConfigVar kTransports;
 extern const ConfigVar kOfiProvider;

@@ -25,6 +25,12 @@ const ConfigVar kShmSlotBytes{"MIXCCL_SHM_SLOT_BYTES", ConfigType::kBytes, "128K
                               "bytes per slot of a shared-memory FIFO between two ranks"};
 const ConfigVar kShmSlots{"MIXCCL_SHM_SLOTS", ConfigType::kInt, "8",
                           "slots per shared-memory FIFO (chunks in flight per peer)"};
+const ConfigVar kNetSlotBytes{"MIXCCL_NET_SLOT_BYTES", ConfigType::kBytes, "512K",
+                              "bytes per staging slot of a network transport (ucx, ofi; capped by the provider's "
+                              "largest message); must be equal on every rank"};
+const ConfigVar kNetSlots{"MIXCCL_NET_SLOTS", ConfigType::kInt, "4",
+                          "staging slots per network channel (messages in flight per peer, lane and direction; "
+                          ">= 2)"};
 const ConfigVar kTransports{"MIXCCL_TRANSPORTS", ConfigType::kString, "auto",
                             "transports that may be used, comma list of shm, ucx, ofi (auto: shm within a host, "
                             "then ucx, then ofi); e.g. ucx forces even same-host ranks through UCX"};
@@ -60,7 +66,8 @@ const std::vector<const ConfigVar*>& configRegistry() {
   static const std::vector<const ConfigVar*> all = {
       &cfg::kDebug,      &cfg::kTimeout,      &cfg::kRootAddr, &cfg::kSocketIfname,
       &cfg::kHostname,   &cfg::kSecret,       &cfg::kAlgo,     &cfg::kChunkBytes,
-      &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kSpinUs,   &cfg::kTransports,
+      &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kNetSlotBytes, &cfg::kNetSlots,
+      &cfg::kSpinUs,     &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
       &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kStagingMaxBytes,
   };

@@ -26,8 +26,10 @@ using detail::OfiRecvChannel;
 using detail::OfiSendChannel;
 
 constexpr int kLanes = 3;  // channels per peer pair: 0 collectives, 1 point-to-point, 2 the 2nd tree
-constexpr int kSlotsPerChannel = 4;              // >= 2: a fused step holds an input while it takes an output
-constexpr size_t kSlotBytes = 512 * 1024;        // staging slot, capped at the provider's max_msg_size
+// Slot geometry: MIXCCL_NET_SLOTS (>= 2: a fused step holds an input while it takes an output) staging slots of
+// MIXCCL_NET_SLOT_BYTES (capped at the provider's max_msg_size) per channel, equal on every rank.
+constexpr int kMinSlots = 2;
+constexpr size_t kMinSlotBytes = 4096;
 constexpr size_t kAddrBytes = 248;               // one endpoint name in the address exchange
 constexpr size_t kAbortWordBytes = 64;           // per peer: the abort notice received (one cache line) ...
 constexpr size_t kStagingAlign = 4096;           // ... and the one sent
@@ -113,7 +115,7 @@ class OfiTransport final : public Transport, public detail::OfiCompletionSink {
   static size_t channelIndex(int peerIdx, int lane) { return size_t(peerIdx) * kLanes + size_t(lane); }
   // Staging layout: per (peer, lane) the send slots then the receive slots; after all of them, per peer, the
   // abort word received and the abort word sent.
-  size_t channelBytes() const { return size_t(kSlotsPerChannel) * caps_.slotBytes; }
+  size_t channelBytes() const { return size_t(caps_.slotsPerChannel) * caps_.slotBytes; }
   char* channelStaging(int peerIdx, int lane, bool recv) const {
     return staging_.get() + (channelIndex(peerIdx, lane) * 2 + (recv ? 1 : 0)) * channelBytes();
   }
@@ -166,8 +168,8 @@ Result OfiTransport::openFabric(fi_info* info) {
   caps_.latencySec = cost.latencySec;
   caps_.bandwidthBytesPerSec = cost.bandwidthBytesPerSec;
   caps_.memoryTypeMask = 1;  // host memory only
-  caps_.slotBytes = std::min(kSlotBytes, maxMsg);
-  caps_.slotsPerChannel = kSlotsPerChannel;
+  caps_.slotBytes = std::min(size_t(std::max<int64_t>(int64_t(kMinSlotBytes), configInt(cfg::kNetSlotBytes))), maxMsg);
+  caps_.slotsPerChannel = int(std::clamp<int64_t>(configInt(cfg::kNetSlots), kMinSlots, 1024));
   caps_.maxLanes = kLanes;
 
   size_t bytes = peers_.size() * kLanes * 2 * channelBytes() + peers_.size() * 2 * kAbortWordBytes;
@@ -180,7 +182,7 @@ Result OfiTransport::openFabric(fi_info* info) {
   env_.ep = ep_.get();
   env_.codec = detail::OfiTagCodec(tagBits);
   env_.slotBytes = caps_.slotBytes;
-  env_.slots = kSlotsPerChannel;
+  env_.slots = caps_.slotsPerChannel;
   env_.ownRank = rank_;
   env_.progressAll = &OfiTransport::progressThunk;
   env_.transport = this;
@@ -277,7 +279,7 @@ Result OfiTransport::setUp(Bootstrap& boot, Result argsOk) {
   }
   if (ep_ != nullptr) {
     MIXCCL_LOG(kInfo, "ofi: rank %d reaches %zu peers over %s (%d lanes x %d slots x %zu bytes, %d-bit tags)", rank_,
-               peers_.size(), provider_.c_str(), kLanes, kSlotsPerChannel, caps_.slotBytes, tagBits_);
+               peers_.size(), provider_.c_str(), kLanes, caps_.slotsPerChannel, caps_.slotBytes, tagBits_);
   }
   return mixcclSuccess;
 }

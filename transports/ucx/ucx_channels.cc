@@ -40,7 +40,7 @@ ucp_request_param_t requestParams(UcxSlot* slot, ucp_mem_h memh, uint32_t extraF
 }  // namespace
 
 void ucxSend(UcxSlot* slot, size_t bytes, ucp_tag_t tag, ucp_mem_h memh) {
-  ucp_request_param_t p = requestParams(slot, memh, 0);
+  ucp_request_param_t p = requestParams(slot, memh, slot->peer->eagerSends ? UCP_OP_ATTR_FLAG_FAST_CMPL : 0);
   p.cb.send = sendDone;
   slot->pending = true;
   ucs_status_ptr_t r = ucp_tag_send_nbx(slot->peer->ep, slot->data, bytes, tag, &p);

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <set>
 
 #include "topology/host_id.h"
 
@@ -70,16 +69,15 @@ Result createEndpoint(UcxPeer* peer, const std::vector<char>& address, int ownRa
   return mixcclSuccess;
 }
 
-std::string describeEndpoint(ucp_ep_h ep) {
+std::vector<std::string> endpointTransports(ucp_ep_h ep) {
   char* text = nullptr;
   size_t size = 0;
   FILE* f = open_memstream(&text, &size);
-  if (f == nullptr) return "?";
+  if (f == nullptr) return {};
   ucp_ep_print_info(ep, f);
   fclose(f);
   // Lines look like "#   lane[0]:  0:tcp/lo.0 md[0]  -> ...": keep the "tcp/lo.0" of each lane.
-  std::set<std::string> seen;
-  std::string out;
+  std::vector<std::string> out;
   for (const char* p = text; p != nullptr && (p = strstr(p, "lane[")) != nullptr; ++p) {
     const char* colon = strstr(p, "]:");
     if (colon == nullptr) break;
@@ -90,10 +88,22 @@ std::string describeEndpoint(ucp_ep_h ep) {
     const char* end = q;
     while (*end != '\0' && *end != ' ' && *end != '\n') ++end;
     std::string tl(q, end);
-    if (!tl.empty() && seen.insert(tl).second) out += (out.empty() ? "" : " ") + tl;
+    if (!tl.empty() && std::find(out.begin(), out.end(), tl) == out.end()) out.push_back(tl);
   }
   free(text);
+  return out;
+}
+
+std::string describeEndpoint(ucp_ep_h ep) {
+  std::string out;
+  for (const std::string& tl : endpointTransports(ep)) out += (out.empty() ? "" : " ") + tl;
   return out.empty() ? "?" : out;
+}
+
+bool endpointIsTcpOnly(ucp_ep_h ep) {
+  std::vector<std::string> tls = endpointTransports(ep);
+  auto isTcp = [](const std::string& tl) { return tl.rfind("tcp/", 0) == 0; };
+  return !tls.empty() && std::all_of(tls.begin(), tls.end(), isTcp);
 }
 
 void closeEndpoints(UcxWorker& worker, std::vector<UcxPeer>& peers, double timeoutSec) {

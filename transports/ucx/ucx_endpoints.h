@@ -32,8 +32,13 @@ Result exchangeAddresses(Bootstrap& boot, const UcxWorker* worker, std::vector<U
 // not try again. Errors: mixcclSystemError with the UCX status string.
 Result createEndpoint(UcxPeer* peer, const std::vector<char>& address, int ownRank, bool* peerErrorMode);
 
-// The UCX transports/devices of an endpoint's lanes, e.g. "tcp/lo.0" or "sysv/memory.0 cma/memory.0".
+// The UCX transports/devices of an endpoint's lanes, each once, e.g. {"tcp/lo.0"} or {"sysv/memory.0",
+// "cma/memory.0"} (from ucp_ep_print_info: UCX 1.13 has no query for them); empty if UCX printed none.
+std::vector<std::string> endpointTransports(ucp_ep_h ep);
+// endpointTransports joined by spaces, "?" if none: for the log.
 std::string describeEndpoint(ucp_ep_h ep);
+// True if every lane of the endpoint is UCX's tcp transport.
+bool endpointIsTcpOnly(ucp_ep_h ep);
 
 // Closes every endpoint (flush for live peers, force for failed ones) and waits at most `timeoutSec` for the
 // closes to finish; never blocks longer. Sets every peer's ep to nullptr.

@@ -25,8 +25,10 @@ using detail::UcxWorker;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kLanes = 3;  // channels per peer pair: 0 collectives, 1 point-to-point, 2 the 2nd tree
-constexpr int kSlots = 4;                     // >= 2: a fused step holds an input while it acquires an output
-constexpr size_t kSlotBytes = size_t(512) << 10;  // 512 KiB: large enough for rendezvous zero-copy to pay
+// Slot geometry: MIXCCL_NET_SLOTS (>= 2: a fused step holds an input while it acquires an output) slots of
+// MIXCCL_NET_SLOT_BYTES per channel, equal on every rank so that a receive is never shorter than a message.
+constexpr int kMinSlots = 2;
+constexpr size_t kMinSlotBytes = 4096;
 constexpr double kCloseTimeoutSec = 1.0;      // teardown: longest wait for endpoint closes
 constexpr double kDrainTimeoutSec = 0.5;      // teardown / abort: longest wait for requests to finish
 
@@ -44,8 +46,8 @@ class UcxTransport final : public Transport {
     caps_.latencySec = kLatencyEstimateSec;
     caps_.bandwidthBytesPerSec = kBandwidthEstimateBytesPerSec;
     caps_.memoryTypeMask = 1;  // host memory only
-    caps_.slotBytes = kSlotBytes;
-    caps_.slotsPerChannel = kSlots;
+    caps_.slotBytes = size_t(std::max<int64_t>(int64_t(kMinSlotBytes), configInt(cfg::kNetSlotBytes)));
+    caps_.slotsPerChannel = int(std::clamp<int64_t>(configInt(cfg::kNetSlots), kMinSlots, 1024));
     caps_.maxLanes = kLanes;
   }
   ~UcxTransport() override;
@@ -101,9 +103,9 @@ class UcxTransport final : public Transport {
 
 Result UcxTransport::setUp(Bootstrap& boot, Result argsOk) {
   Result local = argsOk;
-  const size_t channelBytes = size_t(kSlots) * kSlotBytes;
+  const size_t channelBytes = size_t(caps_.slotsPerChannel) * caps_.slotBytes;
   if (local == mixcclSuccess && !peerRanks_.empty()) {
-    local = UcxWorker::create(rank_, peerRanks_.size() * kLanes * 2 * channelBytes, &worker_);
+    local = UcxWorker::create(rank_, peerRanks_.size() * kLanes * 2 * channelBytes, caps_.slotBytes, &worker_);
   }
   std::vector<std::vector<char>> addresses;
   Result exchanged = detail::exchangeAddresses(boot, local == mixcclSuccess ? worker_.get() : nullptr, &records_,
@@ -121,10 +123,10 @@ Result UcxTransport::setUp(Bootstrap& boot, Result argsOk) {
   if (!peers_.empty()) {
     const char* tls = getenv("UCX_TLS");
     MIXCCL_LOG(kInfo, "ucx: rank %d reaches %zu peers through %s (UCX %s, UCX_TLS=%s; %d lanes x %d slots x %zu "
-               "bytes, spin %llu ns%s)", rank_, peers_.size(), detail::describeEndpoint(peers_[0].ep).c_str(),
-               ucp_get_version_string(), tls != nullptr ? tls : "(default)", kLanes, kSlots, kSlotBytes,
-               (unsigned long long)spinNs_, peerErrorMode_ ? "" : "; UCX cannot report peer failures here, "
-               "only same-host peers are watched");
+               "bytes, %s sends, spin %llu ns%s)", rank_, peers_.size(), detail::describeEndpoint(peers_[0].ep).c_str(),
+               ucp_get_version_string(), tls != nullptr ? tls : "(default)", kLanes, caps_.slotsPerChannel,
+               caps_.slotBytes, peers_[0].eagerSends ? "eager" : "rendezvous", (unsigned long long)spinNs_,
+               peerErrorMode_ ? "" : "; UCX cannot report peer failures here, only same-host peers are watched");
   }
   return mixcclSuccess;
 }
@@ -143,6 +145,7 @@ Result UcxTransport::connect(const std::vector<detail::UcxRankRecord>& records,
       return failf(mixcclRemoteError, "ucx: rank %d: rank %d published no UCX worker address", rank_, r);
     }
     MIXCCL_TRY(detail::createEndpoint(&peers_[i], addresses[size_t(r)], rank_, &peerErrorMode_));
+    peers_[i].eagerSends = detail::endpointIsTcpOnly(peers_[i].ep);
     if (records[size_t(r)].hostHash == records[size_t(rank_)].hostHash) {
       processes_[i] = std::make_unique<detail::PeerProcess>(records[size_t(r)].pid);
       ++sameHost;
@@ -153,7 +156,9 @@ Result UcxTransport::connect(const std::vector<detail::UcxRankRecord>& records,
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   spinNs_ = sameHost <= cpus ? uint64_t(std::max<int64_t>(0, configInt(cfg::kSpinUs))) * 1000 : 0;
 
-  const size_t channelBytes = size_t(kSlots) * kSlotBytes;
+  const size_t slotBytes = caps_.slotBytes;
+  const int slots = caps_.slotsPerChannel;
+  const size_t channelBytes = size_t(slots) * slotBytes;
   char* memory = worker_->memory();
   send_.resize(n * kLanes);
   recv_.resize(n * kLanes);
@@ -161,9 +166,9 @@ Result UcxTransport::connect(const std::vector<detail::UcxRankRecord>& records,
     for (int lane = 0; lane < kLanes; ++lane) {
       size_t c = channel(int(i), lane);
       send_[c] = std::make_unique<UcxSendChannel>(&peers_[i], rank_, lane, memory + (2 * c) * channelBytes,
-                                                  kSlotBytes, kSlots);
-      recv_[c] = std::make_unique<UcxRecvChannel>(&peers_[i], lane, memory + (2 * c + 1) * channelBytes, kSlotBytes,
-                                                  kSlots);
+                                                  slotBytes, slots);
+      recv_[c] = std::make_unique<UcxRecvChannel>(&peers_[i], lane, memory + (2 * c + 1) * channelBytes, slotBytes,
+                                                  slots);
       recv_[c]->start();
     }
   }

@@ -17,9 +17,10 @@ namespace mixccl::detail {
 class UcxWorker {
  public:
   // Creates the context (features TAG | WAKEUP; UCX_TLS, UCX_NET_DEVICES etc. are read from the environment by
-  // UCX) and the worker, and allocates `memoryBytes` of host memory registered with ucp_mem_map. Errors:
-  // mixcclSystemError with the UCX status string; on error *out is untouched.
-  static Result create(int rank, size_t memoryBytes, std::unique_ptr<UcxWorker>* out);
+  // UCX) and the worker, and allocates `memoryBytes` of host memory registered with ucp_mem_map. `largestMessage`
+  // (the slot size) bounds the eager sends of peers over TCP (see ucx_channels.h). Errors: mixcclSystemError with
+  // the UCX status string; on error *out is untouched.
+  static Result create(int rank, size_t memoryBytes, size_t largestMessage, std::unique_ptr<UcxWorker>* out);
   UcxWorker(const UcxWorker&) = delete;
   UcxWorker& operator=(const UcxWorker&) = delete;
   // Destroys the worker, then unmaps the memory and cleans the context up. Requests still outstanding are
