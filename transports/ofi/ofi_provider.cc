@@ -3,7 +3,9 @@
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/config.h"
@@ -40,6 +42,8 @@ fi_info* makeHints(const std::string& provider) {
 
 // fi_getinfo with our hints; *list is the provider's list (caller frees). Returns the libfabric code.
 int query(const std::string& provider, fi_info** list) {
+  // Before libfabric reads its parameters (its first fi_getinfo); a value the user set stays.
+  setenv("FI_OFI_RXM_BUFFER_SIZE", std::to_string(kRxmEagerBytes + kRxmHeaderBytes).c_str(), 0);
   fi_info* hints = makeHints(provider);
   if (hints == nullptr) return -FI_ENOMEM;
   int ret = fi_getinfo(kOfiApiVersion, nullptr, nullptr, 0, hints, list);
@@ -66,6 +70,12 @@ struct ProviderRecord {
 };
 
 }  // namespace
+
+size_t rxmEagerBytes() {
+  const char* set = getenv("FI_OFI_RXM_BUFFER_SIZE");
+  const long long bytes = set != nullptr ? atoll(set) : 0;
+  return bytes > static_cast<long long>(kRxmHeaderBytes + 4096) ? size_t(bytes) - kRxmHeaderBytes : 4096;
+}
 
 std::string ofiErrorText(long ret) { return fi_strerror(static_cast<int>(ret < 0 ? -ret : ret)); }
 

@@ -12,6 +12,16 @@ namespace mixccl::detail {
 // The longest provider name carried in the agreement record ("verbs;ofi_rxm" and the like), NUL included.
 constexpr size_t kOfiProviderNameBytes = 64;
 
+// rxm, the reliable-datagram layer libfabric puts over tcp and verbs ("tcp;ofi_rxm"), sends a message larger than
+// its eager buffer (FI_OFI_RXM_BUFFER_SIZE, 16 KiB by default) with a rendezvous handshake: over tcp a round trip
+// per message that saves no copy. The transport raises that buffer to kRxmEagerBytes plus rxm's header (unless
+// FI_OFI_RXM_BUFFER_SIZE is set) before libfabric starts, and keeps its slots on rxm providers within the eager
+// size that is in force (rxmEagerBytes()). Larger eager buffers cost rxm's pools hundreds of MiB per process.
+constexpr size_t kRxmEagerBytes = size_t(64) << 10;
+constexpr size_t kRxmHeaderBytes = 512;
+// The eager message size rxm uses in this process: FI_OFI_RXM_BUFFER_SIZE less its header.
+size_t rxmEagerBytes();
+
 // fi_strerror(-ret) as a std::string (ret is a negative libfabric return code).
 std::string ofiErrorText(long ret);
 

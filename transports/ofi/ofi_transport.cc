@@ -169,6 +169,8 @@ Result OfiTransport::openFabric(fi_info* info) {
   caps_.bandwidthBytesPerSec = cost.bandwidthBytesPerSec;
   caps_.memoryTypeMask = 1;  // host memory only
   caps_.slotBytes = std::min(size_t(std::max<int64_t>(int64_t(kMinSlotBytes), configInt(cfg::kNetSlotBytes))), maxMsg);
+  // On rxm, a slot beyond the eager size would go by rendezvous (ofi_provider.h).
+  if (provider_.find("ofi_rxm") != std::string::npos) caps_.slotBytes = std::min(caps_.slotBytes, detail::rxmEagerBytes());
   caps_.slotsPerChannel = int(std::clamp<int64_t>(configInt(cfg::kNetSlots), kMinSlots, 1024));
   caps_.maxLanes = kLanes;
 
