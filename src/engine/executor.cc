@@ -116,16 +116,13 @@ void Executor::blockedPeers(std::vector<int>* peers) const {
   for (size_t lane = 0; lane < next_.size(); ++lane) {
     if (next_[lane] >= plan_->laneBegin[lane + 1]) continue;
     const Step& s = plan_->steps[next_[lane]];
-    // A step whose input has arrived waits only for its send slot: the sender may have finished and left (its
-    // messages stay readable), which is no failure.
+    // The sender of an input that has arrived may have finished and left (its messages stay readable): no
+    // failure. The receiver of this step's output is always checked: it cannot have finished without it.
     size_t bytes = 0;
     const bool inputHere =
         s.hasRecv() && routes_[s.recvPeer]->recvChannel(s.recvPeer, s.channel)->peek(&bytes) != nullptr;
-    if (s.hasRecv() && !inputHere) {
-      peers->push_back(s.recvPeer);
-    } else if (s.hasSend()) {
-      peers->push_back(s.sendPeer);
-    }
+    if (s.hasRecv() && !inputHere) peers->push_back(s.recvPeer);
+    if (s.hasSend()) peers->push_back(s.sendPeer);
   }
 }
 
