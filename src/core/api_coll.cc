@@ -79,8 +79,8 @@ Result collective(const char* fn, mixcclComm* comm, CollArgs args, const void* s
   }
   const size_t sendBytes = sendElements(args, c.nranks()) * esz;
   const size_t recvBytes = recvElements(args, c.nranks()) * esz;
-  const bool needsSend = args.type != CollType::kBroadcast || args.root == c.rank();
-  const bool needsRecv = args.type != CollType::kReduce || args.root == c.rank();
+  const bool needsSend = readsSend(args, c.rank());
+  const bool needsRecv = writesRecv(args, c.rank());
   if (args.count > 0 && needsSend && send == nullptr) return failf(mixcclInvalidArgument, "%s: sendbuff is NULL", fn);
   if (args.count > 0 && needsRecv && recv == nullptr) return failf(mixcclInvalidArgument, "%s: recvbuff is NULL", fn);
   // In place means the exact layout of NCCL; any other overlap would silently corrupt the result.

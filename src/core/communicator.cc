@@ -62,7 +62,7 @@ Communicator::~Communicator() {
 }
 
 Result Communicator::createStagedRuntime(GpuBackend* gpu, StagedRuntime** out) {
-  MIXCCL_TRY(StagedRuntime::create(gpu, &staged_));
+  MIXCCL_TRY(StagedRuntime::create(gpu, policy_.timeoutSec, &staged_));
   *out = staged_.get();
   return mixcclSuccess;
 }

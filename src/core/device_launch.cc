@@ -19,6 +19,30 @@ constexpr double kTeardownWaitSec = 10;
 
 bool onGpu(MemoryType t) { return t != MemoryType::kHost; }
 
+// Makes `device` (>= 0) current in this library's runtime for a scope and restores the previous one: the streams
+// and buffers of a call belong to it, and the user's thread may have another device current here (this runtime
+// is not the application's).
+class DeviceScope {
+ public:
+  DeviceScope(GpuBackend* gpu, int device) {
+    if (gpu == nullptr || device < 0 || gpu->currentDevice(&previous_) != mixcclSuccess || previous_ == device) return;
+    status_ = gpu->setDevice(device);
+    if (status_ == mixcclSuccess) gpu_ = gpu;
+  }
+  // The result of making the device current (logged by the backend where it failed).
+  Result status() const { return status_; }
+  ~DeviceScope() {
+    if (gpu_ != nullptr) gpu_->setDevice(previous_);
+  }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  GpuBackend* gpu_ = nullptr;  // set when the device was changed
+  int previous_ = -1;
+  Result status_ = mixcclSuccess;
+};
+
 // The staging of one call: where its buffers live on the host while the proxy runs it.
 struct StagedCall {
   size_t sendBytes = 0, recvBytes = 0;
@@ -33,7 +57,7 @@ class Launch {
   Launch(const Communicator& comm, StagingPool& pool) : comm_(comm), pool_(pool) {}
 
   // Rewrites `call` to staging pointers and enqueues the copies of its inputs on its stream.
-  Result stageInputs(CollCall* call, StagedCall* staged);
+  Result stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* staged);
   // Records, on every stream, the event the proxy waits for.
   Result recordInputEvents(GpuBackend* gpu, std::vector<void*>* events);
   // After the job is submitted: every stream waits for `ticket`, then copies the outputs back.
@@ -60,23 +84,16 @@ class Launch {
   std::vector<void*> doneEvents_;
 };
 
-Result Launch::stageInputs(CollCall* call, StagedCall* s) {
+Result Launch::stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* s) {
   const CollArgs& a = call->args;
   const size_t esz = dataTypeSize(a.dtype);
-  const bool p2p = a.type == CollType::kSend || a.type == CollType::kRecv;
-  const bool usesSend = p2p ? a.type == CollType::kSend : (a.type != CollType::kBroadcast || a.root == comm_.rank());
-  const bool usesRecv = p2p ? a.type == CollType::kRecv : (a.type != CollType::kReduce || a.root == comm_.rank());
-  s->sendBytes = usesSend ? sendElements(a, comm_.nranks()) * esz : 0;
-  s->recvBytes = usesRecv ? recvElements(a, comm_.nranks()) * esz : 0;
+  s->sendBytes = readsSend(a, comm_.rank()) ? sendElements(a, comm_.nranks()) * esz : 0;
+  s->recvBytes = writesRecv(a, comm_.rank()) ? recvElements(a, comm_.nranks()) * esz : 0;
   s->stageSend = s->sendBytes > 0 && onGpu(call->sendMem);
   s->stageRecv = s->recvBytes > 0 && onGpu(call->recvMem);
   s->userSend = call->send;
   s->userRecv = call->recv;
-  GpuBackend* gpu = nullptr;
-  if (s->stageSend || s->stageRecv) {
-    gpu = gpuBackend(onGpu(call->sendMem) && s->stageSend ? call->sendMem : call->recvMem);
-    addStream(call->stream);
-  }
+  if (s->stageSend || s->stageRecv) addStream(call->stream);
   const auto sendAt = reinterpret_cast<uintptr_t>(call->send);
   const auto recvAt = reinterpret_cast<uintptr_t>(call->recv);
   const bool overlap = s->stageSend && s->stageRecv && sendAt < recvAt + s->recvBytes && recvAt < sendAt + s->sendBytes;
@@ -104,10 +121,9 @@ Result Launch::stageInputs(CollCall* call, StagedCall* s) {
   }
   if (call->scale && onGpu(call->scalarMem)) {
     // A device-resident pre-mul-sum scalar is read when the stream reaches the call, like the data.
-    GpuBackend* sg = gpuBackend(call->scalarMem);
     char* staged = nullptr;
     MIXCCL_TRY(take(esz, &staged));
-    MIXCCL_TRY(sg->copyAsync(staged, call->scale->pointer, esz, call->stream));
+    MIXCCL_TRY(gpu->copyAsync(staged, call->scale->pointer, esz, call->stream));
     call->scale->pointer = staged;
     addStream(call->stream);
   }
@@ -167,7 +183,7 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
   StreamProxy::Job job;
   Result res = mixcclSuccess;
   for (size_t i = 0; i < calls.size() && res == mixcclSuccess; ++i) {
-    if (needsStaging(calls[i])) res = launch.stageInputs(&calls[i], &staged[i]);
+    if (needsStaging(calls[i])) res = launch.stageInputs(gpu, &calls[i], &staged[i]);
   }
   if (res == mixcclSuccess) res = launch.recordInputEvents(gpu, &job.inputsReady);
   if (res != mixcclSuccess) {
@@ -207,19 +223,21 @@ Result launchThroughGpuIpc(const CollCall& call) {
   ReduceSpec spec{a.dtype, a.op == mixcclAvg ? mixcclSum : a.op, 0};
   if (a.op == mixcclAvg && c.nranks() > 1) spec.divisor = uint32_t(c.nranks());
   const bool host = !onGpu(call.sendMem) && !onGpu(call.recvMem);
-  Result res = c.gpuIpc()->allReduce(call.send, call.recv, a.count, spec, call.stream, host);
+  DeviceScope scope(host ? nullptr : gpuBackend(onGpu(call.sendMem) ? call.sendMem : call.recvMem), call.device);
+  Result res = scope.status();
+  if (res == mixcclSuccess) res = c.gpuIpc()->allReduce(call.send, call.recv, a.count, spec, call.stream, host);
   if (res != mixcclSuccess) c.setAsyncError(res);
   return res;
 }
 
-Result StagedRuntime::create(GpuBackend* gpu, std::unique_ptr<StagedRuntime>* out) {
+Result StagedRuntime::create(GpuBackend* gpu, double timeoutSec, std::unique_ptr<StagedRuntime>* out) {
   std::unique_ptr<StagedRuntime> rt(new StagedRuntime());
   rt->gpu_ = gpu;
   void* flag = nullptr;
   MIXCCL_TRY(gpu->allocPinned(sizeof(uint32_t), &flag));
   rt->flag_ = static_cast<uint32_t*>(flag);
   rt->pool_ = std::make_unique<StagingPool>(gpu, size_t(configInt(cfg::kStagingMaxBytes)));
-  rt->proxy_ = std::make_unique<StreamProxy>(gpu, rt->flag_);
+  rt->proxy_ = std::make_unique<StreamProxy>(gpu, rt->flag_, timeoutSec);
   *out = std::move(rt);
   return mixcclSuccess;
 }
@@ -257,20 +275,11 @@ Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
     return failf(mixcclInvalidUsage, "rank %d: the communicator staged %s buffers before; it cannot take %s buffers "
                  "too", c.rank(), rt->gpu()->name(), gpu->name());
   }
-  gpu = rt->gpu();
-  // The runtime's current device must own the streams and buffers (the user's thread may have another one
-  // current in this library's runtime, which is not the application's); restored on the way out.
-  int device = -1, previous = -1;
+  int device = -1;
   for (const CollCall& call : calls) device = std::max(device, call.device);
-  if (device >= 0 && gpu->currentDevice(&previous) == mixcclSuccess && previous != device) {
-    MIXCCL_TRY(gpu->setDevice(device));
-  } else {
-    previous = -1;
-  }
-  Result res = enqueueStaged(c, rt, gpu, calls);
-  if (previous >= 0) gpu->setDevice(previous);
-  return res;
+  DeviceScope scope(rt->gpu(), device);
+  MIXCCL_TRY(scope.status());
+  return enqueueStaged(c, rt, rt->gpu(), calls);
 }
-
 
 }  // namespace mixccl

@@ -40,7 +40,8 @@ Result launchThroughGpuIpc(const CollCall& call);
 // The proxy and staging memory of one communicator (created by launchThroughProxy; owned by the Communicator).
 class StagedRuntime {
  public:
-  static Result create(GpuBackend* gpu, std::unique_ptr<StagedRuntime>* out);
+  // `timeoutSec`: how long a job may wait for its inputs on the user's stream (MIXCCL_TIMEOUT).
+  static Result create(GpuBackend* gpu, double timeoutSec, std::unique_ptr<StagedRuntime>* out);
   ~StagedRuntime();  // drains the proxy, waits (bounded) for the streams to release the staging memory
   GpuBackend* gpu() const { return gpu_; }
   // Makes queued and running jobs fail fast (abort).

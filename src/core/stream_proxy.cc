@@ -13,7 +13,8 @@ constexpr auto kNap = std::chrono::microseconds(20);
 
 }  // namespace
 
-StreamProxy::StreamProxy(GpuBackend* gpu, uint32_t* flagWord) : gpu_(gpu), flag_(flagWord) {
+StreamProxy::StreamProxy(GpuBackend* gpu, uint32_t* flagWord, double timeoutSec)
+    : gpu_(gpu), flag_(flagWord), timeoutSec_(timeoutSec) {
   __atomic_store_n(flag_, 0u, __ATOMIC_RELEASE);
   thread_ = std::thread([this] { loop(); });
 }
@@ -66,7 +67,12 @@ Result StreamProxy::waitInputs(const Job& job) {
         return fail(mixcclRemoteError, "stream proxy: the communicator was aborted while a collective waited for "
                     "its inputs on the stream");
       }
-      if (std::chrono::steady_clock::now() - start > kSpinFor) std::this_thread::sleep_for(kNap);
+      const auto waited = std::chrono::steady_clock::now() - start;
+      if (waited > std::chrono::duration<double>(timeoutSec_)) {
+        return failf(mixcclRemoteError, "stream proxy: the inputs of a collective were not ready on the user's stream "
+                     "after %.1f s (MIXCCL_TIMEOUT): is the stream blocked?", timeoutSec_);
+      }
+      if (waited > kSpinFor) std::this_thread::sleep_for(kNap);
     }
   }
   return mixcclSuccess;

@@ -41,8 +41,9 @@ class StreamProxy {
   };
 
   // `flagWord` is a 32-bit word of pinned memory (GPU-readable) that this proxy alone advances; `gpu` the
-  // backend of the events (nullptr when jobs never have events).
-  StreamProxy(GpuBackend* gpu, uint32_t* flagWord);
+  // backend of the events (nullptr when jobs never have events). A job whose inputs are not ready within
+  // `timeoutSec` (MIXCCL_TIMEOUT) fails, saying so, instead of holding every later job.
+  StreamProxy(GpuBackend* gpu, uint32_t* flagWord, double timeoutSec);
   ~StreamProxy();
   StreamProxy(const StreamProxy&) = delete;
   StreamProxy& operator=(const StreamProxy&) = delete;
@@ -65,6 +66,7 @@ class StreamProxy {
 
   GpuBackend* gpu_;
   uint32_t* flag_;
+  const double timeoutSec_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<uint32_t, Job>> queue_;

@@ -15,6 +15,16 @@ const char* collName(CollType type) {
   return "unknown";
 }
 
+bool readsSend(const CollArgs& args, int rank) {
+  if (args.type == CollType::kSend || args.type == CollType::kRecv) return args.type == CollType::kSend;
+  return args.type != CollType::kBroadcast || args.root == rank;
+}
+
+bool writesRecv(const CollArgs& args, int rank) {
+  if (args.type == CollType::kSend || args.type == CollType::kRecv) return args.type == CollType::kRecv;
+  return args.type != CollType::kReduce || args.root == rank;
+}
+
 uint64_t sendElements(const CollArgs& args, int nranks) {
   return args.type == CollType::kReduceScatter ? args.count * nranks : args.count;
 }

@@ -24,6 +24,11 @@ struct CollArgs {
   int root = 0;                  // broadcast and reduce only
 };
 
+// Whether rank `rank` reads its send buffer (a broadcast's non-roots do not; a receive has none) and writes its
+// receive buffer (a reduce's non-roots do not; a send has none).
+bool readsSend(const CollArgs& args, int rank);
+bool writesRecv(const CollArgs& args, int rank);
+
 // Elements in the send / receive buffer of one rank for a collective over `nranks` ranks.
 uint64_t sendElements(const CollArgs& args, int nranks);
 uint64_t recvElements(const CollArgs& args, int nranks);

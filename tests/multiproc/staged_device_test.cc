@@ -331,6 +331,34 @@ TEST(StagedDevice, LostPeerReleasesTheStreamWithAnAsyncError) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(StagedDevice, AStreamThatNeverReachesTheCallFailsItWithinTheTimeout) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    setenv("MIXCCL_TIMEOUT", "1", 1);
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    std::vector<char> in(4096, 1);
+    void* buf = g.upload(in);
+    g.sync();
+    g.closeGate();  // held until after the timeout
+    // A broadcast: staged also where gpu_ipc takes the all-reduces (whose stream waits have no host-side timeout).
+    bool ok = mixcclBroadcast(buf, buf, in.size(), mixcclUint8, 0, comm, g.stream()) == mixcclSuccess;
+    mixcclResult_t async = mixcclSuccess;
+    for (int i = 0; i < 100 && async == mixcclSuccess; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      mixcclCommGetAsyncError(comm, &async);
+    }
+    ok &= rankCheck(async == mixcclRemoteError, rank, "async error %d, want mixcclRemoteError", async);
+    g.openGate();
+    g.sync();  // the stream is released: the failed call advanced the flag
+    mixcclCommAbort(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(2, body, 60);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(StagedDevice, FinalizeAndDestroyWaitForQueuedWork) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     RankGpu g;
