@@ -19,7 +19,15 @@
 // Bytes: at the top a rank moves 2(S-1)/S of a region of count/(L*H) elements, so the WAN carries the least data
 // any scheme can: every element crosses it about twice, once per direction, split over L*H parallel rings.
 //
-// All phases are in one lane, in the same order on every rank; a phase starts when the previous one ended.
+// Overlap. The phases are written one after the other, then cut into lanes (engine/lane_split.h): a lane per
+// level, or in a ring of 2 (where one peer is both prev and next) one for its sends and one for its receives, so
+// that sends never wait behind a receive. A level thus works on a chunk as soon as the level below has produced
+// it, and the slow top keeps its link busy while the fast levels fill and drain around it. All-gather messages use
+// channel 2. (Measured, perf/RESULTS.md: one lane per phase and direction, the reduce-scatter sends running ahead
+// of the all-gather ones, ran a WAN pair at 1.14x its bound; sends kept in their sequential order, 1.05x.) For
+// that to pay off, a level visits its chunk indices in the order the level above
+// consumes them (chunkOrder): the level above works on one block of this level's region, cut into its own
+// blocks, and takes chunk k of each of those blocks at once.
 #include "algorithms/hierarchical.h"
 
 #include <algorithm>
@@ -27,6 +35,7 @@
 #include "algorithms/cost.h"
 #include "algorithms/group_ring.h"
 #include "core/datatype.h"
+#include "engine/lane_split.h"
 
 namespace mixccl {
 namespace {
@@ -66,6 +75,33 @@ Levels levelsOf(const ClusterView& v, int rank, uint64_t count, uint64_t chunk) 
   return lv;
 }
 
+// Chunk visiting order of active level `a` (ring sizes `sizes`, bottom first) over a region of `length` elements:
+// by the earliest chunk of the level above that needs it. Depends only on lengths and sizes, so every member of a
+// ring computes the same order (block 0 of the region stands for the block each member passes up: block sizes
+// differ by one element at most).
+std::vector<uint64_t> chunkOrder(const std::vector<int>& sizes, size_t a, uint64_t length, uint64_t chunk) {
+  const int g = sizes[a];
+  const uint64_t K = ceilDiv(ceilDiv(length, g), chunk);
+  std::vector<uint64_t> order(K);
+  for (uint64_t k = 0; k < K; ++k) order[k] = k;
+  if (a + 1 == sizes.size() || K == 0) return order;
+  const uint64_t own = blockRange(length, g, 0).size;
+  const std::vector<uint64_t> above = chunkOrder(sizes, a + 1, own, chunk);
+  const int ga = sizes[a + 1];
+  std::vector<uint64_t> need(K, above.size());
+  for (uint64_t p = 0; p < above.size(); ++p) {
+    for (int j = 0; j < ga; ++j) {
+      const Range b = blockRange(own, ga, j);
+      const Range c = chunkRange(b.size, chunk, above[p]);
+      if (c.size == 0) continue;
+      const uint64_t first = (b.begin + c.begin) / chunk, last = (b.begin + c.begin + c.size - 1) / chunk;
+      for (uint64_t x = first; x <= last && x < K; ++x) need[x] = std::min(need[x], p);
+    }
+  }
+  std::stable_sort(order.begin(), order.end(), [&](uint64_t x, uint64_t y) { return need[x] < need[y]; });
+  return order;
+}
+
 }  // namespace
 
 bool HierarchicalAlgorithm::supports(const CollArgs& args, const PlanContext& ctx) const {
@@ -82,14 +118,25 @@ Plan HierarchicalAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) c
   for (int i = 0; i < 3; ++i) {
     if (lv.ring[i].size() > 1) active[numActive++] = i;
   }
-  Plan plan;
+  std::vector<int> sizes;
+  for (int a = 0; a < numActive; ++a) sizes.push_back(lv.ring[active[a]].size());
+  std::vector<std::vector<uint64_t>> orders(numActive);
+  std::vector<uint8_t> tags;
+  for (int a = 0; a < numActive; ++a) {
+    GroupRing& g = lv.ring[active[a]];
+    orders[a] = chunkOrder(sizes, a, g.length, chunk);
+    g.order = &orders[a];
+    g.agChannel = 2;
+    g.tags = &tags;
+    g.laneTag = static_cast<uint8_t>(2 * a);
+  }
+  Plan sequential;
   for (int a = 0; a < numActive; ++a) {
     const bool top = a == numActive - 1;
-    lv.ring[active[a]].reduceScatter(a == 0 ? BufKind::kSend : BufKind::kRecv, top, top, &plan);
+    lv.ring[active[a]].reduceScatter(a == 0 ? BufKind::kSend : BufKind::kRecv, top, top, &sequential);
   }
-  for (int a = numActive - 2; a >= 0; --a) lv.ring[active[a]].allGather(&plan);
-  plan.endLane();
-  return plan;
+  for (int a = numActive - 2; a >= 0; --a) lv.ring[active[a]].allGather(&sequential);
+  return splitLanes(sequential, tags);
 }
 
 double HierarchicalAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {
@@ -102,16 +149,24 @@ double HierarchicalAlgorithm::estimate(const CollArgs& args, const PlanContext& 
   for (int i = 0; i < 3; ++i) {
     if (lv.ring[i].size() > 1) top = i;
   }
-  double seconds = 0;
+  // The levels overlap (see the top of this file): the slowest level sets the pace, and each other level adds
+  // the time it takes to pass one chunk (filling the pipeline on the way down, draining it on the way up).
+  double slowest = 0, slowestChunk = 0, chunks = 0;
   for (int i = 0; i <= top; ++i) {
     const int g = lv.ring[i].size();
     if (g == 1) continue;
     const LinkCost& link = v.cost(lv.link[i]);
     // Reduce-scatter down and all-gather up (or the top's all-reduce): 2(g-1) messages of region/g.
-    seconds += pipelinedSeconds(link, region / g, 2.0 * (g - 1), chunk);
+    const double level = pipelinedSeconds(link, region / g, 2.0 * (g - 1), chunk);
+    const double oneChunk = pipelinedSeconds(link, std::min(region / g, chunk), 2.0 * (g - 1), chunk);
+    chunks += oneChunk;
+    if (level > slowest) {
+      slowest = level;
+      slowestChunk = oneChunk;
+    }
     region /= g;
   }
-  return seconds;
+  return slowest + chunks - slowestChunk;
 }
 
 }  // namespace mixccl

@@ -1,5 +1,6 @@
 #include "engine/executor.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/datatype.h"
@@ -19,6 +20,28 @@ void Executor::reset(const Plan& plan, const CollArgs& args, ExecBuffers buffers
   buffers_ = buffers;
   next_.assign(plan.laneBegin.begin(), plan.laneBegin.end() - 1);
   lanesLeft_ = plan.numLanes();
+  waitNext_.clear();
+  for (size_t lane = 0; !plan.waits.empty() && lane < plan.numLanes(); ++lane) {
+    auto first = std::lower_bound(plan.waits.begin(), plan.waits.end(), plan.laneBegin[lane],
+                                  [](const LaneWait& w, uint32_t step) { return w.step < step; });
+    waitNext_.push_back(static_cast<size_t>(first - plan.waits.begin()));
+  }
+}
+
+bool Executor::waitsForLane(size_t lane) {
+  if (waitNext_.empty()) return false;
+  const std::vector<LaneWait>& waits = plan_->waits;
+  size_t& w = waitNext_[lane];
+  while (w < waits.size() && waits[w].step == next_[lane] && next_[waits[w].lane] > waits[w].after) ++w;
+  return w < waits.size() && waits[w].step == next_[lane];
+}
+
+bool Executor::laneWaiting(size_t lane) const {
+  if (waitNext_.empty()) return false;
+  for (size_t w = waitNext_[lane]; w < plan_->waits.size() && plan_->waits[w].step == next_[lane]; ++w) {
+    if (next_[plan_->waits[w].lane] <= plan_->waits[w].after) return true;
+  }
+  return false;
 }
 
 const char* Executor::slicePtr(const Slice& s) const {
@@ -101,7 +124,7 @@ Result Executor::advance(bool* progressed) {
   *progressed = false;
   for (size_t lane = 0; lane < next_.size(); ++lane) {
     const uint32_t end = plan_->laneBegin[lane + 1];
-    while (next_[lane] < end) {
+    while (next_[lane] < end && !waitsForLane(lane)) {
       bool ran = false;
       MIXCCL_TRY(tryStep(lane, plan_->steps[next_[lane]], &ran));
       if (!ran) break;
@@ -114,7 +137,7 @@ Result Executor::advance(bool* progressed) {
 
 void Executor::blockedPeers(std::vector<int>* peers) const {
   for (size_t lane = 0; lane < next_.size(); ++lane) {
-    if (next_[lane] >= plan_->laneBegin[lane + 1]) continue;
+    if (next_[lane] >= plan_->laneBegin[lane + 1] || laneWaiting(lane)) continue;
     const Step& s = plan_->steps[next_[lane]];
     // The sender of an input that has arrived may have finished and left (its messages stay readable): no
     // failure. The receiver of this step's output is always checked: it cannot have finished without it.
@@ -129,7 +152,7 @@ void Executor::blockedPeers(std::vector<int>* peers) const {
 std::string Executor::waitingFor() const {
   for (size_t lane = 0; lane < next_.size(); ++lane) {
     const uint32_t begin = plan_->laneBegin[lane], end = plan_->laneBegin[lane + 1];
-    if (next_[lane] >= end) continue;
+    if (next_[lane] >= end || laneWaiting(lane)) continue;
     const Step& s = plan_->steps[next_[lane]];
     std::ostringstream out;
     out << "step " << (next_[lane] - begin) << " of " << (end - begin) << " (lane " << lane << ") waits for ";

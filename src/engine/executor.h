@@ -3,8 +3,9 @@
 //
 // Contract: advance() executes every step that can run now (its input message has arrived, its output slot
 // is free) and returns; the caller (wait_loop.h) decides when to spin, sleep or give up. Steps of one lane run
-// in order; lanes are interleaved. The executor does not own the plan, buffers, transports or backend; they
-// must outlive it. Not thread-safe (one driving thread).
+// in order; lanes are interleaved; a step that waits for another lane's step (Plan::waits) runs after it. The
+// executor does not own the plan, buffers, transports or backend; they must outlive it. Not thread-safe (one
+// driving thread).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,6 +48,10 @@ class Executor {
   // Tries the current step of `lane`: true if it ran.
   Result tryStep(size_t lane, const Step& step, bool* ran);
   const char* slicePtr(const Slice& s) const;
+  // Whether the next step of `lane` must still wait for a step of another lane (Plan::waits); waitsForLane also
+  // moves past the waits that are met.
+  bool waitsForLane(size_t lane);
+  bool laneWaiting(size_t lane) const;
   // The error of a step whose channel the peer's transport does not offer (the plan needs more than caps().maxLanes).
   Result noChannel(size_t lane, int peer, int channel) const;
 
@@ -58,7 +63,8 @@ class Executor {
   ExecBuffers buffers_;
   const std::vector<Transport*>& routes_;
   DeviceBackend& backend_;
-  std::vector<uint32_t> next_;  // per lane: index of the next step to run
+  std::vector<uint32_t> next_;    // per lane: index of the next step to run
+  std::vector<size_t> waitNext_;  // per lane: the first of plan_->waits not known to be met (empty: no waits)
   size_t lanesLeft_;
 };
 

@@ -1,5 +1,6 @@
 #include "engine/plan.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace mixccl {
@@ -42,12 +43,20 @@ void Plan::endLane() {
   if (steps.size() != laneBegin.back()) laneBegin.push_back(static_cast<uint32_t>(steps.size()));
 }
 
+size_t Plan::laneOf(uint32_t step) const {
+  return static_cast<size_t>(std::upper_bound(laneBegin.begin(), laneBegin.end(), step) - laneBegin.begin()) - 1;
+}
+
 std::string Plan::describe() const {
   std::ostringstream out;
+  size_t w = 0;
   for (size_t lane = 0; lane < numLanes(); ++lane) {
     for (uint32_t i = laneBegin[lane]; i < laneBegin[lane + 1]; ++i) {
       const Step& s = steps[i];
       out << "lane " << lane << " step " << (i - laneBegin[lane]) << ":";
+      for (; w < waits.size() && waits[w].step == i; ++w) {
+        out << " [after lane " << waits[w].lane << " step " << (waits[w].after - laneBegin[waits[w].lane]) << "]";
+      }
       const char* sep = " ";
       if (s.hasRecv()) {
         out << sep << "recv " << s.recvPeer;
@@ -91,6 +100,15 @@ std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendEl
                std::to_string(s.count) + ") outside " + std::to_string(limit) + " elements";
     }
     if (s.dst.valid() && s.dst.buf == BufKind::kSend) return where() + "writes the send buffer";
+  }
+  for (size_t i = 0; i < plan.waits.size(); ++i) {
+    const LaneWait& w = plan.waits[i];
+    const std::string where = "wait " + std::to_string(i) + ": ";
+    if (w.step >= plan.steps.size() || w.lane >= plan.numLanes()) return where + "names no step or lane";
+    if (i > 0 && plan.waits[i - 1].step > w.step) return where + "waits not sorted by step";
+    if (w.after < plan.laneBegin[w.lane] || w.after >= plan.laneBegin[w.lane + 1])
+      return where + "step " + std::to_string(w.after) + " is not in lane " + std::to_string(w.lane);
+    if (plan.laneOf(w.step) == w.lane) return where + "waits for its own lane";
   }
   return "";
 }

@@ -26,6 +26,10 @@
 // its receives from one peer on one channel (sends and receives use separate FIFOs, so they may be in different
 // lanes). Pipelining comes from chunking: consecutive steps move consecutive chunks, and a sender may
 // run ahead of its receiver by as many chunks as the transport has slots.
+//
+// Waits: a step may also have to wait for a step of ANOTHER lane (it reads what that step writes, or writes what
+// that step reads or writes). Plan::waits lists these edges; engine/lane_split.h derives them from a sequential
+// plan, so that an algorithm can write its phases one after the other and still let them overlap.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -62,13 +66,24 @@ struct Step {
   bool reduces() const { return (hasRecv() || src2.valid()) && src.valid(); }
 };
 
+// Step `step` (an index into Plan::steps) runs only after step `after` of lane `lane` has run.
+struct LaneWait {
+  uint32_t step = 0;
+  uint32_t lane = 0;
+  uint32_t after = 0;
+};
+
 struct Plan {
   std::vector<Step> steps;
   // Lane l holds steps[laneBegin[l] .. laneBegin[l+1]) (laneBegin.back() == steps.size()).
   std::vector<uint32_t> laneBegin{0};
   uint64_t scratchElements = 0;  // scratch the plan needs, in elements of the collective's data type
+  // Cross-lane waits, sorted by step; `after` is in another lane than `step`. Empty for most plans.
+  std::vector<LaneWait> waits;
 
   size_t numLanes() const { return laneBegin.size() - 1; }
+  // The lane that holds steps[step].
+  size_t laneOf(uint32_t step) const;
   // Closes the current lane; subsequent push() calls go to a new lane. Empty lanes are not recorded.
   void endLane();
   void push(const Step& step) { steps.push_back(step); }
@@ -81,7 +96,8 @@ struct Plan {
 };
 
 // Checks structural rules: every step has an input and an output, count > 0, peers within [0, nranks) and not
-// `rank`, src2 only with src and without a receive, slices inside the buffer sizes given. Returns "" if the plan is
+// `rank`, src2 only with src and without a receive, slices inside the buffer sizes given, waits sorted and
+// naming a step of the lane they name, in another lane. Returns "" if the plan is
 // well formed, else the first problem.
 std::string validatePlan(const Plan& plan, int rank, int nranks, uint64_t sendElems, uint64_t recvElems);
 

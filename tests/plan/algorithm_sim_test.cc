@@ -15,6 +15,7 @@
 #include "core/datatype.h"
 #include "engine/simulator.h"
 #include "support/exact_data.h"
+#include "support/plan_checks.h"
 
 namespace mixccl {
 namespace {
@@ -264,24 +265,8 @@ TEST(PlanLanes, EachDirectionOfEachPairAndChannelBelongsToOneLane) {
         const ClusterView view = ClusterView::singleHost(n);
         for (int r = 0; r < n; ++r) {
           const Plan plan = a->plan(args, PlanContext{r, n, 64 * sizeof(float), &view});
-          // owner[(direction, peer, channel)] = lane
-          std::vector<int> owner(2 * n * kTransportChannels, -1);
-          for (size_t lane = 0; lane < plan.numLanes(); ++lane) {
-            for (uint32_t i = plan.laneBegin[lane]; i < plan.laneBegin[lane + 1]; ++i) {
-              const Step& s = plan.steps[i];
-              ASSERT_LT(s.channel, kTransportChannels) << a->name() << " " << collName(args.type) << " n=" << n;
-              for (int dir = 0; dir < 2; ++dir) {
-                const int peer = dir == 0 ? s.sendPeer : s.recvPeer;
-                if (peer < 0) continue;
-                int& o = owner[(dir * n + peer) * kTransportChannels + s.channel];
-                ASSERT_TRUE(o == -1 || o == static_cast<int>(lane))
-                    << a->name() << " " << collName(args.type) << " n=" << n << " rank " << r << ": "
-                    << (dir == 0 ? "sends to " : "receives from ") << peer << " on channel " << int(s.channel)
-                    << " in lanes " << o << " and " << lane;
-                o = static_cast<int>(lane);
-              }
-            }
-          }
+          ASSERT_EQ(laneOwnershipProblem(plan, n, kTransportChannels), "")
+              << a->name() << " " << collName(args.type) << " n=" << n << " rank " << r;
         }
       }
     }

@@ -10,6 +10,7 @@
 #include "core/datatype.h"
 #include "engine/simulator.h"
 #include "support/exact_data.h"
+#include "support/plan_checks.h"
 
 namespace mixccl {
 namespace {
@@ -146,6 +147,31 @@ TEST(HierarchicalSim, WanCarriesOnlyTheShards) {
   EXPECT_EQ(wanElems, static_cast<uint64_t>(n) * (count / 4));
   EXPECT_EQ(runAllReduce(view, count, mixcclFloat32, mixcclSum, false, 16), 0);
   EXPECT_LT(wanElems * 3, allElems);
+}
+
+// The levels overlap: every rank's plan has a lane per level (rings of 2: two, sends apart from receives), tied by
+// waits, and keeps the message rule of plan.h. (That every ring's members visit their chunks in one order is what
+// the exact simulations above check.)
+TEST(HierarchicalSim, LevelsRunInLanesTiedByWaits) {
+  const Algorithm* algo = findAlgorithm("hierarchical");
+  struct Shape {
+    int sites, hosts, local;
+    size_t lanes;
+  };
+  for (const Shape& sh : {Shape{2, 2, 1, 4}, Shape{2, 4, 1, 3}, Shape{2, 2, 2, 6}, Shape{3, 3, 3, 3}}) {
+    ClusterView view = makeCluster(sh.sites, sh.hosts, sh.local);
+    const int n = view.nranks();
+    CollArgs args{CollType::kAllReduce, 1000 * static_cast<uint64_t>(n) + 7, mixcclFloat32, mixcclSum, 0};
+    for (int r = 0; r < n; ++r) {
+      const Plan plan = algo->plan(args, PlanContext{r, n, 16 * sizeof(float), &view});
+      const std::string where = std::to_string(sh.sites) + "x" + std::to_string(sh.hosts) + "x" +
+                                std::to_string(sh.local) + " rank " + std::to_string(r);
+      ASSERT_EQ(validatePlan(plan, r, n, args.count, args.count), "") << where;
+      EXPECT_EQ(plan.numLanes(), sh.lanes) << where;
+      EXPECT_FALSE(plan.waits.empty()) << where;
+      ASSERT_EQ(laneOwnershipProblem(plan, n, 3), "") << where;
+    }
+  }
 }
 
 }  // namespace
