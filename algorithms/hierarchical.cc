@@ -31,6 +31,7 @@
 #include "algorithms/hierarchical.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "algorithms/cost.h"
 #include "algorithms/group_ring.h"
@@ -136,7 +137,7 @@ Plan HierarchicalAlgorithm::plan(const CollArgs& args, const PlanContext& ctx) c
     lv.ring[active[a]].reduceScatter(a == 0 ? BufKind::kSend : BufKind::kRecv, top, top, &sequential);
   }
   for (int a = numActive - 2; a >= 0; --a) lv.ring[active[a]].allGather(&sequential);
-  return splitLanes(sequential, tags);
+  return splitLanes(std::move(sequential), tags);
 }
 
 double HierarchicalAlgorithm::estimate(const CollArgs& args, const PlanContext& ctx) const {

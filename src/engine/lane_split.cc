@@ -3,6 +3,7 @@
 #include "engine/lane_split.h"
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -10,17 +11,18 @@
 namespace mixccl {
 namespace {
 
+constexpr size_t kMaxLanes = 16;
+
 struct Run {
-  uint64_t end = 0;
-  int64_t writer = -1;           // new index of the last step that wrote the run
-  std::vector<int64_t> readers;  // per lane: new index of the last step that read it since (-1: none)
+  uint64_t end = std::numeric_limits<uint64_t>::max();
+  int64_t writer = -1;  // new index of the last step that wrote the run
+  std::array<int64_t, kMaxLanes> readers;  // per lane: new index of the last step that read it since (-1: none)
+  Run() { readers.fill(-1); }
 };
 
 class Memory {
  public:
-  explicit Memory(size_t lanes) {
-    runs_[0] = Run{std::numeric_limits<uint64_t>::max(), -1, std::vector<int64_t>(lanes, -1)};
-  }
+  Memory() { runs_[0] = Run(); }
 
   // Calls f(run) for every run inside [begin, end), splitting the runs at both ends first.
   template <typename F>
@@ -43,7 +45,7 @@ class Memory {
 
 }  // namespace
 
-Plan splitLanes(const Plan& sequential, const std::vector<uint8_t>& laneOf) {
+Plan splitLanes(Plan sequential, const std::vector<uint8_t>& laneOf) {
   const size_t n = sequential.steps.size();
   std::vector<uint32_t> perTag(256, 0);
   for (uint8_t t : laneOf) ++perTag[t];
@@ -60,10 +62,17 @@ Plan splitLanes(const Plan& sequential, const std::vector<uint8_t>& laneOf) {
   }
   out.laneBegin.push_back(at);
   const size_t lanes = out.numLanes();
+  if (lanes <= 1 || lanes > kMaxLanes) {
+    // Nothing to overlap, or more lanes than tracked: the sequential plan, as one lane.
+    sequential.laneBegin = {0};
+    sequential.endLane();  // no lane at all when there is no step
+    sequential.waits.clear();
+    return sequential;
+  }
   std::vector<uint32_t> fill(out.laneBegin.begin(), out.laneBegin.end() - 1);
   out.steps.resize(n);
 
-  Memory mem[2] = {Memory(lanes), Memory(lanes)};
+  Memory mem[2];
   auto memOf = [&](const Slice& s) -> Memory& { return mem[s.buf == BufKind::kScratch ? 1 : 0]; };
   std::vector<int64_t> need(lanes);
   std::vector<int64_t> waited(lanes * lanes, -1);  // [l * lanes + m]: latest step of lane m lane l waited for
@@ -85,7 +94,7 @@ Plan splitLanes(const Plan& sequential, const std::vector<uint8_t>& laneOf) {
     if (s.dst.valid()) {
       memOf(s.dst).forRange(s.dst.offset, s.dst.offset + s.count, [&](Run& g) {
         depend(g.writer);
-        for (int64_t r : g.readers) depend(r);
+        for (size_t l = 0; l < lanes; ++l) depend(g.readers[l]);
       });
     }
     for (size_t m = 0; m < lanes; ++m) {
@@ -100,7 +109,7 @@ Plan splitLanes(const Plan& sequential, const std::vector<uint8_t>& laneOf) {
     if (s.dst.valid()) {
       memOf(s.dst).forRange(s.dst.offset, s.dst.offset + s.count, [&](Run& g) {
         g.writer = ni;
-        std::fill(g.readers.begin(), g.readers.end(), -1);
+        g.readers.fill(-1);
       });
     }
   }

@@ -15,7 +15,8 @@ namespace mixccl {
 // reads an element it writes. The kSend and kRecv buffers are taken to be one memory at equal offsets (the
 // in-place all-reduce layout; merely conservative for out-of-place calls). The caller keeps the message rules of
 // plan.h: all sends to one peer on one channel in one lane, and all receives from one peer on one channel.
-// laneOf.size() must equal sequential.steps.size().
-Plan splitLanes(const Plan& sequential, const std::vector<uint8_t>& laneOf);
+// laneOf.size() must equal sequential.steps.size(). With one tag, or more than 16, the result is the sequential
+// plan as one lane (correct, without overlap).
+Plan splitLanes(Plan sequential, const std::vector<uint8_t>& laneOf);
 
 }  // namespace mixccl

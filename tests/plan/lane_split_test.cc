@@ -1,6 +1,7 @@
 // engine/lane_split.h: the waits it derives from a sequential plan (read after write, write after read, write after
-// write, none between disjoint slices or within a lane, none repeated), and that the executor holds a step back
-// until the step of another lane it waits for has run (in the plan simulator, on one rank).
+// write, none between disjoint slices or within a lane, none repeated), the plan unchanged when there is one lane,
+// and that the executor holds a step back until the step of another lane it waits for has run (in the plan
+// simulator, on one rank).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -56,6 +57,16 @@ TEST(LaneSplit, WaitsForWritersAndReadersOfOverlappingSlicesInOtherLanes) {
   EXPECT_EQ(p.waits[2].lane, 0u);
   EXPECT_EQ(p.waits[2].after, 0u);
   EXPECT_NE(p.describe().find("lane 1 step 0: [after lane 0 step 0]"), std::string::npos) << p.describe();
+}
+
+TEST(LaneSplit, OneTagGivesTheSequentialPlanAndNoStepNoLane) {
+  const Plan seq = sequentialOf({local({BufKind::kSend, 0}, {BufKind::kRecv, 0}, 1),
+                                 local({BufKind::kRecv, 0}, {BufKind::kScratch, 0}, 1)});
+  const Plan one = splitLanes(seq, {3, 3});
+  EXPECT_EQ(one.numLanes(), 1u);
+  EXPECT_TRUE(one.waits.empty());
+  EXPECT_EQ(one.describe(), seq.describe());
+  EXPECT_EQ(splitLanes(Plan{}, {}).numLanes(), 0u);
 }
 
 TEST(LaneSplit, ValidateRejectsWaitsOnTheirOwnLaneOrOutOfOrder) {
