@@ -15,8 +15,12 @@ namespace {
 constexpr uint32_t kProbeTag = 0x50524f42;  // "PROB": the latency probe's bootstrap messages
 constexpr int kProbeRounds = 8;             // round trips per pair; the fastest counts
 constexpr int kMaxProbedHosts = 32;
-constexpr double kWakeupSec = 20e-6;    // a hand-off to a sleeping rank (futex wake-up and reschedule)
-constexpr double kSharedCpuSec = 5e-6;  // a message's handling when ranks take turns on a CPU
+// When ranks take turns on CPUs: a hand-off to a sleeping rank (futex wake-up and reschedule), and the handling of
+// one more message within a wake-up. Fit to 8 ranks on the project's 2-CPU VM (2026-11-26, after shm releases
+// stopped waking senders that do not wait for a slot): direct all-reduce (1 hand-off, 14 messages per rank) took
+// 98-106 us at 4-16 KiB, two-shot (2 hand-offs, 28 messages) 149-170 us.
+constexpr double kWakeupSec = 30e-6;
+constexpr double kSharedCpuSec = 3e-6;
 
 // The most ranks per CPU on any host (ranks / CPUs in the union of their affinity masks); <= 1 means every
 // rank of every host can have a core.

@@ -294,6 +294,54 @@ TEST(ShmTransport, AcquireReturnsNullWhileEverySlotIsInFlight) {
   EXPECT_EQ(describeFailures(outcomes), "");
 }
 
+// A release wakes the sender only when the FIFO was full (the only time a sender waits for a slot): with more
+// ranks than cores, a wake-up for a release the sender does not wait for costs a context switch.
+TEST(ShmTransport, ReleaseRingsTheSenderOnlyWhenItsFifoWasFull) {
+  ScopedEnv env({{"MIXCCL_SHM_SLOT_BYTES", "1K"}, {"MIXCCL_SHM_SLOTS", "4"}});
+  auto outcomes = runForkedRanks(2, 10, [](Bootstrap& boot) -> std::string {
+    std::unique_ptr<Transport> t;
+    RANK_REQUIRE_OK(createAll(boot, &t));
+    // Round 0: one message in flight when it is released. Round 1: all four.
+    for (int round = 0; round < 2; ++round) {
+      const uint64_t inFlight = round == 0 ? 1 : 4;
+      uint32_t token = 0;
+      if (boot.rank() == 0) {
+        SendChannel* s = t->sendChannel(1, 0);
+        for (uint64_t i = 0; i < inFlight; ++i) {
+          RANK_REQUIRE(s->acquire() != nullptr, "round %d: slot %llu", round, (unsigned long long)i);
+          s->post(0);
+        }
+        token = t->eventToken();
+      }
+      RANK_REQUIRE_OK(boot.barrier());
+      if (boot.rank() == 1) {
+        RecvChannel* r = t->recvChannel(0, 0);
+        size_t n = 0;
+        RANK_REQUIRE(waitUntil(*t, [&] { return r->peek(&n) != nullptr; }, 5), "round %d: no message", round);
+        r->release();
+      }
+      RANK_REQUIRE_OK(boot.barrier());
+      if (boot.rank() == 0) {
+        const bool rung = t->eventToken() != token;
+        RANK_REQUIRE(rung == (round == 1), "round %d (%llu of 4 slots in flight): the release %s the sender",
+                     round, (unsigned long long)inFlight, rung ? "rang" : "did not ring");
+      }
+      if (boot.rank() == 1) {
+        RecvChannel* r = t->recvChannel(0, 0);
+        for (uint64_t i = 1; i < inFlight; ++i) {
+          size_t n = 0;
+          RANK_REQUIRE(waitUntil(*t, [&] { return r->peek(&n) != nullptr; }, 5), "round %d: message %llu", round,
+                       (unsigned long long)i);
+          r->release();
+        }
+      }
+      RANK_REQUIRE_OK(boot.barrier());
+    }
+    return "";
+  });
+  EXPECT_EQ(describeFailures(outcomes), "");
+}
+
 TEST(ShmTransport, SleepingReceiverIsWokenByAPost) {
   ScopedEnv env({{"MIXCCL_SPIN_US", "0"}});
   auto outcomes = runForkedRanks(2, 10, [](Bootstrap& boot) -> std::string {

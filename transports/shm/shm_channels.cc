@@ -1,5 +1,6 @@
 #include "transports/shm/shm_channels.h"
 
+#include <atomic>
 #include <cassert>
 
 namespace mixccl::detail {
@@ -17,6 +18,8 @@ inline char* slotData(char* slots, size_t stride, uint64_t index) {
 
 void* ShmSendChannel::acquire() {
   if (tail_ - cachedHead_ >= nSlots_) {
+    // Orders the publishing store of our last message before this load (see release()).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     cachedHead_ = fifo_->head.load(std::memory_order_acquire);
     if (tail_ - cachedHead_ >= nSlots_) return nullptr;
   }
@@ -43,7 +46,12 @@ const void* ShmRecvChannel::peek(size_t* bytes) {
 void ShmRecvChannel::release() {
   ++head_;
   fifo_->head.store(head_, std::memory_order_release);
-  ringDoorbell(senderBell_);
+  // The sender can only be waiting for a slot if all of them were taken before this release, i.e. it had posted
+  // message head_ - 1 + slots (0-based), whose seq lives in slot (head_ - 2 + slots) % slots. Otherwise ringing
+  // would only wake a peer that waits for something else.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const ShmSlotHeader* last = slotHeader(slots_, slotStride_, (head_ + nSlots_ - 2) % nSlots_);
+  if (last->seq.load(std::memory_order_relaxed) == head_ - 1 + nSlots_) ringDoorbell(senderBell_);
 }
 
 }  // namespace mixccl::detail

@@ -8,10 +8,16 @@
 // never wrap in practice; a slot's seq grows by `slots` per reuse, so B never mistakes an old message for the
 // next one. In flight = A's tail - head, between 0 and slots.
 //
-//   A: acquire()  if tail - head == slots, reload head (acquire); still full -> nullptr. Else slot tail % slots.
+//   A: acquire()  if tail - head == slots: fence, reload head (acquire); still full -> nullptr. Else slot
+//                 tail % slots.
 //      post(n)    write the byte count; slot.seq.store(tail + 1, release); ring B's doorbell.
 //   B: peek()     slot head % slots has seq == head + 1 (acquire)? that is the message; else nullptr.
-//      release()  head.store(head + 1, release); ring A's doorbell.
+//      release()  head.store(head + 1, release); fence; if the FIFO was full before (the slot of message
+//                 head - 1 + slots holds it), ring A's doorbell. A sender blocks only on a full FIFO, so a ring
+//                 for any other release would only wake it early: with more ranks than cores such spurious
+//                 wake-ups cost a context switch each. No wake-up is lost: A stores seq, fences, loads head;
+//                 B stores head, fences, loads seq; so either A sees the new head (and does not sleep) or B sees
+//                 the full FIFO (and rings).
 //
 // Memory ordering. A's payload and byte-count writes happen before its release store of seq; B's acquire load
 // that sees seq == head + 1 therefore sees them (message visibility). B's reads of the payload happen before
