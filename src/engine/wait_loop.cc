@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "core/log.h"
 
@@ -13,6 +14,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kSleepSliceNs = 20'000'000;  // 20 ms: how often a sleeping rank checks its peers' liveness
+// How long a rank that finds a peer gone waits for that peer's abort notice, which may still be on its way (a
+// loaded host can run the peer's exit before this rank has read the notice the peer sent first).
+constexpr auto kNoticeGrace = std::chrono::milliseconds(200);
 
 // One pass over all ops: advance each that is not done. Sets *allDone and *progressed.
 Result advanceAll(std::vector<ActiveOp>& ops, bool* progressed, bool* allDone) {
@@ -41,6 +45,16 @@ int abortCulprit(const ActiveOp& op) {
   return -1;
 }
 
+// abortCulprit, waiting up to kNoticeGrace (the transports progress on every look) for a notice to arrive.
+int awaitAbortCulprit(const ActiveOp& op) {
+  const auto until = Clock::now() + kNoticeGrace;
+  for (;;) {
+    const int culprit = abortCulprit(op);
+    if (culprit >= 0 || Clock::now() >= until) return culprit;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 // Fails because of `culprit`, after passing the notice on to every peer: a rank that learnt of the failure tells
 // the others before it leaves, so no one mistakes its own exit for the cause.
 Result failForNotice(const ActiveOp& op, Executor* exec, const char* coll, int culprit) {
@@ -64,7 +78,7 @@ Result checkHealth(std::vector<ActiveOp>& ops) {
       std::string why;
       if (t->checkPeer(peer, &why) == mixcclSuccess && !(op.peerGone && op.peerGone(peer, &why))) continue;
       // A peer that failed because of another rank posted a notice before it exited: that rank is the cause.
-      culprit = abortCulprit(op);
+      culprit = awaitAbortCulprit(op);
       if (culprit >= 0) return failForNotice(op, exec, coll, culprit);
       // Tell everybody else first, so they fail fast naming the same culprit.
       for (Transport* other : op.transports) other->notifyAbort(peer);
