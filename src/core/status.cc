@@ -1,5 +1,6 @@
 #include "core/status.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -8,12 +9,21 @@
 
 namespace mixccl {
 namespace {
-thread_local std::string tLastError;
+// One fixed buffer per thread, so that a pointer from lastErrorMessage() stays valid and shows the newest message
+// (as NCCL's ncclGetLastError does): a caller may well fetch it before the failing call in the same expression.
+constexpr size_t kLastErrorBytes = 4096;
+thread_local char tLastError[kLastErrorBytes];
+
+void store(const std::string& message) {
+  const size_t n = std::min(message.size(), kLastErrorBytes - 1);
+  std::memcpy(tLastError, message.data(), n);
+  tLastError[n] = '\0';
+}
 }  // namespace
 
 Result fail(Result code, std::string message) {
   MIXCCL_LOG(kWarn, "%s: %s", resultString(code), message.c_str());
-  tLastError = std::move(message);
+  store(message);
   return code;
 }
 
@@ -26,11 +36,11 @@ Result failf(Result code, const char* fmt, ...) {
   return fail(code, buf);
 }
 
-const char* lastErrorMessage() { return tLastError.c_str(); }
+const char* lastErrorMessage() { return tLastError; }
 
-void setLastErrorMessage(std::string message) { tLastError = std::move(message); }
+void setLastErrorMessage(std::string message) { store(message); }
 
-void clearLastError() { tLastError.clear(); }
+void clearLastError() { tLastError[0] = '\0'; }
 
 const char* resultString(Result code) {
   switch (code) {

@@ -19,7 +19,8 @@ Result fail(Result code, std::string message);
 // printf-style convenience around fail().
 Result failf(Result code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
-// This thread's last error message ("" if none).
+// This thread's last error message ("" if none; at most 4095 bytes). The pointer is the same for the thread's
+// whole life and always shows the newest message.
 const char* lastErrorMessage();
 
 // Records `message` as this thread's last error without logging it (to carry an error that was already logged

@@ -48,6 +48,16 @@ TEST_F(OneRank, CollectivesOnOneRankCopy) {
   EXPECT_EQ(device, 7);
 }
 
+// The pointer mixcclGetLastError returns stays valid and shows the newest message, also when it was fetched
+// before the failing call (argument evaluation order in an expression like check(call() == ok, getLastError())).
+TEST_F(OneRank, LastErrorPointerTakenBeforeTheFailureShowsIt) {
+  const char* early = mixcclGetLastError(comm_);
+  float x = 0;
+  ASSERT_EQ(mixcclAllReduce(nullptr, &x, 1, mixcclFloat32, mixcclSum, comm_, nullptr), mixcclInvalidArgument);
+  EXPECT_EQ(early, mixcclGetLastError(comm_));
+  EXPECT_NE(std::string(early).find("mixcclAllReduce"), std::string::npos) << early;
+}
+
 TEST_F(OneRank, NullBuffersAreInvalid) {
   float x = 0;
   expectError(mixcclAllReduce(nullptr, &x, 1, mixcclFloat32, mixcclSum, comm_, nullptr), mixcclInvalidArgument,

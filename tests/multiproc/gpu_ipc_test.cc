@@ -90,6 +90,31 @@ TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+// Up to GpuIpc::kOneShotBytes a rank reduces every element itself (one round, no exchange of results); above, only
+// its 1/n shard. Both kinds back to back, so that slots are reused across them.
+TEST(GpuIpc, SmallAllReducesAreOneShotAndLargeOnesSharded) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    testing::EmulatedGpu& emu = ipcRank(&g, rank);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    bool ok = true;
+    const uint64_t small = GpuIpc::kOneShotBytes / 4, large = GpuIpc::kOneShotBytes / 4 + 1;
+    for (uint64_t count : {small, large, small, large}) {
+      const size_t before = emu.reduceNElements();
+      ok &= testing::backToBackAllReduces(g, comm, 1, count, rank, n);
+      const size_t reduced = emu.reduceNElements() - before;
+      const size_t want = count == small ? count : count * (rank + 1) / n - count * rank / n;
+      ok &= rankCheck(reduced == want, rank, "count %llu: this rank reduced %zu elements, want %zu",
+                      static_cast<unsigned long long>(count), reduced, want);
+    }
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(GpuIpc, HostBuffersCompleteBeforeTheCallReturns) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     RankGpu g;

@@ -315,8 +315,13 @@ TEST(StagedDevice, LostPeerReleasesTheStreamWithAnAsyncError) {
     if (rank == n - 1) _exit(0);  // leaves without taking part
     std::vector<char> in(1 << 20, 1);
     void* buf = g.upload(in);
-    bool ok = rankCheck(mixcclAllReduce(buf, buf, in.size(), mixcclUint8, mixcclSum, comm, g.stream()) ==
-                        mixcclSuccess, rank, "the enqueue itself failed: %s", mixcclGetLastError(comm));
+    const mixcclResult_t res = mixcclAllReduce(buf, buf, in.size(), mixcclUint8, mixcclSum, comm, g.stream());
+    // The loss may be known before the call (gpu_ipc's watchdog sees the peer's process exit at once): then the
+    // enqueue itself fails, naming it.
+    bool ok = rankCheck(res == mixcclSuccess || (res == mixcclRemoteError &&
+                                                 std::string(mixcclGetLastError(comm)).find("rank 2") !=
+                                                     std::string::npos),
+                        rank, "the enqueue failed with %d: %s", res, mixcclGetLastError(comm));
     g.sync();  // must come back: the proxy advances the flag even when the collective fails
     mixcclResult_t async = mixcclSuccess;
     for (int i = 0; i < 100 && async == mixcclSuccess; ++i) {

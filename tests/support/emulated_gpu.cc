@@ -212,6 +212,7 @@ Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const 
 Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                                  void* stream) {
   ++reduceNCalls_;
+  reduceNElements_ += count;
   std::vector<const void*> in(srcs, srcs + n);
   resolve(stream)->push([=] { kernels::host::launchReduceN(dst, in.data(), n, count, spec, nullptr); });
   return mixcclSuccess;

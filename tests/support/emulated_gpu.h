@@ -65,6 +65,8 @@ class EmulatedGpu final : public GpuBackend {
 
   // How many n-input reduces were enqueued (only gpu_ipc uses them): tests see which path ran.
   size_t reduceNCalls() const { return reduceNCalls_.load(); }
+  // Elements combined by reduceNAsync so far (outputs, summed over the calls).
+  size_t reduceNElements() const { return reduceNElements_.load(); }
   // The most pinned memory held at once so far.
   size_t peakPinnedBytes() const { return peakPinned_.load(); }
   // Device allocations and imported mappings not freed yet (leak checks).
@@ -82,6 +84,7 @@ class EmulatedGpu final : public GpuBackend {
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
   std::atomic<size_t> reduceNCalls_{0};
+  std::atomic<size_t> reduceNElements_{0};
   size_t pinnedBytes_ = 0;  // under mu_
   std::atomic<size_t> peakPinned_{0};
 };

@@ -227,7 +227,7 @@ Result GpuIpc::waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value,
   return mixcclSuccess;
 }
 
-Result GpuIpc::round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream) {
+Result GpuIpc::round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream, bool host) {
   const uint32_t seq = ++seq_;
   const uint32_t p = seq & 1;
   const size_t esz = dataTypeSize(spec.dtype);
@@ -237,9 +237,17 @@ Result GpuIpc::round(const char* send, char* recv, size_t count, const ReduceSpe
   MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send, count * esz, stream));
   MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kArrive, p), seq));
   MIXCCL_TRY(waitAll(stream, kArrive, p, seq));
+  const void* srcs[kMaxRanks];
+  if (count * esz <= kOneShotBytes) {
+    for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p);
+    // A kernel writes device memory only: host outputs go through this rank's result slot.
+    char* out = host ? resultSlot(rank_, p) : recv;
+    MIXCCL_TRY(gpu_->reduceNAsync(out, srcs, nranks_, count, spec, stream));
+    if (host) MIXCCL_TRY(gpu_->copyAsync(recv, out, count * esz, stream));
+    return gpu_->streamWriteFlag(stream, flag(rank_, kGathered, p), seq);
+  }
   const size_t mine = lo(rank_ + 1) - lo(rank_);
   if (mine > 0) {
-    const void* srcs[kMaxRanks];
     for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p) + lo(rank_) * esz;
     MIXCCL_TRY(gpu_->reduceNAsync(resultSlot(rank_, p) + lo(rank_) * esz, srcs, nranks_, mine, spec, stream));
   }
@@ -260,7 +268,7 @@ Result GpuIpc::allReduce(const void* send, void* recv, size_t count, const Reduc
   for (size_t off = 0; off < count; off += perChunk) {
     const size_t n = std::min(perChunk, count - off);
     MIXCCL_TRY(round(static_cast<const char*>(send) + off * esz, static_cast<char*>(recv) + off * esz, n, spec,
-                     stream));
+                     stream, host));
   }
   return host ? gpu_->streamSynchronize(stream) : mixcclSuccess;
 }

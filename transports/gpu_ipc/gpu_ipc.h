@@ -14,6 +14,13 @@
 //   result_me[p][my shard] = in_0[p] op in_1[p] op ... op in_{n-1}[p]   (rank order: the same bits everywhere)
 //   write done_me[p] = seq;                           wait done_r[p] >= seq for every peer r
 //   copy result_r[p][shard r] -> output[shard r] for every r;   write gathered_me[p] = seq
+// That is the bandwidth-optimal round (every rank reads 1/n of the inputs and copies its share of the results).
+// An all-reduce of at most kOneShotBytes is one ONE-SHOT round instead, which saves the done wait and the copies:
+//   copy my input -> in_me[p];  write arrive_me[p] = seq;  wait arrive_r[p] >= seq for every peer r
+//   output = in_0[p] op in_1[p] op ... op in_{n-1}[p]   (every element, on every rank, in rank order; for host
+//                                                         buffers into result_me[p], then copied out);
+//   write gathered_me[p] = seq
+// Which round runs depends only on the byte count, so every rank takes the same one.
 // Reusing the slots of parity p in round seq needs no wait of its own: a peer writes arrive (seq - 1) only after
 // it gathered round seq - 2, and this stream waited for that arrival one round earlier. `gathered` is waited for
 // only at teardown, before the workspace is freed.
@@ -46,6 +53,7 @@ namespace mixccl {
 class GpuIpc {
  public:
   static constexpr size_t kChunkBytes = size_t(4) << 20;
+  static constexpr size_t kOneShotBytes = size_t(256) << 10;
 
   // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
   // that rank's process exits while this one may wait for it.
@@ -69,7 +77,9 @@ class GpuIpc {
   char* resultSlot(int rank, uint32_t parity) const;
   // Stream waits until `kind` of every other rank (of other processes only, if asked) is at or past `value`.
   Result waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value, bool otherProcessesOnly = false);
-  Result round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream);
+  // One round over `count` elements (<= kChunkBytes): one-shot when they fit kOneShotBytes (see the top).
+  // `host`: send and recv are host memory.
+  Result round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream, bool host);
   // Sets every flag of `rank` (in this rank's mapping) far ahead of any round enqueued so far.
   void release(int rank);
   void watch(std::vector<int> pids, std::function<void(int)> onFailure);
