@@ -30,7 +30,10 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   comm->backend_ = &cpuBackend();
   for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
     GpuBackend* gpu = gpuBackend(t);
-    if (gpu != nullptr && gpu->currentDevice(&comm->device_) == mixcclSuccess) break;
+    if (gpu != nullptr && gpu->currentDevice(&comm->device_) == mixcclSuccess) {
+      MIXCCL_TRY(gpu->loadKernels(/*onlyIfStarted=*/true));  // before a stream of this comm waits on a peer
+      break;
+    }
     comm->device_ = -1;
   }
   MIXCCL_TRY(Selector::create(configString(cfg::kAlgo), &comm->selector_));

@@ -279,6 +279,7 @@ Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
   for (const CollCall& call : calls) device = std::max(device, call.device);
   DeviceScope scope(rt->gpu(), device);
   MIXCCL_TRY(scope.status());
+  MIXCCL_TRY(rt->gpu()->loadKernels(/*onlyIfStarted=*/false));  // a no-op after the first call on this device
   return enqueueStaged(c, rt, rt->gpu(), calls);
 }
 

@@ -41,6 +41,12 @@ class GpuBackend : public DeviceBackend {
   virtual int deviceCount() const = 0;
   virtual Result currentDevice(int* out) = 0;
   virtual Result setDevice(int device) = 0;
+  // Loads every kernel of this backend into the current device's context now, once per device; blocking. A
+  // kernel loaded lazily at its first launch can make that launch wait for the device to go idle, which never
+  // happens while a stream waits for the caller (a gate) or for a peer: call this at communicator init, and
+  // before the first launch. With `onlyIfStarted`, does nothing while the device's context does not exist yet
+  // (a communicator of a process that has not used its GPU does not create a context for it).
+  virtual Result loadKernels(bool onlyIfStarted) = 0;
 
   // ---- Memory.
   // Which memory `ptr` is. Host pointers the runtime does not know are reported as pageable host memory.

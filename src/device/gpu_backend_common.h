@@ -12,6 +12,8 @@
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
 //   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
 //   launchWriteFlag, launchReduceN
+//   preloadKernels()                        kernels::<vendor>::preloadKernels (the current device's context)
+//   contextActive(device)                   whether the device's primary context exists (true where unknown)
 //   streamWaitValue / streamWriteValue(stream, flag, value, error)  the runtime's stream memory operations
 //                                           (as GpuBackend's streamWaitFlag / streamWriteFlag); false with the
 //                                           reason in *error when unavailable
@@ -63,6 +65,16 @@ class GpuBackendCommon final : public GpuBackend {
   int deviceCount() const override { return devices_; }
   Result currentDevice(int* out) override { return Rt::getDevice(out); }
   Result setDevice(int device) override { return Rt::setDevice(device); }
+  Result loadKernels(bool onlyIfStarted) override {
+    int device = -1;
+    MIXCCL_TRY(Rt::getDevice(&device));
+    const uint64_t bit = (device >= 0 && device < 64) ? uint64_t(1) << device : 0;
+    if (bit != 0 && (loadedOn_.load() & bit) != 0) return mixcclSuccess;
+    if (onlyIfStarted && !Rt::contextActive(device)) return mixcclSuccess;
+    MIXCCL_TRY(checkLaunch(Rt::preloadKernels(), "loading the kernels", nullptr));
+    loadedOn_.fetch_or(bit);
+    return mixcclSuccess;
+  }
 
   // ---- Memory.
   Result queryPointer(const void* ptr, PointerInfo* out) override { return Rt::queryPointer(ptr, out); }
@@ -170,6 +182,7 @@ class GpuBackendCommon final : public GpuBackend {
   }
 
   const int devices_;
+  std::atomic<uint64_t> loadedOn_{0};  // devices (bit = index, below 64) whose context has every kernel loaded
   std::atomic<int> sticky_{mixcclSuccess};
   std::atomic<bool> memOpUsable_{true};
 };

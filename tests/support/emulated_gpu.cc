@@ -55,6 +55,11 @@ class EmulatedGpu::Stream {
     }
     cv_.notify_all();
   }
+  // Nothing queued and nothing running.
+  bool idle() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return queue_.empty() && !running_;
+  }
 
  private:
   void loop() {
@@ -64,16 +69,19 @@ class EmulatedGpu::Stream {
       if (queue_.empty()) return;
       std::function<void()> op = std::move(queue_.front());
       queue_.pop_front();
+      running_ = true;
       lock.unlock();
       if (delayUs_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delayUs_));
       op();
       lock.lock();
+      running_ = false;
     }
   }
   const unsigned delayUs_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
+  bool running_ = false;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -193,24 +201,57 @@ Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* st
   return mixcclSuccess;
 }
 
+Result EmulatedGpu::loadKernels(bool) {
+  kernelsLoaded_.store(true);
+  return mixcclSuccess;
+}
+
+// CUDA's lazy loading: the first launch loads the kernels, and loading waits for the whole device to go idle.
+// A real device blocks the launching thread for ever if a stream waits for that thread; here the wait is bounded
+// and becomes an error, so a test whose stream is held at its first launch fails instead of hanging.
+Result EmulatedGpu::loadOnFirstLaunch() {
+  if (kernelsLoaded_.load()) return mixcclSuccess;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    bool idle = default_->idle();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Stream* s : streams_) idle &= s->idle();
+    }
+    if (idle) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      return failf(mixcclInternalError, "emulated gpu: the first kernel launch loads the kernels, which waits for "
+                   "every stream to go idle; a stream stayed busy for 5 s (a real device would block here for ever: "
+                   "call loadKernels() before a stream can wait on the host or a peer)");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  kernelsLoaded_.store(true);
+  return mixcclSuccess;
+}
+
 Result EmulatedGpu::copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) {
+  MIXCCL_TRY(loadOnFirstLaunch());
   resolve(stream)->push([=] { kernels::host::launchCopy(dst, src, bytes, nullptr); });
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                                 void* stream) {
+  MIXCCL_TRY(loadOnFirstLaunch());
   resolve(stream)->push([=] { kernels::host::launchReduce(dst, a, b, count, spec, nullptr); });
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) {
+  MIXCCL_TRY(loadOnFirstLaunch());
   resolve(stream)->push([=] { kernels::host::launchPostOp(dst, src, count, spec, nullptr); });
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                                  void* stream) {
+  MIXCCL_TRY(loadOnFirstLaunch());
   ++reduceNCalls_;
   reduceNElements_ += count;
   std::vector<const void*> in(srcs, srcs + n);

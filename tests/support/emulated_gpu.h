@@ -36,6 +36,7 @@ class EmulatedGpu final : public GpuBackend {
   int deviceCount() const override { return 1; }
   Result currentDevice(int* out) override;
   Result setDevice(int device) override;
+  Result loadKernels(bool onlyIfStarted) override;
   Result queryPointer(const void* ptr, PointerInfo* out) override;
   Result allocDevice(size_t bytes, void** out) override;
   Result freeDevice(void* ptr) override;
@@ -76,6 +77,8 @@ class EmulatedGpu final : public GpuBackend {
 
  private:
   Stream* resolve(void* stream);
+  // The emulation of lazy kernel loading at a kernel launch (see the .cc).
+  Result loadOnFirstLaunch();
   std::mutex mu_;
   std::map<uintptr_t, size_t> device_;  // base -> bytes: own allocations and peers' imported mappings
   std::map<uintptr_t, int> fds_;        // own allocations: base -> memfd
@@ -83,6 +86,7 @@ class EmulatedGpu final : public GpuBackend {
   std::set<Stream*> streams_;
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
+  std::atomic<bool> kernelsLoaded_{false};
   std::atomic<size_t> reduceNCalls_{0};
   std::atomic<size_t> reduceNElements_{0};
   size_t pinnedBytes_ = 0;  // under mu_

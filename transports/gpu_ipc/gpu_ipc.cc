@@ -95,7 +95,8 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   ipc->workspaces_.assign(n, nullptr);
   ipc->sameProcess_.assign(n, true);
   Exported ex;
-  bool ok = gpu->allocDevice(kWorkspaceBytes, &ipc->own_) == mixcclSuccess &&
+  bool ok = gpu->loadKernels(/*onlyIfStarted=*/false) == mixcclSuccess &&
+            gpu->allocDevice(kWorkspaceBytes, &ipc->own_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess;
   if (ok) {

@@ -42,6 +42,7 @@ struct CudaRuntime {
   static int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
     return kernels::cuda::launchWriteFlag(flag, value, stream);
   }
+  static int preloadKernels() { return kernels::cuda::preloadKernels(); }
   static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                            void* stream) {
     return kernels::cuda::launchReduceN(dst, srcs, n, count, spec, stream);
@@ -94,6 +95,18 @@ struct CudaRuntime {
     return mixcclSuccess;
   }
   static Result setDevice(int device) { return check(cudaSetDevice(device), "cudaSetDevice"); }
+  // Whether `device`'s primary context exists (the application has used the device); true where unknown.
+  static bool contextActive(int device) {
+    using DeviceGet = CUresult (*)(CUdevice*, int);
+    using CtxState = CUresult (*)(CUdevice, unsigned int*, int*);
+    static const DeviceGet get = driverEntry<DeviceGet>("cuDeviceGet");
+    static const CtxState state = driverEntry<CtxState>("cuDevicePrimaryCtxGetState");
+    CUdevice dev = 0;
+    unsigned int flags = 0;
+    int active = 1;
+    if (get == nullptr || state == nullptr || get(&dev, device) != CUDA_SUCCESS) return true;
+    return state(dev, &flags, &active) != CUDA_SUCCESS || active != 0;
+  }
 
   static Result queryPointer(const void* ptr, PointerInfo* out) {
     cudaPointerAttributes attr;

@@ -42,6 +42,7 @@ struct HipRuntime {
   static int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
     return kernels::hip::launchWriteFlag(flag, value, stream);
   }
+  static int preloadKernels() { return kernels::hip::preloadKernels(); }
   static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                            void* stream) {
     return kernels::hip::launchReduceN(dst, srcs, n, count, spec, stream);
@@ -74,6 +75,14 @@ struct HipRuntime {
     return mixcclSuccess;
   }
   static Result setDevice(int device) { return check(hipSetDevice(device), "hipSetDevice"); }
+  // Whether `device`'s primary context exists (the application has used the device); true where unknown.
+  static bool contextActive(int device) {
+    hipDevice_t dev = 0;
+    unsigned int flags = 0;
+    int active = 1;
+    if (hipDeviceGet(&dev, device) != hipSuccess) return true;
+    return hipDevicePrimaryCtxGetState(dev, &flags, &active) != hipSuccess || active != 0;
+  }
 
   static Result queryPointer(const void* ptr, PointerInfo* out) {
     hipPointerAttribute_t attr;

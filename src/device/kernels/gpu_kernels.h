@@ -14,6 +14,11 @@
 // it is at or past `value` in wrap-around order (int32_t(*flag - value) >= 0); the stream's later work waits.
 // launchWriteFlag: *flag = value after the stream's earlier work. launchReduceN: dst = srcs[0] op ... op
 // srcs[n-1] element-wise in that order (1 <= n <= kMaxReduceInputs of reduce_kernels.h, else kInvalidSpec).
+// preloadKernels: loads every kernel of the build into the current device's context, blocking, and returns the
+// first error. With lazy loading (the CUDA default since 12.2) a kernel is otherwise loaded at its first launch,
+// and loading may wait for the whole device to go idle: a launch behind a stream that waits for the host (or for
+// another process) would then block the launching thread, possibly for ever. Call it where waiting is harmless
+// (communicator init). The host build has nothing to load.
 #include <cstddef>
 #include <cstdint>
 
@@ -44,7 +49,8 @@ constexpr unsigned kMaxBlocks = 1024;
   int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream);                                      \
   int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream);                                           \
   int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,          \
-                    void* stream, LaunchShape shape = {});
+                    void* stream, LaunchShape shape = {});                                                     \
+  int preloadKernels();
 
 namespace cuda {
 MIXCCL_DECLARE_GPU_KERNEL_API

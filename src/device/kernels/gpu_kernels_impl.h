@@ -137,6 +137,37 @@ int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const
   });
 }
 
+int preloadKernels() {
+  int first = 0;
+  auto keep = [&first](int rc) {
+    if (first == 0) first = rc;
+  };
+  for (mixcclDataType_t dt : {mixcclInt8, mixcclUint8, mixcclInt32, mixcclUint32, mixcclInt64, mixcclUint64,
+                              mixcclFloat16, mixcclFloat32, mixcclFloat64, mixcclBfloat16, mixcclFloat8e4m3,
+                              mixcclFloat8e5m2}) {
+    withCodec(dt, [&](auto codec) -> int {
+      using C = decltype(codec);
+      auto both = [&](auto op) {
+        using Op = decltype(op);
+        keep(gpuPreload(reduceKernel<C, Op, false>));
+        keep(gpuPreload(reduceKernel<C, Op, true>));
+        keep(gpuPreload(reduceNKernel<C, Op, false>));
+        keep(gpuPreload(reduceNKernel<C, Op, true>));
+      };
+      both(SumOp{});
+      both(ProdOp{});
+      both(MaxOp{});
+      both(MinOp{});
+      keep(gpuPreload(reduceKernel<C, KeepOp, true>));
+      return 0;
+    });
+  }
+  keep(gpuPreload(copyKernel));
+  keep(gpuPreload(waitFlagKernel));
+  keep(gpuPreload(writeFlagKernel));
+  return first;
+}
+
 int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {
   (void)gpuLastError();
   MIXCCL_GPU_LAUNCH(waitFlagKernel, 1, 1, stream, flag, value);

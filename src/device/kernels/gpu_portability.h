@@ -8,7 +8,7 @@
 //     head/tail handling, arithmetic) on a machine without a GPU.
 // Kernel code uses only what is defined here: MIXCCL_KERNEL, MIXCCL_DEVICE_INLINE, MIXCCL_UNROLL, gpuThreadIndex(),
 // gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack(),
-// MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
+// MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPreload(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
 // (cuda, hip or host), so the builds never share a symbol when they are linked into one library.
 //
 // Device code is the C++17 subset that nvcc and the hipcc of ROCm 5.2 (clang 15) both accept.
@@ -72,10 +72,21 @@ MIXCCL_DEVICE_INLINE void storePack(P* p, const P& v) {
 
 #if defined(__CUDACC__)
 inline int gpuLastError() { return static_cast<int>(cudaGetLastError()); }
+// Loads `kernel` into the current device's context now (asking for its attributes does; see preloadKernels).
+template <typename Kernel>
+int gpuPreload(Kernel kernel) {
+  cudaFuncAttributes attributes;
+  return static_cast<int>(cudaFuncGetAttributes(&attributes, reinterpret_cast<const void*>(kernel)));
+}
 // Lets other warps (and the memory system) run while a thread polls.
 MIXCCL_DEVICE_INLINE void gpuPause() { __nanosleep(256); }
 #else
 inline int gpuLastError() { return static_cast<int>(hipGetLastError()); }
+template <typename Kernel>
+int gpuPreload(Kernel kernel) {
+  hipFuncAttributes attributes;
+  return static_cast<int>(hipFuncGetAttributes(&attributes, reinterpret_cast<const void*>(kernel)));
+}
 MIXCCL_DEVICE_INLINE void gpuPause() { __builtin_amdgcn_s_sleep(2); }
 #endif
 
@@ -148,6 +159,10 @@ void hostLaunch(unsigned blocks, unsigned threads, Kernel kernel, Args... args) 
   ((void)(stream), ::mixccl::kernels::host::hostLaunch((blocks), (threads), kernel, __VA_ARGS__))
 
 inline int gpuLastError() { return 0; }
+template <typename Kernel>
+int gpuPreload(Kernel) {
+  return 0;
+}
 
 inline void gpuPause() { std::this_thread::yield(); }
 inline uint32_t gpuLoadVolatile(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
