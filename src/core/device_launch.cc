@@ -212,6 +212,22 @@ bool needsStaging(const CollCall& call) {
   return onGpu(call.sendMem) || onGpu(call.recvMem) || (call.scale && onGpu(call.scalarMem));
 }
 
+bool viaSingleRankCopy(const CollCall& call) {
+  return call.comm->impl->nranks() == 1 && static_cast<int>(call.args.type) < kNumCollTypes && onGpu(call.sendMem) &&
+         onGpu(call.recvMem) && call.sendMem == call.recvMem && !call.scale && call.owned == nullptr;
+}
+
+Result launchSingleRankCopy(const CollCall& call) {
+  Communicator& c = *call.comm->impl;
+  GpuBackend* gpu = gpuBackend(call.sendMem);
+  DeviceScope scope(gpu, call.device);
+  Result res = scope.status();
+  const size_t bytes = recvElements(call.args, 1) * dataTypeSize(call.args.dtype);
+  if (res == mixcclSuccess) res = gpu->copyAsync(call.recv, call.send, bytes, call.stream);
+  if (res != mixcclSuccess) c.setAsyncError(res);
+  return res;
+}
+
 bool viaGpuIpc(const CollCall& call) {
   return call.comm->impl->gpuIpc() != nullptr && call.args.type == CollType::kAllReduce && !call.scale &&
          call.owned == nullptr;

@@ -31,6 +31,12 @@ bool needsStaging(const CollCall& call);
 // has run). Errors of the enqueue are returned; errors of the run become the communicator's async error.
 Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls);
 
+// Whether `call` is a collective (all-reduce, all-gather, reduce-scatter, broadcast, reduce) of a one-rank
+// communicator on device buffers without a pre-mul-sum: its result is its input, one device copy on its stream.
+bool viaSingleRankCopy(const CollCall& call);
+// Enqueues that copy (nothing for an in-place call).
+Result launchSingleRankCopy(const CollCall& call);
+
 // Whether `call` is an all-reduce that goes through the communicator's gpu_ipc (transports/gpu_ipc/gpu_ipc.h):
 // every all-reduce of a communicator that uses it, except pre-mul-sum ones. The same on every rank.
 bool viaGpuIpc(const CollCall& call);

@@ -104,16 +104,17 @@ namespace {
 
 Result dispatchStagedOrHost(std::vector<CollCall>& calls);
 
-// Runs or launches `calls`: the all-reduces of communicators that use gpu_ipc go there; the calls of
+// Runs or launches `calls`: collectives of one-rank communicators on device buffers are one device copy; the
+// all-reduces of communicators that use gpu_ipc go there; the calls of
 // communicators that use a proxy (they have GPU buffers now or had
 // before) go to their proxies, the others run here; host-memory calls are done when this returns.
 Result dispatch(std::vector<CollCall>& calls) {
-  // gpu_ipc all-reduces are enqueued here, in issue order; they share nothing with the other paths.
+  // Those are enqueued here, in issue order; they share nothing with the other paths.
   Result ipc = mixcclSuccess;
   size_t keep = 0;
   for (size_t i = 0; i < calls.size(); ++i) {
-    if (viaGpuIpc(calls[i])) {
-      Result r = launchThroughGpuIpc(calls[i]);
+    if (viaSingleRankCopy(calls[i]) || viaGpuIpc(calls[i])) {
+      Result r = viaSingleRankCopy(calls[i]) ? launchSingleRankCopy(calls[i]) : launchThroughGpuIpc(calls[i]);
       if (ipc == mixcclSuccess) ipc = r;
     } else {
       if (keep != i) calls[keep] = std::move(calls[i]);
@@ -200,7 +201,8 @@ Result launchOrDefer(const CollCall& call) {
     tGroup.calls.push_back(call);
     return mixcclSuccess;
   }
-  const bool proxied = call.comm->impl->stagedRuntime() != nullptr || needsStaging(call) || viaGpuIpc(call);
+  const bool proxied = call.comm->impl->stagedRuntime() != nullptr || needsStaging(call) || viaGpuIpc(call) ||
+                       viaSingleRankCopy(call);
   if (!proxied && static_cast<int>(call.args.type) < kNumCollTypes) {
     return call.comm->impl->runNow(call.args, call.send, call.recv);
   }

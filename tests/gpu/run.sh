@@ -228,6 +228,11 @@ for n in "${sweep_ranks[@]}"; do
     --json "$logs/perf_sweep_N$n.json" || true
 done
 
+# The host engine alone on this machine's CPUs (host buffers, 4 ranks): the share of the staged path's time that
+# is not the GPU's.
+expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4 -b 8 -e 64M -f 4 -d float -o sum \
+  -n 5 -w 2 --memory host || true
+
 # The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
 for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
   if [ -x "$build/tests/$t" ]; then step "$t" 30 "$build/tests/$t" || true; fi

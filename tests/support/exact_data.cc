@@ -1,6 +1,8 @@
 #include "support/exact_data.h"
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "core/datatype.h"
@@ -116,23 +118,47 @@ void fillTyped(void* buf, mixcclDataType_t dt, uint64_t first, uint64_t count, V
   }
 }
 
+// Runs fn(offset, n) over [0, count) in slices on several threads when the buffer is large (the perf tools check
+// buffers of hundreds of MiB per rank; every element is computed on its own, so slices are independent).
+template <typename Fn>
+void inSlices(uint64_t count, Fn fn) {
+  constexpr uint64_t kSerialBelow = uint64_t(1) << 20;
+  const unsigned threads = std::min(8u, std::max(1u, std::thread::hardware_concurrency()));
+  if (count < kSerialBelow || threads == 1) {
+    fn(0, count);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    const uint64_t lo = count * t / threads, hi = count * (t + 1) / threads;
+    pool.emplace_back([&fn, lo, hi] { fn(lo, hi - lo); });
+  }
+  for (std::thread& th : pool) th.join();
+}
+
 }  // namespace
 
 void fillInput(void* buf, bool reduce, mixcclRedOp_t op, mixcclDataType_t dt, int rank, int nranks, uint64_t first,
                uint64_t count) {
-  auto value = [&](uint64_t index) { return inputValue(reduce, op, dt, rank, nranks, index); };
-  switch (dataTypeSize(dt)) {
-    case 1: fillTyped<uint8_t>(buf, dt, first, count, value); break;
-    case 2: fillTyped<uint16_t>(buf, dt, first, count, value); break;
-    case 4: fillTyped<uint32_t>(buf, dt, first, count, value); break;
-    default: fillTyped<uint64_t>(buf, dt, first, count, value); break;
-  }
+  const size_t sz = dataTypeSize(dt);
+  inSlices(count, [&](uint64_t offset, uint64_t n) {
+    void* at = static_cast<char*>(buf) + offset * sz;
+    auto value = [&](uint64_t index) { return inputValue(reduce, op, dt, rank, nranks, index); };
+    switch (sz) {
+      case 1: fillTyped<uint8_t>(at, dt, first + offset, n, value); break;
+      case 2: fillTyped<uint16_t>(at, dt, first + offset, n, value); break;
+      case 4: fillTyped<uint32_t>(at, dt, first + offset, n, value); break;
+      default: fillTyped<uint64_t>(at, dt, first + offset, n, value); break;
+    }
+  });
 }
 
 void fillReduced(void* buf, mixcclRedOp_t op, mixcclDataType_t dt, int nranks, uint64_t first, uint64_t count) {
-  size_t sz = dataTypeSize(dt);
+  const size_t sz = dataTypeSize(dt);
   auto* p = static_cast<char*>(buf);
-  for (uint64_t i = 0; i < count; ++i) expectedReduced(p + i * sz, op, dt, nranks, first + i);
+  inSlices(count, [&](uint64_t offset, uint64_t n) {
+    for (uint64_t i = offset; i < offset + n; ++i) expectedReduced(p + i * sz, op, dt, nranks, first + i);
+  });
 }
 
 uint64_t countWrong(const void* got, const void* want, mixcclDataType_t dt, uint64_t count) {
