@@ -214,7 +214,7 @@ step staged_device 150 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_TEST_RANK_COUNTS="1 2 4
   "$build/tests/staged_device_test" || true
 # The same with gpu_ipc: all-reduces through mapped device memory (every other collective staged), a lost peer
 # and abort releasing the streams; both ways a stream waits for a flag.
-step staged_device_ipc 90 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_TEST_RANK_COUNTS="2 4" \
+step staged_device_ipc 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_TEST_RANK_COUNTS="2 4" \
   "$build/tests/staged_device_test" || true
 step staged_device_ipc_kernel_wait 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_STREAM_WAIT=kernel \
   MIXCCL_TEST_RANK_COUNTS="3" "$build/tests/staged_device_test" --gtest_filter='*EveryCollective*:*Groups*' || true
