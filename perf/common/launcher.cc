@@ -80,17 +80,24 @@ std::string describeStatus(int status) {
 
 bool succeeded(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
-// Waits for every child; returns the tool's exit code.
-int waitForChildren(const std::string& program, std::vector<pid_t>& pids) {
+// "rank 3" for process 3 of one rank each; "ranks 4-7" for process 1 of 4 threads.
+std::string ranksOf(size_t proc, int threads) {
+  if (threads == 1) return "rank " + std::to_string(proc);
+  const size_t first = proc * size_t(threads);
+  return "ranks " + std::to_string(first) + "-" + std::to_string(first + size_t(threads) - 1);
+}
+
+// Waits for every child (process p runs ranks p*threads .. p*threads+threads-1); returns the tool's exit code.
+int waitForChildren(const std::string& program, std::vector<pid_t>& pids, int threads) {
   using Clock = std::chrono::steady_clock;
   size_t remaining = pids.size();
   int exitCode = kExitOk;
-  int firstFailedRank = -1;
+  int firstFailed = -1;  // the process
   Clock::time_point deadline;
   bool killed = false;
   while (remaining > 0) {
     int status = 0;
-    pid_t pid = waitpid(-1, &status, firstFailedRank >= 0 ? WNOHANG : 0);
+    pid_t pid = waitpid(-1, &status, firstFailed >= 0 ? WNOHANG : 0);
     if (pid < 0) {
       if (errno == EINTR) continue;
       std::fprintf(stderr, "%s: waitpid: %s\n", program.c_str(), std::strerror(errno));
@@ -98,28 +105,28 @@ int waitForChildren(const std::string& program, std::vector<pid_t>& pids) {
     }
     if (pid == 0) {  // a rank failed, others are still running
       if (!killed && Clock::now() > deadline) {
-        for (size_t r = 0; r < pids.size(); ++r) {
-          if (pids[r] <= 0) continue;
-          std::fprintf(stderr,
-                       "%s: rank %zu (pid %d) still running %d s after rank %d "
-                       "failed: killing it\n",
-                       program.c_str(), r, pids[r], kFailureGraceSeconds, firstFailedRank);
-          kill(pids[r], SIGKILL);
+        for (size_t p = 0; p < pids.size(); ++p) {
+          if (pids[p] <= 0) continue;
+          std::fprintf(stderr, "%s: %s (pid %d) still running %d s after %s failed: killing it\n", program.c_str(),
+                       ranksOf(p, threads).c_str(), pids[p], kFailureGraceSeconds,
+                       ranksOf(size_t(firstFailed), threads).c_str());
+          kill(pids[p], SIGKILL);
         }
         killed = true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       continue;
     }
-    size_t rank = 0;
-    while (rank < pids.size() && pids[rank] != pid) ++rank;
-    if (rank == pids.size()) continue;  // not one of ours
-    pids[rank] = 0;
+    size_t proc = 0;
+    while (proc < pids.size() && pids[proc] != pid) ++proc;
+    if (proc == pids.size()) continue;  // not one of ours
+    pids[proc] = 0;
     --remaining;
     if (succeeded(status)) continue;
-    std::fprintf(stderr, "%s: rank %zu (pid %d) %s\n", program.c_str(), rank, pid, describeStatus(status).c_str());
-    if (firstFailedRank < 0) {
-      firstFailedRank = static_cast<int>(rank);
+    std::fprintf(stderr, "%s: %s (pid %d) %s\n", program.c_str(), ranksOf(proc, threads).c_str(), pid,
+                 describeStatus(status).c_str());
+    if (firstFailed < 0) {
+      firstFailed = static_cast<int>(proc);
       deadline = Clock::now() + std::chrono::seconds(kFailureGraceSeconds);
       exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : kExitError;
     }
@@ -152,8 +159,46 @@ static void pinToCpu(int index) {
   }
 }
 
+// One local rank from GPU selection to teardown (in a forked process, or a thread of one); returns its exit code.
+int runLocalRank(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body,
+                 const mixcclUniqueId& id, int rank, int nranks, bool bindCpu) {
+  if (bindCpu) pinToCpu(rank);  // the calling thread (sched_setaffinity of tid 0)
+  RankGpu gpu;  // the GPU is touched here, in the child, never in the parent; it outlives the communicator
+  if (!openGpu(gpu, options, provider, rank, program, "rank " + std::to_string(rank))) return kExitError;
+  mixcclComm_t comm = nullptr;
+  mixcclResult_t initRes = mixcclCommInitRank(&comm, nranks, id, rank);
+  if (initRes != mixcclSuccess) {
+    std::fprintf(stderr, "%s: rank %d: mixcclCommInitRank: %s: %s\n", program.c_str(), rank,
+                 mixcclGetErrorString(initRes), mixcclGetLastError(nullptr));
+    return kExitError;
+  }
+  return runRank(comm, gpu, program, body);
+}
+
+// The ranks of process `proc` (-t of them, as threads; one runs on the calling thread); the first failing rank's
+// exit code, else kExitOk.
+int runLocalProcess(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body,
+                    const mixcclUniqueId& id, int proc, int nranks, bool bindCpu) {
+  const int threads = options.threadsPerProcess;
+  if (threads == 1) return runLocalRank(options, program, provider, body, id, proc, nranks, bindCpu);
+  std::vector<int> codes(static_cast<size_t>(threads), kExitOk);
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      codes[size_t(t)] = runLocalRank(options, program, provider, body, id, proc * threads + t, nranks, bindCpu);
+    });
+  }
+  codes[0] = runLocalRank(options, program, provider, body, id, proc * threads, nranks, bindCpu);
+  for (std::thread& th : pool) th.join();
+  for (int code : codes) {
+    if (code != kExitOk) return code;
+  }
+  return kExitOk;
+}
+
 int launchLocal(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body) {
-  int n = options.localRanks;
+  const int procs = options.localRanks;
+  const int n = procs * options.threadsPerProcess;
   // Like mpirun's default binding: one rank per CPU when they fit, else leave placement to the kernel.
   const bool bindCpu = options.bindCores && n <= availableCpus();
   mixcclUniqueId id;
@@ -165,42 +210,28 @@ int launchLocal(const Options& options, const std::string& program, GpuProvider 
   }
   std::fflush(stdout);
   std::fflush(stderr);
-  std::vector<pid_t> pids(static_cast<size_t>(n), 0);
-  for (int r = 0; r < n; ++r) {
+  std::vector<pid_t> pids(static_cast<size_t>(procs), 0);
+  for (int p = 0; p < procs; ++p) {
     pid_t pid = fork();
     if (pid == 0) {
-      if (bindCpu) pinToCpu(r);
-      int code = kExitError;
-      {
-        RankGpu gpu;  // the GPU is touched here, in the child, never in the parent; it outlives the communicator
-        if (openGpu(gpu, options, provider, r, program, "rank " + std::to_string(r))) {
-          mixcclComm_t comm = nullptr;
-          mixcclResult_t initRes = mixcclCommInitRank(&comm, n, id, r);
-          if (initRes == mixcclSuccess) {
-            code = runRank(comm, gpu, program, body);
-          } else {
-            std::fprintf(stderr, "%s: rank %d: mixcclCommInitRank: %s: %s\n", program.c_str(), r,
-                         mixcclGetErrorString(initRes), mixcclGetLastError(nullptr));
-          }
-        }
-      }
+      const int code = runLocalProcess(options, program, provider, body, id, p, n, bindCpu);
       std::fflush(nullptr);
       _exit(code);  // not exit(): the parent's atexit handlers and static
                     // destructors are not ours to run
     }
     if (pid < 0) {
-      std::fprintf(stderr, "%s: fork for rank %d: %s\n", program.c_str(), r, std::strerror(errno));
-      for (pid_t p : pids) {
-        if (p > 0) kill(p, SIGKILL);
+      std::fprintf(stderr, "%s: fork for process %d: %s\n", program.c_str(), p, std::strerror(errno));
+      for (pid_t q : pids) {
+        if (q > 0) kill(q, SIGKILL);
       }
-      for (pid_t p : pids) {
-        if (p > 0) waitpid(p, nullptr, 0);
+      for (pid_t q : pids) {
+        if (q > 0) waitpid(q, nullptr, 0);
       }
       return kExitError;
     }
-    pids[static_cast<size_t>(r)] = pid;
+    pids[static_cast<size_t>(p)] = pid;
   }
-  return waitForChildren(program, pids);
+  return waitForChildren(program, pids, options.threadsPerProcess);
 }
 
 int launchFromEnv(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body) {

@@ -104,9 +104,7 @@ const std::vector<FlagSpec>& flagSpecs() {
        }},
       // nccl-tests flags accepted for compatibility with their only meaningful value here.
       {'t', "nthreads",
-       [](Options&, const std::string& f, const std::string& v) {
-         parseInt(f + " (threads per process; use -N)", v, 1, 1);
-       }},
+       [](Options& o, const std::string& f, const std::string& v) { o.threadsPerProcess = parseInt(f, v, 1, 64); }},
       {'g', "ngpus",
        [](Options&, const std::string& f, const std::string& v) {
          parseInt(f + " (GPUs per thread; use -N)", v, 1, 1);
@@ -139,6 +137,13 @@ void checkConsistency(const Options& o) {
   }
   if (o.stepFactor <= 1 && o.stepBytes == 0 && o.minBytes != o.maxBytes) {
     throw UsageError("-i 0 with -f off would never reach -e");
+  }
+  if (o.threadsPerProcess > 1 && o.localRanks == 0) {
+    throw UsageError("-t " + std::to_string(o.threadsPerProcess) + " needs -N (the processes whose threads are ranks)");
+  }
+  if (o.localRanks > 0 && o.localRanks * o.threadsPerProcess > 4096) {
+    throw UsageError("-N " + std::to_string(o.localRanks) + " x -t " + std::to_string(o.threadsPerProcess) +
+                     " is more than 4096 ranks");
   }
 }
 
@@ -250,13 +255,15 @@ std::string usageText(const std::string& program) {
          "2 min, 3 max (default 1)\n"
          "  -N, --nranks <n>            fork n local ranks (default: ranks "
          "from mpirun/srun/torchrun env)\n"
+         "  -t, --nthreads <n>          with -N: n ranks per process, as threads (ranks of one process share\n"
+         "                              its GPU context; -N p -t n is p x n ranks; default 1)\n"
          "      --bind <core|none>      with -N: pin rank r to CPU r when ranks <= CPUs, as mpirun "
          "does (default core)\n"
          "      --memory <host|device>  buffers in host memory, or in GPU memory with one stream per rank\n"
          "                              (default auto: device when the rank finds a usable GPU, else host)\n"
          "      --json <file>           also write the rows as JSON (rank 0, "
          "atomically)\n"
-         "  -t 1, -g 1, -G 0            accepted for nccl-tests compatibility\n"
+         "  -g 1, -G 0                  accepted for nccl-tests compatibility\n"
          "  -h, --help                  this text\n";
 }
 

@@ -39,6 +39,7 @@ struct Options {
   bool allRoots = false;                               // -r all
   int root = 0;                                        // -r n
   int localRanks = 0;                                  // -N: 0 means ranks come from the launcher environment
+  int threadsPerProcess = 1;                           // -t: ranks per -N process (threads sharing its GPU context)
   std::string jsonPath;                                // --json
   bool bindCores = true;                               // --bind core|none: pin -N rank r to CPU r (when ranks <= CPUs)
   MemoryMode memory = MemoryMode::kAuto;               // --memory host|device|auto

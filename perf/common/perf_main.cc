@@ -13,8 +13,10 @@ int perfMain(int argc, char** argv, const Collective& coll, GpuProvider provider
   Options options;
   try {
     options = parseOptions(argc, argv);
-    if (coll.hasRoot && !options.allRoots && options.localRanks > 0 && options.root >= options.localRanks) {
+    const int localTotal = options.localRanks * options.threadsPerProcess;
+    if (coll.hasRoot && !options.allRoots && options.localRanks > 0 && options.root >= localTotal) {
       throw UsageError("-r " + std::to_string(options.root) + ": -N " + std::to_string(options.localRanks) +
+                       (options.threadsPerProcess > 1 ? " -t " + std::to_string(options.threadsPerProcess) : "") +
                        " has no such rank");
     }
   } catch (const UsageError& e) {

@@ -33,10 +33,10 @@ std::string headerText(const std::string& program, const Options& o, const std::
   bool factor = o.stepFactor > 1;
   std::string s = "# Collective test starting: " + program + "\n";
   s += printfString(
-      "# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: "
+      "# nThread %d nGpus 1 minBytes %zu maxBytes %zu step: "
       "%zu(%s) warmup iters: %d iters: %d agg iters: 1 "
       "validation: %d graph: 0\n",
-      o.minBytes, o.maxBytes, factor ? o.stepFactor : o.stepBytes, factor ? "factor" : "bytes", o.warmupIters, o.iters,
+      o.threadsPerProcess, o.minBytes, o.maxBytes, factor ? o.stepFactor : o.stepBytes, factor ? "factor" : "bytes", o.warmupIters, o.iters,
       o.checkIters);
   const std::string memory = runMemory(ranks);
   s += "# memory: " + memory + (memory == "host" ? "" : " (device buffers, one stream per rank)") + "\n";

@@ -38,6 +38,16 @@ TEST(PerfOptions, Defaults) {
   EXPECT_EQ(o.types, std::vector<mixcclDataType_t>{mixcclFloat32});
   EXPECT_EQ(o.ops, std::vector<mixcclRedOp_t>{mixcclSum});
   EXPECT_EQ(o.localRanks, 0);
+  EXPECT_EQ(o.threadsPerProcess, 1);
+}
+
+TEST(PerfOptions, ThreadsPerProcess) {
+  EXPECT_EQ(parse({"-N", "2", "-t", "3"}).threadsPerProcess, 3);
+  EXPECT_EQ(parse({"-N", "1", "--nthreads=64"}).threadsPerProcess, 64);
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"-t", "2"}, {"-N", "2", "-t", "0"}, {"-N", "2", "-t", "65"}, {"-N", "4096", "-t", "2"}}) {
+    EXPECT_THROW(parse(bad), UsageError) << bad[0] << " " << bad[1];
+  }
 }
 
 TEST(PerfOptions, ShortLongAndAttachedForms) {

@@ -5,18 +5,22 @@
 # PyTorch DDP through mixccl's libnccl.so.2; prints a summary table and a short perf table last. Exits non-zero on
 # any failure. Needs no network access.
 #
-# Steps (each logs to <build>/gpu-run-logs/<step>.log; the tail of a failing step's log is shown):
+# Steps, in this order (each logs to <build>/gpu-run-logs/<step>.log; the tail of a failing step's log is shown):
 #   configure, build                 CMake with CUDA, everything built
+#   peers                            the card's copy rates (tests/gpu/peer_bandwidth.py): the floors' peers
 #   gpu_backend_test, kernel_arith   the CUDA backend and the kernels on the device
+#   perf_all_types                   issue 5's "Done means": all_reduce_perf -N 4 -b 8 -e 256M -f 2 -d all on device
+#                                    buffers (one checked op per size): 0 wrong
+#   torch_ddp(_ipc)                  tests/frameworks/run_torch_ddp.sh, 2 and 4 ranks on the GPU (skipped where
+#                                    PyTorch is missing); _ipc: with MIXCCL_GPU_IPC=1
 #   staged_device                    every collective x datatype x op, in and out of place, on device buffers, with
 #                                    1, 2, 4 and 8 ranks on the one GPU, groups, a mixed CPU+GPU communicator
 #                                    (tests/multiproc/staged_device_test.cc with MIXCCL_TEST_REAL_GPU=1)
-#   perf_all_types                   all_reduce_perf -N 4 -b 8 -e 256M -f 2 -d all on device buffers: 0 wrong
 #   staged_device_ipc(_kernel_wait)  the same with MIXCCL_GPU_IPC=1 (and with MIXCCL_STREAM_WAIT=kernel)
-#   perf_sweep_N<n>                  all_reduce_perf float sum, device buffers, 8 B..256 MiB, n = 1, 2, 4, 8 ranks;
-#                                    N<n>ipc: n = 2, 4, 8 with MIXCCL_GPU_IPC=1
 #   CPU unit tests                   seconds
-#   torch_ddp                        tests/frameworks/run_torch_ddp.sh (skipped where PyTorch is missing)
+#   perf_sweep_N<label>              all_reduce_perf float sum, device buffers, 8 B..256 MiB (labels: sweep_ranks)
+#   perf_host_N4                     the host engine alone, 4 ranks on host buffers
+# Then two tables: time and busbw per sweep, and the sweeps against the issue's floors.
 #
 # The whole run stays within MIXCCL_GPU_RUN_BUDGET_S seconds (default 540, under a 10-minute command limit): each
 # step is bounded by `timeout` and by what is left of the budget; a step that no longer fits is reported as skipped.
@@ -33,9 +37,12 @@ jobs="$(nproc 2>/dev/null || echo 4)"
 logs="$build/gpu-run-logs"
 budget="${MIXCCL_GPU_RUN_BUDGET_S:-540}"
 started=$(date +%s)
-# Sweeps by label: N ranks on the GPU, staged; "<N>ipc": the same with MIXCCL_GPU_IPC=1 (all-reduce through mapped
-# device memory, transports/gpu_ipc).
-sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc)
+# Sweeps by label: N ranks (processes) on the GPU, staged; "<N>ipc": the same with MIXCCL_GPU_IPC=1 (all-reduce
+# through mapped device memory, transports/gpu_ipc); "<N>thr": N ranks as threads of one process (one CUDA context,
+# so their kernels can run at once; -N 1 -t N) with MIXCCL_GPU_IPC=1.
+sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 2thr 4thr 8thr)
+# The rank count of a sweep label.
+label_ranks() { local n="${1%ipc}"; echo "${n%thr}"; }
 
 declare -a rows=()
 status=0
@@ -139,7 +146,7 @@ print_floor_table() {
   for n in "${sweep_ranks[@]}"; do
     log="$logs/perf_sweep_N$n.log"
     [ -f "$log" ] || continue
-    awk -v n="${n%ipc}" -v label="N$n" -v d2d="${d2d:-0}" -v d2h="${d2h:-0}" -v h2d="${h2d:-0}" '
+    awk -v n="$(label_ranks "$n")" -v label="N$n" -v d2d="${d2d:-0}" -v d2h="${d2h:-0}" -v h2d="${h2d:-0}" '
       $1 !~ /^#/ && NF >= 13 && $1 >= 67108864 {
         t = $6 / 1e6; minb = 2 * n * $1; slow = (d2h < h2d ? d2h : h2d)
         printf "%-8s %10s %12.1f %14s %14.2f %12s\n", label, $1, $6,
@@ -205,6 +212,8 @@ expect='^# memory: cuda' step perf_all_types 150 \
 # PyTorch DDP with backend "nccl" on mixccl's libnccl.so.2 against gloo (exit 77, a skip, without PyTorch).
 if command -v python3 >/dev/null && python3 -c 'import torch' >/dev/null 2>&1; then
   step torch_ddp 150 "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
+  # The same with the all-reduces through gpu_ipc (what it takes to turn gpu_ipc on by default).
+  step torch_ddp_ipc 150 env MIXCCL_GPU_IPC=1 "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
 else
   add_row torch_ddp skip 0 "python3 with torch is not installed"
 fi
@@ -219,13 +228,19 @@ step staged_device_ipc 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_TES
 step staged_device_ipc_kernel_wait 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_STREAM_WAIT=kernel \
   MIXCCL_TEST_RANK_COUNTS="3" "$build/tests/staged_device_test" --gtest_filter='*EveryCollective*:*Groups*' || true
 
+# The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
+for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
+  if [ -x "$build/tests/$t" ]; then step "$t" 30 "$build/tests/$t" || true; fi
+done
+
 # The sweeps of the perf table.
 for n in "${sweep_ranks[@]}"; do
-  ipc=0
-  [[ "$n" == *ipc ]] && ipc=1
+  ipc=0 procs="$(label_ranks "$n")" threads=1
+  [[ "$n" == *ipc || "$n" == *thr ]] && ipc=1
+  [[ "$n" == *thr ]] && threads="$procs" procs=1
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" \
-    "$build/perf/all_reduce_perf" -N "${n%ipc}" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 --memory device \
-    --json "$logs/perf_sweep_N$n.json" || true
+    "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 \
+    --memory device --json "$logs/perf_sweep_N$n.json" || true
 done
 
 # The host engine alone on this machine's CPUs (host buffers, 4 ranks): the share of the staged path's time that
@@ -233,8 +248,4 @@ done
 expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4 -b 8 -e 64M -f 4 -d float -o sum \
   -n 5 -w 2 --memory host || true
 
-# The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
-for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
-  if [ -x "$build/tests/$t" ]; then step "$t" 30 "$build/tests/$t" || true; fi
-done
 exit "$status"
