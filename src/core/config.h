@@ -55,6 +55,7 @@ extern const ConfigVar kOfiProvider;
 extern const ConfigVar kTopoFile;
 extern const ConfigVar kStreamWait;
 extern const ConfigVar kGpuIpc;
+extern const ConfigVar kGpuIpcChunkBytes;
 extern const ConfigVar kStagingMaxBytes;
 }  // namespace cfg
 

@@ -55,6 +55,9 @@ const ConfigVar kStreamWait{"MIXCCL_STREAM_WAIT", ConfigType::kString, "auto",
 const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "0",
                         "1: ranks of one host with GPUs of one vendor all-reduce device buffers through mapped device "
                         "memory (transports/gpu_ipc); 0: through host staging. Must be equal on every rank"};
+const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kBytes, "4M",
+                                  "gpu_ipc: bytes of one all-reduce round (each rank holds 4 such slots of device "
+                                  "memory); 1M..1G, a multiple of 4K. Must be equal on every rank"};
 
 const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "
@@ -69,7 +72,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kNetSlotBytes, &cfg::kNetSlots,
       &cfg::kSpinUs,     &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
-      &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kStagingMaxBytes,
+      &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kGpuIpcChunkBytes, &cfg::kStagingMaxBytes,
   };
   return all;
 }

@@ -44,7 +44,7 @@ TEST(GpuIpc, AllReduceIsExactForEveryTypeOpPlacementAndChunking) {
       const size_t esz = dataTypeSize(dt);
       for (mixcclRedOp_t op : {mixcclSum, mixcclProd, mixcclMax, mixcclAvg}) {
         // 1 element, a few, and more than two chunks (rounds of both parities in one call).
-        for (uint64_t count : {uint64_t(1), uint64_t(1001), uint64_t(GpuIpc::kChunkBytes / esz * 2 + 12345)}) {
+        for (uint64_t count : {uint64_t(1), uint64_t(1001), uint64_t(GpuIpc::kDefaultChunkBytes / esz * 2 + 12345)}) {
           if (count > 1001 && op != mixcclSum) continue;
           for (bool inPlace : {false, true}) {
             std::vector<char> in(count * esz), want(count * esz);
@@ -65,7 +65,12 @@ TEST(GpuIpc, AllReduceIsExactForEveryTypeOpPlacementAndChunking) {
         }
       }
     }
-    failures += !rankCheck(emu.reduceNCalls() > 0, rank, "gpu_ipc was not used");
+    // One rank copies its input on its stream (core/device_launch.h: viaSingleRankCopy); more use gpu_ipc.
+    if (n == 1) {
+      failures += !rankCheck(emu.reduceNCalls() == 0, rank, "one rank reduced with gpu_ipc instead of one copy");
+    } else {
+      failures += !rankCheck(emu.reduceNCalls() > 0, rank, "gpu_ipc was not used");
+    }
     mixcclCommDestroy(comm);
     return failures == 0 ? 0 : 1;
   };
@@ -192,6 +197,45 @@ TEST(GpuIpc, RanksMustAgreeOnTheSetting) {
     const std::string msg = mixcclGetLastError(nullptr);
     bool ok = rankCheck(res == mixcclInvalidUsage, rank, "init gave %d", res);
     ok &= rankCheck(msg.find("MIXCCL_GPU_IPC differs") != std::string::npos, rank, "message: %s", msg.c_str());
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, RanksMustAgreeOnTheRoundSizeAndItMustBeInRange) {
+  for (const char* other : {"2M", "512K"}) {
+    auto body = [other](int rank, int n, const mixcclUniqueId& id) -> int {
+      testing::installEmulatedGpu(20);
+      setenv("MIXCCL_GPU_IPC", "1", 1);
+      const bool outOfRange = std::string(other) == "512K";
+      setenv("MIXCCL_GPU_IPC_CHUNK_BYTES", (rank == 1 || outOfRange) ? other : "1M", 1);
+      mixcclComm_t comm = nullptr;
+      mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
+      const std::string msg = mixcclGetLastError(nullptr);
+      const std::string want = outOfRange ? "must be a multiple of 4096 from 1M to 1G" : "CHUNK_BYTES differs";
+      bool ok = rankCheck(res == (outOfRange ? mixcclInvalidArgument : mixcclInvalidUsage), rank, "init gave %d", res);
+      ok &= rankCheck(msg.find(want) != std::string::npos, rank, "message: %s", msg.c_str());
+      return ok ? 0 : 1;
+    };
+    auto result = runRanks(3, body);
+    EXPECT_TRUE(result.ok) << other << ":\n" << result.report;
+  }
+}
+
+TEST(GpuIpc, RoundsOfAnotherSizeAreExact) {
+  // 1 MiB rounds: an all-reduce of 3.5 rounds of both parities, then a one-shot one, on 3 ranks.
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    setenv("MIXCCL_GPU_IPC_CHUNK_BYTES", "1M", 1);
+    RankGpu g;
+    ipcRank(&g, rank);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    bool ok = true;
+    for (uint64_t count : {uint64_t(7) << 17, uint64_t(1000)}) {  // 3.5 MiB and 4000 B of int32
+      ok &= testing::backToBackAllReduces(g, comm, 2, count, rank, n);
+    }
+    mixcclCommDestroy(comm);
     return ok ? 0 : 1;
   };
   auto result = runRanks(3, body);

@@ -14,7 +14,6 @@ namespace mixccl {
 namespace {
 
 constexpr size_t kFlagBytes = 4096;  // the flag page at the start of a workspace
-constexpr size_t kWorkspaceBytes = kFlagBytes + 4 * GpuIpc::kChunkBytes;
 constexpr int kMaxRanks = 16;        // the n-input reduce takes at most 16 inputs
 constexpr double kTeardownWaitSec = 10;
 constexpr auto kWatchEvery = std::chrono::milliseconds(20);
@@ -24,7 +23,10 @@ struct Offer {
   uint8_t want = 0;     // MIXCCL_GPU_IPC=1
   uint8_t gpuType = 0;  // MemoryType of a usable GPU with a current device; 0: none
   int32_t device = -1;
+  uint64_t chunkBytes = 0;  // MIXCCL_GPU_IPC_CHUNK_BYTES
 };
+
+constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t(1) << 30;
 
 // After allocating and exporting. A rank of the same process (several ranks per process: init-all) uses the
 // address itself: a runtime cannot import its own process's export.
@@ -53,6 +55,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   const int rank = bs.rank(), n = bs.nranks();
   Offer mine;
   mine.want = configString(cfg::kGpuIpc) == "1" ? 1 : 0;
+  mine.chunkBytes = uint64_t(configInt(cfg::kGpuIpcChunkBytes));
   GpuBackend* gpu = nullptr;
   if (mine.want) {
     for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
@@ -75,6 +78,18 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
     }
   }
   if (!mine.want) return mixcclSuccess;
+  for (int r = 0; r < n; ++r) {
+    if (offers[r].chunkBytes != mine.chunkBytes) {
+      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC_CHUNK_BYTES differs between ranks (rank %d has %llu, "
+                   "this rank %llu): set the same value everywhere", rank, r,
+                   static_cast<unsigned long long>(offers[r].chunkBytes),
+                   static_cast<unsigned long long>(mine.chunkBytes));
+    }
+  }
+  if (mine.chunkBytes < kMinChunkBytes || mine.chunkBytes > kMaxChunkBytes || mine.chunkBytes % 4096 != 0) {
+    return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC_CHUNK_BYTES=%llu: must be a multiple of 4096 from "
+                 "1M to 1G", rank, static_cast<unsigned long long>(mine.chunkBytes));
+  }
   char why[160] = "";
   if (!allOnOneHost) std::snprintf(why, sizeof(why), "the ranks are on several hosts");
   if (n > kMaxRanks) std::snprintf(why, sizeof(why), "%d ranks (at most %d)", n, kMaxRanks);
@@ -92,11 +107,12 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   ipc->gpu_ = gpu;
   ipc->rank_ = rank;
   ipc->nranks_ = n;
+  ipc->chunkBytes_ = size_t(mine.chunkBytes);
   ipc->workspaces_.assign(n, nullptr);
   ipc->sameProcess_.assign(n, true);
   Exported ex;
   bool ok = gpu->loadKernels(/*onlyIfStarted=*/false) == mixcclSuccess &&
-            gpu->allocDevice(kWorkspaceBytes, &ipc->own_) == mixcclSuccess &&
+            gpu->allocDevice(kFlagBytes + 4 * ipc->chunkBytes_, &ipc->own_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess;
   if (ok) {
@@ -132,7 +148,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
     return mixcclSuccess;  // ~GpuIpc releases what was made
   }
   MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes)", rank, n,
-             gpu->name(), mine.device, kChunkBytes);
+             gpu->name(), mine.device, ipc->chunkBytes_);
   ipc->watch(pids, std::move(onFailure));
   *out = std::move(ipc);
   return mixcclSuccess;
@@ -213,11 +229,11 @@ uint32_t* GpuIpc::flag(int rank, Flag kind, uint32_t parity) const {
 }
 
 char* GpuIpc::inSlot(int rank, uint32_t parity) const {
-  return workspaces_[rank] + kFlagBytes + parity * kChunkBytes;
+  return workspaces_[rank] + kFlagBytes + parity * chunkBytes_;
 }
 
 char* GpuIpc::resultSlot(int rank, uint32_t parity) const {
-  return workspaces_[rank] + kFlagBytes + (2 + parity) * kChunkBytes;
+  return workspaces_[rank] + kFlagBytes + (2 + parity) * chunkBytes_;
 }
 
 Result GpuIpc::waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value, bool otherProcessesOnly) {
@@ -265,7 +281,7 @@ Result GpuIpc::allReduce(const void* send, void* recv, size_t count, const Reduc
                          bool host) {
   if (host) stream = hostStream_;
   const size_t esz = dataTypeSize(spec.dtype);
-  const size_t perChunk = kChunkBytes / esz;
+  const size_t perChunk = chunkBytes_ / esz;
   for (size_t off = 0; off < count; off += perChunk) {
     const size_t n = std::min(perChunk, count - off);
     MIXCCL_TRY(round(static_cast<const char*>(send) + off * esz, static_cast<char*>(recv) + off * esz, n, spec,

@@ -5,8 +5,8 @@
 // IPC, take the host-staged path (core/device_launch.h).
 //
 // Every rank owns a workspace of device memory: a page of flag words, then two sets (parities) of an input slot
-// and a result slot of kChunkBytes each; it maps every other rank's workspace. An all-reduce moves in chunks of
-// at most kChunkBytes; each chunk is one round `seq` (counted per communicator, the same on every rank), whose
+// and a result slot of chunk bytes each (MIXCCL_GPU_IPC_CHUNK_BYTES, default kDefaultChunkBytes); it maps every
+// other rank's workspace. An all-reduce moves in chunks of at most that many bytes; each chunk is one round `seq` (counted per communicator, the same on every rank), whose
 // parity p = seq % 2 picks the slot set, so round seq + 1 may start while peers still read round seq. On each
 // rank's stream, a round is:
 //   copy my input chunk -> in_me[p];                  write arrive_me[p] = seq
@@ -35,7 +35,8 @@
 // Contract: create() is collective over the communicator's bootstrap (every rank calls it once, at init) and
 // gives every rank the same answer: a ready GpuIpc, or nullptr (with the reason at INFO) when IPC is off or cannot
 // be used here (ranks on several hosts, a rank without a usable GPU, different vendors, more than 16 ranks, an
-// export or import that failed anywhere). allReduce() is called by the thread that uses the communicator, in the
+// export or import that failed anywhere). A MIXCCL_GPU_IPC or MIXCCL_GPU_IPC_CHUNK_BYTES that differs between ranks
+// is an error on every rank. allReduce() is called by the thread that uses the communicator, in the
 // same order on every rank; it returns once the work is enqueued (host buffers: once it is done).
 #include <atomic>
 #include <functional>
@@ -52,7 +53,7 @@ namespace mixccl {
 
 class GpuIpc {
  public:
-  static constexpr size_t kChunkBytes = size_t(4) << 20;
+  static constexpr size_t kDefaultChunkBytes = size_t(4) << 20;
   static constexpr size_t kOneShotBytes = size_t(256) << 10;
 
   // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
@@ -77,7 +78,7 @@ class GpuIpc {
   char* resultSlot(int rank, uint32_t parity) const;
   // Stream waits until `kind` of every other rank (of other processes only, if asked) is at or past `value`.
   Result waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value, bool otherProcessesOnly = false);
-  // One round over `count` elements (<= kChunkBytes): one-shot when they fit kOneShotBytes (see the top).
+  // One round over `count` elements (<= chunkBytes_): one-shot when they fit kOneShotBytes (see the top).
   // `host`: send and recv are host memory.
   Result round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream, bool host);
   // Sets every flag of `rank` (in this rank's mapping) far ahead of any round enqueued so far.
@@ -87,6 +88,7 @@ class GpuIpc {
   GpuBackend* gpu_ = nullptr;
   int rank_ = 0;
   int nranks_ = 1;
+  size_t chunkBytes_ = kDefaultChunkBytes;  // one slot; the workspace is a flag page and 4 slots
   void* own_ = nullptr;             // this rank's workspace
   std::vector<char*> workspaces_;   // every rank's, mapped here (own_ at rank_)
   std::vector<bool> sameProcess_;   // rank r's workspace is this process's own memory (not imported)
