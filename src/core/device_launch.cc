@@ -229,7 +229,7 @@ Result launchSingleRankCopy(const CollCall& call) {
 }
 
 bool viaGpuIpc(const CollCall& call) {
-  return call.comm->impl->gpuIpc() != nullptr && call.args.type == CollType::kAllReduce && !call.scale &&
+  return call.comm->impl->gpuIpc() != nullptr && static_cast<int>(call.args.type) < kNumCollTypes && !call.scale &&
          call.owned == nullptr;
 }
 
@@ -238,10 +238,13 @@ Result launchThroughGpuIpc(const CollCall& call) {
   const CollArgs& a = call.args;
   ReduceSpec spec{a.dtype, a.op == mixcclAvg ? mixcclSum : a.op, 0};
   if (a.op == mixcclAvg && c.nranks() > 1) spec.divisor = uint32_t(c.nranks());
-  const bool host = !onGpu(call.sendMem) && !onGpu(call.recvMem);
-  DeviceScope scope(host ? nullptr : gpuBackend(onGpu(call.sendMem) ? call.sendMem : call.recvMem), call.device);
+  // Only the buffers this rank uses count (a broadcast's non-roots read no input, a reduce's write no output).
+  const bool sendOnGpu = readsSend(a, c.rank()) && onGpu(call.sendMem);
+  const bool recvOnGpu = writesRecv(a, c.rank()) && onGpu(call.recvMem);
+  const bool hostOnly = !sendOnGpu && !recvOnGpu;
+  DeviceScope scope(hostOnly ? nullptr : gpuBackend(sendOnGpu ? call.sendMem : call.recvMem), call.device);
   Result res = scope.status();
-  if (res == mixcclSuccess) res = c.gpuIpc()->allReduce(call.send, call.recv, a.count, spec, call.stream, host);
+  if (res == mixcclSuccess) res = c.gpuIpc()->run(a, call.send, call.recv, spec, call.stream, !recvOnGpu, hostOnly);
   if (res != mixcclSuccess) c.setAsyncError(res);
   return res;
 }

@@ -37,8 +37,9 @@ bool viaSingleRankCopy(const CollCall& call);
 // Enqueues that copy (nothing for an in-place call).
 Result launchSingleRankCopy(const CollCall& call);
 
-// Whether `call` is an all-reduce that goes through the communicator's gpu_ipc (transports/gpu_ipc/gpu_ipc.h):
-// every all-reduce of a communicator that uses it, except pre-mul-sum ones. The same on every rank.
+// Whether `call` goes through the communicator's gpu_ipc (transports/gpu_ipc/gpu_ipc.h): every all-reduce,
+// all-gather, reduce-scatter, broadcast and reduce of a communicator that uses it, except pre-mul-sum ones. The
+// same on every rank (each rank's buffers may be on its GPU or in host memory).
 bool viaGpuIpc(const CollCall& call);
 // Enqueues such a call on its stream (host buffers: runs it to completion).
 Result launchThroughGpuIpc(const CollCall& call);

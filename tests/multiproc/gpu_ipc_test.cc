@@ -242,6 +242,42 @@ TEST(GpuIpc, RoundsOfAnotherSizeAreExact) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(GpuIpc, EveryOtherCollectiveIsExactAcrossRoundsAndNeverStaged) {
+  // All-gather, reduce-scatter, broadcast and reduce in 1 MiB rounds: one element, a few, and more than two rounds
+  // (both parities; reduce-scatter's rounds hold 1/n of a slot per rank). No call may touch host staging.
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    setenv("MIXCCL_GPU_IPC_CHUNK_BYTES", "1M", 1);
+    RankGpu g;
+    testing::EmulatedGpu& emu = ipcRank(&g, rank);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    int failures = 0;
+    for (int coll = 1; coll <= 4; ++coll) {
+      for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt32, mixcclFloat8e4m3}) {
+        const size_t esz = dataTypeSize(dt);
+        const uint64_t perRound = (1u << 20) / esz / (coll == 2 ? uint64_t(n) : 1);
+        for (mixcclRedOp_t op : {mixcclSum, mixcclMax, mixcclAvg}) {
+          if ((coll == 1 || coll == 3) && op != mixcclSum) continue;  // no reduction: one op is enough
+          for (uint64_t count : {uint64_t(1), uint64_t(1001), perRound * 2 + 12345}) {
+            if (count > 1001 && op != mixcclSum) continue;
+            for (bool inPlace : {false, true}) {
+              failures += testing::runDeviceCollective(g, comm, coll, count, dt, op, inPlace, rank, n);
+            }
+          }
+        }
+      }
+    }
+    failures += !rankCheck(emu.peakPinnedBytes() == 0, rank, "%zu bytes went through host staging",
+                           emu.peakPinnedBytes());
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  for (int n : {2, 3, 5}) {
+    auto result = runRanks(n, body, 300);
+    EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
+  }
+}
+
 TEST(GpuIpc, NotUsedByAnyRankWhenOneHasNoGpu) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     setenv("MIXCCL_GPU_IPC", "1", 1);

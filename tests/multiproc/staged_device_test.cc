@@ -32,56 +32,8 @@ namespace {
 using testing::initRankComm;
 using testing::rankCheck;
 using testing::RankGpu;
+using testing::runDeviceCollective;
 using testing::runRanks;
-
-mixcclResult_t callCollective(int coll, const void* send, void* recv, uint64_t count, mixcclDataType_t dt,
-                              mixcclRedOp_t op, int root, mixcclComm_t comm, void* stream) {
-  switch (coll) {
-    case 0: return mixcclAllReduce(send, recv, count, dt, op, comm, stream);
-    case 1: return mixcclAllGather(send, recv, count, dt, comm, stream);
-    case 2: return mixcclReduceScatter(send, recv, count, dt, op, comm, stream);
-    case 3: return mixcclBroadcast(send, recv, count, dt, root, comm, stream);
-    default: return mixcclReduce(send, recv, count, dt, op, root, comm, stream);
-  }
-}
-
-// One collective on device buffers (in place or not), checked exactly. Returns the number of failures.
-int runOneCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mixcclDataType_t dt,
-                     mixcclRedOp_t op, bool inPlace, int rank, int n) {
-  const int root = (n > 1) ? 1 : 0;
-  const CollArgs args{static_cast<CollType>(coll), count, dt, op, root};
-  const size_t esz = dataTypeSize(dt);
-  const size_t sendBytes = sendElements(args, n) * esz, recvBytes = recvElements(args, n) * esz;
-  std::vector<char> send(sendBytes), want(recvBytes, 0x5a), garbage(recvBytes, 0x5a);
-  testdata::fillSend(coll, send.data(), count, dt, op, root, rank, n);
-  testdata::fillExpectedRecv(coll, want.data(), count, dt, op, root, rank, n);
-  void* dsend = nullptr;
-  void* drecv = nullptr;
-  if (!inPlace) {
-    dsend = g.upload(send);
-    drecv = g.upload(garbage);
-  } else if (coll == 1) {  // all-gather: my block of the output is the input
-    std::vector<char> whole = garbage;
-    std::memcpy(whole.data() + rank * sendBytes, send.data(), sendBytes);
-    drecv = g.upload(whole);
-    dsend = static_cast<char*>(drecv) + rank * sendBytes;
-  } else if (coll == 2) {  // reduce-scatter: the output is my block of the input
-    dsend = g.upload(send);
-    drecv = static_cast<char*>(dsend) + rank * recvBytes;
-  } else {
-    dsend = drecv = g.upload(send);
-  }
-  if (callCollective(coll, dsend, drecv, count, dt, op, root, comm, g.stream()) != mixcclSuccess) {
-    rankCheck(false, rank, "%s failed: %s", collName(args.type), mixcclGetLastError(comm));
-    return 1;
-  }
-  if (coll == 4 && rank != root) return 0;  // a reduce writes only the root's output
-  std::vector<char> got = g.download(drecv, recvBytes);
-  uint64_t wrong = testdata::countWrong(got.data(), want.data(), dt, recvBytes / esz);
-  return rankCheck(wrong == 0, rank, "%s dt %d op %d count %llu %s: %llu wrong", collName(args.type), dt, op,
-                   static_cast<unsigned long long>(count), inPlace ? "in place" : "out of place",
-                   static_cast<unsigned long long>(wrong)) ? 0 : 1;
-}
 
 // The rank counts of the full matrix: MIXCCL_TEST_RANK_COUNTS (e.g. "1 2 4 8": tests/gpu/run.sh puts that many
 // ranks on one GPU), else 1, 3 and 4. A malformed list is a failure, not a silent default.
@@ -116,7 +68,7 @@ TEST(StagedDevice, EveryCollectiveInAndOutOfPlaceIsExact) {
         for (mixcclRedOp_t op : {mixcclSum, mixcclMax, mixcclAvg}) {
           if ((coll == 1 || coll == 3) && op != mixcclSum) continue;  // no reduction: one op is enough
           for (uint64_t count : {7ull, 300001ull}) {
-            for (bool inPlace : {false, true}) failures += runOneCollective(g, comm, coll, count, dt, op, inPlace, rank, n);
+            for (bool inPlace : {false, true}) failures += runDeviceCollective(g, comm, coll, count, dt, op, inPlace, rank, n);
           }
         }
       }
@@ -351,10 +303,15 @@ TEST(StagedDevice, AStreamThatNeverReachesTheCallFailsItWithinTheTimeout) {
     if (comm == nullptr) return 1;
     std::vector<char> in(4096, 1);
     void* buf = g.upload(in);
+    void* other = g.upload(in);
     g.sync();
     g.closeGate();  // held until after the timeout
-    // A broadcast: staged also where gpu_ipc takes the all-reduces (whose stream waits have no host-side timeout).
-    bool ok = mixcclBroadcast(buf, buf, in.size(), mixcclUint8, 0, comm, g.stream()) == mixcclSuccess;
+    // Point-to-point: staged also where gpu_ipc takes the collectives (whose stream waits have no host-side timeout).
+    const int peer = 1 - rank;
+    bool ok = mixcclGroupStart() == mixcclSuccess;
+    ok &= mixcclSend(buf, in.size(), mixcclUint8, peer, comm, g.stream()) == mixcclSuccess;
+    ok &= mixcclRecv(other, in.size(), mixcclUint8, peer, comm, g.stream()) == mixcclSuccess;
+    ok &= mixcclGroupEnd() == mixcclSuccess;
     mixcclResult_t async = mixcclSuccess;
     for (int i = 0; i < 100 && async == mixcclSuccess; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

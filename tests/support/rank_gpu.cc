@@ -1,7 +1,10 @@
 #include "support/rank_gpu.h"
 
+#include <cstring>
 #include <string>
 
+#include "core/datatype.h"
+#include "engine/coll_args.h"
 #include "support/exact_data.h"
 #include "support/rank_runner.h"
 #include "support/test_gpu.h"
@@ -85,6 +88,58 @@ bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t cou
     }
   }
   return true;
+}
+
+namespace {
+
+mixcclResult_t callDeviceCollective(int coll, const void* send, void* recv, uint64_t count, mixcclDataType_t dt,
+                              mixcclRedOp_t op, int root, mixcclComm_t comm, void* stream) {
+  switch (coll) {
+    case 0: return mixcclAllReduce(send, recv, count, dt, op, comm, stream);
+    case 1: return mixcclAllGather(send, recv, count, dt, comm, stream);
+    case 2: return mixcclReduceScatter(send, recv, count, dt, op, comm, stream);
+    case 3: return mixcclBroadcast(send, recv, count, dt, root, comm, stream);
+    default: return mixcclReduce(send, recv, count, dt, op, root, comm, stream);
+  }
+}
+
+}  // namespace
+
+int runDeviceCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mixcclDataType_t dt,
+                        mixcclRedOp_t op, bool inPlace, int rank, int n) {
+  const int root = (n > 1) ? 1 : 0;
+  const CollArgs args{static_cast<CollType>(coll), count, dt, op, root};
+  const size_t esz = dataTypeSize(dt);
+  const size_t sendBytes = sendElements(args, n) * esz, recvBytes = recvElements(args, n) * esz;
+  std::vector<char> send(sendBytes), want(recvBytes, 0x5a), garbage(recvBytes, 0x5a);
+  testdata::fillSend(coll, send.data(), count, dt, op, root, rank, n);
+  testdata::fillExpectedRecv(coll, want.data(), count, dt, op, root, rank, n);
+  void* dsend = nullptr;
+  void* drecv = nullptr;
+  if (!inPlace) {
+    dsend = g.upload(send);
+    drecv = g.upload(garbage);
+  } else if (coll == 1) {  // all-gather: my block of the output is the input
+    std::vector<char> whole = garbage;
+    std::memcpy(whole.data() + rank * sendBytes, send.data(), sendBytes);
+    drecv = g.upload(whole);
+    dsend = static_cast<char*>(drecv) + rank * sendBytes;
+  } else if (coll == 2) {  // reduce-scatter: the output is my block of the input
+    dsend = g.upload(send);
+    drecv = static_cast<char*>(dsend) + rank * recvBytes;
+  } else {
+    dsend = drecv = g.upload(send);
+  }
+  if (callDeviceCollective(coll, dsend, drecv, count, dt, op, root, comm, g.stream()) != mixcclSuccess) {
+    rankCheck(false, rank, "%s failed: %s", collName(args.type), mixcclGetLastError(comm));
+    return 1;
+  }
+  if (coll == 4 && rank != root) return 0;  // a reduce writes only the root's output
+  std::vector<char> got = g.download(drecv, recvBytes);
+  uint64_t wrong = testdata::countWrong(got.data(), want.data(), dt, recvBytes / esz);
+  return rankCheck(wrong == 0, rank, "%s dt %d op %d count %llu %s: %llu wrong", collName(args.type), dt, op,
+                   static_cast<unsigned long long>(count), inPlace ? "in place" : "out of place",
+                   static_cast<unsigned long long>(wrong)) ? 0 : 1;
 }
 
 }  // namespace mixccl::testing

@@ -14,7 +14,6 @@ namespace mixccl {
 namespace {
 
 constexpr size_t kFlagBytes = 4096;  // the flag page at the start of a workspace
-constexpr int kMaxRanks = 16;        // the n-input reduce takes at most 16 inputs
 constexpr double kTeardownWaitSec = 10;
 constexpr auto kWatchEvery = std::chrono::milliseconds(20);
 
@@ -242,52 +241,6 @@ Result GpuIpc::waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value,
     MIXCCL_TRY(gpu_->streamWaitFlag(stream, flag(r, kind, parity), value));
   }
   return mixcclSuccess;
-}
-
-Result GpuIpc::round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream, bool host) {
-  const uint32_t seq = ++seq_;
-  const uint32_t p = seq & 1;
-  const size_t esz = dataTypeSize(spec.dtype);
-  auto lo = [&](int r) { return count * size_t(r) / size_t(nranks_); };
-  // No wait before reusing my slots of parity p: every peer wrote arrive (seq - 1) after it had gathered round
-  // seq - 2, and this stream waited for those arrivals in the previous round.
-  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send, count * esz, stream));
-  MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kArrive, p), seq));
-  MIXCCL_TRY(waitAll(stream, kArrive, p, seq));
-  const void* srcs[kMaxRanks];
-  if (count * esz <= kOneShotBytes) {
-    for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p);
-    // A kernel writes device memory only: host outputs go through this rank's result slot.
-    char* out = host ? resultSlot(rank_, p) : recv;
-    MIXCCL_TRY(gpu_->reduceNAsync(out, srcs, nranks_, count, spec, stream));
-    if (host) MIXCCL_TRY(gpu_->copyAsync(recv, out, count * esz, stream));
-    return gpu_->streamWriteFlag(stream, flag(rank_, kGathered, p), seq);
-  }
-  const size_t mine = lo(rank_ + 1) - lo(rank_);
-  if (mine > 0) {
-    for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p) + lo(rank_) * esz;
-    MIXCCL_TRY(gpu_->reduceNAsync(resultSlot(rank_, p) + lo(rank_) * esz, srcs, nranks_, mine, spec, stream));
-  }
-  MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kDone, p), seq));
-  MIXCCL_TRY(waitAll(stream, kDone, p, seq));
-  for (int r = 0; r < nranks_; ++r) {
-    const size_t bytes = (lo(r + 1) - lo(r)) * esz;
-    if (bytes > 0) MIXCCL_TRY(gpu_->copyAsync(recv + lo(r) * esz, resultSlot(r, p) + lo(r) * esz, bytes, stream));
-  }
-  return gpu_->streamWriteFlag(stream, flag(rank_, kGathered, p), seq);
-}
-
-Result GpuIpc::allReduce(const void* send, void* recv, size_t count, const ReduceSpec& spec, void* stream,
-                         bool host) {
-  if (host) stream = hostStream_;
-  const size_t esz = dataTypeSize(spec.dtype);
-  const size_t perChunk = chunkBytes_ / esz;
-  for (size_t off = 0; off < count; off += perChunk) {
-    const size_t n = std::min(perChunk, count - off);
-    MIXCCL_TRY(round(static_cast<const char*>(send) + off * esz, static_cast<char*>(recv) + off * esz, n, spec,
-                     stream, host));
-  }
-  return host ? gpu_->streamSynchronize(stream) : mixcclSuccess;
 }
 
 }  // namespace mixccl

@@ -1,8 +1,9 @@
 #pragma once
 // gpu_ipc: the ranks of one host whose GPUs are of one vendor map each other's device memory (CUDA/HIP IPC) and
-// run all-reduce on their own streams, with no host thread and no network in the loop (issue 5). Enabled by
-// MIXCCL_GPU_IPC=1 (the same on every rank); other collectives, and every call of a communicator that cannot use
-// IPC, take the host-staged path (core/device_launch.h).
+// run all-reduce, all-gather, reduce-scatter, broadcast and reduce on their own streams, with no host thread and
+// no network in the loop (issue 5). Enabled by MIXCCL_GPU_IPC=1 (the same on every rank); point-to-point calls,
+// pre-mul-sum reductions, and every call of a communicator that cannot use IPC, take the host-staged path
+// (core/device_launch.h).
 //
 // Every rank owns a workspace of device memory: a page of flag words, then two sets (parities) of an input slot
 // and a result slot of chunk bytes each (MIXCCL_GPU_IPC_CHUNK_BYTES, default kDefaultChunkBytes); it maps every
@@ -21,6 +22,16 @@
 //                                                         buffers into result_me[p], then copied out);
 //   write gathered_me[p] = seq
 // Which round runs depends only on the byte count, so every rank takes the same one.
+// The other collectives have one kind of round each (gpu_ipc_rounds.cc), every one of them "copy my inputs of the
+// round into in_me[p]; write arrive_me[p] = seq; wait arrive_r[p] >= seq for every peer r; ...; write
+// gathered_me[p] = seq", with in between:
+//   all-gather      copy in_r[p] -> my output block r, for every r
+//   reduce-scatter  (my inputs: the round's elements of each rank's block, block b at b*n in my slot)
+//                   output = in_0[p][block me] op ... op in_{n-1}[p][block me]
+//   broadcast       (only the root copies inputs) copy in_root[p] -> output
+//   reduce          (the root only) output = in_0[p] op ... op in_{n-1}[p]
+// Every rank writes and waits for every arrival, also where it has nothing to send (broadcast), so the reuse rule
+// below holds for every round.
 // Reusing the slots of parity p in round seq needs no wait of its own: a peer writes arrive (seq - 1) only after
 // it gathered round seq - 2, and this stream waited for that arrival one round earlier. `gathered` is waited for
 // only at teardown, before the workspace is freed.
@@ -48,6 +59,7 @@
 #include "bootstrap/bootstrap.h"
 #include "core/status.h"
 #include "device/gpu_backend.h"
+#include "engine/coll_args.h"
 
 namespace mixccl {
 
@@ -55,6 +67,7 @@ class GpuIpc {
  public:
   static constexpr size_t kDefaultChunkBytes = size_t(4) << 20;
   static constexpr size_t kOneShotBytes = size_t(256) << 10;
+  static constexpr int kMaxRanks = 16;  // the n-input reduce takes at most 16 inputs
 
   // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
   // that rank's process exits while this one may wait for it.
@@ -64,9 +77,12 @@ class GpuIpc {
   GpuIpc(const GpuIpc&) = delete;
   GpuIpc& operator=(const GpuIpc&) = delete;
 
-  // recv = reduction of every rank's send (count elements, spec: dtype, op without avg, divisor for avg), on
-  // `stream`. send and recv may be device or host memory (host: through this rank's own stream, synchronously).
-  Result allReduce(const void* send, void* recv, size_t count, const ReduceSpec& spec, void* stream, bool host);
+  // The collective `args` (all-reduce, all-gather, reduce-scatter, broadcast or reduce; buffers as NCCL's) on
+  // `stream`; spec: dtype, op without avg, divisor for avg (reducing collectives). Each buffer may be device or
+  // host memory: `recvOnHost`, kernels' outputs go through this rank's result slot; `hostOnly` (neither buffer it
+  // uses is on a GPU), the work runs on this rank's own stream and is done when this returns.
+  Result run(const CollArgs& args, const void* send, void* recv, const ReduceSpec& spec, void* stream,
+             bool recvOnHost, bool hostOnly);
   // Lets every stream wait of every rank on this rank's flags, and of this rank on everyone's, pass (abort).
   void releaseAll();
 
@@ -78,9 +94,22 @@ class GpuIpc {
   char* resultSlot(int rank, uint32_t parity) const;
   // Stream waits until `kind` of every other rank (of other processes only, if asked) is at or past `value`.
   Result waitAll(void* stream, Flag kind, uint32_t parity, uint32_t value, bool otherProcessesOnly = false);
-  // One round over `count` elements (<= chunkBytes_): one-shot when they fit kOneShotBytes (see the top).
-  // `host`: send and recv are host memory.
-  Result round(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream, bool host);
+  // The rounds (gpu_ipc_rounds.cc; the top of this file). Each takes the next `seq`. `host`: send and recv are host
+  // memory. Elements [off, off + n) of `count` (the collective's count) move in one round.
+  Result allReduceRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream, bool host);
+  Result allGatherRound(const char* send, char* recv, size_t count, size_t off, size_t n, size_t esz, void* stream);
+  Result reduceScatterRound(const char* send, char* recv, size_t count, size_t off, size_t n, const ReduceSpec& spec,
+                            void* stream, bool host);
+  Result broadcastRound(const char* send, char* recv, size_t off, size_t n, size_t esz, int root, void* stream);
+  Result reduceRound(const char* send, char* recv, size_t off, size_t n, const ReduceSpec& spec, int root,
+                     void* stream, bool host);
+  // A round's hand-off: write my arrival of round `seq`, wait for everyone's.
+  Result exchange(void* stream, uint32_t seq);
+  // The end of my part of round `seq` (waited for at teardown).
+  Result closeRound(void* stream, uint32_t seq);
+  // out = srcs[0] op ... op srcs[nranks - 1] (count elements); host outputs go through my result slot of parity p.
+  Result reduceTo(char* out, const void* const* srcs, size_t count, const ReduceSpec& spec, void* stream, bool host,
+                  uint32_t p);
   // Sets every flag of `rank` (in this rank's mapping) far ahead of any round enqueued so far.
   void release(int rank);
   void watch(std::vector<int> pids, std::function<void(int)> onFailure);

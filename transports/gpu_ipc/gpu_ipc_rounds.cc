@@ -1,0 +1,154 @@
+// The rounds of each collective through gpu_ipc (the protocol, its flags and why slots can be reused without a
+// wait of their own: gpu_ipc.h). Everything here is enqueued on one stream; nothing waits on the host.
+#include <algorithm>
+
+#include "core/datatype.h"
+#include "transports/gpu_ipc/gpu_ipc.h"
+
+namespace mixccl {
+
+Result GpuIpc::exchange(void* stream, uint32_t seq) {
+  const uint32_t p = seq & 1;
+  MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kArrive, p), seq));
+  return waitAll(stream, kArrive, p, seq);
+}
+
+Result GpuIpc::closeRound(void* stream, uint32_t seq) {
+  return gpu_->streamWriteFlag(stream, flag(rank_, kGathered, seq & 1), seq);
+}
+
+Result GpuIpc::reduceTo(char* out, const void* const* srcs, size_t count, const ReduceSpec& spec, void* stream,
+                        bool host, uint32_t p) {
+  // A kernel writes device memory only: host outputs go through this rank's result slot.
+  char* dst = host ? resultSlot(rank_, p) : out;
+  MIXCCL_TRY(gpu_->reduceNAsync(dst, srcs, nranks_, count, spec, stream));
+  return host ? gpu_->copyAsync(out, dst, count * dataTypeSize(spec.dtype), stream) : mixcclSuccess;
+}
+
+Result GpuIpc::allReduceRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
+                              bool host) {
+  const uint32_t seq = ++seq_, p = seq & 1;
+  const size_t esz = dataTypeSize(spec.dtype);
+  auto lo = [&](int r) { return count * size_t(r) / size_t(nranks_); };
+  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send, count * esz, stream));
+  MIXCCL_TRY(exchange(stream, seq));
+  const void* srcs[kMaxRanks];
+  if (count * esz <= kOneShotBytes) {
+    for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p);
+    MIXCCL_TRY(reduceTo(recv, srcs, count, spec, stream, host, p));
+    return closeRound(stream, seq);
+  }
+  const size_t mine = lo(rank_ + 1) - lo(rank_);
+  if (mine > 0) {
+    for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p) + lo(rank_) * esz;
+    MIXCCL_TRY(gpu_->reduceNAsync(resultSlot(rank_, p) + lo(rank_) * esz, srcs, nranks_, mine, spec, stream));
+  }
+  MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kDone, p), seq));
+  MIXCCL_TRY(waitAll(stream, kDone, p, seq));
+  for (int r = 0; r < nranks_; ++r) {
+    const size_t bytes = (lo(r + 1) - lo(r)) * esz;
+    if (bytes > 0) MIXCCL_TRY(gpu_->copyAsync(recv + lo(r) * esz, resultSlot(r, p) + lo(r) * esz, bytes, stream));
+  }
+  return closeRound(stream, seq);
+}
+
+Result GpuIpc::allGatherRound(const char* send, char* recv, size_t count, size_t off, size_t n, size_t esz,
+                              void* stream) {
+  const uint32_t seq = ++seq_, p = seq & 1;
+  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send + off * esz, n * esz, stream));
+  MIXCCL_TRY(exchange(stream, seq));
+  for (int r = 0; r < nranks_; ++r) {
+    MIXCCL_TRY(gpu_->copyAsync(recv + (size_t(r) * count + off) * esz, inSlot(r, p), n * esz, stream));
+  }
+  return closeRound(stream, seq);
+}
+
+Result GpuIpc::reduceScatterRound(const char* send, char* recv, size_t count, size_t off, size_t n,
+                                  const ReduceSpec& spec, void* stream, bool host) {
+  const uint32_t seq = ++seq_, p = seq & 1;
+  const size_t esz = dataTypeSize(spec.dtype);
+  // Elements [off, off + n) of every rank's block of my input, block b at b * n in my slot.
+  for (int b = 0; b < nranks_; ++b) {
+    MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p) + size_t(b) * n * esz, send + (size_t(b) * count + off) * esz,
+                               n * esz, stream));
+  }
+  MIXCCL_TRY(exchange(stream, seq));
+  const void* srcs[kMaxRanks];
+  for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p) + size_t(rank_) * n * esz;
+  MIXCCL_TRY(reduceTo(recv + off * esz, srcs, n, spec, stream, host, p));
+  return closeRound(stream, seq);
+}
+
+Result GpuIpc::broadcastRound(const char* send, char* recv, size_t off, size_t n, size_t esz, int root,
+                              void* stream) {
+  const uint32_t seq = ++seq_, p = seq & 1;
+  if (rank_ == root) MIXCCL_TRY(gpu_->copyAsync(inSlot(root, p), send + off * esz, n * esz, stream));
+  MIXCCL_TRY(exchange(stream, seq));  // every rank takes part: the slots' reuse rule needs everyone's arrivals
+  const char* from = rank_ == root ? send + off * esz : inSlot(root, p);
+  MIXCCL_TRY(gpu_->copyAsync(recv + off * esz, from, n * esz, stream));  // nothing for the root in place
+  return closeRound(stream, seq);
+}
+
+Result GpuIpc::reduceRound(const char* send, char* recv, size_t off, size_t n, const ReduceSpec& spec, int root,
+                           void* stream, bool host) {
+  const uint32_t seq = ++seq_, p = seq & 1;
+  const size_t esz = dataTypeSize(spec.dtype);
+  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send + off * esz, n * esz, stream));
+  MIXCCL_TRY(exchange(stream, seq));
+  if (rank_ == root) {
+    const void* srcs[kMaxRanks];
+    for (int r = 0; r < nranks_; ++r) srcs[r] = inSlot(r, p);
+    MIXCCL_TRY(reduceTo(recv + off * esz, srcs, n, spec, stream, host, p));
+  }
+  return closeRound(stream, seq);
+}
+
+Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, const ReduceSpec& spec, void* stream,
+                   bool recvOnHost, bool hostOnly) {
+  if (hostOnly) stream = hostStream_;
+  const bool host = recvOnHost;
+  const auto* send = static_cast<const char*>(sendPtr);
+  auto* recv = static_cast<char*>(recvPtr);
+  const size_t esz = dataTypeSize(args.dtype);
+  const size_t count = size_t(args.count);
+  const size_t perRound = chunkBytes_ / esz;
+  auto rounds = [&](size_t step, auto&& one) -> Result {
+    for (size_t off = 0; off < count; off += step) MIXCCL_TRY(one(off, std::min(step, count - off)));
+    return mixcclSuccess;
+  };
+  Result res = mixcclSuccess;
+  switch (args.type) {
+    case CollType::kAllReduce:
+      res = rounds(perRound, [&](size_t off, size_t n) {
+        return allReduceRound(send + off * esz, recv + off * esz, n, spec, stream, host);
+      });
+      break;
+    case CollType::kAllGather:
+      res = rounds(perRound, [&](size_t off, size_t n) {
+        return allGatherRound(send, recv, count, off, n, esz, stream);
+      });
+      break;
+    case CollType::kReduceScatter:
+      // A round holds n elements of each of the nranks blocks.
+      res = rounds(std::max<size_t>(1, perRound / size_t(nranks_)), [&](size_t off, size_t n) {
+        return reduceScatterRound(send, recv, count, off, n, spec, stream, host);
+      });
+      break;
+    case CollType::kBroadcast:
+      res = rounds(perRound, [&](size_t off, size_t n) {
+        return broadcastRound(send, recv, off, n, esz, args.root, stream);
+      });
+      break;
+    case CollType::kReduce:
+      res = rounds(perRound, [&](size_t off, size_t n) {
+        return reduceRound(send, recv, off, n, spec, args.root, stream, host);
+      });
+      break;
+    default:
+      return failf(mixcclInternalError, "gpu_ipc: %s is not a collective it runs", collName(args.type));
+  }
+  MIXCCL_TRY(res);
+  return hostOnly ? gpu_->streamSynchronize(stream) : mixcclSuccess;
+}
+
+}  // namespace mixccl
