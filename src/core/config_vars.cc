@@ -53,8 +53,9 @@ const ConfigVar kStreamWait{"MIXCCL_STREAM_WAIT", ConfigType::kString, "auto",
                             "operation), kernel (a one-thread polling kernel), auto (memop where the driver has it)"};
 
 const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "0",
-                        "1: ranks of one host with GPUs of one vendor all-reduce device buffers through mapped device "
-                        "memory (transports/gpu_ipc); 0: through host staging. Must be equal on every rank"};
+                        "1: ranks of one host with GPUs of one vendor run all-reduce, all-gather, reduce-scatter, "
+                        "broadcast and reduce through mapped device memory (transports/gpu_ipc); 0: through host "
+                        "staging. Must be equal on every rank"};
 const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kBytes, "4M",
                                   "gpu_ipc: bytes of one all-reduce round (each rank holds 4 such slots of device "
                                   "memory); 1M..1G, a multiple of 4K. Must be equal on every rank"};
