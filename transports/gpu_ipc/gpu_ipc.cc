@@ -96,6 +96,13 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
     if (offers[r].gpuType == 0) std::snprintf(why, sizeof(why), "rank %d has no usable GPU", r);
     if (offers[r].gpuType != offers[0].gpuType) std::snprintf(why, sizeof(why), "ranks 0 and %d have GPUs of "
                                                               "different vendors", r);
+    // Ranks of one process use each other's workspace by address, which a kernel on another GPU could reach only
+    // with peer access enabled: not set up here, so one process's ranks must share their GPU.
+    for (int s = 0; s < r && why[0] == 0; ++s) {
+      if (size_t(r) < pids.size() && pids[s] == pids[r] && offers[s].device != offers[r].device) {
+        std::snprintf(why, sizeof(why), "ranks %d and %d are one process on different GPUs", s, r);
+      }
+    }
   }
   if (why[0] != 0) {
     MIXCCL_LOG(kInfo, "gpu_ipc: not used on rank %d: %s", rank, why);
