@@ -37,12 +37,13 @@ jobs="$(nproc 2>/dev/null || echo 4)"
 logs="$build/gpu-run-logs"
 budget="${MIXCCL_GPU_RUN_BUDGET_S:-540}"
 started=$(date +%s)
-# Sweeps by label: N ranks (processes) on the GPU, staged; "<N>ipc": the same with MIXCCL_GPU_IPC=1 (all-reduce
-# through mapped device memory, transports/gpu_ipc); "<N>thr": N ranks as threads of one process (one CUDA context,
-# so their kernels can run at once; -N 1 -t N) with MIXCCL_GPU_IPC=1.
-sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 2thr 4thr 8thr)
+# Sweeps by label: "<n>": n ranks (processes) on the GPU, staged; "<n>ipc": the same with MIXCCL_GPU_IPC=1
+# (transports/gpu_ipc: mapped device memory); "<n>thr": n ranks as threads of one process (one CUDA context, so
+# their kernels can run at once; -N 1 -t n) with MIXCCL_GPU_IPC=1; a suffix "r<size>" sets gpu_ipc's round
+# (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch.
+sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 2thr 4thr 8thr)
 # The rank count of a sweep label.
-label_ranks() { local n="${1%ipc}"; echo "${n%thr}"; }
+label_ranks() { [[ "$1" =~ ^([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 
 declare -a rows=()
 status=0
@@ -235,10 +236,11 @@ done
 
 # The sweeps of the perf table.
 for n in "${sweep_ranks[@]}"; do
-  ipc=0 procs="$(label_ranks "$n")" threads=1
-  [[ "$n" == *ipc || "$n" == *thr ]] && ipc=1
-  [[ "$n" == *thr ]] && threads="$procs" procs=1
-  expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" \
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M
+  [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
+  [[ "$n" == *thr* ]] && threads="$procs" procs=1
+  [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
+  expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
     "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 done
