@@ -36,6 +36,8 @@ class EmulatedGpu final : public GpuBackend {
   int deviceCount() const override { return 1; }
   Result currentDevice(int* out) override;
   Result setDevice(int device) override;
+  // Marks the kernels loaded (the emulation's context always exists, so onlyIfStarted changes nothing); until
+  // then the first kernel launch emulates lazy loading (see loadOnFirstLaunch).
   Result loadKernels(bool onlyIfStarted) override;
   Result queryPointer(const void* ptr, PointerInfo* out) override;
   Result allocDevice(size_t bytes, void** out) override;
