@@ -142,27 +142,26 @@ static int availableCpus() {
   return CPU_COUNT(&set);
 }
 
-// Pins the calling process to the index-th CPU it may run on (best effort: a failure leaves it unpinned).
-static void pinToCpu(int index) {
-  cpu_set_t allowed, one;
+// Pins the calling thread (and the threads it creates later: the library's proxy and watchdog threads of its
+// rank) to `count` CPUs from the first-th CPU this process may run on (best effort: a failure leaves it unpinned).
+static void pinToCpus(int first, int count) {
+  cpu_set_t allowed, mine;
   CPU_ZERO(&allowed);
+  CPU_ZERO(&mine);
   if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
   int seen = 0;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (!CPU_ISSET(cpu, &allowed)) continue;
-    if (seen++ == index) {
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      sched_setaffinity(0, sizeof(one), &one);
-      return;
-    }
+    if (seen >= first && seen < first + count) CPU_SET(cpu, &mine);
+    ++seen;
   }
+  if (CPU_COUNT(&mine) > 0) sched_setaffinity(0, sizeof(mine), &mine);
 }
 
 // One local rank from GPU selection to teardown (in a forked process, or a thread of one); returns its exit code.
 int runLocalRank(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body,
-                 const mixcclUniqueId& id, int rank, int nranks, bool bindCpu) {
-  if (bindCpu) pinToCpu(rank);  // the calling thread (sched_setaffinity of tid 0)
+                 const mixcclUniqueId& id, int rank, int nranks, int cpusPerRank) {
+  if (cpusPerRank > 0) pinToCpus(rank * cpusPerRank, cpusPerRank);
   RankGpu gpu;  // the GPU is touched here, in the child, never in the parent; it outlives the communicator
   if (!openGpu(gpu, options, provider, rank, program, "rank " + std::to_string(rank))) return kExitError;
   mixcclComm_t comm = nullptr;
@@ -178,17 +177,18 @@ int runLocalRank(const Options& options, const std::string& program, GpuProvider
 // The ranks of process `proc` (-t of them, as threads; one runs on the calling thread); the first failing rank's
 // exit code, else kExitOk.
 int runLocalProcess(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body,
-                    const mixcclUniqueId& id, int proc, int nranks, bool bindCpu) {
+                    const mixcclUniqueId& id, int proc, int nranks, int cpusPerRank) {
   const int threads = options.threadsPerProcess;
-  if (threads == 1) return runLocalRank(options, program, provider, body, id, proc, nranks, bindCpu);
+  if (threads == 1) return runLocalRank(options, program, provider, body, id, proc, nranks, cpusPerRank);
   std::vector<int> codes(static_cast<size_t>(threads), kExitOk);
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      codes[size_t(t)] = runLocalRank(options, program, provider, body, id, proc * threads + t, nranks, bindCpu);
+      codes[size_t(t)] =
+          runLocalRank(options, program, provider, body, id, proc * threads + t, nranks, cpusPerRank);
     });
   }
-  codes[0] = runLocalRank(options, program, provider, body, id, proc * threads, nranks, bindCpu);
+  codes[0] = runLocalRank(options, program, provider, body, id, proc * threads, nranks, cpusPerRank);
   for (std::thread& th : pool) th.join();
   for (int code : codes) {
     if (code != kExitOk) return code;
@@ -199,8 +199,11 @@ int runLocalProcess(const Options& options, const std::string& program, GpuProvi
 int launchLocal(const Options& options, const std::string& program, GpuProvider provider, const RankBody& body) {
   const int procs = options.localRanks;
   const int n = procs * options.threadsPerProcess;
-  // Like mpirun's default binding: one rank per CPU when they fit, else leave placement to the kernel.
-  const bool bindCpu = options.bindCores && n <= availableCpus();
+  // Like mpirun's binding with PE=k: each rank gets its own block of cpus / n CPUs when they fit (its own thread
+  // and the library's threads of that rank: a staged rank's proxy thread works while the rank's thread waits for
+  // its stream, so one CPU each would make them take turns), else placement is left to the kernel.
+  const int cpus = availableCpus();
+  const int cpusPerRank = (options.bindCores && n <= cpus) ? cpus / n : 0;
   mixcclUniqueId id;
   mixcclResult_t res = mixcclGetUniqueId(&id);
   if (res != mixcclSuccess) {
@@ -214,7 +217,7 @@ int launchLocal(const Options& options, const std::string& program, GpuProvider 
   for (int p = 0; p < procs; ++p) {
     pid_t pid = fork();
     if (pid == 0) {
-      const int code = runLocalProcess(options, program, provider, body, id, p, n, bindCpu);
+      const int code = runLocalProcess(options, program, provider, body, id, p, n, cpusPerRank);
       std::fflush(nullptr);
       _exit(code);  // not exit(): the parent's atexit handlers and static
                     // destructors are not ours to run

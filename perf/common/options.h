@@ -41,7 +41,7 @@ struct Options {
   int localRanks = 0;                                  // -N: 0 means ranks come from the launcher environment
   int threadsPerProcess = 1;                           // -t: ranks per -N process (threads sharing its GPU context)
   std::string jsonPath;                                // --json
-  bool bindCores = true;                               // --bind core|none: pin -N rank r to CPU r (when ranks <= CPUs)
+  bool bindCores = true;                               // --bind core|none: pin each -N rank to CPUs/ranks CPUs of its own
   MemoryMode memory = MemoryMode::kAuto;               // --memory host|device|auto
 };
 
