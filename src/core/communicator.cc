@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/datatype.h"
 #include "core/log.h"
+#include "core/shared_gpu.h"
 #include "topology/host_id.h"
 #include "transports/registry.h"
 #include "transports/shm/shm_transport.h"
@@ -53,6 +54,7 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   };
   MIXCCL_TRY(GpuIpc::create(*comm->bootstrap_, oneHost, pids, lost, &comm->ipc_));
   setLogRank(rank);
+  noteSharedGpus(comm->peers_, rank);
   MIXCCL_LOG(kInfo, "communicator %s ready: rank %d of %d, chunk %llu bytes", options.name.c_str(), rank, nranks,
              static_cast<unsigned long long>(comm->chunkBytes_));
   *out = std::move(comm);
@@ -87,6 +89,7 @@ Result Communicator::connect() {
   CPU_ZERO(&mine.cpus);
   if (sched_getaffinity(0, sizeof(mine.cpus), &mine.cpus) != 0) CPU_SET(0, &mine.cpus);
   Result allowedOk = allowedTransports(configString(cfg::kTransports), &mine.allowedTransports);
+  strncpy(mine.gpuBus, gpuBusInUse(device_).c_str(), sizeof(mine.gpuBus) - 1);
   peers_.resize(nranks_);
   // A rank with a bad MIXCCL_TRANSPORTS still takes part in the exchange (mask 0), so the others fail too.
   MIXCCL_TRY(bootstrap_->allGather(&mine, peers_.data(), sizeof(PeerInfo)));

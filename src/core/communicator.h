@@ -34,6 +34,7 @@ struct PeerInfo {
   char hostname[64] = {};
   char site[32] = {};  // MIXCCL_SITE (truncated), "" when unset
   cpu_set_t cpus;      // this process's CPU affinity (ranks of a host outnumbering their CPUs cost more)
+  char gpuBus[24] = {};  // PCI bus id of the GPU this rank's process uses (core/shared_gpu.h), "" when none
 };
 
 // One collective call, with its plan and executor, ready to run.

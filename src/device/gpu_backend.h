@@ -47,6 +47,9 @@ class GpuBackend : public DeviceBackend {
   // before the first launch. With `onlyIfStarted`, does nothing while the device's context does not exist yet
   // (a communicator of a process that has not used its GPU does not create a context for it).
   virtual Result loadKernels(bool onlyIfStarted) = 0;
+  // The PCI bus id of `device` if this process has started using it (its context exists), else "" (also where the
+  // runtime cannot tell). Ranks compare these to notice separate processes on one GPU.
+  virtual std::string busIdInUse(int device) = 0;
 
   // ---- Memory.
   // Which memory `ptr` is. Host pointers the runtime does not know are reported as pageable host memory.

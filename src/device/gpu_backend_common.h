@@ -14,6 +14,7 @@
 //   launchWriteFlag, launchReduceN
 //   preloadKernels()                        kernels::<vendor>::preloadKernels (the current device's context)
 //   contextActive(device)                   whether the device's primary context exists (true where unknown)
+//   pciBusId(device, out, len)              the device's PCI bus id as text; false where the runtime has none
 //   streamWaitValue / streamWriteValue(stream, flag, value, error)  the runtime's stream memory operations
 //                                           (as GpuBackend's streamWaitFlag / streamWriteFlag); false with the
 //                                           reason in *error when unavailable
@@ -65,6 +66,11 @@ class GpuBackendCommon final : public GpuBackend {
   int deviceCount() const override { return devices_; }
   Result currentDevice(int* out) override { return Rt::getDevice(out); }
   Result setDevice(int device) override { return Rt::setDevice(device); }
+  std::string busIdInUse(int device) override {
+    char bus[32] = {};
+    if (!Rt::contextActive(device) || !Rt::pciBusId(device, bus, int(sizeof(bus)) - 1)) return "";
+    return bus;
+  }
   Result loadKernels(bool onlyIfStarted) override {
     int device = -1;
     MIXCCL_TRY(Rt::getDevice(&device));

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -375,6 +375,51 @@ TEST(StagedDevice, ManyCallsInFlightStayWithinTheStagingLimit) {
   };
   auto result = runRanks(3, body);
   EXPECT_TRUE(result.ok) << result.report;
+}
+
+// What communicator init writes to this process's stderr (captured through a temporary file).
+std::string initCapturingStderr(int rank, int n, const mixcclUniqueId& id, mixcclComm_t* comm) {
+  char path[] = "/tmp/mixccl-stderr-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return "(mkstemp failed)";
+  unlink(path);
+  std::fflush(stderr);
+  const int saved = dup(2);
+  dup2(fd, 2);
+  *comm = initRankComm(rank, n, id);
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::string text;
+  char buf[4096];
+  ssize_t got = 0;
+  lseek(fd, 0, SEEK_SET);
+  while ((got = read(fd, buf, sizeof(buf))) > 0) text.append(buf, size_t(got));
+  close(fd);
+  return text;
+}
+
+TEST(StagedDevice, SeparateProcessesOnOneGpuAreWarnedAboutOnceUnlessMpsRuns) {
+  for (bool mps : {false, true}) {
+    auto body = [mps](int rank, int n, const mixcclUniqueId& id) -> int {
+      if (mps) setenv("CUDA_MPS_PIPE_DIRECTORY", "/tmp/mixccl-test-mps-pipe", 1);
+      RankGpu g;
+      if (!g.open(rank)) return 1;  // this process now uses the GPU
+      mixcclComm_t comm = nullptr;
+      const std::string err = initCapturingStderr(rank, n, id, &comm);
+      if (comm == nullptr) return 1;
+      const bool warned = err.find("are 3 processes on one GPU") != std::string::npos;
+      const bool want = !mps && rank == 0;
+      bool ok = rankCheck(warned == want, rank, "%s: stderr was: %s", want ? "no warning" : "an unwanted warning",
+                          err.c_str());
+      if (want) ok &= rankCheck(err.find("ranks 0, 1, 2 ") != std::string::npos, rank, "ranks not named: %s",
+                                err.c_str());
+      mixcclCommDestroy(comm);
+      return ok ? 0 : 1;
+    };
+    auto result = runRanks(3, body);
+    EXPECT_TRUE(result.ok) << (mps ? "with" : "without") << " MPS:\n" << result.report;
+  }
 }
 
 TEST(StagedDevice, MemAllocGivesMemoryOfTheCurrentGpu) {

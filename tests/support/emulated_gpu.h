@@ -39,6 +39,7 @@ class EmulatedGpu final : public GpuBackend {
   // Marks the kernels loaded (the emulation's context always exists, so onlyIfStarted changes nothing); until
   // then the first kernel launch emulates lazy loading (see loadOnFirstLaunch).
   Result loadKernels(bool onlyIfStarted) override;
+  std::string busIdInUse(int) override { return "emulated:0"; }  // the one emulated device, always in use
   Result queryPointer(const void* ptr, PointerInfo* out) override;
   Result allocDevice(size_t bytes, void** out) override;
   Result freeDevice(void* ptr) override;

@@ -95,6 +95,9 @@ struct CudaRuntime {
     return mixcclSuccess;
   }
   static Result setDevice(int device) { return check(cudaSetDevice(device), "cudaSetDevice"); }
+  static bool pciBusId(int device, char* out, int len) {
+    return cudaDeviceGetPCIBusId(out, len, device) == cudaSuccess;
+  }
   // Whether `device`'s primary context exists (the application has used the device); true where unknown.
   static bool contextActive(int device) {
     using DeviceGet = CUresult (*)(CUdevice*, int);

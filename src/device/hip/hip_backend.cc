@@ -75,6 +75,9 @@ struct HipRuntime {
     return mixcclSuccess;
   }
   static Result setDevice(int device) { return check(hipSetDevice(device), "hipSetDevice"); }
+  static bool pciBusId(int device, char* out, int len) {
+    return hipDeviceGetPCIBusId(out, len, device) == hipSuccess;
+  }
   // Whether `device`'s primary context exists (the application has used the device); true where unknown.
   static bool contextActive(int device) {
     hipDevice_t dev = 0;
