@@ -244,7 +244,7 @@ Result launchThroughGpuIpc(const CollCall& call) {
   const bool hostOnly = !sendOnGpu && !recvOnGpu;
   DeviceScope scope(hostOnly ? nullptr : gpuBackend(sendOnGpu ? call.sendMem : call.recvMem), call.device);
   Result res = scope.status();
-  if (res == mixcclSuccess) res = c.gpuIpc()->run(a, call.send, call.recv, spec, call.stream, !recvOnGpu, hostOnly);
+  if (res == mixcclSuccess) res = c.gpuIpc()->run(a, call.send, call.recv, spec, call.stream, !sendOnGpu, !recvOnGpu);
   if (res != mixcclSuccess) c.setAsyncError(res);
   return res;
 }

@@ -76,6 +76,12 @@ class GpuBackend : public DeviceBackend {
   // may be IPC-mapped memory of peers.
   virtual Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                               void* stream) = 0;
+  // For i in [lo, lo + count): the rank-order reduction (as reduceNAsync) of every rank's send[i], written to every
+  // rank's recv[i]; rank r's send and recv addresses are read, when the kernel runs, from the four 32-bit words at
+  // words[r] (send low, high, recv low, high: written on a stream with streamWriteFlag). 1 <= n <= 16; every
+  // address must be memory this device can load and store (ranks of one process on one GPU).
+  virtual Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
+                                  void* stream) = 0;
   // Flags: 32-bit words in allocPinned memory, or in device memory (own or IPC-mapped) of the stream's device.
   // streamWaitFlag: the stream's later work waits until *flag is at or past `value` in wrap-around order
   // (int32_t(*flag - value) >= 0). streamWriteFlag: *flag = value once the stream's earlier work is done and

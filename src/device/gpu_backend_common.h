@@ -11,7 +11,7 @@
 //   kMemoryType, kName ("cuda"), kVendor ("CUDA")
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
 //   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
-//   launchWriteFlag, launchReduceN
+//   launchWriteFlag, launchReduceN, launchReduceToAll
 //   preloadKernels()                        kernels::<vendor>::preloadKernels (the current device's context)
 //   contextActive(device)                   whether the device's primary context exists (true where unknown)
 //   pciBusId(device, out, len)              the device's PCI bus id as text; false where the runtime has none
@@ -107,6 +107,10 @@ class GpuBackendCommon final : public GpuBackend {
   Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                       void* stream) override {
     return checkLaunch(Rt::launchReduceN(dst, srcs, n, count, spec, stream), "reduce-n kernel launch", &spec);
+  }
+  Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
+                          void* stream) override {
+    return checkLaunch(Rt::launchReduceToAll(words, n, lo, count, spec, stream), "reduce-to-all kernel launch", &spec);
   }
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override {
     std::string error;

@@ -4,9 +4,11 @@
 #include "device/gpu_backend.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -150,6 +152,44 @@ TEST_P(GpuBackendTest, ReduceMatchesCpuBackendBitwise) {
       ASSERT_EQ(be_->postOpAsync(dd, da, n, spec, nullptr), mixcclSuccess);
       EXPECT_EQ(download(dd, a.size()), want) << dataTypeName(dt) << " post-op /" << divisor;
     }
+  }
+}
+
+TEST_P(GpuBackendTest, ReduceToAllWritesTheReduceNResultIntoEveryOutput) {
+  // Three "ranks" on this device: inputs and outputs in device memory, their addresses in device words written on
+  // the stream (as gpu_ipc's direct rounds do); a shard of the n-input reduction lands in every output.
+  const mixcclDataType_t dt = mixcclFloat32;
+  const size_t n = 100003, lo = 1000, count = 50000, bytes = n * 4;
+  const int ranks = 3;
+  std::vector<uint8_t> a, b;
+  makeReduceInputs(dt, a, b);
+  a.resize(bytes, 0x3f);
+  b.resize(bytes, 0x40);
+  void* in[ranks] = {upload(a), upload(b), upload(a)};
+  void* out[ranks];
+  for (void*& o : out) o = upload(std::vector<uint8_t>(bytes, 0xa5));
+  void* words = upload(std::vector<uint8_t>(ranks * 16, 0));
+  const uint32_t* table[ranks];
+  for (int r = 0; r < ranks; ++r) {
+    auto* w = static_cast<uint32_t*>(words) + 4 * r;
+    const uint64_t send = reinterpret_cast<uintptr_t>(in[r]), recv = reinterpret_cast<uintptr_t>(out[r]);
+    const uint32_t values[4] = {uint32_t(send), uint32_t(send >> 32), uint32_t(recv), uint32_t(recv >> 32)};
+    for (int k = 0; k < 4; ++k) ASSERT_EQ(be_->streamWriteFlag(nullptr, w + k, values[k]), mixcclSuccess);
+    table[r] = w;
+  }
+  const ReduceSpec spec{dt, mixcclSum, 0};
+  const void* srcs[ranks] = {in[0], in[1], in[2]};
+  void* all = upload(std::vector<uint8_t>(bytes, 0xa5));
+  ASSERT_EQ(be_->reduceNAsync(all, srcs, ranks, n, spec, nullptr), mixcclSuccess);
+  ASSERT_EQ(be_->reduceToAllAsync(table, ranks, lo, count, spec, nullptr), mixcclSuccess);
+  const std::vector<uint8_t> want = download(all, bytes);
+  for (int r = 0; r < ranks; ++r) {
+    const std::vector<uint8_t> got = download(out[r], bytes);
+    EXPECT_TRUE(std::equal(got.begin() + lo * 4, got.begin() + (lo + count) * 4, want.begin() + lo * 4))
+        << "output " << r << ": the shard differs from the n-input reduce";
+    EXPECT_TRUE(std::all_of(got.begin(), got.begin() + lo * 4, [](uint8_t v) { return v == 0xa5; }) &&
+                std::all_of(got.begin() + (lo + count) * 4, got.end(), [](uint8_t v) { return v == 0xa5; }))
+        << "output " << r << ": written outside the shard";
   }
 }
 

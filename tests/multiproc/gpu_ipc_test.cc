@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/datatype.h"
@@ -181,10 +182,72 @@ TEST(GpuIpc, SeveralRanksOfOneProcessUseEachOthersMemoryDirectly) {
                       "bound to device %d, want 0 (the one GPU, shared)", device);
       mixcclCommDestroy(comms[r]);
     }
-    ok &= rankCheck(emu.reduceNCalls() > 0, 0, "gpu_ipc was not used");
+    ok &= rankCheck(emu.reduceToAllCalls() > 0, 0, "gpu_ipc's direct rounds were not used");
     return ok ? 0 : 1;
   };
   auto result = runRanks(1, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
+  // Three ranks as threads of one process, each with its own stream and communicator: all-reduces above the
+  // one-shot size take the direct rounds (no copy through slots), in 1 MiB rounds, for several types and ops, in
+  // and out of place; rank 2 uses host buffers in the last pass (its data goes through its own slots).
+  auto body = [](int, int, const mixcclUniqueId& id) -> int {
+    const int n = 3;
+    setenv("MIXCCL_GPU_IPC", "1", 1);
+    setenv("MIXCCL_GPU_IPC_CHUNK_BYTES", "1M", 1);
+    testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
+    std::vector<int> failures(n, 0);
+    std::vector<std::thread> threads;
+    for (int rank = 0; rank < n; ++rank) {
+      threads.emplace_back([&, rank] {
+        RankGpu g;
+        if (!g.open(rank)) {
+          failures[size_t(rank)] = 1;
+          return;
+        }
+        mixcclComm_t comm = initRankComm(rank, n, id);
+        if (comm == nullptr) {
+          failures[size_t(rank)] = 1;
+          return;
+        }
+        int& f = failures[size_t(rank)];
+        for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt32}) {
+          const uint64_t big = (1u << 20) / dataTypeSize(dt) * 2 + 777;  // three rounds
+          for (mixcclRedOp_t op : {mixcclSum, mixcclMax, mixcclAvg}) {
+            for (uint64_t count : {uint64_t(70001), big}) {
+              if (count == big && op != mixcclSum) continue;
+              for (bool inPlace : {false, true}) f += testing::runDeviceCollective(g, comm, 0, count, dt, op, inPlace, rank, n);
+            }
+          }
+        }
+        // Host buffers on rank 2, device buffers elsewhere.
+        const uint64_t count = 300001;
+        std::vector<char> in(count * 4), want(count * 4), got(count * 4, 0x5a);
+        testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+        testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+        if (rank == 2) {
+          f += !rankCheck(mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
+                          mixcclSuccess, rank, "host all-reduce failed: %s", mixcclGetLastError(comm));
+        } else {
+          void* buf = g.upload(in);
+          f += !rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) ==
+                          mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
+          got = g.download(buf, in.size());
+        }
+        f += !rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank,
+                        "wrong result with rank 2 on host buffers");
+        mixcclCommDestroy(comm);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    int total = 0;
+    for (int f : failures) total += f;
+    total += !rankCheck(emu.reduceToAllCalls() > 0, 0, "gpu_ipc's direct rounds were not used");
+    return total == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 300);
   EXPECT_TRUE(result.ok) << result.report;
 }
 

@@ -259,6 +259,15 @@ Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size
   return mixcclSuccess;
 }
 
+Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count,
+                                     const ReduceSpec& spec, void* stream) {
+  MIXCCL_TRY(loadOnFirstLaunch());
+  ++reduceToAllCalls_;
+  std::vector<const uint32_t*> table(words, words + n);
+  resolve(stream)->push([=] { kernels::host::launchReduceToAll(table.data(), n, lo, count, spec, nullptr); });
+  return mixcclSuccess;
+}
+
 Result EmulatedGpu::streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) {
   resolve(stream)->push([=] { kernels::host::launchWriteFlag(flag, value, nullptr); });
   return mixcclSuccess;

@@ -52,6 +52,8 @@ class EmulatedGpu final : public GpuBackend {
   Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override;
   Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                       void* stream) override;
+  Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
+                          void* stream) override;
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override;
   Result streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) override;
   Result streamCreate(void** out) override;
@@ -71,6 +73,8 @@ class EmulatedGpu final : public GpuBackend {
   size_t reduceNCalls() const { return reduceNCalls_.load(); }
   // Elements combined by reduceNAsync so far (outputs, summed over the calls).
   size_t reduceNElements() const { return reduceNElements_.load(); }
+  // How many reduce-to-all kernels were enqueued (gpu_ipc's direct rounds).
+  size_t reduceToAllCalls() const { return reduceToAllCalls_.load(); }
   // The most pinned memory held at once so far.
   size_t peakPinnedBytes() const { return peakPinned_.load(); }
   // Device allocations and imported mappings not freed yet (leak checks).
@@ -92,6 +96,7 @@ class EmulatedGpu final : public GpuBackend {
   std::atomic<bool> kernelsLoaded_{false};
   std::atomic<size_t> reduceNCalls_{0};
   std::atomic<size_t> reduceNElements_{0};
+  std::atomic<size_t> reduceToAllCalls_{0};
   size_t pinnedBytes_ = 0;  // under mu_
   std::atomic<size_t> peakPinned_{0};
 };

@@ -10,6 +10,8 @@
 // CPU backend's instruction sets.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -203,6 +205,46 @@ TEST_P(KernelReduceTest, ReduceNEqualsAChainOfReduces) {
   }
   const void* none[1] = {a.data()};
   EXPECT_EQ(kernels::host::launchReduceN(a.data(), none, 17, 1, {dt, mixcclSum, 0}, nullptr), kernels::kInvalidSpec);
+}
+
+TEST_P(KernelReduceTest, ReduceToAllWritesTheReduceNResultIntoEveryOutput) {
+  // Three "ranks", each with an input and an output whose addresses are in its four words; a shard [lo, lo+count)
+  // of the reduction goes to every output, the rest of each output stays untouched.
+  const mixcclDataType_t dt = GetParam();
+  const size_t size = dataTypeSize(dt);
+  std::vector<uint8_t> a, b;
+  makeReduceInputs(dt, a, b);
+  const size_t n = a.size() / size, lo = n / 3, count = n / 2;
+  const int ranks = 3;
+  std::vector<std::vector<uint8_t>> in{a, b, a}, out(ranks, std::vector<uint8_t>(a.size(), 0xa5));
+  std::vector<const void*> ptrs;
+  std::vector<std::array<uint32_t, 4>> words(ranks);
+  std::vector<const uint32_t*> table;
+  for (int r = 0; r < ranks; ++r) {
+    ptrs.push_back(in[r].data());
+    const uint64_t send = reinterpret_cast<uintptr_t>(in[r].data()), recv = reinterpret_cast<uintptr_t>(out[r].data());
+    words[r] = {uint32_t(send), uint32_t(send >> 32), uint32_t(recv), uint32_t(recv >> 32)};
+    table.push_back(words[r].data());
+  }
+  for (mixcclRedOp_t op : kAllOps) {
+    for (uint32_t divisor : {0u, 3u}) {
+      std::vector<uint8_t> want(a.size(), 0xa5);
+      ASSERT_EQ(kernels::host::launchReduceN(want.data(), ptrs.data(), ranks, n, {dt, op, divisor}, nullptr), 0);
+      for (auto& o : out) std::fill(o.begin(), o.end(), 0xa5);
+      ASSERT_EQ(kernels::host::launchReduceToAll(table.data(), ranks, lo, count, {dt, op, divisor}, nullptr), 0);
+      for (int r = 0; r < ranks; ++r) {
+        for (size_t i = 0; i < n; ++i) {
+          const bool inShard = i >= lo && i < lo + count;
+          const uint8_t* got = out[r].data() + i * size;
+          const std::vector<uint8_t> untouched(size, 0xa5);
+          const uint8_t* expect = inShard ? want.data() + i * size : untouched.data();
+          ASSERT_EQ(std::memcmp(got, expect, size), 0) << dataTypeName(dt) << " " << redOpName(op) << " /" << divisor
+                                                        << " output " << r << " element " << i;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(kernels::host::launchReduceToAll(table.data(), 17, 0, 1, {dt, mixcclSum, 0}, nullptr), kernels::kInvalidSpec);
 }
 
 TEST_P(KernelReduceTest, PostOpMatchesCpuBackendBitwise) {

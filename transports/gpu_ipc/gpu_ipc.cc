@@ -153,6 +153,8 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
                allExported ? "map" : "allocate or export");
     return mixcclSuccess;  // ~GpuIpc releases what was made
   }
+  ipc->allOneProcess_ = true;
+  for (int r = 0; r < n; ++r) ipc->allOneProcess_ = ipc->allOneProcess_ && ipc->sameProcess_[r];
   MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes)", rank, n,
              gpu->name(), mine.device, ipc->chunkBytes_);
   ipc->watch(pids, std::move(onFailure));
@@ -232,6 +234,10 @@ GpuIpc::~GpuIpc() {
 
 uint32_t* GpuIpc::flag(int rank, Flag kind, uint32_t parity) const {
   return reinterpret_cast<uint32_t*>(workspaces_[rank]) + int(kind) * 2 + parity;
+}
+
+uint32_t* GpuIpc::addressWords(int rank, uint32_t parity) const {
+  return reinterpret_cast<uint32_t*>(workspaces_[rank]) + 16 + 4 * parity;  // after the 6 flag words
 }
 
 char* GpuIpc::inSlot(int rank, uint32_t parity) const {

@@ -32,6 +32,14 @@
 //   reduce          (the root only) output = in_0[p] op ... op in_{n-1}[p]
 // Every rank writes and waits for every arrival, also where it has nothing to send (broadcast), so the reuse rule
 // below holds for every round.
+// DIRECT all-reduce (every rank in this one process, more than kOneShotBytes): pointers are valid across ranks, so
+// device buffers need no slot and no copy (a rank's host buffers go through its own slots). Each round:
+//   write addr_me[p] = (send, recv);  write arrive_me[p] = seq;  wait arrive_r[p] >= seq for every peer r
+//   for my shard: every rank's recv = send_0 op ... op send_{n-1}   (one kernel; shards never overlap)
+//   write done_me[p] = seq;  wait done_r[p] >= seq for every peer r  (every rank's output is complete);
+//   write gathered_me[p] = seq
+// Each rank reads its shard of every input once and writes it to every output once: the HBM floor's bytes.
+// addr_me[p] is rewritten two rounds later, by when every peer has passed its done wait of this round.
 // Reusing the slots of parity p in round seq needs no wait of its own: a peer writes arrive (seq - 1) only after
 // it gathered round seq - 2, and this stream waited for that arrival one round earlier. `gathered` is waited for
 // only at teardown, before the workspace is freed.
@@ -79,10 +87,11 @@ class GpuIpc {
 
   // The collective `args` (all-reduce, all-gather, reduce-scatter, broadcast or reduce; buffers as NCCL's) on
   // `stream`; spec: dtype, op without avg, divisor for avg (reducing collectives). Each buffer may be device or
-  // host memory: `recvOnHost`, kernels' outputs go through this rank's result slot; `hostOnly` (neither buffer it
-  // uses is on a GPU), the work runs on this rank's own stream and is done when this returns.
+  // host memory (`sendOnHost`, `recvOnHost`: also true for a buffer this rank does not use); kernels reach only
+  // device memory, so host buffers go through this rank's slots; with both on the host the work runs on this
+  // rank's own stream and is done when this returns.
   Result run(const CollArgs& args, const void* send, void* recv, const ReduceSpec& spec, void* stream,
-             bool recvOnHost, bool hostOnly);
+             bool sendOnHost, bool recvOnHost);
   // Lets every stream wait of every rank on this rank's flags, and of this rank on everyone's, pass (abort).
   void releaseAll();
 
@@ -90,6 +99,8 @@ class GpuIpc {
   GpuIpc() = default;
   enum Flag { kArrive = 0, kDone = 1, kGathered = 2 };
   uint32_t* flag(int rank, Flag kind, uint32_t parity) const;
+  // The four address words (send low, high, recv low, high) of `rank`'s direct round of parity `parity`.
+  uint32_t* addressWords(int rank, uint32_t parity) const;
   char* inSlot(int rank, uint32_t parity) const;
   char* resultSlot(int rank, uint32_t parity) const;
   // Stream waits until `kind` of every other rank (of other processes only, if asked) is at or past `value`.
@@ -103,6 +114,10 @@ class GpuIpc {
   Result broadcastRound(const char* send, char* recv, size_t off, size_t n, size_t esz, int root, void* stream);
   Result reduceRound(const char* send, char* recv, size_t off, size_t n, const ReduceSpec& spec, int root,
                      void* stream, bool host);
+  // One round of the direct all-reduce (the top of this file): ranks of one process; this rank's host buffers go
+  // through its slots.
+  Result directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
+                     bool sendOnHost, bool recvOnHost);
   // A round's hand-off: write my arrival of round `seq`, wait for everyone's.
   Result exchange(void* stream, uint32_t seq);
   // The end of my part of round `seq` (waited for at teardown).
@@ -121,6 +136,7 @@ class GpuIpc {
   void* own_ = nullptr;             // this rank's workspace
   std::vector<char*> workspaces_;   // every rank's, mapped here (own_ at rank_)
   std::vector<bool> sameProcess_;   // rank r's workspace is this process's own memory (not imported)
+  bool allOneProcess_ = false;      // every rank is in this process (direct all-reduces)
   void* hostStream_ = nullptr;      // for calls on host buffers
   std::atomic<uint32_t> seq_{0};    // rounds so far
   std::mutex releaseMu_;

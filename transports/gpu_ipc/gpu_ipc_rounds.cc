@@ -52,6 +52,30 @@ Result GpuIpc::allReduceRound(const char* send, char* recv, size_t count, const 
   return closeRound(stream, seq);
 }
 
+Result GpuIpc::directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
+                           bool sendOnHost, bool recvOnHost) {
+  const uint32_t seq = ++seq_, p = seq & 1;
+  const size_t esz = dataTypeSize(spec.dtype);
+  // A kernel reaches device memory only: host buffers of this rank go through its slots.
+  const char* in = sendOnHost ? inSlot(rank_, p) : send;
+  char* out = recvOnHost ? resultSlot(rank_, p) : recv;
+  if (sendOnHost) MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send, count * esz, stream));
+  const uint64_t addresses[2] = {reinterpret_cast<uintptr_t>(in), reinterpret_cast<uintptr_t>(out)};
+  uint32_t* mine = addressWords(rank_, p);
+  for (int w = 0; w < 4; ++w) {
+    MIXCCL_TRY(gpu_->streamWriteFlag(stream, mine + w, uint32_t(addresses[w / 2] >> (32 * (w % 2)))));
+  }
+  MIXCCL_TRY(exchange(stream, seq));
+  const size_t lo = count * size_t(rank_) / size_t(nranks_), hi = count * size_t(rank_ + 1) / size_t(nranks_);
+  const uint32_t* words[kMaxRanks];
+  for (int r = 0; r < nranks_; ++r) words[r] = addressWords(r, p);
+  if (hi > lo) MIXCCL_TRY(gpu_->reduceToAllAsync(words, nranks_, lo, hi - lo, spec, stream));
+  MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kDone, p), seq));
+  MIXCCL_TRY(waitAll(stream, kDone, p, seq));
+  if (recvOnHost) MIXCCL_TRY(gpu_->copyAsync(recv, out, count * esz, stream));
+  return closeRound(stream, seq);
+}
+
 Result GpuIpc::allGatherRound(const char* send, char* recv, size_t count, size_t off, size_t n, size_t esz,
                               void* stream) {
   const uint32_t seq = ++seq_, p = seq & 1;
@@ -104,7 +128,8 @@ Result GpuIpc::reduceRound(const char* send, char* recv, size_t off, size_t n, c
 }
 
 Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, const ReduceSpec& spec, void* stream,
-                   bool recvOnHost, bool hostOnly) {
+                   bool sendOnHost, bool recvOnHost) {
+  const bool hostOnly = sendOnHost && recvOnHost;
   if (hostOnly) stream = hostStream_;
   const bool host = recvOnHost;
   const auto* send = static_cast<const char*>(sendPtr);
@@ -119,6 +144,12 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   Result res = mixcclSuccess;
   switch (args.type) {
     case CollType::kAllReduce:
+      if (allOneProcess_ && count * esz > kOneShotBytes) {  // the same choice on every rank
+        res = rounds(perRound, [&](size_t off, size_t n) {
+          return directRound(send + off * esz, recv + off * esz, n, spec, stream, sendOnHost, recvOnHost);
+        });
+        break;
+      }
       res = rounds(perRound, [&](size_t off, size_t n) {
         return allReduceRound(send + off * esz, recv + off * esz, n, spec, stream, host);
       });

@@ -42,6 +42,10 @@ struct CudaRuntime {
   static int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
     return kernels::cuda::launchWriteFlag(flag, value, stream);
   }
+  static int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
+                               void* stream) {
+    return kernels::cuda::launchReduceToAll(words, n, lo, count, spec, stream);
+  }
   static int preloadKernels() { return kernels::cuda::preloadKernels(); }
   static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                            void* stream) {

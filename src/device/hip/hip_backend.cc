@@ -42,6 +42,10 @@ struct HipRuntime {
   static int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
     return kernels::hip::launchWriteFlag(flag, value, stream);
   }
+  static int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
+                               void* stream) {
+    return kernels::hip::launchReduceToAll(words, n, lo, count, spec, stream);
+  }
   static int preloadKernels() { return kernels::hip::preloadKernels(); }
   static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                            void* stream) {

@@ -14,6 +14,9 @@
 // it is at or past `value` in wrap-around order (int32_t(*flag - value) >= 0); the stream's later work waits.
 // launchWriteFlag: *flag = value after the stream's earlier work. launchReduceN: dst = srcs[0] op ... op
 // srcs[n-1] element-wise in that order (1 <= n <= kMaxReduceInputs of reduce_kernels.h, else kInvalidSpec).
+// launchReduceToAll: for i in [lo, lo + count), the rank-order reduction of every rank's send[i] written to every
+// rank's recv[i], where rank r's send and recv addresses are the four words at words[r] (send low, high, recv low,
+// high), read by the kernel when it runs (1 <= n <= kMaxReduceInputs). Every address must be usable by this device.
 // preloadKernels: loads every kernel of the build into the current device's context, blocking, and returns the
 // first error. With lazy loading (the CUDA default since 12.2) a kernel is otherwise loaded at its first launch,
 // and loading may wait for the whole device to go idle: a launch behind a stream that waits for the host (or for
@@ -50,6 +53,8 @@ constexpr unsigned kMaxBlocks = 1024;
   int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream);                                           \
   int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,          \
                     void* stream, LaunchShape shape = {});                                                     \
+  int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,     \
+                        void* stream);                                                                         \
   int preloadKernels();
 
 namespace cuda {

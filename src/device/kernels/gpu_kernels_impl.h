@@ -137,6 +137,34 @@ int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const
   });
 }
 
+int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
+                      void* stream) {
+  if (n < 1 || n > kMaxReduceInputs) return kInvalidSpec;
+  return withCodec(spec.dtype, [&](auto codec) -> int {
+    using C = decltype(codec);
+    if (count == 0) return 0;
+    DirectTable table{};
+    for (int r = 0; r < n; ++r) table.words[r] = words[r];
+    const LaunchShape shape = resolveShape({}, count);
+    auto go = [&](auto op, auto div) -> int {
+      auto kernel = reduceToAllKernel<C, decltype(op), decltype(div)::value>;
+      (void)gpuLastError();
+      MIXCCL_GPU_LAUNCH(kernel, shape.blocks, shape.threads, stream, table, n, lo, count, spec.divisor);
+      return gpuLastError();
+    };
+    auto withDiv = [&](auto op) -> int {
+      return spec.divisor > 1 ? go(op, std::true_type{}) : go(op, std::false_type{});
+    };
+    switch (spec.op) {
+      case mixcclSum: return withDiv(SumOp{});
+      case mixcclProd: return withDiv(ProdOp{});
+      case mixcclMax: return withDiv(MaxOp{});
+      case mixcclMin: return withDiv(MinOp{});
+      default: return kInvalidSpec;
+    }
+  });
+}
+
 int preloadKernels() {
   int first = 0;
   auto keep = [&first](int rc) {
@@ -153,6 +181,8 @@ int preloadKernels() {
         keep(gpuPreload(reduceKernel<C, Op, true>));
         keep(gpuPreload(reduceNKernel<C, Op, false>));
         keep(gpuPreload(reduceNKernel<C, Op, true>));
+        keep(gpuPreload(reduceToAllKernel<C, Op, false>));
+        keep(gpuPreload(reduceToAllKernel<C, Op, true>));
       };
       both(SumOp{});
       both(ProdOp{});

@@ -91,6 +91,39 @@ MIXCCL_KERNEL reduceNKernel(typename C::Store* dst, ReduceInputs<typename C::Sto
   }
 }
 
+// Where the buffers of each rank of a direct round are (gpu_ipc, ranks of one process): per rank, four 32-bit
+// words its stream wrote before the round (send address low, high; receive address low, high).
+struct DirectTable {
+  const uint32_t* words[kMaxReduceInputs];
+};
+
+template <typename S>
+MIXCCL_DEVICE_INLINE S* directAddress(const uint32_t* words, int which) {
+  const uint64_t lo = gpuLoadVolatile(words + 2 * which), hi = gpuLoadVolatile(words + 2 * which + 1);
+  return reinterpret_cast<S*>(static_cast<uintptr_t>(lo | (hi << 32)));
+}
+
+// For i in [lo, lo + count): the rank-order reduction of every rank's send[i] (exactly as reduceNKernel), written
+// to every rank's recv[i]. Shards of different ranks never overlap, so in-place buffers are safe: element i of a
+// rank's buffer is read and then written by the one thread that owns i.
+template <typename C, typename Op, bool kDiv>
+MIXCCL_KERNEL reduceToAllKernel(DirectTable table, int n, size_t lo, size_t count, uint32_t divisor) {
+  using S = typename C::Store;
+  const S* in[kMaxReduceInputs];
+  S* out[kMaxReduceInputs];
+  for (int r = 0; r < n; ++r) {
+    in[r] = directAddress<const S>(table.words[r], 0);
+    out[r] = directAddress<S>(table.words[r], 1);
+  }
+  const size_t stride = gpuThreadCount();
+  for (size_t i = lo + gpuThreadIndex(); i < lo + count; i += stride) {
+    S acc = in[0][i];
+    for (int r = 1; r < n; ++r) acc = reduceElement<C, Op, false>(acc, in[r][i], 0);
+    if (kDiv) acc = reduceElement<C, KeepOp, true>(acc, acc, divisor);
+    for (int q = 0; q < n; ++q) out[q][i] = acc;
+  }
+}
+
 // Bytes, in 16-byte packs where dst and src share their offset modulo 16.
 MIXCCL_KERNEL copyKernel(uint8_t* dst, const uint8_t* src, size_t n, Split split) {
   using P = Pack<uint8_t>;
