@@ -41,7 +41,7 @@ started=$(date +%s)
 # (transports/gpu_ipc: mapped device memory); "<n>thr": n ranks as threads of one process (one CUDA context, so
 # their kernels can run at once; -N 1 -t n) with MIXCCL_GPU_IPC=1; a suffix "r<size>" sets gpu_ipc's round
 # (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch.
-sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 2thr 4thr 8thr)
+sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 2thr 4thr 8thr 4thrr64M)
 # The rank count of a sweep label.
 label_ranks() { [[ "$1" =~ ^([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 
