@@ -63,6 +63,22 @@ int withCodec(mixcclDataType_t dt, F&& f) {
   }
 }
 
+// Calls go(op, std::integral_constant<bool, divide>) for the operator and division of `spec`; kInvalidSpec for an
+// operator the kernels do not have.
+template <typename Go>
+int withOpAndDivision(const ReduceSpec& spec, Go&& go) {
+  auto withDiv = [&](auto op) -> int {
+    return spec.divisor > 1 ? go(op, std::true_type{}) : go(op, std::false_type{});
+  };
+  switch (spec.op) {
+    case mixcclSum: return withDiv(SumOp{});
+    case mixcclProd: return withDiv(ProdOp{});
+    case mixcclMax: return withDiv(MaxOp{});
+    case mixcclMin: return withDiv(MinOp{});
+    default: return kInvalidSpec;
+  }
+}
+
 }  // namespace
 
 int launchReduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec, void* stream,
@@ -124,16 +140,7 @@ int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const
                         spec.divisor);
       return gpuLastError();
     };
-    auto withDiv = [&](auto op) -> int {
-      return spec.divisor > 1 ? go(op, std::true_type{}) : go(op, std::false_type{});
-    };
-    switch (spec.op) {
-      case mixcclSum: return withDiv(SumOp{});
-      case mixcclProd: return withDiv(ProdOp{});
-      case mixcclMax: return withDiv(MaxOp{});
-      case mixcclMin: return withDiv(MinOp{});
-      default: return kInvalidSpec;
-    }
+    return withOpAndDivision(spec, go);
   });
 }
 
@@ -152,16 +159,7 @@ int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t cou
       MIXCCL_GPU_LAUNCH(kernel, shape.blocks, shape.threads, stream, table, n, lo, count, spec.divisor);
       return gpuLastError();
     };
-    auto withDiv = [&](auto op) -> int {
-      return spec.divisor > 1 ? go(op, std::true_type{}) : go(op, std::false_type{});
-    };
-    switch (spec.op) {
-      case mixcclSum: return withDiv(SumOp{});
-      case mixcclProd: return withDiv(ProdOp{});
-      case mixcclMax: return withDiv(MaxOp{});
-      case mixcclMin: return withDiv(MinOp{});
-      default: return kInvalidSpec;
-    }
+    return withOpAndDivision(spec, go);
   });
 }
 
