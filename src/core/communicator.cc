@@ -33,6 +33,7 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
     GpuBackend* gpu = gpuBackend(t);
     if (gpu != nullptr && gpu->currentDevice(&comm->device_) == mixcclSuccess) {
       MIXCCL_TRY(gpu->loadKernels(/*onlyIfStarted=*/true));  // before a stream of this comm waits on a peer
+      comm->deviceGpu_ = gpu;
       break;
     }
     comm->device_ = -1;
@@ -89,7 +90,7 @@ Result Communicator::connect() {
   CPU_ZERO(&mine.cpus);
   if (sched_getaffinity(0, sizeof(mine.cpus), &mine.cpus) != 0) CPU_SET(0, &mine.cpus);
   Result allowedOk = allowedTransports(configString(cfg::kTransports), &mine.allowedTransports);
-  strncpy(mine.gpuBus, gpuBusInUse(device_).c_str(), sizeof(mine.gpuBus) - 1);
+  if (deviceGpu_ != nullptr) strncpy(mine.gpuBus, deviceGpu_->busIdInUse(device_).c_str(), sizeof(mine.gpuBus) - 1);
   peers_.resize(nranks_);
   // A rank with a bad MIXCCL_TRANSPORTS still takes part in the exchange (mask 0), so the others fail too.
   MIXCCL_TRY(bootstrap_->allGather(&mine, peers_.data(), sizeof(PeerInfo)));

@@ -109,6 +109,7 @@ class Communicator {
   int rank_ = 0;
   int nranks_ = 1;
   int device_ = -1;
+  GpuBackend* deviceGpu_ = nullptr;  // the backend of device_ (nullptr when device_ is -1)
   Options options_;
   WaitPolicy policy_;
   std::unique_ptr<Bootstrap> bootstrap_;

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "core/log.h"
-#include "device/gpu_backend.h"
 
 namespace mixccl {
 namespace {
@@ -19,16 +18,6 @@ bool mpsSeen() {
 }
 
 }  // namespace
-
-std::string gpuBusInUse(int device) {
-  if (device < 0) return "";
-  for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
-    GpuBackend* gpu = gpuBackend(t);
-    int current = -1;
-    if (gpu != nullptr && gpu->currentDevice(&current) == mixcclSuccess) return gpu->busIdInUse(device);
-  }
-  return "";
-}
 
 std::string noteSharedGpus(const std::vector<PeerInfo>& peers, int rank) {
   const PeerInfo& me = peers[size_t(rank)];

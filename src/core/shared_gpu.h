@@ -9,9 +9,6 @@
 
 namespace mixccl {
 
-// The PCI bus id of GPU `device` if this process uses it (a GPU backend has a context on it), else "".
-std::string gpuBusInUse(int device);
-
 // When ranks of different processes on one host use one GPU (equal PeerInfo::gpuBus) and no MPS daemon is seen
 // (CUDA_MPS_PIPE_DIRECTORY unset and no /tmp/nvidia-mps), the lowest such rank logs one warning naming them. Returns
 // the warning on that rank, "" everywhere else.
