@@ -48,6 +48,12 @@ class RecvChannel {
   virtual void release() = 0;
 };
 
+// A range of host memory.
+struct HostRange {
+  void* base = nullptr;
+  size_t bytes = 0;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -55,6 +61,10 @@ class Transport {
   virtual const TransportCaps& caps() const = 0;
   // True if this transport connects this rank to `peer`.
   virtual bool reaches(int peer) const = 0;
+  // The host memory the channels' slots live in: every pointer acquire() and peek() return lies inside one of
+  // these ranges, fixed from creation to destruction, so a GPU can be given direct access to the slots
+  // (GpuBackend::hostRegister; core/device_steps.h). Empty when the slots are not plain host memory of this process.
+  virtual std::vector<HostRange> slotMemory() const = 0;
   // Channels for `lane` < caps().maxLanes. Owned by the transport; valid until it is destroyed.
   virtual SendChannel* sendChannel(int peer, int lane) = 0;
   virtual RecvChannel* recvChannel(int peer, int lane) = 0;

@@ -8,6 +8,7 @@
 #include "algorithms/p2p.h"
 #include "core/cluster_init.h"
 #include "core/device_launch.h"
+#include "core/device_steps.h"
 #include "device/gpu_backend.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 #include "core/config.h"
@@ -163,20 +164,39 @@ Result Communicator::connect() {
   return bootstrap_->barrier();
 }
 
-Result Communicator::prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out) {
+Result Communicator::prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out,
+                             DeviceSteps* steps) {
   PlanContext ctx{rank_, nranks_, chunkBytes_, &cluster_};
   const Algorithm* algo = nullptr;
   MIXCCL_TRY(selector_.select(args, ctx, &algo));
   out->args = args;
   out->plan = plans_.get(*algo, args, ctx);
-  MIXCCL_LOG(kTrace, "%s count %llu: %s, %zu steps", collName(args.type),
-             static_cast<unsigned long long>(args.count), algo->name(), out->plan->steps.size());
-  if (out->plan->scratchElements > 0) {
-    out->scratch.reset(new char[out->plan->scratchElements * dataTypeSize(args.dtype)]);
+  MIXCCL_LOG(kTrace, "%s count %llu: %s, %zu steps%s", collName(args.type),
+             static_cast<unsigned long long>(args.count), algo->name(), out->plan->steps.size(),
+             steps != nullptr ? " on the GPU" : "");
+  return makeExecutor(send, recv, out, steps);
+}
+
+Result Communicator::makeExecutor(const void* send, void* recv, PreparedOp* out, DeviceSteps* steps) {
+  const size_t scratchBytes = out->plan->scratchElements * dataTypeSize(out->args.dtype);
+  void* scratch = nullptr;
+  if (scratchBytes > 0 && steps != nullptr) {
+    MIXCCL_TRY(steps->scratch(scratchBytes, &scratch));
+  } else if (scratchBytes > 0) {
+    out->scratch.reset(new char[scratchBytes]);
+    scratch = out->scratch.get();
   }
-  ExecBuffers bufs{send, recv, out->scratch.get()};
-  out->executor = std::make_unique<Executor>(*out->plan, args, rank_, nranks_, bufs, routes_, *backend_);
+  ExecBuffers bufs{send, recv, scratch};
+  out->executor = std::make_unique<Executor>(*out->plan, out->args, rank_, nranks_, bufs, routes_, *backend_,
+                                             steps != nullptr ? &steps->device() : nullptr);
   return mixcclSuccess;
+}
+
+bool Communicator::hasRemotePeers() const {
+  for (const PeerInfo& p : peers_) {
+    if (p.hostHash != peers_[size_t(rank_)].hostHash) return true;
+  }
+  return false;
 }
 
 Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) {
@@ -213,16 +233,11 @@ Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) 
 }
 
 Result Communicator::preparePointToPoint(const CollArgs& args, int peer, const void* send, void* recv,
-                                         PreparedOp* out) {
+                                         PreparedOp* out, DeviceSteps* steps) {
   const uint64_t chunkElems = chunkBytes_ / dataTypeSize(args.dtype);
   out->args = args;
   out->plan = std::make_shared<const Plan>(pointToPointPlan(args.type == CollType::kSend, peer, args.count, chunkElems));
-  if (out->plan->scratchElements > 0) {
-    out->scratch.reset(new char[out->plan->scratchElements * dataTypeSize(args.dtype)]);
-  }
-  ExecBuffers bufs{send, recv, out->scratch.get()};
-  out->executor = std::make_unique<Executor>(*out->plan, args, rank_, nranks_, bufs, routes_, *backend_);
-  return mixcclSuccess;
+  return makeExecutor(send, recv, out, steps);
 }
 
 ActiveOp Communicator::activeOp(std::vector<PreparedOp>& ops) {

@@ -22,6 +22,7 @@
 
 namespace mixccl {
 
+class DeviceSteps;
 class StagedRuntime;
 class GpuBackend;
 class GpuIpc;
@@ -63,15 +64,22 @@ class Communicator {
   const PeerInfo& peer(int r) const { return peers_[r]; }
   const ClusterView& cluster() const { return cluster_; }
 
-  // Selects an algorithm, fetches its plan and makes an executor over the given host buffers.
-  Result prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out);
+  // Selects an algorithm, fetches its plan and makes an executor over the given host buffers, or, with `steps`,
+  // over device buffers, its arithmetic on the GPU (core/device_steps.h; scratch from `steps` too).
+  Result prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out, DeviceSteps* steps = nullptr);
   // A send of `args.count` elements from `send` to `peer` (args.type kSend), or a receive into `recv` (kRecv).
-  Result preparePointToPoint(const CollArgs& args, int peer, const void* send, void* recv, PreparedOp* out);
+  Result preparePointToPoint(const CollArgs& args, int peer, const void* send, void* recv, PreparedOp* out,
+                             DeviceSteps* steps = nullptr);
   // Runs one collective now, to completion (the path of every call outside a group; allocation-free once warm).
   Result runNow(const CollArgs& args, const void* send, void* recv);
   // The ActiveOp that runs `ops` (all of this communicator) in order.
   ActiveOp activeOp(std::vector<PreparedOp>& ops);
   const WaitPolicy& waitPolicy() const { return policy_; }
+
+  // The transports that reach at least one peer.
+  const std::vector<Transport*>& transportsInUse() const { return used_; }
+  // Whether some peer is on another host.
+  bool hasRemotePeers() const;
 
   // The bootstrap's view of a peer's liveness, for ActiveOp::peerGone.
   std::function<bool(int, std::string*)> peerGoneCheck();
@@ -105,6 +113,8 @@ class Communicator {
  private:
   Communicator() = default;
   Result connect();
+  // The scratch and executor of `out`, whose args and plan are set.
+  Result makeExecutor(const void* send, void* recv, PreparedOp* out, DeviceSteps* steps);
 
   int rank_ = 0;
   int nranks_ = 1;

@@ -57,6 +57,7 @@ extern const ConfigVar kStreamWait;
 extern const ConfigVar kGpuIpc;
 extern const ConfigVar kGpuIpcChunkBytes;
 extern const ConfigVar kStagingMaxBytes;
+extern const ConfigVar kDeviceSteps;
 }  // namespace cfg
 
 }  // namespace mixccl

@@ -64,6 +64,11 @@ const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes,
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "
                                  "past it waits for earlier calls to release theirs"};
 
+const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "auto",
+                             "how a staged call on GPU buffers reduces: 1 on its GPU, chunk by chunk, straight "
+                             "out of and into the transports' slots; 0 on the CPU, after copying its buffers to "
+                             "host memory; auto: 1 when some peer is on another host (core/device_steps.h)"};
+
 }  // namespace cfg
 
 const std::vector<const ConfigVar*>& configRegistry() {
@@ -74,6 +79,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kSpinUs,     &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
       &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kGpuIpcChunkBytes, &cfg::kStagingMaxBytes,
+      &cfg::kDeviceSteps,
   };
   return all;
 }

@@ -5,6 +5,7 @@
 #include "core/communicator.h"
 #include "core/config.h"
 #include "core/datatype.h"
+#include "core/device_steps.h"
 #include "core/log.h"
 #include "core/pre_mul_sum.h"
 #include "core/staging_pool.h"
@@ -58,6 +59,9 @@ class Launch {
 
   // Rewrites `call` to staging pointers and enqueues the copies of its inputs on its stream.
   Result stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* staged);
+  // A call run by device steps: nothing is staged, but its stream takes part (the proxy waits for it to reach the
+  // call, and it waits for the proxy).
+  void runsOnDevice(const CollCall& call) { addStream(call.stream); }
   // Records, on every stream, the event the proxy waits for.
   Result recordInputEvents(GpuBackend* gpu, std::vector<void*>* events);
   // After the job is submitted: every stream waits for `ticket`, then copies the outputs back.
@@ -162,9 +166,16 @@ void Launch::release(bool enqueued) {
   pool_.releaseAfter(std::move(buffers_), std::move(events_), enqueued ? std::move(doneEvents_) : std::vector<void*>{});
 }
 
-// The host side of a staged job, on the proxy thread: scale deferred pre-mul-sum inputs, then run the calls.
-Result runStagedJob(Communicator& comm, std::vector<CollCall>& calls, Result inputs) {
+// The host side of a staged job, on the proxy thread: scale deferred pre-mul-sum inputs, then run the calls (those
+// with device steps with the communicator's device current on this thread).
+Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>& calls, Result inputs) {
   Result res = inputs;
+  int device = -1;
+  for (const CollCall& c : calls) {
+    if (c.deviceSteps != nullptr) device = std::max(device, c.device);
+  }
+  DeviceScope scope(device >= 0 ? rt.gpu() : nullptr, device);
+  if (res == mixcclSuccess) res = scope.status();
   for (CollCall& c : calls) {
     if (res != mixcclSuccess || !c.scale) continue;
     res = scaleInput(*c.scale, c.send, sendElements(c.args, comm.nranks()), &c.owned);
@@ -172,6 +183,7 @@ Result runStagedJob(Communicator& comm, std::vector<CollCall>& calls, Result inp
     c.args.op = mixcclSum;
   }
   if (res == mixcclSuccess) res = runHostCalls(calls);
+  if (rt.deviceSteps() != nullptr) rt.deviceSteps()->releaseScratch();
   if (res != mixcclSuccess) comm.setAsyncError(res);
   return res;
 }
@@ -183,7 +195,11 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
   StreamProxy::Job job;
   Result res = mixcclSuccess;
   for (size_t i = 0; i < calls.size() && res == mixcclSuccess; ++i) {
-    if (needsStaging(calls[i])) res = launch.stageInputs(gpu, &calls[i], &staged[i]);
+    if (calls[i].deviceSteps != nullptr) {
+      launch.runsOnDevice(calls[i]);
+    } else if (needsStaging(calls[i])) {
+      res = launch.stageInputs(gpu, &calls[i], &staged[i]);
+    }
   }
   if (res == mixcclSuccess) res = launch.recordInputEvents(gpu, &job.inputsReady);
   if (res != mixcclSuccess) {
@@ -193,7 +209,7 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
   const bool hostOnly = job.inputsReady.empty();
   job.keepResult = hostOnly;
   auto shared = std::make_shared<std::vector<CollCall>>(calls);
-  job.run = [&c, shared](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *shared, inputs); };
+  job.run = [&c, rt, shared](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *rt, *shared, inputs); };
   uint32_t ticket = 0;
   rt->proxy().submit(std::move(job), &ticket);
   if (hostOnly) {
@@ -263,12 +279,32 @@ Result StagedRuntime::create(GpuBackend* gpu, double timeoutSec, std::unique_ptr
 
 StagedRuntime::~StagedRuntime() {
   proxy_.reset();  // runs (or, after cancel(), fails) what is queued: every flag is advanced
+  if (steps_ != nullptr) {
+    DeviceScope scope(gpu_, stepsDevice_);
+    steps_.reset();
+  }
   const bool idle = pool_->waitIdle(kTeardownWaitSec);
   pool_.reset();
   if (idle) gpu_->freePinned(flag_);  // else a stream may still poll it
 }
 
 void StagedRuntime::cancel() { proxy_->cancel(); }
+
+void StagedRuntime::initDeviceSteps(Communicator& comm) {
+  if (stepsDecided_) return;
+  stepsDecided_ = true;
+  if (!deviceStepsWanted(comm.hasRemotePeers())) return;
+  std::string why;
+  DeviceSteps::create(gpu_, comm.transportsInUse(), &steps_, &why);
+  if (steps_ == nullptr) {
+    MIXCCL_LOG(kInfo, "rank %d: GPU buffers are staged through host memory and reduced by the CPU: %s", comm.rank(),
+               why.c_str());
+    return;
+  }
+  gpu_->currentDevice(&stepsDevice_);
+  MIXCCL_LOG(kInfo, "rank %d: staged calls on GPU buffers reduce on the GPU, straight out of the transports' slots",
+             comm.rank());
+}
 
 void StagedRuntime::drain() { proxy_->drain(); }
 
@@ -299,6 +335,8 @@ Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
   DeviceScope scope(rt->gpu(), device);
   MIXCCL_TRY(scope.status());
   MIXCCL_TRY(rt->gpu()->loadKernels(/*onlyIfStarted=*/false));  // a no-op after the first call on this device
+  rt->initDeviceSteps(c);
+  for (CollCall& call : calls) call.deviceSteps = deviceStepsFit(call) ? rt->deviceSteps() : nullptr;
   return enqueueStaged(c, rt, rt->gpu(), calls);
 }
 

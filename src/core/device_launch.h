@@ -19,6 +19,8 @@
 
 namespace mixccl {
 
+class Communicator;
+class DeviceSteps;
 class StagedRuntime;
 class StagingPool;
 class StreamProxy;
@@ -58,6 +60,11 @@ class StagedRuntime {
 
   StreamProxy& proxy() { return *proxy_; }
   StagingPool& pool() { return *pool_; }
+  // The GPU side of device-step calls (core/device_steps.h); null when the communicator does not use them.
+  DeviceSteps* deviceSteps() { return steps_.get(); }
+  // Decides, once (on the communicator's first staged call, with its device current), whether the communicator
+  // uses device steps, and sets them up if so.
+  void initDeviceSteps(Communicator& comm);
 
  private:
   StagedRuntime() = default;
@@ -65,6 +72,9 @@ class StagedRuntime {
   uint32_t* flag_ = nullptr;  // pinned word the proxy advances
   std::unique_ptr<StagingPool> pool_;
   std::unique_ptr<StreamProxy> proxy_;
+  std::unique_ptr<DeviceSteps> steps_;
+  bool stepsDecided_ = false;
+  int stepsDevice_ = -1;  // the device current when the steps were set up
 };
 
 }  // namespace mixccl

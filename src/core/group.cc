@@ -57,10 +57,11 @@ Result runHostCalls(std::vector<CollCall>& calls) {
     CommWork& w = it->second;
     Communicator& comm = *c.comm->impl;
     const bool isSend = c.args.type == CollType::kSend;
+    DeviceSteps* steps = c.deviceSteps;
     Result res = mixcclSuccess;
     if (c.args.type != CollType::kSend && c.args.type != CollType::kRecv) {
       w.chains[0].emplace_back();
-      res = comm.prepare(c.args, c.send, c.recv, &w.chains[0].back());
+      res = comm.prepare(c.args, c.send, c.recv, &w.chains[0].back(), steps);
     } else if (c.peer == comm.rank()) {
       (isSend ? w.selfSends : w.selfRecvs).push_back(&c);
     } else {
@@ -68,7 +69,7 @@ Result runHostCalls(std::vector<CollCall>& calls) {
       if (added) w.chains.emplace_back();
       std::vector<PreparedOp>& ops = w.chains[chain->second];
       ops.emplace_back();
-      res = comm.preparePointToPoint(c.args, c.peer, c.send, c.recv, &ops.back());
+      res = comm.preparePointToPoint(c.args, c.peer, c.send, c.recv, &ops.back(), steps);
     }
     if (res != mixcclSuccess) {
       comm.setAsyncError(res);

@@ -19,6 +19,8 @@
 
 namespace mixccl {
 
+class DeviceSteps;
+
 // One call: a collective (args.type < kNumCollTypes) or a point-to-point send/receive (args.type kSend/kRecv,
 // with `peer`; a send reads `send`, a receive writes `recv`).
 struct CollCall {
@@ -35,6 +37,9 @@ struct CollCall {
   // A pre-mul-sum left to the staged path (its input, or its scalar, is on a GPU): applied to the staged input.
   std::optional<PreMulSumOp> scale;
   MemoryType scalarMem = MemoryType::kHost;  // where scale->pointer lives (if it is set)
+  // Set when the staged path runs the call with device steps (core/device_steps.h): the executor works on the
+  // device buffers, its arithmetic on the GPU.
+  DeviceSteps* deviceSteps = nullptr;
 };
 
 bool inGroup();

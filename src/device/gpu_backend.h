@@ -61,6 +61,12 @@ class GpuBackend : public DeviceBackend {
   // every device's address space at the same address (kernels may read it: streamWaitFlag's flags).
   virtual Result allocPinned(size_t bytes, void** out) = 0;
   virtual Result freePinned(void* ptr) = 0;
+  // Page-locks `bytes` of existing host memory at `ptr` (memory this library owns, e.g. a transport's slots) and
+  // maps it into every device's address space at the same address, as allocPinned memory: copies to and from it
+  // run at full speed and kernels may load and store it. Fails, registering nothing, where the device would see it
+  // at another address. hostUnregister(ptr) undoes it (ptr as registered).
+  virtual Result hostRegister(void* ptr, size_t bytes) = 0;
+  virtual Result hostUnregister(void* ptr) = 0;
 
   // ---- Stream-ordered work.
   // memcpy in any direction between host, pinned and device memory (the runtime's copy engines).

@@ -19,6 +19,7 @@
 //                                           (as GpuBackend's streamWaitFlag / streamWriteFlag); false with the
 //                                           reason in *error when unavailable
 //   getDevice, setDevice, queryPointer, malloc, free, hostAlloc, hostFree (sizes > 0, pointers not null),
+//   hostRegister (page-lock and map, portable), hostUnregister, hostDevicePointer (where a device sees it),
 //   memcpyAsync, streamCreate, streamDestroy, streamSynchronize, eventCreate, eventDestroy, eventRecord,
 //   streamWaitEvent, eventQuery (*done = false for a pending event), ipcGetMemHandle, ipcOpenMemHandle,
 //   ipcCloseMemHandle
@@ -88,6 +89,21 @@ class GpuBackendCommon final : public GpuBackend {
   Result freeDevice(void* ptr) override { return ptr == nullptr ? mixcclSuccess : Rt::free(ptr); }
   Result allocPinned(size_t bytes, void** out) override { return Rt::hostAlloc(bytes == 0 ? 1 : bytes, out); }
   Result freePinned(void* ptr) override { return ptr == nullptr ? mixcclSuccess : Rt::hostFree(ptr); }
+  Result hostRegister(void* ptr, size_t bytes) override {
+    if (ptr == nullptr || bytes == 0) {
+      return failf(mixcclInvalidArgument, "%s backend: hostRegister of %zu bytes at %p", Rt::kName, bytes, ptr);
+    }
+    MIXCCL_TRY(Rt::hostRegister(ptr, bytes));
+    void* seen = nullptr;
+    Result r = Rt::hostDevicePointer(ptr, &seen);
+    if (r == mixcclSuccess && seen != ptr) {
+      r = failf(mixcclSystemError, "%s backend: registered host memory %p is at %p on the device; kernels need the "
+                "same address", Rt::kName, ptr, seen);
+    }
+    if (r != mixcclSuccess) Rt::hostUnregister(ptr);
+    return r;
+  }
+  Result hostUnregister(void* ptr) override { return Rt::hostUnregister(ptr); }
 
   // ---- Stream-ordered work.
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override {

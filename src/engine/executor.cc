@@ -8,8 +8,8 @@
 namespace mixccl {
 
 Executor::Executor(const Plan& plan, const CollArgs& args, int rank, int nranks, ExecBuffers buffers,
-                   const std::vector<Transport*>& routes, DeviceBackend& backend)
-    : rank_(rank), nranks_(nranks), routes_(routes), backend_(backend) {
+                   const std::vector<Transport*>& routes, DeviceBackend& backend, StepDevice* device)
+    : rank_(rank), nranks_(nranks), routes_(routes), backend_(backend), device_(device) {
   reset(plan, args, buffers);
 }
 
@@ -20,6 +20,8 @@ void Executor::reset(const Plan& plan, const CollArgs& args, ExecBuffers buffers
   buffers_ = buffers;
   next_.assign(plan.laneBegin.begin(), plan.laneBegin.end() - 1);
   lanesLeft_ = plan.numLanes();
+  running_.assign(device_ != nullptr ? plan.numLanes() : 0, Running{});
+  busyLanes_ = 0;
   waitNext_.clear();
   for (size_t lane = 0; !plan.waits.empty() && lane < plan.numLanes(); ++lane) {
     auto first = std::lower_bound(plan.waits.begin(), plan.waits.end(), plan.laneBegin[lane],
@@ -55,8 +57,8 @@ const char* Executor::slicePtr(const Slice& s) const {
   return base + s.offset * elemBytes_;
 }
 
-Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
-  *ran = false;
+Result Executor::tryStep(size_t lane, const Step& step, StepState* state) {
+  *state = StepState::kBlocked;
   const size_t bytes = step.count * elemBytes_;
   RecvChannel* rc = nullptr;
   const void* in = nullptr;
@@ -85,30 +87,64 @@ Result Executor::tryStep(size_t lane, const Step& step, bool* ran) {
     if (out == nullptr) return mixcclSuccess;  // the peeked input stays where it is until the next try
   }
 
-  const char* local = slicePtr(step.src);
   char* dst = const_cast<char*>(slicePtr(step.dst));
   // The reduced value is written once (to the local destination if there is one, else into the send slot) and
   // copied from there to the other output: every rank that gets it gets the same bits.
-  char* first = dst != nullptr ? dst : out;
-  char* second = dst != nullptr ? out : nullptr;
-  ReduceSpec spec{args_.dtype, args_.op == mixcclAvg ? mixcclSum : args_.op, 0};
-  if ((step.flags & Step::kFinal) && args_.op == mixcclAvg && nranks_ > 1) spec.divisor = nranks_;
-
-  if (in != nullptr && local != nullptr) {
-    backend_.reduce(first, local, in, step.count, spec);
-  } else {
-    const char* only = in != nullptr ? static_cast<const char*>(in) : local;
-    if (spec.divisor > 1) {
-      backend_.postOp(first, only, step.count, spec);
-    } else if (first != only) {
-      backend_.copy(first, only, bytes);
-    }
+  MIXCCL_TRY(compute(step, in, slicePtr(step.src), dst != nullptr ? dst : out, dst != nullptr ? out : nullptr));
+  if (device_ != nullptr) {
+    // The slots stay held until the device has done the arithmetic.
+    Running& r = running_[lane];
+    MIXCCL_TRY(device_->fence(&r.fence));
+    r.rc = rc;
+    r.sc = sc;
+    r.bytes = bytes;
+    r.active = true;
+    ++busyLanes_;
+    *state = StepState::kRunning;
+    return mixcclSuccess;
   }
-  if (second != nullptr) backend_.copy(second, first, bytes);
-
   if (rc != nullptr) rc->release();
   if (sc != nullptr) sc->post(bytes);
-  *ran = true;
+  *state = StepState::kDone;
+  return mixcclSuccess;
+}
+
+Result Executor::compute(const Step& step, const void* in, const char* local, char* first, char* second) {
+  const size_t bytes = step.count * elemBytes_;
+  ReduceSpec spec{args_.dtype, args_.op == mixcclAvg ? mixcclSum : args_.op, 0};
+  if ((step.flags & Step::kFinal) && args_.op == mixcclAvg && nranks_ > 1) spec.divisor = nranks_;
+  const char* only = in != nullptr ? static_cast<const char*>(in) : local;
+  const bool both = in != nullptr && local != nullptr;
+  if (device_ != nullptr) {
+    if (both) {
+      MIXCCL_TRY(device_->reduce(first, local, in, step.count, spec));
+    } else if (spec.divisor > 1) {
+      MIXCCL_TRY(device_->postOp(first, only, step.count, spec));
+    } else if (first != only) {
+      MIXCCL_TRY(device_->copy(first, only, bytes));
+    }
+    if (second != nullptr) MIXCCL_TRY(device_->copy(second, first, bytes));
+    return mixcclSuccess;
+  }
+  if (both) {
+    backend_.reduce(first, local, in, step.count, spec);
+  } else if (spec.divisor > 1) {
+    backend_.postOp(first, only, step.count, spec);
+  } else if (first != only) {
+    backend_.copy(first, only, bytes);
+  }
+  if (second != nullptr) backend_.copy(second, first, bytes);
+  return mixcclSuccess;
+}
+
+Result Executor::finishRunning(size_t lane, bool* ended) {
+  Running& r = running_[lane];
+  MIXCCL_TRY(device_->reached(r.fence, ended));
+  if (!*ended) return mixcclSuccess;
+  if (r.rc != nullptr) r.rc->release();
+  if (r.sc != nullptr) r.sc->post(r.bytes);
+  r = Running{};
+  --busyLanes_;
   return mixcclSuccess;
 }
 
@@ -124,11 +160,19 @@ Result Executor::advance(bool* progressed) {
   *progressed = false;
   for (size_t lane = 0; lane < next_.size(); ++lane) {
     const uint32_t end = plan_->laneBegin[lane + 1];
-    while (next_[lane] < end && !waitsForLane(lane)) {
-      bool ran = false;
-      MIXCCL_TRY(tryStep(lane, plan_->steps[next_[lane]], &ran));
-      if (!ran) break;
+    if (busyLanes_ > 0 && running_[lane].active) {
+      bool ended = false;
+      MIXCCL_TRY(finishRunning(lane, &ended));
+      if (!ended) continue;
       *progressed = true;
+      if (++next_[lane] == end) --lanesLeft_;
+    }
+    while (next_[lane] < end && !waitsForLane(lane)) {
+      StepState state = StepState::kBlocked;
+      MIXCCL_TRY(tryStep(lane, plan_->steps[next_[lane]], &state));
+      if (state == StepState::kBlocked) break;
+      *progressed = true;
+      if (state == StepState::kRunning) break;  // the lane moves on once the device has done the step
       if (++next_[lane] == end) --lanesLeft_;
     }
   }
@@ -137,7 +181,7 @@ Result Executor::advance(bool* progressed) {
 
 void Executor::blockedPeers(std::vector<int>* peers) const {
   for (size_t lane = 0; lane < next_.size(); ++lane) {
-    if (next_[lane] >= plan_->laneBegin[lane + 1] || laneWaiting(lane)) continue;
+    if (next_[lane] >= plan_->laneBegin[lane + 1] || laneWaiting(lane) || laneRunning(lane)) continue;
     const Step& s = plan_->steps[next_[lane]];
     // The sender of an input that has arrived may have finished and left (its messages stay readable): no
     // failure. The receiver of this step's output is always checked: it cannot have finished without it.
@@ -156,6 +200,10 @@ std::string Executor::waitingFor() const {
     const Step& s = plan_->steps[next_[lane]];
     std::ostringstream out;
     out << "step " << (next_[lane] - begin) << " of " << (end - begin) << " (lane " << lane << ") waits for ";
+    if (laneRunning(lane)) {
+      out << "its work on the GPU";
+      return out.str();
+    }
     if (s.hasRecv()) {
       size_t bytes = 0;
       RecvChannel* rc = routes_[s.recvPeer]->recvChannel(s.recvPeer, s.channel);

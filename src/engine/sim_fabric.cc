@@ -51,6 +51,7 @@ class SimTransport final : public Transport {
   const char* name() const override { return "sim"; }
   const TransportCaps& caps() const override { return caps_; }
   bool reaches(int peer) const override { return peer != rank_ && peer >= 0 && peer < nranks_; }
+  std::vector<HostRange> slotMemory() const override { return {}; }  // messages are allocated one by one
   SendChannel* sendChannel(int peer, int lane) override {
     if (lane < 0 || lane >= caps_.maxLanes) return nullptr;
     auto& ch = sends_[key(peer, lane)];

@@ -36,6 +36,14 @@ Result advanceAll(std::vector<ActiveOp>& ops, bool* progressed, bool* allDone) {
   return mixcclSuccess;
 }
 
+// Whether an op waits for work on a GPU (engine/step_device.h), which no transport event announces.
+bool anyDeviceBusy(const std::vector<ActiveOp>& ops) {
+  for (const ActiveOp& op : ops) {
+    if (!opDone(op) && op.chain[op.current]->deviceBusy()) return true;
+  }
+  return false;
+}
+
 // The culprit of an abort notice any of `op`'s transports received, or -1.
 int abortCulprit(const ActiveOp& op) {
   for (Transport* t : op.transports) {
@@ -153,7 +161,9 @@ Result runToCompletion(std::vector<ActiveOp>& ops, const WaitPolicy& policy) {
         }
       }
     }
-    if (transports.size() == 1) {
+    if (anyDeviceBusy(ops)) {
+      sched_yield();  // the GPU's completion wakes no one: poll
+    } else if (transports.size() == 1) {
       transports[0]->waitForEvent(tokens[0], kSleepSliceNs);
     } else if (!transports.empty()) {
       // Several transports: no single word to sleep on; take short naps on each in turn.

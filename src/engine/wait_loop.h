@@ -1,5 +1,6 @@
 #pragma once
-// Drives executors to completion on the calling thread: poll, spin briefly, then sleep until a peer posts.
+// Drives executors to completion on the calling thread: poll, spin briefly, then sleep until a peer posts (or,
+// while an executor waits for its GPU work, poll without sleeping).
 //
 // Contract: returns mixcclSuccess once every executor is done. It gives up, with one logged error naming the
 // rank, the collective, the step and the peer, when (a) a peer the executors wait for has died

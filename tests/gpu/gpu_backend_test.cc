@@ -4,6 +4,7 @@
 #include "device/gpu_backend.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -248,6 +249,36 @@ TEST_P(GpuBackendTest, CopiesEveryDirectionAndTheCopyKernel) {
   EXPECT_EQ(download(d1, 1000), std::vector<uint8_t>(src.begin(), src.begin() + 1000));
   EXPECT_EQ(be_->streamDestroy(stream), mixcclSuccess);
   EXPECT_EQ(be_->freePinned(pinned), mixcclSuccess);
+}
+
+// Device steps (core/device_steps.h): a kernel reduces device memory with registered host memory (a shared
+// mapping, as a transport's slots are) and writes its result into registered host memory.
+TEST_P(GpuBackendTest, KernelsLoadAndStoreRegisteredHostMemory) {
+  const size_t count = (1 << 20) + 3;
+  const size_t bytes = count * sizeof(float);
+  void* shared = mmap(nullptr, 2 * bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  auto* in = static_cast<float*>(shared);
+  float* out = in + count;
+  std::vector<float> local(count);
+  for (size_t i = 0; i < count; ++i) {
+    in[i] = float(i % 1000);
+    local[i] = 0.5f;
+  }
+  ASSERT_EQ(be_->hostRegister(shared, 2 * bytes), mixcclSuccess);
+  std::vector<uint8_t> raw(bytes);
+  std::memcpy(raw.data(), local.data(), bytes);
+  void* d = upload(raw);
+  void* stream = nullptr;
+  ASSERT_EQ(be_->streamCreate(&stream), mixcclSuccess);
+  const ReduceSpec spec{mixcclFloat32, mixcclSum, 0};
+  ASSERT_EQ(be_->reduceAsync(out, d, in, count, spec, stream), mixcclSuccess);
+  ASSERT_EQ(be_->streamSynchronize(stream), mixcclSuccess);
+  for (size_t i = 0; i < count; i += 4099) ASSERT_EQ(out[i], float(i % 1000) + 0.5f) << "element " << i;
+  EXPECT_EQ(out[count - 1], float((count - 1) % 1000) + 0.5f);
+  EXPECT_EQ(be_->streamDestroy(stream), mixcclSuccess);
+  EXPECT_EQ(be_->hostUnregister(shared), mixcclSuccess);
+  munmap(shared, 2 * bytes);
 }
 
 TEST_P(GpuBackendTest, PointerQueriesNameMemoryAndDevice) {

@@ -17,6 +17,8 @@
 #                                    1, 2, 4 and 8 ranks on the one GPU, groups, a mixed CPU+GPU communicator
 #                                    (tests/multiproc/staged_device_test.cc with MIXCCL_TEST_REAL_GPU=1)
 #   staged_device_ipc(_kernel_wait)  the same with MIXCCL_GPU_IPC=1 (and with MIXCCL_STREAM_WAIT=kernel)
+#   staged_device_steps, device_steps  the same with MIXCCL_DEVICE_STEPS=1 (reductions on the GPU, straight out of
+#                                    the transports' slots), and tests/multiproc/device_steps_test.cc
 #   CPU unit tests                   seconds
 #   perf_sweep_N<label>              all_reduce_perf float sum, device buffers, 8 B..256 MiB (labels: sweep_ranks)
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
@@ -40,8 +42,9 @@ started=$(date +%s)
 # Sweeps by label: "<n>": n ranks (processes) on the GPU, staged; "<n>ipc": the same with MIXCCL_GPU_IPC=1
 # (transports/gpu_ipc: mapped device memory); "<n>thr": n ranks as threads of one process (one CUDA context, so
 # their kernels can run at once; -N 1 -t n) with MIXCCL_GPU_IPC=1; a suffix "r<size>" sets gpu_ipc's round
-# (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch.
-sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 2thr 4thr 8thr 4thrr64M)
+# (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch; "<n>dev":
+# n processes, staged with device steps (MIXCCL_DEVICE_STEPS=1: the GPU reduces straight out of the shm slots).
+sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 2thr 4thr 8thr 4thrr64M 4dev)
 # The rank count of a sweep label.
 label_ranks() { [[ "$1" =~ ^([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 
@@ -228,6 +231,11 @@ step staged_device_ipc 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_TES
   "$build/tests/staged_device_test" || true
 step staged_device_ipc_kernel_wait 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_STREAM_WAIT=kernel \
   MIXCCL_TEST_RANK_COUNTS="3" "$build/tests/staged_device_test" --gtest_filter='*EveryCollective*:*Groups*' || true
+# The same with device steps: the reductions on the GPU, reading and writing the shared-memory slots (registered
+# with cudaHostRegister), CPU-memory ranks of the same communicator included.
+step staged_device_steps 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_DEVICE_STEPS=1 MIXCCL_TEST_RANK_COUNTS="4" \
+  "$build/tests/staged_device_test" || true
+step device_steps 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" || true
 
 # The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
 for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
@@ -236,11 +244,13 @@ done
 
 # The sweeps of the perf table.
 for n in "${sweep_ranks[@]}"; do
-  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0
   [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
+  [[ "$n" == *dev* ]] && steps=1
   [[ "$n" == *thr* ]] && threads="$procs" procs=1
   [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
+    MIXCCL_DEVICE_STEPS="$steps" \
     "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 done

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/datatype.h"
 #include "core/status.h"
 #include "device/kernels/gpu_kernels.h"
 
@@ -29,6 +30,14 @@ struct Event {
 };
 
 Event* asEvent(void* e) { return static_cast<Event*>(e); }
+
+// Whether [p, p + bytes) lies inside one range of `m` (base -> bytes).
+bool within(const std::map<uintptr_t, size_t>& m, uintptr_t p, size_t bytes) {
+  auto it = m.upper_bound(p);
+  if (it == m.begin()) return false;
+  --it;
+  return p + bytes <= it->first + it->second;
+}
 
 void napUntil(const std::function<bool()>& ready) {
   while (!ready()) std::this_thread::sleep_for(std::chrono::microseconds(10));
@@ -119,17 +128,12 @@ Result EmulatedGpu::setDevice(int device) {
 Result EmulatedGpu::queryPointer(const void* ptr, PointerInfo* out) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto p = reinterpret_cast<uintptr_t>(ptr);
-  auto inside = [p](const std::map<uintptr_t, size_t>& m) {
-    auto it = m.upper_bound(p);
-    if (it == m.begin()) return false;
-    --it;
-    return p < it->first + it->second;
-  };
+  auto inside = [p](const std::map<uintptr_t, size_t>& m) { return within(m, p, 1); };
   PointerInfo info;
   if (inside(device_)) {
     info.type = MemoryType::kCuda;
     info.device = 0;
-  } else if (inside(pinned_)) {
+  } else if (inside(pinned_) || inside(registered_)) {
     info.pinned = true;
   }
   *out = info;
@@ -195,6 +199,47 @@ Result EmulatedGpu::freePinned(void* ptr) {
   return mixcclSuccess;
 }
 
+Result EmulatedGpu::hostRegister(void* ptr, size_t bytes) {
+  if (ptr == nullptr || bytes == 0) {
+    return failf(mixcclInvalidArgument, "emulated gpu: hostRegister of %zu bytes at %p", bytes, ptr);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto p = reinterpret_cast<uintptr_t>(ptr);
+  for (const auto* m : {&device_, &pinned_, &registered_}) {
+    auto it = m->lower_bound(p);
+    const bool overlapsNext = it != m->end() && it->first < p + bytes;
+    const bool overlapsPrev = it != m->begin() && std::prev(it)->first + std::prev(it)->second > p;
+    if (overlapsNext || overlapsPrev) {
+      return failf(mixcclInvalidUsage, "emulated gpu: hostRegister of %p (%zu bytes) overlaps memory the device "
+                   "already knows", ptr, bytes);
+    }
+  }
+  registered_[p] = bytes;
+  return mixcclSuccess;
+}
+
+Result EmulatedGpu::hostUnregister(void* ptr) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (registered_.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) {
+    return failf(mixcclInvalidArgument, "emulated gpu: hostUnregister of %p, which is not registered", ptr);
+  }
+  return mixcclSuccess;
+}
+
+size_t EmulatedGpu::liveHostRegistrations() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return registered_.size();
+}
+
+Result EmulatedGpu::checkKernelAccess(const void* ptr, size_t bytes, const char* what) {
+  if (bytes == 0) return mixcclSuccess;
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto p = reinterpret_cast<uintptr_t>(ptr);
+  if (within(device_, p, bytes) || within(pinned_, p, bytes) || within(registered_, p, bytes)) return mixcclSuccess;
+  return failf(mixcclInvalidUsage, "emulated gpu: a kernel's %s (%p, %zu bytes) is not device, pinned or registered "
+               "host memory (a device would fault)", what, ptr, bytes);
+}
+
 Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* stream) {
   if (bytes == 0 || dst == src) return mixcclSuccess;
   resolve(stream)->push([=] { std::memcpy(dst, src, bytes); });
@@ -232,6 +277,8 @@ Result EmulatedGpu::loadOnFirstLaunch() {
 
 Result EmulatedGpu::copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) {
   MIXCCL_TRY(loadOnFirstLaunch());
+  MIXCCL_TRY(checkKernelAccess(dst, bytes, "copy destination"));
+  MIXCCL_TRY(checkKernelAccess(src, bytes, "copy source"));
   resolve(stream)->push([=] { kernels::host::launchCopy(dst, src, bytes, nullptr); });
   return mixcclSuccess;
 }
@@ -239,12 +286,20 @@ Result EmulatedGpu::copyKernelAsync(void* dst, const void* src, size_t bytes, vo
 Result EmulatedGpu::reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                                 void* stream) {
   MIXCCL_TRY(loadOnFirstLaunch());
+  const size_t bytes = count * dataTypeSize(spec.dtype);
+  MIXCCL_TRY(checkKernelAccess(dst, bytes, "reduce output"));
+  MIXCCL_TRY(checkKernelAccess(a, bytes, "reduce input a"));
+  MIXCCL_TRY(checkKernelAccess(b, bytes, "reduce input b"));
+  ++reduceCalls_;
   resolve(stream)->push([=] { kernels::host::launchReduce(dst, a, b, count, spec, nullptr); });
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) {
   MIXCCL_TRY(loadOnFirstLaunch());
+  const size_t bytes = count * dataTypeSize(spec.dtype);
+  MIXCCL_TRY(checkKernelAccess(dst, bytes, "post-op output"));
+  MIXCCL_TRY(checkKernelAccess(src, bytes, "post-op input"));
   resolve(stream)->push([=] { kernels::host::launchPostOp(dst, src, count, spec, nullptr); });
   return mixcclSuccess;
 }
@@ -252,6 +307,9 @@ Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const 
 Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                                  void* stream) {
   MIXCCL_TRY(loadOnFirstLaunch());
+  const size_t bytes = count * dataTypeSize(spec.dtype);
+  MIXCCL_TRY(checkKernelAccess(dst, bytes, "n-input reduce output"));
+  for (int i = 0; i < n; ++i) MIXCCL_TRY(checkKernelAccess(srcs[i], bytes, "n-input reduce input"));
   ++reduceNCalls_;
   reduceNElements_ += count;
   std::vector<const void*> in(srcs, srcs + n);

@@ -3,7 +3,9 @@
 // tested on machines without a GPU. Installed as the CUDA backend with setGpuBackendForTesting.
 //
 // * "Device memory" is host memory this backend allocated; queryPointer reports it as CUDA memory of device 0.
-//   Pinned memory is host memory it allocated, reported as pinned host memory.
+//   Pinned memory is host memory it allocated, reported as pinned host memory; so is host memory given to
+//   hostRegister. Kernels (reduce, post-op, copy kernel, n-input reduce) may touch only those three kinds: any
+//   other pointer is an error at launch, as a real device would fault on it.
 // * A stream is a worker thread running its operations in order; nullptr is one default stream. Operations are
 //   the host build of the kernel source (kernels::host), memcpy, event records and waits.
 // * Every stream operation first sleeps `delayUs`, so that a caller that reads results before the stream ran,
@@ -45,6 +47,8 @@ class EmulatedGpu final : public GpuBackend {
   Result freeDevice(void* ptr) override;
   Result allocPinned(size_t bytes, void** out) override;
   Result freePinned(void* ptr) override;
+  Result hostRegister(void* ptr, size_t bytes) override;
+  Result hostUnregister(void* ptr) override;
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
@@ -73,12 +77,16 @@ class EmulatedGpu final : public GpuBackend {
   size_t reduceNCalls() const { return reduceNCalls_.load(); }
   // Elements combined by reduceNAsync so far (outputs, summed over the calls).
   size_t reduceNElements() const { return reduceNElements_.load(); }
+  // How many two-input reduce kernels were enqueued (device steps use them; the host-staged path never does).
+  size_t reduceCalls() const { return reduceCalls_.load(); }
   // How many reduce-to-all kernels were enqueued (gpu_ipc's direct rounds).
   size_t reduceToAllCalls() const { return reduceToAllCalls_.load(); }
   // The most pinned memory held at once so far.
   size_t peakPinnedBytes() const { return peakPinned_.load(); }
   // Device allocations and imported mappings not freed yet (leak checks).
   size_t liveDeviceAllocations();
+  // Host ranges registered with hostRegister and not unregistered yet.
+  size_t liveHostRegistrations();
 
   class Stream;
 
@@ -86,14 +94,19 @@ class EmulatedGpu final : public GpuBackend {
   Stream* resolve(void* stream);
   // The emulation of lazy kernel loading at a kernel launch (see the .cc).
   Result loadOnFirstLaunch();
+  // A kernel may load and store only device, pinned and registered host memory: any other byte of
+  // [ptr, ptr + bytes) is an error naming `what` (a real device faults on it).
+  Result checkKernelAccess(const void* ptr, size_t bytes, const char* what);
   std::mutex mu_;
   std::map<uintptr_t, size_t> device_;  // base -> bytes: own allocations and peers' imported mappings
   std::map<uintptr_t, int> fds_;        // own allocations: base -> memfd
   std::map<uintptr_t, size_t> pinned_;
+  std::map<uintptr_t, size_t> registered_;  // hostRegister'ed host ranges
   std::set<Stream*> streams_;
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
   std::atomic<bool> kernelsLoaded_{false};
+  std::atomic<size_t> reduceCalls_{0};
   std::atomic<size_t> reduceNCalls_{0};
   std::atomic<size_t> reduceNElements_{0};
   std::atomic<size_t> reduceToAllCalls_{0};

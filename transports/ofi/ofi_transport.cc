@@ -85,6 +85,10 @@ class OfiTransport final : public Transport, public detail::OfiCompletionSink {
   const char* name() const override { return "ofi"; }
   const TransportCaps& caps() const override { return caps_; }
   bool reaches(int peer) const override { return peerIndexOf(peer) >= 0; }
+  std::vector<HostRange> slotMemory() const override {
+    if (staging_ == nullptr) return {};
+    return {HostRange{staging_.get(), stagingBytes_}};
+  }
   SendChannel* sendChannel(int peer, int lane) override {
     int i = peerIndexOf(peer);
     return i < 0 || lane < 0 || lane >= kLanes ? nullptr : send_[channelIndex(i, lane)].get();
@@ -140,6 +144,7 @@ class OfiTransport final : public Transport, public detail::OfiCompletionSink {
   std::string provider_;
   std::unique_ptr<OfiEndpoint> ep_;
   std::unique_ptr<char, decltype(&free)> staging_{nullptr, &free};
+  size_t stagingBytes_ = 0;
   OfiChannelEnv env_;
   std::vector<std::unique_ptr<OfiSendChannel>> send_;  // by channelIndex
   std::vector<std::unique_ptr<OfiRecvChannel>> recv_;
@@ -179,6 +184,7 @@ Result OfiTransport::openFabric(fi_info* info) {
   staging_.reset(static_cast<char*>(aligned_alloc(kStagingAlign, bytes)));
   if (staging_ == nullptr) return failf(mixcclSystemError, "ofi: cannot allocate %zu bytes of staging memory", bytes);
   memset(staging_.get(), 0, bytes);
+  stagingBytes_ = bytes;
   MIXCCL_TRY(ep_->registerMemory(staging_.get(), bytes));
 
   env_.ep = ep_.get();

@@ -96,6 +96,14 @@ class ShmTransport final : public Transport {
   const char* name() const override { return "shm"; }
   const TransportCaps& caps() const override { return caps_; }
   bool reaches(int peer) const override { return peerIndex(peer) >= 0; }
+  // Our segment (the FIFOs we receive in) and the peers' (those we send into).
+  std::vector<HostRange> slotMemory() const override {
+    std::vector<HostRange> out;
+    for (const auto& seg : segments_) {
+      if (seg != nullptr) out.push_back(HostRange{seg->base(), seg->bytes()});
+    }
+    return out;
+  }
   SendChannel* sendChannel(int peer, int lane) override {
     int i = peerIndex(peer);
     return i < 0 || lane < 0 || lane >= geometry_.lanes ? nullptr : send_[channelIndex(i, lane)].get();

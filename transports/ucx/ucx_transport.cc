@@ -58,6 +58,10 @@ class UcxTransport final : public Transport {
   const char* name() const override { return "ucx"; }
   const TransportCaps& caps() const override { return caps_; }
   bool reaches(int peer) const override { return index(peer) >= 0; }
+  std::vector<HostRange> slotMemory() const override {
+    if (worker_ == nullptr) return {};
+    return {HostRange{worker_->memory(), worker_->memoryBytes()}};
+  }
   SendChannel* sendChannel(int peer, int lane) override {
     int i = index(peer);
     return i < 0 || lane < 0 || lane >= kLanes || send_.empty() ? nullptr : send_[channel(i, lane)].get();

@@ -80,6 +80,7 @@ Result UcxWorker::create(int rank, size_t memoryBytes, size_t largestMessage, st
     return failf(mixcclSystemError, "ucx: rank %d: ucp_mem_query failed: %s", rank, ucs_status_string(st));
   }
   w->memory_ = static_cast<char*>(attr.address);
+  w->memoryBytes_ = memoryBytes;
   *out = std::move(w);
   return mixcclSuccess;
 }

@@ -29,6 +29,7 @@ class UcxWorker {
 
   ucp_worker_h worker() const { return worker_; }
   char* memory() const { return memory_; }
+  size_t memoryBytes() const { return memoryBytes_; }
   ucp_mem_h memh() const { return memh_; }
   // This worker's address, to be given to the peers' ucp_ep_create.
   Result address(std::vector<char>* out) const;
@@ -51,6 +52,7 @@ class UcxWorker {
   int eventFd_ = -1;     // -1: the worker cannot sleep; sleep() naps briefly instead
   ucp_mem_h memh_ = nullptr;
   char* memory_ = nullptr;
+  size_t memoryBytes_ = 0;
   uint32_t events_ = 0;
 };
 

@@ -150,6 +150,16 @@ struct CudaRuntime {
     return mixcclSuccess;
   }
   static Result hostFree(void* ptr) { return check(cudaFreeHost(ptr), "cudaFreeHost"); }
+  static Result hostRegister(void* ptr, size_t bytes) {
+    return check(cudaHostRegister(ptr, bytes, cudaHostRegisterPortable | cudaHostRegisterMapped), "cudaHostRegister");
+  }
+  static Result hostUnregister(void* ptr) { return check(cudaHostUnregister(ptr), "cudaHostUnregister"); }
+  static Result hostDevicePointer(void* ptr, void** out) {
+    void* p = nullptr;
+    MIXCCL_TRY(check(cudaHostGetDevicePointer(&p, ptr, 0), "cudaHostGetDevicePointer"));
+    *out = p;
+    return mixcclSuccess;
+  }
   static Result memcpyAsync(void* dst, const void* src, size_t bytes, void* stream) {
     return check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, toStream(stream)), "cudaMemcpyAsync");
   }

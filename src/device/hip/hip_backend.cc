@@ -130,6 +130,16 @@ struct HipRuntime {
     return mixcclSuccess;
   }
   static Result hostFree(void* ptr) { return check(hipHostFree(ptr), "hipHostFree"); }
+  static Result hostRegister(void* ptr, size_t bytes) {
+    return check(hipHostRegister(ptr, bytes, hipHostRegisterPortable | hipHostRegisterMapped), "hipHostRegister");
+  }
+  static Result hostUnregister(void* ptr) { return check(hipHostUnregister(ptr), "hipHostUnregister"); }
+  static Result hostDevicePointer(void* ptr, void** out) {
+    void* p = nullptr;
+    MIXCCL_TRY(check(hipHostGetDevicePointer(&p, ptr, 0), "hipHostGetDevicePointer"));
+    *out = p;
+    return mixcclSuccess;
+  }
   static Result memcpyAsync(void* dst, const void* src, size_t bytes, void* stream) {
     return check(hipMemcpyAsync(dst, src, bytes, hipMemcpyDefault, toStream(stream)), "hipMemcpyAsync");
   }

@@ -1,0 +1,165 @@
+// Staged calls that reduce on the GPU, straight out of and into the transports' slots (core/device_steps.h):
+// every collective and a ring of sends exact with peers on other hosts (a network transport: device steps are on
+// by default there) and on one host when asked for (MIXCCL_DEVICE_STEPS=1, shared memory). On the emulated GPU the
+// test also sees that the kernels ran, that no buffer went through pinned staging memory, and that every slot
+// registration is undone at destroy; the emulation faults a kernel on host memory that was not registered, and
+// the last test checks that it does. With MIXCCL_TEST_REAL_GPU=1 (tests/gpu/run.sh) the same runs use the device.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "support/emulated_gpu.h"
+#include "support/exact_data.h"
+#include "support/rank_gpu.h"
+#include "support/rank_runner.h"
+#include "support/test_gpu.h"
+#include "support/transport_probe.h"
+
+namespace mixccl {
+namespace {
+
+using testing::initRankComm;
+using testing::rankCheck;
+using testing::RankGpu;
+using testing::runRanks;
+
+// Peers on other hosts: every rank claims a host of its own, and they meet over UCX (TCP on loopback).
+void useOtherHosts() {
+  setenv("MIXCCL_TRANSPORTS", "ucx", 1);
+  setenv("UCX_TLS", "tcp", 1);
+  setenv("UCX_NET_DEVICES", "lo", 1);
+}
+
+void clearEnv() {
+  for (const char* v : {"MIXCCL_TRANSPORTS", "UCX_TLS", "UCX_NET_DEVICES", "MIXCCL_DEVICE_STEPS"}) unsetenv(v);
+}
+
+std::string otherHostsUnavailable() {
+  return testing::transportUnavailable(
+      "ucx-tcp-lo", "ucx", "this build has no UCX transport (libucx-dev not found at configure time)", useOtherHosts,
+      [](const testing::RankRunResult& result) -> std::string {
+        if (!result.ok && (result.report.find("ucp_init failed") != std::string::npos ||
+                           result.report.find("ucp_worker_create failed") != std::string::npos)) {
+          return "UCX cannot create a context/worker with UCX_TLS=tcp: " + result.report;
+        }
+        return "";
+      });
+}
+
+// Every collective (fp32 sum and bf16 avg; a short and a many-chunk count; in and out of place) and a ring of
+// sends, exact. Then, on the emulation: whether two-input reduce kernels ran must match `onGpu`, nothing may have
+// been staged through pinned memory when `onGpu`, and no slot registration may outlive the communicator.
+int collectivesBody(int rank, int n, const mixcclUniqueId& id, bool ownHost, bool onGpu) {
+  if (ownHost) setenv("MIXCCL_HOSTNAME", ("device-steps-host-" + std::to_string(rank)).c_str(), 1);
+  RankGpu g;
+  if (!g.open(rank)) return 1;
+  mixcclComm_t comm = initRankComm(rank, n, id);
+  if (comm == nullptr) return 1;
+  int failures = 0;
+  for (int coll = 0; coll < 5; ++coll) {
+    for (auto [dt, op] : {std::pair{mixcclFloat32, mixcclSum}, std::pair{mixcclBfloat16, mixcclAvg}}) {
+      for (uint64_t count : {5ull, 200003ull}) {
+        for (bool inPlace : {false, true}) {
+          failures += testing::runDeviceCollective(g, comm, coll, count, dt, op, inPlace, rank, n);
+        }
+      }
+    }
+  }
+  const uint64_t count = 70001;
+  const int next = (rank + 1) % n, prev = (rank + n - 1) % n;
+  std::vector<char> in(count * 4), want(count * 4);
+  testdata::fillInput(in.data(), false, mixcclSum, mixcclFloat32, rank, n, 0, count);
+  testdata::fillInput(want.data(), false, mixcclSum, mixcclFloat32, prev, n, 0, count);
+  void* sendBuf = g.upload(in);
+  void* recvBuf = g.alloc(want.size());
+  bool sr = mixcclGroupStart() == mixcclSuccess;
+  sr &= mixcclSend(sendBuf, count, mixcclFloat32, next, comm, g.stream()) == mixcclSuccess;
+  sr &= mixcclRecv(recvBuf, count, mixcclFloat32, prev, comm, g.stream()) == mixcclSuccess;
+  sr &= mixcclGroupEnd() == mixcclSuccess;
+  failures += rankCheck(sr, rank, "send/recv group failed: %s", mixcclGetLastError(comm)) ? 0 : 1;
+  std::vector<char> got = g.download(recvBuf, want.size());
+  failures +=
+      rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank, "send/recv wrong") ? 0
+                                                                                                                   : 1;
+  mixcclCommDestroy(comm);
+  if (testing::testGpuIsEmulated()) {
+    auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());
+    failures += rankCheck((emu.reduceCalls() > 0) == onGpu, rank, "%zu reduce kernels ran; expected %s",
+                          emu.reduceCalls(), onGpu ? "some (device steps)" : "none (the CPU reduces)")
+                    ? 0
+                    : 1;
+    if (onGpu) {
+      // The flag word the streams wait on is the only pinned allocation.
+      failures += rankCheck(emu.peakPinnedBytes() <= 64, rank, "%zu bytes went through pinned staging memory",
+                            emu.peakPinnedBytes())
+                      ? 0
+                      : 1;
+    }
+    failures += rankCheck(emu.liveHostRegistrations() == 0, rank, "%zu slot registration(s) left after destroy",
+                          emu.liveHostRegistrations())
+                    ? 0
+                    : 1;
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+TEST(DeviceSteps, PeersOnOtherHostsReduceOnTheGpuStraightFromTheSlots) {
+  const std::string why = otherHostsUnavailable();
+  if (!why.empty()) GTEST_SKIP() << why;
+  useOtherHosts();
+  auto result = runRanks(
+      3,
+      [](int rank, int n, const mixcclUniqueId& id) {
+        return collectivesBody(rank, n, id, /*ownHost=*/true, /*onGpu=*/true);
+      },
+      300);
+  clearEnv();
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, RanksOfOneHostReduceOnTheGpuWhenAskedOverSharedMemory) {
+  setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+  auto result = runRanks(
+      4,
+      [](int rank, int n, const mixcclUniqueId& id) {
+        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/true);
+      },
+      300);
+  clearEnv();
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
+  clearEnv();
+  auto result = runRanks(
+      2,
+      [](int rank, int n, const mixcclUniqueId& id) {
+        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/false);
+      },
+      300);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, TheEmulatedGpuFaultsAKernelOnUnregisteredHostMemory) {
+  if (!testing::testGpuIsEmulated()) GTEST_SKIP() << "a check of the GPU emulation itself";
+  auto& emu = testing::installEmulatedGpu();
+  std::vector<float> a(256, 1.f), b(256, 2.f), out(256, 0.f);
+  const ReduceSpec spec{mixcclFloat32, mixcclSum, 0};
+  EXPECT_NE(emu.reduceAsync(out.data(), a.data(), b.data(), a.size(), spec, nullptr), mixcclSuccess);
+  EXPECT_NE(std::string(lastErrorMessage()).find("not device, pinned or registered"), std::string::npos)
+      << lastErrorMessage();
+  for (auto* v : {&a, &b, &out}) ASSERT_EQ(emu.hostRegister(v->data(), v->size() * sizeof(float)), mixcclSuccess);
+  ASSERT_EQ(emu.reduceAsync(out.data(), a.data(), b.data(), a.size(), spec, nullptr), mixcclSuccess);
+  ASSERT_EQ(emu.streamSynchronize(nullptr), mixcclSuccess);
+  EXPECT_EQ(out[255], 3.f);
+  EXPECT_NE(emu.hostRegister(a.data() + 1, 4), mixcclSuccess) << "an overlapping registration was accepted";
+  for (auto* v : {&a, &b, &out}) ASSERT_EQ(emu.hostUnregister(v->data()), mixcclSuccess);
+  EXPECT_EQ(emu.liveHostRegistrations(), 0u);
+  EXPECT_NE(emu.reduceAsync(out.data(), a.data(), b.data(), a.size(), spec, nullptr), mixcclSuccess);
+}
+
+}  // namespace
+}  // namespace mixccl
