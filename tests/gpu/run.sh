@@ -42,9 +42,10 @@ started=$(date +%s)
 # Sweeps by label: "<n>": n ranks (processes) on the GPU, staged; "<n>ipc": the same with MIXCCL_GPU_IPC=1
 # (transports/gpu_ipc: mapped device memory); "<n>thr": n ranks as threads of one process (one CUDA context, so
 # their kernels can run at once; -N 1 -t n) with MIXCCL_GPU_IPC=1; a suffix "r<size>" sets gpu_ipc's round
-# (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch; "<n>dev":
-# n processes, staged with device steps (MIXCCL_DEVICE_STEPS=1: the GPU reduces straight out of the shm slots).
-sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 2thr 4thr 8thr 4thrr64M 4dev)
+# (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch; "dev":
+# staged with device steps instead of gpu_ipc (MIXCCL_DEVICE_STEPS=1: the GPU reduces straight out of the shm
+# slots; "<n>dev" n processes, up to 64 MiB; "<n>thrdev" n threads of one process, whose kernels need no switch).
+sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 4thr 8thr 4thrr64M 4dev 4thrdev)
 # The rank count of a sweep label.
 label_ranks() { [[ "$1" =~ ^([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 
@@ -244,14 +245,15 @@ done
 
 # The sweeps of the perf table.
 for n in "${sweep_ranks[@]}"; do
-  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M
   [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
-  [[ "$n" == *dev* ]] && steps=1
+  [[ "$n" == *dev* ]] && steps=1 ipc=0
+  [[ "$n" == *dev* && "$n" != *thr* ]] && largest=64M  # processes time-slice the GPU at every step
   [[ "$n" == *thr* ]] && threads="$procs" procs=1
   [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
     MIXCCL_DEVICE_STEPS="$steps" \
-    "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e 256M -f 2 -d float -o sum -n 5 -w 2 \
+    "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e "$largest" -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 done
 

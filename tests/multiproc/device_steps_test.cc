@@ -37,17 +37,7 @@ void clearEnv() {
   for (const char* v : {"MIXCCL_TRANSPORTS", "UCX_TLS", "UCX_NET_DEVICES", "MIXCCL_DEVICE_STEPS"}) unsetenv(v);
 }
 
-std::string otherHostsUnavailable() {
-  return testing::transportUnavailable(
-      "ucx-tcp-lo", "ucx", "this build has no UCX transport (libucx-dev not found at configure time)", useOtherHosts,
-      [](const testing::RankRunResult& result) -> std::string {
-        if (!result.ok && (result.report.find("ucp_init failed") != std::string::npos ||
-                           result.report.find("ucp_worker_create failed") != std::string::npos)) {
-          return "UCX cannot create a context/worker with UCX_TLS=tcp: " + result.report;
-        }
-        return "";
-      });
-}
+std::string otherHostsUnavailable() { return testing::ucxUnavailable("ucx-tcp-lo", "tcp", useOtherHosts); }
 
 // Every collective (fp32 sum and bf16 avg; a short and a many-chunk count; in and out of place) and a ring of
 // sends, exact. Then, on the emulation: whether two-input reduce kernels ran must match `onGpu`, nothing may have
@@ -68,22 +58,7 @@ int collectivesBody(int rank, int n, const mixcclUniqueId& id, bool ownHost, boo
       }
     }
   }
-  const uint64_t count = 70001;
-  const int next = (rank + 1) % n, prev = (rank + n - 1) % n;
-  std::vector<char> in(count * 4), want(count * 4);
-  testdata::fillInput(in.data(), false, mixcclSum, mixcclFloat32, rank, n, 0, count);
-  testdata::fillInput(want.data(), false, mixcclSum, mixcclFloat32, prev, n, 0, count);
-  void* sendBuf = g.upload(in);
-  void* recvBuf = g.alloc(want.size());
-  bool sr = mixcclGroupStart() == mixcclSuccess;
-  sr &= mixcclSend(sendBuf, count, mixcclFloat32, next, comm, g.stream()) == mixcclSuccess;
-  sr &= mixcclRecv(recvBuf, count, mixcclFloat32, prev, comm, g.stream()) == mixcclSuccess;
-  sr &= mixcclGroupEnd() == mixcclSuccess;
-  failures += rankCheck(sr, rank, "send/recv group failed: %s", mixcclGetLastError(comm)) ? 0 : 1;
-  std::vector<char> got = g.download(recvBuf, want.size());
-  failures +=
-      rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank, "send/recv wrong") ? 0
-                                                                                                                   : 1;
+  failures += testing::runDeviceSendRecvRing(g, comm, 70001, mixcclFloat32, rank, n);
   mixcclCommDestroy(comm);
   if (testing::testGpuIsEmulated()) {
     auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());

@@ -164,19 +164,7 @@ TEST(StagedDevice, GroupsAllToAllAndSendRecvAreExact) {
     got = g.download(a2aRecv, a2aWant.size());
     ok &= rankCheck(testdata::countWrong(got.data(), a2aWant.data(), dt, count * n) == 0, rank, "all-to-all wrong");
     // A ring of sends and receives in one group.
-    const int next = (rank + 1) % n, prev = (rank + n - 1) % n;
-    std::vector<char> ringIn(count * 4), ringWant(count * 4);
-    testdata::fillInput(ringIn.data(), false, mixcclSum, dt, rank, n, 0, count);
-    testdata::fillInput(ringWant.data(), false, mixcclSum, dt, prev, n, 0, count);
-    void* ringSend = g.upload(ringIn);
-    void* ringRecv = g.alloc(ringWant.size());
-    bool sr = mixcclGroupStart() == mixcclSuccess;
-    sr &= mixcclSend(ringSend, count, dt, next, comm, g.stream()) == mixcclSuccess;
-    sr &= mixcclRecv(ringRecv, count, dt, prev, comm, g.stream()) == mixcclSuccess;
-    sr &= mixcclGroupEnd() == mixcclSuccess;
-    ok &= rankCheck(sr, rank, "send/recv group failed: %s", mixcclGetLastError(comm));
-    got = g.download(ringRecv, ringWant.size());
-    ok &= rankCheck(testdata::countWrong(got.data(), ringWant.data(), dt, count) == 0, rank, "send/recv wrong");
+    ok &= testing::runDeviceSendRecvRing(g, comm, count, dt, rank, n) == 0;
     mixcclCommDestroy(comm);
     return ok ? 0 : 1;
   };

@@ -49,16 +49,7 @@ void useSetting(const UcxSetting& s) {
 // Why the UCX transport cannot run here with `s` ("" if it can): not compiled in, or UCX fails to set up a
 // context/worker (found by initialising a 2-rank communicator once per setting).
 std::string unavailableReason(const UcxSetting& s) {
-  return testing::transportUnavailable(
-      s.name, "ucx", "this build has no UCX transport (libucx-dev not found at configure time)",
-      [&s] { useSetting(s); },
-      [&s](const testing::RankRunResult& result) -> std::string {
-        if (!result.ok && (result.report.find("ucp_init failed") != std::string::npos ||
-                           result.report.find("ucp_worker_create failed") != std::string::npos)) {
-          return std::string("UCX cannot create a context/worker with UCX_TLS=") + s.tls + ": " + result.report;
-        }
-        return "";
-      });
+  return testing::ucxUnavailable(s.name, s.tls, [&s] { useSetting(s); });
 }
 
 struct UcxCase {

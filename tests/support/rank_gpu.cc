@@ -105,6 +105,23 @@ mixcclResult_t callDeviceCollective(int coll, const void* send, void* recv, uint
 
 }  // namespace
 
+int runDeviceSendRecvRing(RankGpu& g, mixcclComm_t comm, uint64_t count, mixcclDataType_t dt, int rank, int n) {
+  const size_t esz = dataTypeSize(dt);
+  const int next = (rank + 1) % n, prev = (rank + n - 1) % n;
+  std::vector<char> in(count * esz), want(count * esz);
+  testdata::fillInput(in.data(), false, mixcclSum, dt, rank, n, 0, count);
+  testdata::fillInput(want.data(), false, mixcclSum, dt, prev, n, 0, count);
+  void* sendBuf = g.upload(in);
+  void* recvBuf = g.alloc(want.size());
+  bool ok = mixcclGroupStart() == mixcclSuccess;
+  ok &= mixcclSend(sendBuf, count, dt, next, comm, g.stream()) == mixcclSuccess;
+  ok &= mixcclRecv(recvBuf, count, dt, prev, comm, g.stream()) == mixcclSuccess;
+  ok &= mixcclGroupEnd() == mixcclSuccess;
+  if (!rankCheck(ok, rank, "send/recv group failed: %s", mixcclGetLastError(comm))) return 1;
+  std::vector<char> got = g.download(recvBuf, want.size());
+  return rankCheck(testdata::countWrong(got.data(), want.data(), dt, count) == 0, rank, "send/recv wrong") ? 0 : 1;
+}
+
 int runDeviceCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mixcclDataType_t dt,
                         mixcclRedOp_t op, bool inPlace, int rank, int n) {
   const int root = (n > 1) ? 1 : 0;

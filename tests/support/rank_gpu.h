@@ -49,4 +49,8 @@ bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t cou
 int runDeviceCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mixcclDataType_t dt,
                         mixcclRedOp_t op, bool inPlace, int rank, int n);
 
+// A ring of sends and receives in one group (each rank sends `count` elements of `dt` to rank + 1 and receives
+// from rank - 1) on g's device buffers, compared bitwise. Returns 0, or 1 with the failure printed for the rank.
+int runDeviceSendRecvRing(RankGpu& g, mixcclComm_t comm, uint64_t count, mixcclDataType_t dt, int rank, int n);
+
 }  // namespace mixccl::testing

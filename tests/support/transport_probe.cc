@@ -36,4 +36,16 @@ std::string transportUnavailable(const std::string& key, const std::string& tran
   return reason;
 }
 
+std::string ucxUnavailable(const std::string& key, const std::string& tls, const std::function<void()>& setEnv) {
+  return transportUnavailable(
+      key, "ucx", "this build has no UCX transport (libucx-dev not found at configure time)", setEnv,
+      [tls](const RankRunResult& result) -> std::string {
+        if (!result.ok && (result.report.find("ucp_init failed") != std::string::npos ||
+                           result.report.find("ucp_worker_create failed") != std::string::npos)) {
+          return "UCX cannot create a context/worker with UCX_TLS=" + tls + ": " + result.report;
+        }
+        return "";
+      });
+}
+
 }  // namespace mixccl::testing

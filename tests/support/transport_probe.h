@@ -19,4 +19,7 @@ std::string transportUnavailable(const std::string& key, const std::string& tran
                                  const std::function<void()>& setEnv,
                                  const std::function<std::string(const RankRunResult&)>& whyInitFailed);
 
+// transportUnavailable for UCX: not built, or UCX cannot create a context/worker in the environment `setEnv` makes.
+std::string ucxUnavailable(const std::string& key, const std::string& tls, const std::function<void()>& setEnv);
+
 }  // namespace mixccl::testing
