@@ -38,11 +38,13 @@ Result locate(CollCall* call, const PreMulSumOp* userOp) {
   if (call->send != nullptr) {
     MIXCCL_TRY(queryMemoryType(call->send, &info));
     call->sendMem = info.type;
+    call->sendDevice = info.device;
     if (info.device >= 0) call->device = info.device;
   }
   if (call->recv != nullptr) {
     MIXCCL_TRY(queryMemoryType(call->recv, &info));
     call->recvMem = info.type;
+    call->recvDevice = info.device;
     if (info.device >= 0) call->device = info.device;
   }
   if (userOp != nullptr && userOp->pointer != nullptr) {

@@ -170,11 +170,9 @@ void Launch::release(bool enqueued) {
 // with device steps with the communicator's device current on this thread).
 Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>& calls, Result inputs) {
   Result res = inputs;
-  int device = -1;
-  for (const CollCall& c : calls) {
-    if (c.deviceSteps != nullptr) device = std::max(device, c.device);
-  }
-  DeviceScope scope(device >= 0 ? rt.gpu() : nullptr, device);
+  const bool onDevice =
+      std::any_of(calls.begin(), calls.end(), [](const CollCall& c) { return c.deviceSteps != nullptr; });
+  DeviceScope scope(onDevice ? rt.gpu() : nullptr, rt.stepsDevice());
   if (res == mixcclSuccess) res = scope.status();
   for (CollCall& c : calls) {
     if (res != mixcclSuccess || !c.scale) continue;
@@ -183,7 +181,12 @@ Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>
     c.args.op = mixcclSum;
   }
   if (res == mixcclSuccess) res = runHostCalls(calls);
-  if (rt.deviceSteps() != nullptr) rt.deviceSteps()->releaseScratch();
+  if (onDevice) {
+    // After a failure, steps may still be queued on the GPU: they must end before the user's stream goes on.
+    Result drained = rt.deviceSteps()->drain();
+    if (res == mixcclSuccess) res = drained;
+    rt.deviceSteps()->releaseScratch();
+  }
   if (res != mixcclSuccess) comm.setAsyncError(res);
   return res;
 }
@@ -335,8 +338,11 @@ Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
   DeviceScope scope(rt->gpu(), device);
   MIXCCL_TRY(scope.status());
   MIXCCL_TRY(rt->gpu()->loadKernels(/*onlyIfStarted=*/false));  // a no-op after the first call on this device
-  rt->initDeviceSteps(c);
-  for (CollCall& call : calls) call.deviceSteps = deviceStepsFit(call) ? rt->deviceSteps() : nullptr;
+  if (device >= 0) rt->initDeviceSteps(c);
+  for (CollCall& call : calls) {
+    const bool fits = rt->deviceSteps() != nullptr && deviceStepsFit(call, rt->stepsDevice());
+    call.deviceSteps = fits ? rt->deviceSteps() : nullptr;
+  }
   return enqueueStaged(c, rt, rt->gpu(), calls);
 }
 

@@ -62,8 +62,10 @@ class StagedRuntime {
   StagingPool& pool() { return *pool_; }
   // The GPU side of device-step calls (core/device_steps.h); null when the communicator does not use them.
   DeviceSteps* deviceSteps() { return steps_.get(); }
-  // Decides, once (on the communicator's first staged call, with its device current), whether the communicator
-  // uses device steps, and sets them up if so.
+  // The GPU the device steps run on (-1 without them).
+  int stepsDevice() const { return stepsDevice_; }
+  // Decides, once (on the communicator's first staged call with a device buffer, with that buffer's device
+  // current), whether the communicator uses device steps, and sets them up if so.
   void initDeviceSteps(Communicator& comm);
 
  private:

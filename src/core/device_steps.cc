@@ -1,6 +1,7 @@
 #include "core/device_steps.h"
 
 #include <deque>
+#include <mutex>
 
 #include "core/communicator.h"
 #include "core/config.h"
@@ -24,7 +25,11 @@ class StreamStepDevice final : public StepDevice {
   Result postOp(void* dst, const void* src, size_t count, const ReduceSpec& spec) override {
     return gpu_->postOpAsync(dst, src, count, spec, stream_);
   }
-  Result copy(void* dst, const void* src, size_t bytes) override { return gpu_->copyAsync(dst, src, bytes, stream_); }
+  // A kernel, not the copy engines: between two slots (registered host memory) the runtime's copy would be
+  // synchronous with the host.
+  Result copy(void* dst, const void* src, size_t bytes) override {
+    return dst == src ? mixcclSuccess : gpu_->copyKernelAsync(dst, src, bytes, stream_);
+  }
   Result fence(uint64_t* fence) override {
     void* e = nullptr;
     if (!free_.empty()) {
@@ -69,6 +74,10 @@ class StreamStepDevice final : public StepDevice {
 
 void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transports, std::unique_ptr<DeviceSteps>* out,
                          std::string* why) {
+  if (!gpu->mapsHostMemoryInPlace()) {
+    *why = std::string("the ") + gpu->name() + " device does not see registered host memory at the host's address";
+    return;
+  }
   std::unique_ptr<DeviceSteps> steps(new DeviceSteps());
   steps->gpu_ = gpu;
   for (Transport* t : transports) {
@@ -128,6 +137,8 @@ Result DeviceSteps::scratch(size_t bytes, void** out) {
   return mixcclSuccess;
 }
 
+Result DeviceSteps::drain() { return gpu_->streamSynchronize(stream_); }
+
 void DeviceSteps::releaseScratch() {
   for (auto& [bytes, p] : usedScratch_) freeScratch_.emplace(bytes, p);
   usedScratch_.clear();
@@ -137,10 +148,16 @@ bool deviceStepsWanted(bool remotePeers) {
   const std::string mode = configString(cfg::kDeviceSteps);
   if (mode == "1") return true;
   if (mode == "0") return false;
+  if (mode != "auto") {
+    // Malformed configuration: said once, then the default (config.h's rule).
+    static std::once_flag said;
+    std::call_once(
+        said, [&mode] { MIXCCL_LOG(kWarn, "MIXCCL_DEVICE_STEPS=%s is not 0, 1 or auto; using auto", mode.c_str()); });
+  }
   return remotePeers;
 }
 
-bool deviceStepsFit(const CollCall& call) {
+bool deviceStepsFit(const CollCall& call, int device) {
   const Communicator& c = *call.comm->impl;
   if (call.scale || call.owned != nullptr) return false;
   // Messages to this rank itself are copied by the host (core/group.cc), so they stay in host memory.
@@ -148,8 +165,8 @@ bool deviceStepsFit(const CollCall& call) {
   if (p2p && call.peer == c.rank()) return false;
   const bool usesSend = readsSend(call.args, c.rank());
   const bool usesRecv = writesRecv(call.args, c.rank());
-  if (usesSend && call.sendMem == MemoryType::kHost) return false;
-  if (usesRecv && call.recvMem == MemoryType::kHost) return false;
+  if (usesSend && (call.sendMem == MemoryType::kHost || call.sendDevice != device)) return false;
+  if (usesRecv && (call.recvMem == MemoryType::kHost || call.recvDevice != device)) return false;
   return usesSend || usesRecv;
 }
 

@@ -34,8 +34,9 @@ namespace mixccl {
 
 class DeviceSteps {
  public:
-  // Registers the slot memory of `transports` with `gpu` and creates the stream. *out stays null, with the reason
-  // in *why, where device steps cannot be used (a transport without slot memory, a device that cannot map it).
+  // Registers the slot memory of `transports` with `gpu` (its current device: the steps' own) and creates the
+  // stream. *out stays null, with the reason in *why, where device steps cannot be used (a transport without slot
+  // memory, a device that cannot map registered host memory in place, a registration that failed).
   static void create(GpuBackend* gpu, const std::vector<Transport*>& transports, std::unique_ptr<DeviceSteps>* out,
                      std::string* why);
   ~DeviceSteps();  // waits for the stream, then unregisters and frees everything
@@ -48,6 +49,9 @@ class DeviceSteps {
   // releaseScratch(), which the job calls when it ends.
   Result scratch(size_t bytes, void** out);
   void releaseScratch();
+  // Waits until the GPU has done everything enqueued (a job that failed may have left work queued: the user's
+  // stream must not go on while it can still touch the buffers). Errors are logged by the backend.
+  Result drain();
 
  private:
   DeviceSteps() = default;
@@ -61,7 +65,8 @@ class DeviceSteps {
 
 // Whether MIXCCL_DEVICE_STEPS asks for device steps on a communicator; `remotePeers`: some peer is on another host.
 bool deviceStepsWanted(bool remotePeers);
-// Whether `call` can run with device steps: every buffer it uses is GPU memory, and no pre-mul-sum.
-bool deviceStepsFit(const CollCall& call);
+// Whether `call` can run with device steps: every buffer it uses is memory of GPU `device` (the steps' own), and
+// no pre-mul-sum.
+bool deviceStepsFit(const CollCall& call, int device);
 
 }  // namespace mixccl

@@ -34,6 +34,7 @@ struct CollCall {
   MemoryType sendMem = MemoryType::kHost;  // where `send` / `recv` live, as queried at the call
   MemoryType recvMem = MemoryType::kHost;
   int device = -1;                         // the GPU of the call's device buffers (-1: none)
+  int sendDevice = -1, recvDevice = -1;    // the GPU of `send` / `recv` (-1: host memory)
   // A pre-mul-sum left to the staged path (its input, or its scalar, is on a GPU): applied to the staged input.
   std::optional<PreMulSumOp> scale;
   MemoryType scalarMem = MemoryType::kHost;  // where scale->pointer lives (if it is set)

@@ -67,6 +67,9 @@ class GpuBackend : public DeviceBackend {
   // at another address. hostUnregister(ptr) undoes it (ptr as registered).
   virtual Result hostRegister(void* ptr, size_t bytes) = 0;
   virtual Result hostUnregister(void* ptr) = 0;
+  // Whether the current device sees registered host memory at the host's address (what hostRegister needs); false
+  // also where the runtime cannot tell. Logs nothing.
+  virtual bool mapsHostMemoryInPlace() = 0;
 
   // ---- Stream-ordered work.
   // memcpy in any direction between host, pinned and device memory (the runtime's copy engines).

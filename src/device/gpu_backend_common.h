@@ -20,6 +20,7 @@
 //                                           reason in *error when unavailable
 //   getDevice, setDevice, queryPointer, malloc, free, hostAlloc, hostFree (sizes > 0, pointers not null),
 //   hostRegister (page-lock and map, portable), hostUnregister, hostDevicePointer (where a device sees it),
+//   hostPointerUsable() (the current device sees registered host memory at the host's address; false if unknown),
 //   memcpyAsync, streamCreate, streamDestroy, streamSynchronize, eventCreate, eventDestroy, eventRecord,
 //   streamWaitEvent, eventQuery (*done = false for a pending event), ipcGetMemHandle, ipcOpenMemHandle,
 //   ipcCloseMemHandle
@@ -104,6 +105,7 @@ class GpuBackendCommon final : public GpuBackend {
     return r;
   }
   Result hostUnregister(void* ptr) override { return Rt::hostUnregister(ptr); }
+  bool mapsHostMemoryInPlace() override { return Rt::hostPointerUsable(); }
 
   // ---- Stream-ordered work.
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override {

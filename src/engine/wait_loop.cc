@@ -14,6 +14,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kSleepSliceNs = 20'000'000;  // 20 ms: how often a sleeping rank checks its peers' liveness
+// While a step waits for its GPU work: spin this long after the last progress, then nap this long between polls.
+constexpr auto kDeviceSpin = std::chrono::microseconds(50);
+constexpr auto kDeviceNap = std::chrono::microseconds(20);
 // How long a rank that finds a peer gone waits for that peer's abort notice, which may still be on its way (a
 // loaded host can run the peer's exit before this rank has read the notice the peer sent first).
 constexpr auto kNoticeGrace = std::chrono::milliseconds(200);
@@ -162,7 +165,12 @@ Result runToCompletion(std::vector<ActiveOp>& ops, const WaitPolicy& policy) {
       }
     }
     if (anyDeviceBusy(ops)) {
-      sched_yield();  // the GPU's completion wakes no one: poll
+      // The GPU's completion wakes no one: poll, spinning at first, then in naps shorter than a step's kernel.
+      if (now - lastProgress < kDeviceSpin) {
+        sched_yield();
+      } else {
+        std::this_thread::sleep_for(kDeviceNap);
+      }
     } else if (transports.size() == 1) {
       transports[0]->waitForEvent(tokens[0], kSleepSliceNs);
     } else if (!transports.empty()) {

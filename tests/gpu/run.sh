@@ -44,8 +44,9 @@ started=$(date +%s)
 # their kernels can run at once; -N 1 -t n) with MIXCCL_GPU_IPC=1; a suffix "r<size>" sets gpu_ipc's round
 # (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch; "dev":
 # staged with device steps instead of gpu_ipc (MIXCCL_DEVICE_STEPS=1: the GPU reduces straight out of the shm
-# slots; "<n>dev" n processes, up to 64 MiB; "<n>thrdev" n threads of one process, whose kernels need no switch).
-sweep_ranks=(1 2 4 8 2ipc 4ipc 8ipc 4ipcr32M 4thr 8thr 4thrr64M 4dev 4thrdev)
+# slots; "<n>dev" n processes, up to 64 MiB; "<n>thrdev" n threads of one process, whose kernels need no switch);
+# a suffix "c<size>" sets the pipeline chunk and the shm slot (MIXCCL_CHUNK_BYTES, MIXCCL_SHM_SLOT_BYTES; 128K).
+sweep_ranks=(1 2 4 8 4ipc 8ipc 4ipcr32M 4thr 8thr 4thrr64M 4dev 4thrdev 4thrdevc1M)
 # The rank count of a sweep label.
 label_ranks() { [[ "$1" =~ ^([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 
@@ -245,14 +246,15 @@ done
 
 # The sweeps of the perf table.
 for n in "${sweep_ranks[@]}"; do
-  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K
   [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
   [[ "$n" == *dev* ]] && steps=1 ipc=0
   [[ "$n" == *dev* && "$n" != *thr* ]] && largest=64M  # processes time-slice the GPU at every step
   [[ "$n" == *thr* ]] && threads="$procs" procs=1
   [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
+  [[ "$n" =~ c([0-9]+[KMG])$ ]] && chunk="${BASH_REMATCH[1]}"
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
-    MIXCCL_DEVICE_STEPS="$steps" \
+    MIXCCL_DEVICE_STEPS="$steps" MIXCCL_CHUNK_BYTES="$chunk" MIXCCL_SHM_SLOT_BYTES="$chunk" \
     "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e "$largest" -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 done

@@ -49,6 +49,7 @@ class EmulatedGpu final : public GpuBackend {
   Result freePinned(void* ptr) override;
   Result hostRegister(void* ptr, size_t bytes) override;
   Result hostUnregister(void* ptr) override;
+  bool mapsHostMemoryInPlace() override { return true; }  // host memory is the emulation's device memory
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,

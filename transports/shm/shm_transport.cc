@@ -96,11 +96,19 @@ class ShmTransport final : public Transport {
   const char* name() const override { return "shm"; }
   const TransportCaps& caps() const override { return caps_; }
   bool reaches(int peer) const override { return peerIndex(peer) >= 0; }
-  // Our segment (the FIFOs we receive in) and the peers' (those we send into).
+  // The FIFOs we receive in (our segment past its header) and, in each peer's segment, the FIFOs we send into
+  // (contiguous, page-aligned): only pages this rank touches.
   std::vector<HostRange> slotMemory() const override {
     std::vector<HostRange> out;
-    for (const auto& seg : segments_) {
-      if (seg != nullptr) out.push_back(HostRange{seg->base(), seg->bytes()});
+    const size_t ownFifos = geometry_.lanes * geometry_.fifoStride();
+    for (int i = 0; i < int(segments_.size()); ++i) {
+      if (segments_[size_t(i)] == nullptr) continue;
+      char* base = static_cast<char*>(segments_[size_t(i)]->base());
+      if (i == me_) {
+        out.push_back(HostRange{base + geometry_.fifoOffset(0, 0), geometry_.segmentBytes() - geometry_.fifoOffset(0, 0)});
+      } else {
+        out.push_back(HostRange{base + geometry_.fifoOffset(me_, 0), ownFifos});
+      }
     }
     return out;
   }

@@ -154,6 +154,12 @@ struct CudaRuntime {
     return check(cudaHostRegister(ptr, bytes, cudaHostRegisterPortable | cudaHostRegisterMapped), "cudaHostRegister");
   }
   static Result hostUnregister(void* ptr) { return check(cudaHostUnregister(ptr), "cudaHostUnregister"); }
+  static bool hostPointerUsable() {
+    int device = 0, value = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&value, cudaDevAttrCanUseHostPointerForRegisteredMem, device) == cudaSuccess &&
+           value != 0;
+  }
   static Result hostDevicePointer(void* ptr, void** out) {
     void* p = nullptr;
     MIXCCL_TRY(check(cudaHostGetDevicePointer(&p, ptr, 0), "cudaHostGetDevicePointer"));

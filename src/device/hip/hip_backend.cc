@@ -134,6 +134,15 @@ struct HipRuntime {
     return check(hipHostRegister(ptr, bytes, hipHostRegisterPortable | hipHostRegisterMapped), "hipHostRegister");
   }
   static Result hostUnregister(void* ptr) { return check(hipHostUnregister(ptr), "hipHostUnregister"); }
+  static bool hostPointerUsable() {
+    int device = 0, value = 0;
+    if (hipGetDevice(&device) != hipSuccess) return false;
+    if (hipDeviceGetAttribute(&value, hipDeviceAttributeCanUseHostPointerForRegisteredMem, device) != hipSuccess) {
+      (void)hipGetLastError();  // an attribute this runtime does not know is an answer (no), not an error
+      return false;
+    }
+    return value != 0;
+  }
   static Result hostDevicePointer(void* ptr, void** out) {
     void* p = nullptr;
     MIXCCL_TRY(check(hipHostGetDevicePointer(&p, ptr, 0), "hipHostGetDevicePointer"));
