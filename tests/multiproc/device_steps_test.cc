@@ -118,6 +118,58 @@ TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(DeviceSteps, RanksThatReduceOnTheGpuAndRanksThatDoNotAgree) {
+  // The plans do not depend on where a rank reduces: rank 1 stages through host memory, the others do not.
+  auto result = runRanks(
+      3,
+      [](int rank, int n, const mixcclUniqueId& id) {
+        setenv("MIXCCL_DEVICE_STEPS", rank == 1 ? "0" : "1", 1);
+        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/rank != 1);
+      },
+      300);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, AGroupOfADeviceStepCallAndAStagedCallIsExact) {
+  // The all-reduce's buffers are on the GPU (device steps); the all-gather receives into host memory, so it is
+  // staged. Both are in one group, so in one proxy job.
+  setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+  auto result = runRanks(3, [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const uint64_t count = 100003;
+    const mixcclDataType_t dt = mixcclFloat32;
+    std::vector<char> arIn(count * 4), arWant(count * 4), agIn(count * 4), agWant(count * 4 * n);
+    std::vector<char> agOut(agWant.size(), 0);
+    testdata::fillSend(0, arIn.data(), count, dt, mixcclSum, 0, rank, n);
+    testdata::fillExpectedRecv(0, arWant.data(), count, dt, mixcclSum, 0, rank, n);
+    testdata::fillSend(1, agIn.data(), count, dt, mixcclSum, 0, rank, n);
+    testdata::fillExpectedRecv(1, agWant.data(), count, dt, mixcclSum, 0, rank, n);
+    void* ar = g.upload(arIn);
+    void* agSend = g.upload(agIn);
+    bool ok = mixcclGroupStart() == mixcclSuccess;
+    ok &= mixcclAllReduce(ar, ar, count, dt, mixcclSum, comm, g.stream()) == mixcclSuccess;
+    ok &= mixcclAllGather(agSend, agOut.data(), count, dt, comm, g.stream()) == mixcclSuccess;
+    ok &= mixcclGroupEnd() == mixcclSuccess;
+    ok = rankCheck(ok, rank, "group failed: %s", mixcclGetLastError(comm));
+    std::vector<char> got = g.download(ar, arWant.size());  // synchronises the stream: the all-gather is done too
+    ok &= rankCheck(testdata::countWrong(got.data(), arWant.data(), dt, count) == 0, rank, "all-reduce wrong");
+    ok &= rankCheck(testdata::countWrong(agOut.data(), agWant.data(), dt, count * n) == 0, rank, "all-gather wrong");
+    mixcclCommDestroy(comm);
+    if (testing::testGpuIsEmulated()) {
+      auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());
+      ok &= rankCheck(emu.reduceCalls() > 0, rank, "the all-reduce did not reduce on the GPU");
+      ok &= rankCheck(emu.peakPinnedBytes() >= count * 4, rank, "the all-gather was not staged (%zu pinned bytes)",
+                      emu.peakPinnedBytes());
+    }
+    return ok ? 0 : 1;
+  });
+  clearEnv();
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(DeviceSteps, TheEmulatedGpuFaultsAKernelOnUnregisteredHostMemory) {
   if (!testing::testGpuIsEmulated()) GTEST_SKIP() << "a check of the GPU emulation itself";
   auto& emu = testing::installEmulatedGpu();
