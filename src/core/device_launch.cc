@@ -300,8 +300,14 @@ void StagedRuntime::initDeviceSteps(Communicator& comm) {
   std::string why;
   DeviceSteps::create(gpu_, comm.transportsInUse(), &steps_, &why);
   if (steps_ == nullptr) {
-    MIXCCL_LOG(kInfo, "rank %d: GPU buffers are staged through host memory and reduced by the CPU: %s", comm.rank(),
-               why.c_str());
+    // Asked for explicitly (MIXCCL_DEVICE_STEPS=1), not getting them is worth a warning.
+    if (configString(cfg::kDeviceSteps) == "1") {
+      MIXCCL_LOG(kWarn, "rank %d: MIXCCL_DEVICE_STEPS=1, but GPU buffers are staged through host memory and reduced "
+                 "by the CPU: %s", comm.rank(), why.c_str());
+    } else {
+      MIXCCL_LOG(kInfo, "rank %d: GPU buffers are staged through host memory and reduced by the CPU: %s", comm.rank(),
+                 why.c_str());
+    }
     return;
   }
   gpu_->currentDevice(&stepsDevice_);

@@ -130,6 +130,20 @@ TEST(DeviceSteps, RanksThatReduceOnTheGpuAndRanksThatDoNotAgree) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(DeviceSteps, ADeviceThatCannotMapHostMemoryInPlaceStagesThroughIt) {
+  if (!testing::testGpuIsEmulated()) GTEST_SKIP() << "needs the emulation to play a device without the attribute";
+  setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+  auto result = runRanks(
+      2,
+      [](int rank, int n, const mixcclUniqueId& id) {
+        testing::installEmulatedGpu().setMapsHostMemoryInPlace(false);
+        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/false);
+      },
+      300);
+  clearEnv();
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(DeviceSteps, AGroupOfADeviceStepCallAndAStagedCallIsExact) {
   // The all-reduce's buffers are on the GPU (device steps); the all-gather receives into host memory, so it is
   // staged. Both are in one group, so in one proxy job.

@@ -49,7 +49,10 @@ class EmulatedGpu final : public GpuBackend {
   Result freePinned(void* ptr) override;
   Result hostRegister(void* ptr, size_t bytes) override;
   Result hostUnregister(void* ptr) override;
-  bool mapsHostMemoryInPlace() override { return true; }  // host memory is the emulation's device memory
+  // True unless a test said otherwise (host memory is the emulation's device memory): a device that cannot, as
+  // ROCm's by its attribute, makes the library stage through host memory instead of using device steps.
+  bool mapsHostMemoryInPlace() override { return mapsHostInPlace_.load(); }
+  void setMapsHostMemoryInPlace(bool maps) { mapsHostInPlace_.store(maps); }
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
@@ -107,6 +110,7 @@ class EmulatedGpu final : public GpuBackend {
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
   std::atomic<bool> kernelsLoaded_{false};
+  std::atomic<bool> mapsHostInPlace_{true};
   std::atomic<size_t> reduceCalls_{0};
   std::atomic<size_t> reduceNCalls_{0};
   std::atomic<size_t> reduceNElements_{0};
