@@ -65,12 +65,13 @@ add_row() { rows+=("$(printf '%-22s %-7s %6ss  %s' "$1" "$2" "$3" "$4")"); }
 
 # step NAME LIMIT COMMAND...: runs COMMAND with its output in $logs/NAME.log, bounded by LIMIT seconds and by the
 # budget, and adds a row. Exit code 77 means skipped (with the reason from the log). With $expect set, the log must
-# also match that extended regular expression. With $optional set (an extra step), running out of the budget is a
-# skip rather than a failure; its own failures still count. Returns the command's exit code.
+# also match that extended regular expression. With $optional set (an extra step), running out of the budget or
+# of its time limit is reported (skip, slow) rather than failed; its other failures (wrong results, crashes) still
+# count. Returns the command's exit code.
 step() {
   local name="$1" limit="$2"
   shift 2
-  local log="$logs/$name.log" left start end rc=0 summary="" n capped=0
+  local log="$logs/$name.log" left start end rc=0 summary="" n capped=0 what
   left=$(remaining)
   if [ "$left" -lt 30 ]; then
     add_row "$name" skip 0 "no time left of the ${budget} s budget${optional:+ (an extra step: not a failure)}"
@@ -100,10 +101,12 @@ step() {
     add_row "$name" ok "$((end - start))" "$summary"
   elif [ "$rc" -eq 77 ]; then
     add_row "$name" skip "$((end - start))" "$(grep -E 'SKIPPED' "$log" | tail -n 1 || true)"
-  elif [ -n "${optional:-}" ] && [ "$capped" = 1 ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
-    add_row "$name" skip "$((end - start))" "stopped at the end of the ${budget} s budget (an extra step: not a failure)"
+  elif [ -n "${optional:-}" ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
+    # An exploration too slow to finish is a finding, not a failure: said in the row, with its log.
+    if [ "$capped" = 1 ]; then what="stopped at the end of the ${budget} s budget"; else what="timed out after $limit s"; fi
+    add_row "$name" slow "$((end - start))" "${summary:+$summary; }$what (an extra step: not a failure), log $log"
   else
-    local what="rc $rc"
+    what="rc $rc"
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then what="timed out after $limit s"; fi
     add_row "$name" FAIL "$((end - start))" "${summary:+$summary; }$what, log $log"
     echo "---- $name failed ($what); last lines of $log:"
