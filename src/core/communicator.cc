@@ -9,6 +9,7 @@
 #include "core/cluster_init.h"
 #include "core/device_launch.h"
 #include "core/device_steps.h"
+#include "core/pieces.h"
 #include "device/gpu_backend.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 #include "core/config.h"
@@ -200,6 +201,11 @@ bool Communicator::hasRemotePeers() const {
 }
 
 Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) {
+  return forEachPiece(args, send, recv,
+                      [this](const CollArgs& a, const void* s, void* r) { return runWhole(a, s, r); });
+}
+
+Result Communicator::runWhole(const CollArgs& args, const void* send, void* recv) {
   PlanContext ctx{rank_, nranks_, chunkBytes_, &cluster_};
   const Algorithm* algo = nullptr;
   Result res = selector_.select(args, ctx, &algo);

@@ -70,7 +70,8 @@ class Communicator {
   // A send of `args.count` elements from `send` to `peer` (args.type kSend), or a receive into `recv` (kRecv).
   Result preparePointToPoint(const CollArgs& args, int peer, const void* send, void* recv, PreparedOp* out,
                              DeviceSteps* steps = nullptr);
-  // Runs one collective now, to completion (the path of every call outside a group; allocation-free once warm).
+  // Runs one collective now, to completion (the path of every call outside a group; allocation-free once warm), in
+  // pieces where core/pieces.h cuts it.
   Result runNow(const CollArgs& args, const void* send, void* recv);
   // The ActiveOp that runs `ops` (all of this communicator) in order.
   ActiveOp activeOp(std::vector<PreparedOp>& ops);
@@ -113,6 +114,8 @@ class Communicator {
  private:
   Communicator() = default;
   Result connect();
+  // runNow for one piece.
+  Result runWhole(const CollArgs& args, const void* send, void* recv);
   // The scratch and executor of `out`, whose args and plan are set.
   Result makeExecutor(const void* send, void* recv, PreparedOp* out, DeviceSteps* steps);
 

@@ -58,6 +58,7 @@ extern const ConfigVar kGpuIpc;
 extern const ConfigVar kGpuIpcChunkBytes;
 extern const ConfigVar kStagingMaxBytes;
 extern const ConfigVar kDeviceSteps;
+extern const ConfigVar kStagedPieceBytes;
 }  // namespace cfg
 
 }  // namespace mixccl

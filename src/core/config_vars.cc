@@ -69,6 +69,11 @@ const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "auto",
                              "out of and into the transports' slots; 0 on the CPU, after copying its buffers to "
                              "host memory; auto: 1 when some peer is on another host (core/device_steps.h)"};
 
+const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kBytes, "0",
+                                  "cut all-reduces, broadcasts and reduces larger than this into pieces of this "
+                                  "size, so that staged GPU calls pipeline their copies (core/pieces.h); 0: never. "
+                                  "Must be equal on every rank"};
+
 }  // namespace cfg
 
 const std::vector<const ConfigVar*>& configRegistry() {
@@ -79,7 +84,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kSpinUs,     &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
       &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kGpuIpcChunkBytes, &cfg::kStagingMaxBytes,
-      &cfg::kDeviceSteps,
+      &cfg::kDeviceSteps, &cfg::kStagedPieceBytes,
   };
   return all;
 }

@@ -7,6 +7,7 @@
 #include "core/datatype.h"
 #include "core/device_steps.h"
 #include "core/log.h"
+#include "core/pieces.h"
 #include "core/pre_mul_sum.h"
 #include "core/staging_pool.h"
 #include "core/stream_proxy.h"
@@ -57,8 +58,13 @@ class Launch {
  public:
   Launch(const Communicator& comm, StagingPool& pool) : comm_(comm), pool_(pool) {}
 
-  // Rewrites `call` to staging pointers and enqueues the copies of its inputs on its stream.
-  Result stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* staged);
+  // Rewrites `call` to staging pointers and, with `copyInputs`, enqueues the copies of its inputs on its stream
+  // (else the caller copies them, piece by piece).
+  Result stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* staged, bool copyInputs = true);
+  // Records an event of the pool on `stream` now (given back with the launch's memory); *out is it.
+  Result recordEvent(GpuBackend* gpu, void* stream, void** out);
+  // Once every output is enqueued: records, on `stream`, the event after which the staging memory is free.
+  Result recordDone(GpuBackend* gpu, void* stream);
   // A call run by device steps: nothing is staged, but its stream takes part (the proxy waits for it to reach the
   // call, and it waits for the proxy).
   void runsOnDevice(const CollCall& call) { addStream(call.stream); }
@@ -88,7 +94,7 @@ class Launch {
   std::vector<void*> doneEvents_;
 };
 
-Result Launch::stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* s) {
+Result Launch::stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* s, bool copyInputs) {
   const CollArgs& a = call->args;
   const size_t esz = dataTypeSize(a.dtype);
   s->sendBytes = readsSend(a, comm_.rank()) ? sendElements(a, comm_.nranks()) * esz : 0;
@@ -120,7 +126,7 @@ Result Launch::stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* s) {
       call->recv = staged;
     }
   }
-  if (s->stageSend) {
+  if (s->stageSend && copyInputs) {
     MIXCCL_TRY(gpu->copyAsync(const_cast<void*>(call->send), s->userSend, s->sendBytes, call->stream));
   }
   if (call->scale && onGpu(call->scalarMem)) {
@@ -134,12 +140,26 @@ Result Launch::stageInputs(GpuBackend* gpu, CollCall* call, StagedCall* s) {
   return mixcclSuccess;
 }
 
+Result Launch::recordEvent(GpuBackend* gpu, void* stream, void** out) {
+  void* e = nullptr;
+  MIXCCL_TRY(pool_.acquireEvent(&e));
+  events_.push_back(e);
+  MIXCCL_TRY(gpu->eventRecord(e, stream));
+  *out = e;
+  return mixcclSuccess;
+}
+
+Result Launch::recordDone(GpuBackend* gpu, void* stream) {
+  void* e = nullptr;
+  MIXCCL_TRY(recordEvent(gpu, stream, &e));
+  doneEvents_.push_back(e);
+  return mixcclSuccess;
+}
+
 Result Launch::recordInputEvents(GpuBackend* gpu, std::vector<void*>* events) {
   for (void* stream : streams_) {
     void* e = nullptr;
-    MIXCCL_TRY(pool_.acquireEvent(&e));
-    events_.push_back(e);
-    MIXCCL_TRY(gpu->eventRecord(e, stream));
+    MIXCCL_TRY(recordEvent(gpu, stream, &e));
     events->push_back(e);
   }
   return mixcclSuccess;
@@ -153,11 +173,7 @@ Result Launch::copyOutputs(GpuBackend* gpu, const std::vector<CollCall>& calls,
       if (calls[i].stream != stream || !staged[i].stageRecv) continue;
       MIXCCL_TRY(gpu->copyAsync(staged[i].userRecv, calls[i].recv, staged[i].recvBytes, stream));
     }
-    void* e = nullptr;
-    MIXCCL_TRY(pool_.acquireEvent(&e));
-    events_.push_back(e);
-    MIXCCL_TRY(gpu->eventRecord(e, stream));
-    doneEvents_.push_back(e);
+    MIXCCL_TRY(recordDone(gpu, stream));
   }
   return mixcclSuccess;
 }
@@ -191,8 +207,65 @@ Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>
   return res;
 }
 
+// A whole-staged call that core/pieces.h cuts, as one job per piece, so that the stream's copy of piece k+1 in,
+// the proxy's run of piece k and the copy of piece k-1 back overlap (every rank cuts the call alike; the jobs run
+// in order).
+Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call,
+                           uint64_t piece) {
+  Launch launch(c, rt->pool());
+  CollCall whole = call;
+  StagedCall staged;
+  Result res = launch.stageInputs(gpu, &whole, &staged, /*copyInputs=*/false);
+  const size_t esz = dataTypeSize(call.args.dtype);
+  const uint64_t count = call.args.count;
+  auto at = [esz](const void* p, uint64_t off) -> char* {
+    return p == nullptr ? nullptr : const_cast<char*>(static_cast<const char*>(p)) + off * esz;
+  };
+  std::vector<uint32_t> tickets;
+  for (uint64_t off = 0; off < count && res == mixcclSuccess; off += piece) {
+    const uint64_t n = std::min(piece, count - off);
+    if (staged.stageSend) res = gpu->copyAsync(at(whole.send, off), at(staged.userSend, off), n * esz, call.stream);
+    StreamProxy::Job job;
+    void* ready = nullptr;
+    if (res == mixcclSuccess) res = launch.recordEvent(gpu, call.stream, &ready);
+    if (res != mixcclSuccess) break;
+    job.inputsReady.push_back(ready);
+    CollCall sub = whole;
+    sub.args.count = n;
+    sub.send = at(whole.send, off);
+    sub.recv = at(whole.recv, off);
+    auto one = std::make_shared<std::vector<CollCall>>(1, sub);
+    job.run = [&c, rt, one](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *rt, *one, inputs); };
+    tickets.emplace_back();
+    rt->proxy().submit(std::move(job), &tickets.back());
+  }
+  // The stream waits for each piece's job (every job advances the flag, a failed one too), then copies it back.
+  uint64_t off = 0;
+  for (size_t k = 0; k < tickets.size() && res == mixcclSuccess; ++k, off += piece) {
+    res = gpu->streamWaitFlag(call.stream, rt->proxy().flag(), tickets[k]);
+    if (res == mixcclSuccess && staged.stageRecv) {
+      res = gpu->copyAsync(at(staged.userRecv, off), at(whole.recv, off), std::min(piece, count - off) * esz,
+                           call.stream);
+    }
+  }
+  if (res == mixcclSuccess) res = launch.recordDone(gpu, call.stream);
+  if (res != mixcclSuccess) {
+    // The pieces handed to the proxy use the staging memory until they have run.
+    if (!tickets.empty()) rt->proxy().drain();
+    launch.release(false);
+    if (!tickets.empty()) c.setAsyncError(res);
+    return res;
+  }
+  launch.release(true);
+  return mixcclSuccess;
+}
+
 // Stages `calls` on their streams, hands the job to the proxy and queues the copies back (see the header).
 Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::vector<CollCall>& calls) {
+  if (calls.size() == 1 && calls[0].deviceSteps == nullptr && !calls[0].scale && needsStaging(calls[0])) {
+    const uint64_t piece = pieceElements(calls[0].args);
+    if (piece > 0) return enqueueStagedPieces(c, rt, gpu, calls[0], piece);
+  }
   Launch launch(c, rt->pool());
   std::vector<StagedCall> staged(calls.size());
   StreamProxy::Job job;

@@ -8,6 +8,7 @@
 #include "core/datatype.h"
 #include "core/device_launch.h"
 #include "core/log.h"
+#include "core/pieces.h"
 
 namespace mixccl {
 namespace {
@@ -60,8 +61,11 @@ Result runHostCalls(std::vector<CollCall>& calls) {
     DeviceSteps* steps = c.deviceSteps;
     Result res = mixcclSuccess;
     if (c.args.type != CollType::kSend && c.args.type != CollType::kRecv) {
-      w.chains[0].emplace_back();
-      res = comm.prepare(c.args, c.send, c.recv, &w.chains[0].back(), steps);
+      // One op per piece (core/pieces.h), in order on the collective chain.
+      res = forEachPiece(c.args, c.send, c.recv, [&](const CollArgs& a, const void* s, void* r) {
+        w.chains[0].emplace_back();
+        return comm.prepare(a, s, r, &w.chains[0].back(), steps);
+      });
     } else if (c.peer == comm.rank()) {
       (isSend ? w.selfSends : w.selfRecvs).push_back(&c);
     } else {

@@ -45,11 +45,12 @@ started=$(date +%s)
 # (MIXCCL_GPU_IPC_CHUNK_BYTES; default 4M): each hand-off between processes costs a GPU context switch; "dev":
 # staged with device steps instead of gpu_ipc (MIXCCL_DEVICE_STEPS=1: the GPU reduces straight out of the shm
 # slots; "<n>dev" n processes, up to 64 MiB; "<n>thrdev" n threads of one process, whose kernels need no switch);
-# a suffix "c<size>" sets the pipeline chunk and the shm slot (MIXCCL_CHUNK_BYTES, MIXCCL_SHM_SLOT_BYTES; 128K).
+# a suffix "c<size>" sets the pipeline chunk and the shm slot (MIXCCL_CHUNK_BYTES, MIXCCL_SHM_SLOT_BYTES; 128K);
+# "p<size>" cuts large calls into pieces staged one by one, their copies overlapping (MIXCCL_STAGED_PIECE_BYTES).
 # The first sweeps are the perf table's; the extra ones (explorations) run last, and one that no longer fits the
 # budget is reported as skipped without failing the run.
 sweep_main=(1 2 4 8 4ipc 4thr)
-sweep_extra=(8thr 4thrdev 4dev 4thrdevc1M 8ipc 4ipcr32M 4thrr64M)
+sweep_extra=(8thr 4p8M 4thrdev 4dev 4thrdevc1M 8ipc 4ipcr32M 4thrr64M)
 sweep_ranks=("${sweep_main[@]}" "${sweep_extra[@]}")
 # The rank count of a sweep label.
 label_ranks() { [[ "$1" =~ ^([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
@@ -256,16 +257,18 @@ done
 
 # sweep LABEL: one all_reduce_perf sweep (see sweep_ranks above for the labels).
 sweep() {
-  local n="$1" ipc procs threads round steps largest chunk
-  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K
+  local n="$1" ipc procs threads round steps largest chunk pieces
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0
   [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
   [[ "$n" == *dev* ]] && steps=1 ipc=0
   [[ "$n" == *dev* && "$n" != *thr* ]] && largest=64M  # processes time-slice the GPU at every step
   [[ "$n" == *thr* ]] && threads="$procs" procs=1
   [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
   [[ "$n" =~ c([0-9]+[KMG])$ ]] && chunk="${BASH_REMATCH[1]}"
+  [[ "$n" =~ p([0-9]+[KMG])$ ]] && pieces="${BASH_REMATCH[1]}"
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
     MIXCCL_DEVICE_STEPS="$steps" MIXCCL_CHUNK_BYTES="$chunk" MIXCCL_SHM_SLOT_BYTES="$chunk" \
+    MIXCCL_STAGED_PIECE_BYTES="$pieces" \
     "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e "$largest" -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 }

@@ -88,6 +88,36 @@ TEST(StagedDevice, EveryCollectiveInAndOutOfPlaceIsExact) {
   }
 }
 
+TEST(StagedDevice, ALargeCallIsStagedPieceByPiece) {
+  // MIXCCL_STAGED_PIECE_BYTES=64K cuts a 1 MiB all-reduce into 16 pieces, each copied in, run by the proxy and
+  // copied back on its own (core/pieces.h), so that the copies overlap the host's work.
+  setenv("MIXCCL_STAGED_PIECE_BYTES", "64K", 1);
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const size_t before =
+        testing::testGpuIsEmulated() ? static_cast<testing::EmulatedGpu&>(*g.gpu()).copyCalls() : 0;
+    int failures = 0;
+    for (bool inPlace : {false, true}) {
+      failures += runDeviceCollective(g, comm, 0, 1 << 18, mixcclFloat32, mixcclSum, inPlace, rank, n);
+    }
+    if (testing::testGpuIsEmulated()) {
+      // Per call: 16 copies in and 16 back, plus the test's own upload and download.
+      const size_t copies = static_cast<testing::EmulatedGpu&>(*g.gpu()).copyCalls() - before;
+      failures += rankCheck(copies >= 2 * 32, rank, "%zu copies for two calls: not staged piece by piece", copies)
+                      ? 0
+                      : 1;
+    }
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
+  unsetenv("MIXCCL_STAGED_PIECE_BYTES");
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(StagedDevice, CallReturnsBeforeItsStreamRuns) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     RankGpu g;

@@ -81,6 +81,8 @@ class EmulatedGpu final : public GpuBackend {
   size_t reduceNCalls() const { return reduceNCalls_.load(); }
   // Elements combined by reduceNAsync so far (outputs, summed over the calls).
   size_t reduceNElements() const { return reduceNElements_.load(); }
+  // How many copies (copyAsync) were enqueued.
+  size_t copyCalls() const { return copyCalls_.load(); }
   // How many two-input reduce kernels were enqueued (device steps use them; the host-staged path never does).
   size_t reduceCalls() const { return reduceCalls_.load(); }
   // How many reduce-to-all kernels were enqueued (gpu_ipc's direct rounds).
@@ -112,6 +114,7 @@ class EmulatedGpu final : public GpuBackend {
   std::atomic<bool> kernelsLoaded_{false};
   std::atomic<bool> mapsHostInPlace_{true};
   std::atomic<size_t> reduceCalls_{0};
+  std::atomic<size_t> copyCalls_{0};
   std::atomic<size_t> reduceNCalls_{0};
   std::atomic<size_t> reduceNElements_{0};
   std::atomic<size_t> reduceToAllCalls_{0};
