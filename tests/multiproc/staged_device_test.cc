@@ -24,6 +24,7 @@
 #include "support/rank_runner.h"
 #include "support/emulated_gpu.h"
 #include "support/rank_gpu.h"
+#include "support/scoped_env.h"
 #include "support/test_gpu.h"
 
 namespace mixccl {
@@ -90,8 +91,9 @@ TEST(StagedDevice, EveryCollectiveInAndOutOfPlaceIsExact) {
 
 TEST(StagedDevice, ALargeCallIsStagedPieceByPiece) {
   // MIXCCL_STAGED_PIECE_BYTES=64K cuts a 1 MiB all-reduce into 16 pieces, each copied in, run by the proxy and
-  // copied back on its own (core/pieces.h), so that the copies overlap the host's work.
-  setenv("MIXCCL_STAGED_PIECE_BYTES", "64K", 1);
+  // copied back on its own (core/pieces.h), so that the copies overlap the host's work. The whole-buffer staged path
+  // is the one under test: gpu_ipc and device steps (which the ctest variants turn on) are off here.
+  const testing::ScopedEnv env({{"MIXCCL_STAGED_PIECE_BYTES", "64K"}, {"MIXCCL_GPU_IPC", "0"}, {"MIXCCL_DEVICE_STEPS", "0"}});
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     RankGpu g;
     if (!g.open(rank)) return 1;
@@ -114,7 +116,6 @@ TEST(StagedDevice, ALargeCallIsStagedPieceByPiece) {
     return failures == 0 ? 0 : 1;
   };
   auto result = runRanks(3, body);
-  unsetenv("MIXCCL_STAGED_PIECE_BYTES");
   EXPECT_TRUE(result.ok) << result.report;
 }
 

@@ -6,14 +6,14 @@
 
 #include <vector>
 
+#include "support/scoped_env.h"
+
 namespace mixccl {
 namespace {
 
-// Sets MIXCCL_STAGED_PIECE_BYTES for one test (config values are read when asked for).
-class PieceBytes {
- public:
-  explicit PieceBytes(const char* value) { setenv("MIXCCL_STAGED_PIECE_BYTES", value, 1); }
-  ~PieceBytes() { unsetenv("MIXCCL_STAGED_PIECE_BYTES"); }
+// MIXCCL_STAGED_PIECE_BYTES for one scope (config values are read when asked for).
+struct PieceBytes : testing::ScopedEnv {
+  explicit PieceBytes(const char* value) : ScopedEnv({{"MIXCCL_STAGED_PIECE_BYTES", value}}) {}
 };
 
 TEST(Pieces, OnlyLargeAllReduceBroadcastAndReduceAreCutInAlignedPieces) {
