@@ -50,7 +50,8 @@ class DeviceSteps {
   Result scratch(size_t bytes, void** out);
   void releaseScratch();
   // Waits until the GPU has done everything enqueued (a job that failed may have left work queued: the user's
-  // stream must not go on while it can still touch the buffers). Errors are logged by the backend.
+  // stream must not go on while it can still touch the buffers). Bounded by that work alone: the steps' stream
+  // never waits for the host or a peer. Errors are logged by the backend.
   Result drain();
 
  private:
