@@ -93,6 +93,7 @@ Result Communicator::connect() {
   if (sched_getaffinity(0, sizeof(mine.cpus), &mine.cpus) != 0) CPU_SET(0, &mine.cpus);
   Result allowedOk = allowedTransports(configString(cfg::kTransports), &mine.allowedTransports);
   if (deviceGpu_ != nullptr) strncpy(mine.gpuBus, deviceGpu_->busIdInUse(device_).c_str(), sizeof(mine.gpuBus) - 1);
+  mine.pieceBytes = std::max<int64_t>(0, configInt(cfg::kStagedPieceBytes));
   peers_.resize(nranks_);
   // A rank with a bad MIXCCL_TRANSPORTS still takes part in the exchange (mask 0), so the others fail too.
   MIXCCL_TRY(bootstrap_->allGather(&mine, peers_.data(), sizeof(PeerInfo)));
@@ -103,7 +104,14 @@ Result Communicator::connect() {
                    "0x%x, this rank 0x%x): set the same value everywhere", rank_, r, peers_[r].hostname,
                    peers_[r].allowedTransports, mine.allowedTransports);
     }
+    // Ranks that cut a call differently would pair messages of different pieces, possibly without a size to tell.
+    if (peers_[r].pieceBytes != mine.pieceBytes) {
+      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_STAGED_PIECE_BYTES differs between ranks (rank %d on %s has "
+                   "%lld, this rank %lld): set the same value everywhere", rank_, r, peers_[r].hostname,
+                   (long long)peers_[r].pieceBytes, (long long)mine.pieceBytes);
+    }
   }
+  pieceBytes_ = mine.pieceBytes;
 
   std::vector<RankFacts> facts(nranks_);
   for (int r = 0; r < nranks_; ++r) facts[r] = {peers_[r].hostHash, peers_[r].hostname, peers_[r].site, peers_[r].cpus};
@@ -201,7 +209,7 @@ bool Communicator::hasRemotePeers() const {
 }
 
 Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) {
-  return forEachPiece(args, send, recv,
+  return forEachPiece(args, pieceBytes_, send, recv,
                       [this](const CollArgs& a, const void* s, void* r) { return runWhole(a, s, r); });
 }
 

@@ -36,6 +36,7 @@ struct PeerInfo {
   char site[32] = {};  // MIXCCL_SITE (truncated), "" when unset
   cpu_set_t cpus;      // this process's CPU affinity (ranks of a host outnumbering their CPUs cost more)
   char gpuBus[24] = {};  // PCI bus id of the GPU this rank's process uses (core/shared_gpu.h), "" when none
+  int64_t pieceBytes = 0;  // MIXCCL_STAGED_PIECE_BYTES (core/pieces.h); must agree
 };
 
 // One collective call, with its plan and executor, ready to run.
@@ -77,6 +78,8 @@ class Communicator {
   ActiveOp activeOp(std::vector<PreparedOp>& ops);
   const WaitPolicy& waitPolicy() const { return policy_; }
 
+  // Where large calls are cut into pieces (core/pieces.h): MIXCCL_STAGED_PIECE_BYTES at init, equal on every rank.
+  int64_t pieceBytes() const { return pieceBytes_; }
   // The transports that reach at least one peer.
   const std::vector<Transport*>& transportsInUse() const { return used_; }
   // Whether some peer is on another host.
@@ -134,6 +137,7 @@ class Communicator {
   Selector selector_;
   PlanCache plans_;
   uint64_t chunkBytes_ = 0;
+  int64_t pieceBytes_ = 0;
   ClusterView cluster_;  // built from the gathered PeerInfo; the same on every rank
   // Reused by runNow().
   std::vector<char> singleScratch_;

@@ -263,7 +263,7 @@ Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, 
 // Stages `calls` on their streams, hands the job to the proxy and queues the copies back (see the header).
 Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::vector<CollCall>& calls) {
   if (calls.size() == 1 && calls[0].deviceSteps == nullptr && !calls[0].scale && needsStaging(calls[0])) {
-    const uint64_t piece = pieceElements(calls[0].args);
+    const uint64_t piece = pieceElements(calls[0].args, c.pieceBytes());
     if (piece > 0) return enqueueStagedPieces(c, rt, gpu, calls[0], piece);
   }
   Launch launch(c, rt->pool());

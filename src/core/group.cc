@@ -62,7 +62,7 @@ Result runHostCalls(std::vector<CollCall>& calls) {
     Result res = mixcclSuccess;
     if (c.args.type != CollType::kSend && c.args.type != CollType::kRecv) {
       // One op per piece (core/pieces.h), in order on the collective chain.
-      res = forEachPiece(c.args, c.send, c.recv, [&](const CollArgs& a, const void* s, void* r) {
+      res = forEachPiece(c.args, comm.pieceBytes(), c.send, c.recv, [&](const CollArgs& a, const void* s, void* r) {
         w.chains[0].emplace_back();
         return comm.prepare(a, s, r, &w.chains[0].back(), steps);
       });

@@ -1,15 +1,13 @@
 #include "core/pieces.h"
 
-#include "core/config.h"
 #include "core/datatype.h"
 
 namespace mixccl {
 
-uint64_t pieceElements(const CollArgs& args) {
+uint64_t pieceElements(const CollArgs& args, int64_t pieceBytes) {
   if (args.type != CollType::kAllReduce && args.type != CollType::kBroadcast && args.type != CollType::kReduce) {
     return 0;  // all-gather and reduce-scatter pieces would be strided: not cut
   }
-  const int64_t pieceBytes = configInt(cfg::kStagedPieceBytes);
   const uint64_t esz = dataTypeSize(args.dtype);
   if (pieceBytes <= 0 || args.count * esz <= uint64_t(pieceBytes)) return 0;
   // Whole 4 KiB multiples, so that every piece starts aligned like the buffer.

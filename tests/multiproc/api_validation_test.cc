@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -153,6 +154,24 @@ TEST(ApiValidation, ForgedSecretIsRefusedAndTheRealRanksStillJoin) {
   EXPECT_EQ(comm, nullptr);
   ASSERT_EQ(mixcclCommInitRank(&comm, 1, real, 0), mixcclSuccess) << mixcclGetLastError(nullptr);
   EXPECT_EQ(mixcclCommDestroy(comm), mixcclSuccess);
+}
+
+TEST(ApiValidation, RanksThatWouldCutCallsDifferentlyFailInitNamingTheSetting) {
+  // MIXCCL_STAGED_PIECE_BYTES decides how large calls are cut into pieces (core/pieces.h): ranks that disagree could
+  // pair messages of different pieces without a size to tell, so init refuses.
+  auto result = testing::runRanks(2, [](int rank, int n, const mixcclUniqueId& id) -> int {
+    setenv("MIXCCL_STAGED_PIECE_BYTES", rank == 0 ? "1M" : "2M", 1);
+    mixcclComm_t comm = nullptr;
+    const mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
+    const std::string message = mixcclGetLastError(nullptr);
+    if (comm != nullptr) mixcclCommDestroy(comm);
+    return testing::rankCheck(res == mixcclInvalidUsage && message.find("MIXCCL_STAGED_PIECE_BYTES differs") !=
+                                                               std::string::npos,
+                              rank, "init gave %d: %s", int(res), message.c_str())
+               ? 0
+               : 1;
+  });
+  EXPECT_TRUE(result.ok) << result.report;
 }
 
 TEST(ApiValidation, GroupEndWithoutStartIsInvalidUsage) {
