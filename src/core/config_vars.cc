@@ -72,7 +72,7 @@ const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "auto",
 const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kBytes, "0",
                                   "cut all-reduces, broadcasts and reduces larger than this into pieces of this "
                                   "size, so that staged GPU calls pipeline their copies (core/pieces.h); 0: never. "
-                                  "Must be equal on every rank"};
+                                  "Must be equal on every rank (checked at init)"};
 
 }  // namespace cfg
 
