@@ -43,12 +43,9 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   MIXCCL_TRY(Selector::create(configString(cfg::kAlgo), &comm->selector_));
   MIXCCL_TRY(bootstrapInit(id, rank, nranks, options.timeoutSec, &comm->bootstrap_));
   MIXCCL_TRY(comm->connect());
-  bool oneHost = true;
+  const bool oneHost = !comm->hasRemotePeers();
   std::vector<int> pids;
-  for (const PeerInfo& p : comm->peers_) {
-    oneHost &= p.hostHash == comm->peers_[0].hostHash;
-    pids.push_back(p.pid);
-  }
+  for (const PeerInfo& p : comm->peers_) pids.push_back(p.pid);
   Communicator* self = comm.get();
   auto lost = [self](int peer) {
     self->setAsyncError(failf(mixcclRemoteError, "gpu_ipc on rank %d: rank %d (pid %d) exited; the all-reduces "

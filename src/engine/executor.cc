@@ -6,6 +6,39 @@
 #include "core/datatype.h"
 
 namespace mixccl {
+namespace {
+
+// The DeviceBackend's arithmetic with the StepDevice's signatures (each call complete when it returns; no fences
+// needed), so that one decision tree in Executor::compute serves the host and a GPU.
+class HostSteps final : public StepDevice {
+ public:
+  explicit HostSteps(DeviceBackend& backend) : backend_(backend) {}
+  Result reduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec) override {
+    backend_.reduce(dst, a, b, count, spec);
+    return mixcclSuccess;
+  }
+  Result postOp(void* dst, const void* src, size_t count, const ReduceSpec& spec) override {
+    backend_.postOp(dst, src, count, spec);
+    return mixcclSuccess;
+  }
+  Result copy(void* dst, const void* src, size_t bytes) override {
+    backend_.copy(dst, src, bytes);
+    return mixcclSuccess;
+  }
+  Result fence(uint64_t* fence) override {
+    *fence = 0;
+    return mixcclSuccess;
+  }
+  Result reached(uint64_t, bool* done) override {
+    *done = true;
+    return mixcclSuccess;
+  }
+
+ private:
+  DeviceBackend& backend_;
+};
+
+}  // namespace
 
 Executor::Executor(const Plan& plan, const CollArgs& args, int rank, int nranks, ExecBuffers buffers,
                    const std::vector<Transport*>& routes, DeviceBackend& backend, StepDevice* device)
@@ -115,25 +148,16 @@ Result Executor::compute(const Step& step, const void* in, const char* local, ch
   if ((step.flags & Step::kFinal) && args_.op == mixcclAvg && nranks_ > 1) spec.divisor = nranks_;
   const char* only = in != nullptr ? static_cast<const char*>(in) : local;
   const bool both = in != nullptr && local != nullptr;
-  if (device_ != nullptr) {
-    if (both) {
-      MIXCCL_TRY(device_->reduce(first, local, in, step.count, spec));
-    } else if (spec.divisor > 1) {
-      MIXCCL_TRY(device_->postOp(first, only, step.count, spec));
-    } else if (first != only) {
-      MIXCCL_TRY(device_->copy(first, only, bytes));
-    }
-    if (second != nullptr) MIXCCL_TRY(device_->copy(second, first, bytes));
-    return mixcclSuccess;
-  }
+  HostSteps host(backend_);
+  StepDevice& ops = device_ != nullptr ? *device_ : host;
   if (both) {
-    backend_.reduce(first, local, in, step.count, spec);
+    MIXCCL_TRY(ops.reduce(first, local, in, step.count, spec));
   } else if (spec.divisor > 1) {
-    backend_.postOp(first, only, step.count, spec);
+    MIXCCL_TRY(ops.postOp(first, only, step.count, spec));
   } else if (first != only) {
-    backend_.copy(first, only, bytes);
+    MIXCCL_TRY(ops.copy(first, only, bytes));
   }
-  if (second != nullptr) backend_.copy(second, first, bytes);
+  if (second != nullptr) MIXCCL_TRY(ops.copy(second, first, bytes));
   return mixcclSuccess;
 }
 
