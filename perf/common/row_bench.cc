@@ -21,8 +21,8 @@ RowBench::RowBench(const RankContext& ctx, const Options& options, const Collect
     : ctx_(ctx),
       options_(options),
       coll_(coll),
-      send_(options.maxBytes),
-      recv_(options.maxBytes),
+      send_(options.maxBytes, ctx.gpu),
+      recv_(options.maxBytes, ctx.gpu),
       expected_(options.maxBytes),
       deviceSend_(ctx.gpu, options.maxBytes),
       deviceRecv_(ctx.gpu, options.maxBytes) {}

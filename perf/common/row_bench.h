@@ -49,7 +49,8 @@ class RowBench {
   RankContext ctx_;
   const Options& options_;
   const Collective& coll_;
-  HostBuffer send_;  // host memory: the buffers of the calls; device memory: where inputs are filled and outputs read
+  // Host memory: the buffers of the calls. Device memory: pinned mirrors, where inputs are filled and outputs read.
+  HostBuffer send_;
   HostBuffer recv_;
   HostBuffer expected_;
   DeviceBuffer deviceSend_;  // device memory only: the buffers of the calls

@@ -30,7 +30,12 @@
 # Usage: tests/gpu/run.sh [build-dir]      (default: build-gpu-run in the repository root)
 # Environment: CUDA_HOME (default /usr/local/cuda), MIXCCL_CMAKE_ARGS (extra cmake arguments),
 #              MIXCCL_CUDA_ARCHITECTURES (default 90: H100, plus PTX for newer GPUs), MIXCCL_GPU_RUN_BUDGET_S,
-#              MIXCCL_GPU_RUN_REUSE_BUILD=1 (skip configure and build: run the tests of an existing build-dir).
+#              MIXCCL_GPU_RUN_REUSE_BUILD=1 (skip configure and build: run the tests of an existing build-dir),
+#              MIXCCL_GPU_RUN_ONLY (an extended regular expression: only the steps whose names match run, besides
+#              configure and build; the others are listed as not selected), MIXCCL_GPU_RUN_SWEEPS (the sweep labels
+#              to run, instead of the perf table's and the extra ones).
+# A step that runs out of time has its processes' thread stacks written to <step>.log.stacks (gdb where installed,
+# else each thread's kernel wait channel) before it is killed: what a hang was waiting for.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build-gpu-run}"
@@ -51,7 +56,11 @@ started=$(date +%s)
 # budget is reported as skipped without failing the run.
 sweep_main=(1 2 4 8 4ipc 4thr)
 sweep_extra=(8thr 4p8M 4thrdev 4dev 4thrdevc1M 8ipc 4ipcr32M 4thrr64M)
-sweep_ranks=("${sweep_main[@]}" "${sweep_extra[@]}")
+if [ -n "${MIXCCL_GPU_RUN_SWEEPS:-}" ]; then
+  read -r -a sweep_main <<<"$MIXCCL_GPU_RUN_SWEEPS"
+  sweep_extra=()
+fi
+sweep_ranks=("${sweep_main[@]}" ${sweep_extra[@]+"${sweep_extra[@]}"})
 # The rank count of a sweep label.
 label_ranks() { [[ "$1" =~ ^([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 
@@ -64,6 +73,34 @@ remaining() { echo $((budget - ($(date +%s) - started))); }
 # add_row NAME RESULT SECONDS DETAILS
 add_row() { rows+=("$(printf '%-22s %-7s %6ss  %s' "$1" "$2" "$3" "$4")"); }
 
+# The processes below PID, depth first.
+descendants() {
+  local p
+  for p in $(pgrep -P "$1" || true); do
+    echo "$p"
+    descendants "$p"
+  done
+}
+
+# dump_stacks PID FILE: the thread stacks of PID's descendants (at most 3 processes) into FILE.
+dump_stacks() {
+  local p n=0
+  for p in $(descendants "$1"); do
+    [ "$n" -lt 3 ] || break
+    n=$((n + 1))
+    echo "==== process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-200)"
+    if command -v gdb >/dev/null; then
+      timeout 10 gdb -p "$p" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 25' 2>&1 |
+        grep -E '^(Thread|#)' || true
+    else
+      local t
+      for t in /proc/"$p"/task/*; do
+        echo "thread ${t##*/} $(cat "$t/comm" 2>/dev/null): wchan $(cat "$t/wchan" 2>/dev/null), syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+      done
+    fi
+  done >"$2" 2>&1
+}
+
 # step NAME LIMIT COMMAND...: runs COMMAND with its output in $logs/NAME.log, bounded by LIMIT seconds and by the
 # budget, and adds a row. Exit code 77 means skipped (with the reason from the log). With $expect set, the log must
 # also match that extended regular expression. With $optional set (an extra step), running out of the budget or
@@ -72,7 +109,12 @@ add_row() { rows+=("$(printf '%-22s %-7s %6ss  %s' "$1" "$2" "$3" "$4")"); }
 step() {
   local name="$1" limit="$2"
   shift 2
-  local log="$logs/$name.log" left start end rc=0 summary="" n capped=0 what
+  local log="$logs/$name.log" left start end rc=0 summary="" n capped=0 what pid watcher
+  if [ -n "${MIXCCL_GPU_RUN_ONLY:-}" ] && [ "$name" != configure ] && [ "$name" != build ] &&
+    ! [[ "$name" =~ $MIXCCL_GPU_RUN_ONLY ]]; then
+    add_row "$name" skip 0 "not selected (MIXCCL_GPU_RUN_ONLY)"
+    return 77
+  fi
   left=$(remaining)
   if [ "$left" -lt 30 ]; then
     add_row "$name" skip 0 "no time left of the ${budget} s budget${optional:+ (an extra step: not a failure)}"
@@ -83,7 +125,18 @@ step() {
   [ "$limit" -le $((left - 20)) ] || { limit=$((left - 20)); capped=1; }
   echo "==== $name (at most ${limit} s): $*"
   start=$(date +%s)
-  timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 || rc=$?
+  timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 &
+  pid=$!
+  # Shortly before the limit, the stacks of whatever still runs (gdb takes seconds per process).
+  (
+    sleep "$((limit >= 50 ? limit - 25 : limit / 2))"
+    dump_stacks "$pid" "$log.stacks"
+  ) &
+  watcher=$!
+  wait "$pid" || rc=$?
+  kill "$watcher" 2>/dev/null || true
+  wait "$watcher" 2>/dev/null || true
+  [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || rm -f "$log.stacks"
   end=$(date +%s)
   if [ "$rc" -eq 0 ] && [ -n "${expect:-}" ] && ! grep -qE "$expect" "$log"; then
     rc=1
@@ -112,6 +165,10 @@ step() {
     add_row "$name" FAIL "$((end - start))" "${summary:+$summary; }$what, log $log"
     echo "---- $name failed ($what); last lines of $log:"
     tail -n 40 "$log"
+    if [ -s "$log.stacks" ]; then
+      echo "---- $name: thread stacks before the limit ($log.stacks):"
+      head -n 150 "$log.stacks"
+    fi
     status=1
   fi
   return "$rc"

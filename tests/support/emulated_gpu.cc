@@ -243,6 +243,14 @@ Result EmulatedGpu::checkKernelAccess(const void* ptr, size_t bytes, const char*
 Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* stream) {
   if (bytes == 0 || dst == src) return mixcclSuccess;
   ++copyCalls_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto known = [this, bytes](const void* ptr) {
+      const auto p = reinterpret_cast<uintptr_t>(ptr);
+      return within(device_, p, bytes) || within(pinned_, p, bytes) || within(registered_, p, bytes);
+    };
+    if (!known(dst) || !known(src)) ++pageableCopies_;
+  }
   resolve(stream)->push([=] { std::memcpy(dst, src, bytes); });
   return mixcclSuccess;
 }

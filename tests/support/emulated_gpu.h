@@ -83,6 +83,9 @@ class EmulatedGpu final : public GpuBackend {
   size_t reduceNElements() const { return reduceNElements_.load(); }
   // How many copies (copyAsync) were enqueued.
   size_t copyCalls() const { return copyCalls_.load(); }
+  // How many of them had a side in pageable host memory (neither device, pinned nor registered): a real runtime
+  // stages those itself and may block the caller until the stream reaches them.
+  size_t pageableCopies() const { return pageableCopies_.load(); }
   // How many two-input reduce kernels were enqueued (device steps use them; the host-staged path never does).
   size_t reduceCalls() const { return reduceCalls_.load(); }
   // How many reduce-to-all kernels were enqueued (gpu_ipc's direct rounds).
@@ -115,6 +118,7 @@ class EmulatedGpu final : public GpuBackend {
   std::atomic<bool> mapsHostInPlace_{true};
   std::atomic<size_t> reduceCalls_{0};
   std::atomic<size_t> copyCalls_{0};
+  std::atomic<size_t> pageableCopies_{0};
   std::atomic<size_t> reduceNCalls_{0};
   std::atomic<size_t> reduceNElements_{0};
   std::atomic<size_t> reduceToAllCalls_{0};

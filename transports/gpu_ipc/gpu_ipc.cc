@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "core/config.h"
@@ -121,10 +122,14 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
             gpu->allocDevice(kFlagBytes + 4 * ipc->chunkBytes_, &ipc->own_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess;
+  void* bounce = nullptr;
+  ok = ok && gpu->allocPinned(kBounceBytes, &bounce) == mixcclSuccess;
+  ipc->bounce_ = static_cast<char*>(bounce);
   if (ok) {
     // Flags start at 0 (round 1 waits for ">= -1", which 0 is, in wrap-around order) before anyone maps them.
-    std::vector<char> zeros(kFlagBytes, 0);
-    ok = gpu->copyAsync(ipc->own_, zeros.data(), kFlagBytes, ipc->hostStream_) == mixcclSuccess &&
+    static_assert(kFlagBytes <= kBounceBytes, "the flag page is zeroed from the bounce buffer");
+    std::memset(ipc->bounce_, 0, kFlagBytes);
+    ok = gpu->copyAsync(ipc->own_, ipc->bounce_, kFlagBytes, ipc->hostStream_) == mixcclSuccess &&
          gpu->streamSynchronize(ipc->hostStream_) == mixcclSuccess &&
          gpu->ipcExport(ipc->own_, &ex.handle) == mixcclSuccess;
   }
@@ -184,11 +189,10 @@ void GpuIpc::release(int rank) {
   std::lock_guard<std::mutex> lock(releaseMu_);
   // Far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
   const uint32_t ahead = seq_.load() + (1u << 30);
-  uint32_t words[6];
-  for (uint32_t& w : words) w = ahead;
-  if (gpu_->copyAsync(flag(rank, kArrive, 0), words, sizeof(words), releaseStream_) == mixcclSuccess) {
-    gpu_->streamSynchronize(releaseStream_);
-  }
+  // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
+  Result r = mixcclSuccess;
+  for (int w = 0; w < 6 && r == mixcclSuccess; ++w) r = gpu_->streamWriteFlag(releaseStream_, flag(rank, kArrive, 0) + w, ahead);
+  if (r == mixcclSuccess) gpu_->streamSynchronize(releaseStream_);
 }
 
 void GpuIpc::releaseAll() {
@@ -199,6 +203,7 @@ GpuIpc::~GpuIpc() {
   if (gpu_ == nullptr) return;
   stop_.store(true);
   if (watchdog_.joinable()) watchdog_.join();
+  gpu_->freePinned(bounce_);  // host-only calls wait for their copies: no stream uses it now
   bool idle = true;
   const uint32_t last = seq_.load();
   if (last > 0 && hostStream_ != nullptr) {

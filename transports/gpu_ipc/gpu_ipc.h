@@ -47,6 +47,12 @@
 // several ranks on ONE GPU work even when their processes' kernels never run at the same time, and one rank per
 // GPU works where the GPUs can map each other's memory. Each element is reduced by one rank (its shard's owner).
 //
+// Host buffers: a kernel reaches device memory only, so a rank's host buffers are copied to and from its slots. In a
+// call whose buffers are both on the host those copies go through a pinned bounce buffer, the host thread waiting
+// for the stream at each (the call is done on return anyway): a copy between pageable memory and the device may hold
+// the runtime's staging until the stream reaches it, and the stream waits for the peers, whose threads (ranks of one
+// process) may need that staging to enqueue their side of the round.
+//
 // Failure: a stream waiting for a rank that died would wait forever, so a watchdog thread watches the peers'
 // processes (all on this host); when one exits, or this rank aborts (releaseAll), every flag this rank's streams
 // could wait for is set far ahead, so they run to the end (with invalid results) and onFailure reports it.
@@ -76,6 +82,7 @@ class GpuIpc {
   static constexpr size_t kDefaultChunkBytes = size_t(4) << 20;
   static constexpr size_t kOneShotBytes = size_t(256) << 10;
   static constexpr int kMaxRanks = 16;  // the n-input reduce takes at most 16 inputs
+  static constexpr size_t kBounceBytes = size_t(1) << 20;  // pinned, for host-only calls
 
   // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
   // that rank's process exits while this one may wait for it.
@@ -122,6 +129,10 @@ class GpuIpc {
   Result exchange(void* stream, uint32_t seq);
   // The end of my part of round `seq` (waited for at teardown).
   Result closeRound(void* stream, uint32_t seq);
+  // Copies `bytes` from this rank's user buffer to device memory (copyIn) or back (copyOut) on `stream`. In a
+  // host-only call (hostCall_) through the bounce buffer, waiting for the stream: done on return.
+  Result copyIn(void* dst, const void* user, size_t bytes, void* stream);
+  Result copyOut(void* user, const void* src, size_t bytes, void* stream);
   // out = srcs[0] op ... op srcs[nranks - 1] (count elements); host outputs go through my result slot of parity p.
   Result reduceTo(char* out, const void* const* srcs, size_t count, const ReduceSpec& spec, void* stream, bool host,
                   uint32_t p);
@@ -138,6 +149,8 @@ class GpuIpc {
   std::vector<bool> sameProcess_;   // rank r's workspace is this process's own memory (not imported)
   bool allOneProcess_ = false;      // every rank is in this process (direct all-reduces)
   void* hostStream_ = nullptr;      // for calls on host buffers
+  char* bounce_ = nullptr;          // kBounceBytes of pinned memory: host-only calls' copies
+  bool hostCall_ = false;           // run() is in a call whose buffers are both host memory
   std::atomic<uint32_t> seq_{0};    // rounds so far
   std::mutex releaseMu_;
   void* releaseStream_ = nullptr;   // where release() writes flags

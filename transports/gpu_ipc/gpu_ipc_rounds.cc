@@ -1,11 +1,34 @@
 // The rounds of each collective through gpu_ipc (the protocol, its flags and why slots can be reused without a
 // wait of their own: gpu_ipc.h). Everything here is enqueued on one stream; nothing waits on the host.
 #include <algorithm>
+#include <cstring>
 
 #include "core/datatype.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 
 namespace mixccl {
+
+Result GpuIpc::copyIn(void* dst, const void* user, size_t bytes, void* stream) {
+  if (!hostCall_) return gpu_->copyAsync(dst, user, bytes, stream);
+  for (size_t k = 0; k < bytes; k += kBounceBytes) {
+    const size_t n = std::min(kBounceBytes, bytes - k);
+    MIXCCL_TRY(gpu_->streamSynchronize(stream));  // the bounce buffer's previous copy is done
+    std::memcpy(bounce_, static_cast<const char*>(user) + k, n);
+    MIXCCL_TRY(gpu_->copyAsync(static_cast<char*>(dst) + k, bounce_, n, stream));
+  }
+  return mixcclSuccess;
+}
+
+Result GpuIpc::copyOut(void* user, const void* src, size_t bytes, void* stream) {
+  if (!hostCall_) return gpu_->copyAsync(user, src, bytes, stream);
+  for (size_t k = 0; k < bytes; k += kBounceBytes) {
+    const size_t n = std::min(kBounceBytes, bytes - k);
+    MIXCCL_TRY(gpu_->copyAsync(bounce_, static_cast<const char*>(src) + k, n, stream));
+    MIXCCL_TRY(gpu_->streamSynchronize(stream));
+    std::memcpy(static_cast<char*>(user) + k, bounce_, n);
+  }
+  return mixcclSuccess;
+}
 
 Result GpuIpc::exchange(void* stream, uint32_t seq) {
   const uint32_t p = seq & 1;
@@ -22,7 +45,7 @@ Result GpuIpc::reduceTo(char* out, const void* const* srcs, size_t count, const 
   // A kernel writes device memory only: host outputs go through this rank's result slot.
   char* dst = host ? resultSlot(rank_, p) : out;
   MIXCCL_TRY(gpu_->reduceNAsync(dst, srcs, nranks_, count, spec, stream));
-  return host ? gpu_->copyAsync(out, dst, count * dataTypeSize(spec.dtype), stream) : mixcclSuccess;
+  return host ? copyOut(out, dst, count * dataTypeSize(spec.dtype), stream) : mixcclSuccess;
 }
 
 Result GpuIpc::allReduceRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
@@ -30,7 +53,7 @@ Result GpuIpc::allReduceRound(const char* send, char* recv, size_t count, const 
   const uint32_t seq = ++seq_, p = seq & 1;
   const size_t esz = dataTypeSize(spec.dtype);
   auto lo = [&](int r) { return count * size_t(r) / size_t(nranks_); };
-  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send, count * esz, stream));
+  MIXCCL_TRY(copyIn(inSlot(rank_, p), send, count * esz, stream));
   MIXCCL_TRY(exchange(stream, seq));
   const void* srcs[kMaxRanks];
   if (count * esz <= kOneShotBytes) {
@@ -47,7 +70,7 @@ Result GpuIpc::allReduceRound(const char* send, char* recv, size_t count, const 
   MIXCCL_TRY(waitAll(stream, kDone, p, seq));
   for (int r = 0; r < nranks_; ++r) {
     const size_t bytes = (lo(r + 1) - lo(r)) * esz;
-    if (bytes > 0) MIXCCL_TRY(gpu_->copyAsync(recv + lo(r) * esz, resultSlot(r, p) + lo(r) * esz, bytes, stream));
+    if (bytes > 0) MIXCCL_TRY(copyOut(recv + lo(r) * esz, resultSlot(r, p) + lo(r) * esz, bytes, stream));
   }
   return closeRound(stream, seq);
 }
@@ -59,7 +82,7 @@ Result GpuIpc::directRound(const char* send, char* recv, size_t count, const Red
   // A kernel reaches device memory only: host buffers of this rank go through its slots.
   const char* in = sendOnHost ? inSlot(rank_, p) : send;
   char* out = recvOnHost ? resultSlot(rank_, p) : recv;
-  if (sendOnHost) MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send, count * esz, stream));
+  if (sendOnHost) MIXCCL_TRY(copyIn(inSlot(rank_, p), send, count * esz, stream));
   const uint64_t addresses[2] = {reinterpret_cast<uintptr_t>(in), reinterpret_cast<uintptr_t>(out)};
   uint32_t* mine = addressWords(rank_, p);
   for (int w = 0; w < 4; ++w) {
@@ -72,17 +95,17 @@ Result GpuIpc::directRound(const char* send, char* recv, size_t count, const Red
   if (hi > lo) MIXCCL_TRY(gpu_->reduceToAllAsync(words, nranks_, lo, hi - lo, spec, stream));
   MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank_, kDone, p), seq));
   MIXCCL_TRY(waitAll(stream, kDone, p, seq));
-  if (recvOnHost) MIXCCL_TRY(gpu_->copyAsync(recv, out, count * esz, stream));
+  if (recvOnHost) MIXCCL_TRY(copyOut(recv, out, count * esz, stream));
   return closeRound(stream, seq);
 }
 
 Result GpuIpc::allGatherRound(const char* send, char* recv, size_t count, size_t off, size_t n, size_t esz,
                               void* stream) {
   const uint32_t seq = ++seq_, p = seq & 1;
-  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send + off * esz, n * esz, stream));
+  MIXCCL_TRY(copyIn(inSlot(rank_, p), send + off * esz, n * esz, stream));
   MIXCCL_TRY(exchange(stream, seq));
   for (int r = 0; r < nranks_; ++r) {
-    MIXCCL_TRY(gpu_->copyAsync(recv + (size_t(r) * count + off) * esz, inSlot(r, p), n * esz, stream));
+    MIXCCL_TRY(copyOut(recv + (size_t(r) * count + off) * esz, inSlot(r, p), n * esz, stream));
   }
   return closeRound(stream, seq);
 }
@@ -93,8 +116,8 @@ Result GpuIpc::reduceScatterRound(const char* send, char* recv, size_t count, si
   const size_t esz = dataTypeSize(spec.dtype);
   // Elements [off, off + n) of every rank's block of my input, block b at b * n in my slot.
   for (int b = 0; b < nranks_; ++b) {
-    MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p) + size_t(b) * n * esz, send + (size_t(b) * count + off) * esz,
-                               n * esz, stream));
+    MIXCCL_TRY(copyIn(inSlot(rank_, p) + size_t(b) * n * esz, send + (size_t(b) * count + off) * esz, n * esz,
+                      stream));
   }
   MIXCCL_TRY(exchange(stream, seq));
   const void* srcs[kMaxRanks];
@@ -106,10 +129,11 @@ Result GpuIpc::reduceScatterRound(const char* send, char* recv, size_t count, si
 Result GpuIpc::broadcastRound(const char* send, char* recv, size_t off, size_t n, size_t esz, int root,
                               void* stream) {
   const uint32_t seq = ++seq_, p = seq & 1;
-  if (rank_ == root) MIXCCL_TRY(gpu_->copyAsync(inSlot(root, p), send + off * esz, n * esz, stream));
+  if (rank_ == root) MIXCCL_TRY(copyIn(inSlot(root, p), send + off * esz, n * esz, stream));
   MIXCCL_TRY(exchange(stream, seq));  // every rank takes part: the slots' reuse rule needs everyone's arrivals
-  const char* from = rank_ == root ? send + off * esz : inSlot(root, p);
-  MIXCCL_TRY(gpu_->copyAsync(recv + off * esz, from, n * esz, stream));  // nothing for the root in place
+  // The root copies its own input (nothing in place), except in a host-only call, whose copies take device memory.
+  const char* from = rank_ == root && !hostCall_ ? send + off * esz : inSlot(root, p);
+  MIXCCL_TRY(copyOut(recv + off * esz, from, n * esz, stream));
   return closeRound(stream, seq);
 }
 
@@ -117,7 +141,7 @@ Result GpuIpc::reduceRound(const char* send, char* recv, size_t off, size_t n, c
                            void* stream, bool host) {
   const uint32_t seq = ++seq_, p = seq & 1;
   const size_t esz = dataTypeSize(spec.dtype);
-  MIXCCL_TRY(gpu_->copyAsync(inSlot(rank_, p), send + off * esz, n * esz, stream));
+  MIXCCL_TRY(copyIn(inSlot(rank_, p), send + off * esz, n * esz, stream));
   MIXCCL_TRY(exchange(stream, seq));
   if (rank_ == root) {
     const void* srcs[kMaxRanks];
@@ -131,6 +155,7 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
                    bool sendOnHost, bool recvOnHost) {
   const bool hostOnly = sendOnHost && recvOnHost;
   if (hostOnly) stream = hostStream_;
+  hostCall_ = hostOnly;
   const bool host = recvOnHost;
   const auto* send = static_cast<const char*>(sendPtr);
   auto* recv = static_cast<char*>(recvPtr);
