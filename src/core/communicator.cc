@@ -198,6 +198,8 @@ Result Communicator::makeExecutor(const void* send, void* recv, PreparedOp* out,
   return mixcclSuccess;
 }
 
+bool Communicator::gpuTimeSliced() const { return mixccl::gpuTimeSliced(peers_, rank_); }
+
 bool Communicator::hasRemotePeers() const {
   for (const PeerInfo& p : peers_) {
     if (p.hostHash != peers_[size_t(rank_)].hostHash) return true;

@@ -84,6 +84,8 @@ class Communicator {
   const std::vector<Transport*>& transportsInUse() const { return used_; }
   // Whether some peer is on another host.
   bool hasRemotePeers() const;
+  // Whether this rank's GPU time-slices between processes of the communicator (core/shared_gpu.h).
+  bool gpuTimeSliced() const;
 
   // The bootstrap's view of a peer's liveness, for ActiveOp::peerGone.
   std::function<bool(int, std::string*)> peerGoneCheck();

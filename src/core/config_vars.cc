@@ -67,7 +67,8 @@ const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes,
 const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "auto",
                              "how a staged call on GPU buffers reduces: 1 on its GPU, chunk by chunk, straight "
                              "out of and into the transports' slots; 0 on the CPU, after copying its buffers to "
-                             "host memory; auto: 1 when some peer is on another host (core/device_steps.h)"};
+                             "host memory; auto: 1 when some peer is on another host and no other process shares the "
+                             "rank's GPU without MPS (core/device_steps.h)"};
 
 const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kBytes, "0",
                                   "cut all-reduces, broadcasts and reduces larger than this into pieces of this "

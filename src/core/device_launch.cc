@@ -369,7 +369,12 @@ void StagedRuntime::cancel() { proxy_->cancel(); }
 void StagedRuntime::initDeviceSteps(Communicator& comm) {
   if (stepsDecided_) return;
   stepsDecided_ = true;
-  if (!deviceStepsWanted(comm.hasRemotePeers())) return;
+  const bool timeSliced = comm.gpuTimeSliced();
+  if (!deviceStepsWanted(comm.hasRemotePeers(), timeSliced)) return;
+  if (timeSliced) {
+    MIXCCL_LOG(kWarn, "rank %d: MIXCCL_DEVICE_STEPS=1 on a GPU that other processes of the communicator share without "
+               "MPS: every step waits for a context switch (slower than staging through the CPU)", comm.rank());
+  }
   std::string why;
   DeviceSteps::create(gpu_, comm.transportsInUse(), &steps_, &why);
   if (steps_ == nullptr) {

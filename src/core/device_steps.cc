@@ -144,7 +144,7 @@ void DeviceSteps::releaseScratch() {
   usedScratch_.clear();
 }
 
-bool deviceStepsWanted(bool remotePeers) {
+bool deviceStepsWanted(bool remotePeers, bool timeSliced) {
   const std::string mode = configString(cfg::kDeviceSteps);
   if (mode == "1") return true;
   if (mode == "0") return false;
@@ -154,7 +154,7 @@ bool deviceStepsWanted(bool remotePeers) {
     std::call_once(
         said, [&mode] { MIXCCL_LOG(kWarn, "MIXCCL_DEVICE_STEPS=%s is not 0, 1 or auto; using auto", mode.c_str()); });
   }
-  return remotePeers;
+  return remotePeers && !timeSliced;
 }
 
 bool deviceStepsFit(const CollCall& call, int device) {

@@ -12,7 +12,8 @@
 // chunks pipeline: the executor hands a slot back as soon as the kernel that uses it is done, so while chunk k is
 // reduced the transport carries chunk k-1 on and receives chunk k+1 into the other slots.
 //
-// MIXCCL_DEVICE_STEPS: "auto" (default) uses them when some peer is on another host, "1" whenever the communicator
+// MIXCCL_DEVICE_STEPS: "auto" (default) uses them when some peer is on another host and no other process of the
+// communicator shares the rank's GPU without MPS, "1" whenever the communicator
 // stages a call, "0" never. They need every transport in use to expose its slot memory and the device to map
 // registered host memory at the same address; where that fails the communicator says why once (INFO) and stages
 // through host memory. The results are bitwise those of the host path: the same plan combines the same operands in
@@ -64,8 +65,11 @@ class DeviceSteps {
   std::vector<std::pair<size_t, void*>> usedScratch_;
 };
 
-// Whether MIXCCL_DEVICE_STEPS asks for device steps on a communicator; `remotePeers`: some peer is on another host.
-bool deviceStepsWanted(bool remotePeers);
+// Whether MIXCCL_DEVICE_STEPS asks for device steps on a communicator: "1" always, "0" never, "auto" where some
+// peer is on another host (`remotePeers`) and the rank's GPU does not time-slice between processes (`timeSliced`:
+// every step would wait for a context switch; on an H200, 2 processes ran an 8 MiB all-reduce 9x slower with device
+// steps than staged through the CPU: perf/RESULTS.md).
+bool deviceStepsWanted(bool remotePeers, bool timeSliced);
 // Whether `call` can run with device steps: every buffer it uses is memory of GPU `device` (the steps' own), and
 // no pre-mul-sum.
 bool deviceStepsFit(const CollCall& call, int device);

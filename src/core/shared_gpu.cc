@@ -17,20 +17,33 @@ bool mpsSeen() {
   return (pipe != nullptr && pipe[0] != '\0') || stat("/tmp/nvidia-mps", &st) == 0;
 }
 
-}  // namespace
-
-std::string noteSharedGpus(const std::vector<PeerInfo>& peers, int rank) {
+// The ranks on the host of `rank` that use its GPU (rank order; none when it uses none), and their processes.
+std::vector<int> ranksOnMyGpu(const std::vector<PeerInfo>& peers, int rank, std::set<int>* pids) {
   const PeerInfo& me = peers[size_t(rank)];
-  if (me.gpuBus[0] == '\0') return "";
   std::vector<int> sharing;
-  std::set<int> pids;
+  if (me.gpuBus[0] == '\0') return sharing;
   for (size_t r = 0; r < peers.size(); ++r) {
     const PeerInfo& p = peers[r];
     if (p.hostHash == me.hostHash && std::strncmp(p.gpuBus, me.gpuBus, sizeof(p.gpuBus)) == 0) {
       sharing.push_back(int(r));
-      pids.insert(p.pid);
+      pids->insert(p.pid);
     }
   }
+  return sharing;
+}
+
+}  // namespace
+
+bool gpuTimeSliced(const std::vector<PeerInfo>& peers, int rank) {
+  std::set<int> pids;
+  ranksOnMyGpu(peers, rank, &pids);
+  return pids.size() >= 2 && !mpsSeen();
+}
+
+std::string noteSharedGpus(const std::vector<PeerInfo>& peers, int rank) {
+  const PeerInfo& me = peers[size_t(rank)];
+  std::set<int> pids;
+  const std::vector<int> sharing = ranksOnMyGpu(peers, rank, &pids);
   if (pids.size() < 2 || sharing.front() != rank || mpsSeen()) return "";
   std::string ranks;
   for (int r : sharing) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);

@@ -14,4 +14,8 @@ namespace mixccl {
 // the warning on that rank, "" everywhere else.
 std::string noteSharedGpus(const std::vector<PeerInfo>& peers, int rank);
 
+// Whether the GPU of `rank` time-slices between processes of the communicator: another process on its host uses the
+// same GPU and no MPS daemon is seen (the condition of the warning above, from that rank's side).
+bool gpuTimeSliced(const std::vector<PeerInfo>& peers, int rank);
+
 }  // namespace mixccl

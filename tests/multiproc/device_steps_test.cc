@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/emulated_gpu.h"
@@ -40,14 +41,8 @@ void clearEnv() {
 std::string otherHostsUnavailable() { return testing::ucxUnavailable("ucx-tcp-lo", "tcp", useOtherHosts); }
 
 // Every collective (fp32 sum and bf16 avg; a short and a many-chunk count; in and out of place) and a ring of
-// sends, exact. Then, on the emulation: whether two-input reduce kernels ran must match `onGpu`, nothing may have
-// been staged through pinned memory when `onGpu`, and no slot registration may outlive the communicator.
-int collectivesBody(int rank, int n, const mixcclUniqueId& id, bool ownHost, bool onGpu) {
-  if (ownHost) setenv("MIXCCL_HOSTNAME", ("device-steps-host-" + std::to_string(rank)).c_str(), 1);
-  RankGpu g;
-  if (!g.open(rank)) return 1;
-  mixcclComm_t comm = initRankComm(rank, n, id);
-  if (comm == nullptr) return 1;
+// sends on `comm`, checked exactly; returns the number of failures.
+int runCollectives(RankGpu& g, mixcclComm_t comm, int rank, int n) {
   int failures = 0;
   for (int coll = 0; coll < 5; ++coll) {
     for (auto [dt, op] : {std::pair{mixcclFloat32, mixcclSum}, std::pair{mixcclBfloat16, mixcclAvg}}) {
@@ -58,7 +53,21 @@ int collectivesBody(int rank, int n, const mixcclUniqueId& id, bool ownHost, boo
       }
     }
   }
-  failures += testing::runDeviceSendRecvRing(g, comm, 70001, mixcclFloat32, rank, n);
+  return failures + testing::runDeviceSendRecvRing(g, comm, 70001, mixcclFloat32, rank, n);
+}
+
+// runCollectives on a communicator of its own rank. Then, on the emulation: whether two-input reduce kernels ran must match `onGpu`, nothing may have
+// been staged through pinned memory when `onGpu`, and no slot registration may outlive the communicator.
+// `ranksPerHost` > 0: ranks claim hosts of their own, that many (consecutive ranks) per host.
+int collectivesBody(int rank, int n, const mixcclUniqueId& id, int ranksPerHost, bool onGpu) {
+  if (ranksPerHost > 0) {
+    setenv("MIXCCL_HOSTNAME", ("device-steps-host-" + std::to_string(rank / ranksPerHost)).c_str(), 1);
+  }
+  RankGpu g;
+  if (!g.open(rank)) return 1;
+  mixcclComm_t comm = initRankComm(rank, n, id);
+  if (comm == nullptr) return 1;
+  int failures = runCollectives(g, comm, rank, n);
   mixcclCommDestroy(comm);
   if (testing::testGpuIsEmulated()) {
     auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());
@@ -88,11 +97,31 @@ TEST(DeviceSteps, PeersOnOtherHostsReduceOnTheGpuStraightFromTheSlots) {
   auto result = runRanks(
       3,
       [](int rank, int n, const mixcclUniqueId& id) {
-        return collectivesBody(rank, n, id, /*ownHost=*/true, /*onGpu=*/true);
+        return collectivesBody(rank, n, id, /*ranksPerHost=*/1, /*onGpu=*/true);
       },
       300);
   clearEnv();
   EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, ByDefaultNotWhereProcessesTimeSliceTheGpuUnlessMpsRuns) {
+  // Two hosts of two ranks each: peers on another host, but each rank's GPU is shared with another process of its
+  // host (the emulated GPU is one device), which without MPS would make every step wait for a context switch.
+  const std::string why = otherHostsUnavailable();
+  if (!why.empty()) GTEST_SKIP() << why;
+  for (bool mps : {false, true}) {
+    useOtherHosts();
+    if (mps) setenv("CUDA_MPS_PIPE_DIRECTORY", "/tmp/mixccl-test-mps-pipe", 1);
+    auto result = runRanks(
+        4,
+        [mps](int rank, int n, const mixcclUniqueId& id) {
+          return collectivesBody(rank, n, id, /*ranksPerHost=*/2, /*onGpu=*/mps);
+        },
+        300);
+    unsetenv("CUDA_MPS_PIPE_DIRECTORY");
+    clearEnv();
+    EXPECT_TRUE(result.ok) << (mps ? "with" : "without") << " MPS:\n" << result.report;
+  }
 }
 
 TEST(DeviceSteps, RanksOfOneHostReduceOnTheGpuWhenAskedOverSharedMemory) {
@@ -100,7 +129,7 @@ TEST(DeviceSteps, RanksOfOneHostReduceOnTheGpuWhenAskedOverSharedMemory) {
   auto result = runRanks(
       4,
       [](int rank, int n, const mixcclUniqueId& id) {
-        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/true);
+        return collectivesBody(rank, n, id, /*ranksPerHost=*/0, /*onGpu=*/true);
       },
       300);
   clearEnv();
@@ -112,9 +141,53 @@ TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
   auto result = runRanks(
       2,
       [](int rank, int n, const mixcclUniqueId& id) {
-        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/false);
+        return collectivesBody(rank, n, id, /*ranksPerHost=*/0, /*onGpu=*/false);
       },
       300);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, RanksAsThreadsOfOneProcessReduceOnTheGpu) {
+  // One GPU context for every rank (no time-slicing between processes): each thread's rank reduces on the GPU
+  // while its peers' threads enqueue theirs, and copies its results back into pageable host memory (as
+  // `tensor.cpu()` does) while its proxy thread still launches the steps.
+  auto body = [](int, int, const mixcclUniqueId& id) -> int {
+    const int n = 3;
+    setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+    std::vector<int> failures(n, 0);
+    std::vector<std::thread> threads;
+    GpuBackend* gpu = nullptr;
+    for (int rank = 0; rank < n; ++rank) {
+      threads.emplace_back([&, rank] {
+        RankGpu g;
+        int& f = failures[size_t(rank)];
+        if (!g.open(rank)) {
+          f = 1;
+          return;
+        }
+        if (rank == 0) gpu = g.gpu();
+        mixcclComm_t comm = initRankComm(rank, n, id);
+        if (comm == nullptr) {
+          f = 1;
+          return;
+        }
+        f += runCollectives(g, comm, rank, n);
+        mixcclCommDestroy(comm);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    int total = 0;
+    for (int f : failures) total += f;
+    if (gpu != nullptr && testing::testGpuIsEmulated()) {
+      auto& emu = static_cast<testing::EmulatedGpu&>(*gpu);
+      total += !rankCheck(emu.reduceCalls() > 0, 0, "no reduce kernel ran (the CPU reduced)");
+      total += !rankCheck(emu.liveHostRegistrations() == 0, 0, "%zu slot registration(s) left after destroy",
+                          emu.liveHostRegistrations());
+    }
+    return total == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 300);
+  clearEnv();
   EXPECT_TRUE(result.ok) << result.report;
 }
 
@@ -124,7 +197,7 @@ TEST(DeviceSteps, RanksThatReduceOnTheGpuAndRanksThatDoNotAgree) {
       3,
       [](int rank, int n, const mixcclUniqueId& id) {
         setenv("MIXCCL_DEVICE_STEPS", rank == 1 ? "0" : "1", 1);
-        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/rank != 1);
+        return collectivesBody(rank, n, id, /*ranksPerHost=*/0, /*onGpu=*/rank != 1);
       },
       300);
   EXPECT_TRUE(result.ok) << result.report;
@@ -137,7 +210,7 @@ TEST(DeviceSteps, ADeviceThatCannotMapHostMemoryInPlaceStagesThroughIt) {
       2,
       [](int rank, int n, const mixcclUniqueId& id) {
         testing::installEmulatedGpu().setMapsHostMemoryInPlace(false);
-        return collectivesBody(rank, n, id, /*ownHost=*/false, /*onGpu=*/false);
+        return collectivesBody(rank, n, id, /*ranksPerHost=*/0, /*onGpu=*/false);
       },
       300);
   clearEnv();

@@ -16,6 +16,7 @@
 #include "support/exact_data.h"
 #include "support/rank_gpu.h"
 #include "support/rank_runner.h"
+#include "support/stderr_capture.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 
 namespace mixccl {
@@ -191,6 +192,35 @@ TEST(GpuIpc, SeveralRanksOfOneProcessUseEachOthersMemoryDirectly) {
   };
   auto result = runRanks(1, body);
   EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
+  // Five ranks of one process wait on ten streams: more than the 8 hardware queues a CUDA context has by default,
+  // not more than 32 (CUDA_DEVICE_MAX_CONNECTIONS).
+  for (const char* queues : {"", "32"}) {
+    auto body = [queues](int, int, const mixcclUniqueId&) -> int {
+      const int n = 5;
+      if (queues[0] != '\0') setenv("CUDA_DEVICE_MAX_CONNECTIONS", queues, 1);
+      RankGpu g[n];
+      ipcRank(&g[0], 0);
+      for (int r = 1; r < n; ++r) g[r].open(r);
+      mixcclComm_t comms[n];
+      mixcclResult_t res = mixcclSuccess;
+      const std::string err = testing::captureStderr([&] { res = mixcclCommInitAll(comms, n, nullptr); });
+      if (!rankCheck(res == mixcclSuccess, 0, "init-all failed: %s", mixcclGetLastError(nullptr))) return 1;
+      size_t warnings = 0;
+      for (size_t at = err.find("CUDA_DEVICE_MAX_CONNECTIONS=32"); at != std::string::npos;
+           at = err.find("CUDA_DEVICE_MAX_CONNECTIONS=32", at + 1)) {
+        ++warnings;
+      }
+      const size_t want = queues[0] == '\0' ? 1 : 0;
+      bool ok = rankCheck(warnings == want, 0, "%zu warnings, want %zu; stderr was: %s", warnings, want, err.c_str());
+      for (int r = 0; r < n; ++r) mixcclCommDestroy(comms[r]);
+      return ok ? 0 : 1;
+    };
+    auto result = runRanks(1, body);
+    EXPECT_TRUE(result.ok) << "CUDA_DEVICE_MAX_CONNECTIONS=" << queues << ":\n" << result.report;
+  }
 }
 
 TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {

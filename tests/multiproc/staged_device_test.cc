@@ -25,6 +25,7 @@
 #include "support/emulated_gpu.h"
 #include "support/rank_gpu.h"
 #include "support/scoped_env.h"
+#include "support/stderr_capture.h"
 #include "support/test_gpu.h"
 
 namespace mixccl {
@@ -399,28 +400,6 @@ TEST(StagedDevice, ManyCallsInFlightStayWithinTheStagingLimit) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-// What communicator init writes to this process's stderr (captured through a temporary file).
-std::string initCapturingStderr(int rank, int n, const mixcclUniqueId& id, mixcclComm_t* comm) {
-  char path[] = "/tmp/mixccl-stderr-XXXXXX";
-  const int fd = mkstemp(path);
-  if (fd < 0) return "(mkstemp failed)";
-  unlink(path);
-  std::fflush(stderr);
-  const int saved = dup(2);
-  dup2(fd, 2);
-  *comm = initRankComm(rank, n, id);
-  std::fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  std::string text;
-  char buf[4096];
-  ssize_t got = 0;
-  lseek(fd, 0, SEEK_SET);
-  while ((got = read(fd, buf, sizeof(buf))) > 0) text.append(buf, size_t(got));
-  close(fd);
-  return text;
-}
-
 TEST(StagedDevice, SeparateProcessesOnOneGpuAreWarnedAboutOnceUnlessMpsRuns) {
   for (bool mps : {false, true}) {
     auto body = [mps](int rank, int n, const mixcclUniqueId& id) -> int {
@@ -428,7 +407,7 @@ TEST(StagedDevice, SeparateProcessesOnOneGpuAreWarnedAboutOnceUnlessMpsRuns) {
       RankGpu g;
       if (!g.open(rank)) return 1;  // this process now uses the GPU
       mixcclComm_t comm = nullptr;
-      const std::string err = initCapturingStderr(rank, n, id, &comm);
+      const std::string err = testing::captureStderr([&] { comm = initRankComm(rank, n, id); });
       if (comm == nullptr) return 1;
       const bool warned = err.find("are 3 processes on one GPU") != std::string::npos;
       const bool want = !mps && rank == 0;

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -45,6 +47,26 @@ Result everyone(Bootstrap& bs, bool mine, bool* all) {
   *all = true;
   for (uint8_t f : flags) *all &= f != 0;
   return mixcclSuccess;
+}
+
+// Ranks of one process share its GPU context, whose streams share CUDA_DEVICE_MAX_CONNECTIONS hardware queues (8
+// unless set). Each such rank has two streams that wait for peers (the caller's and the
+// one for host buffers); where they outnumber the queues, one rank's stream waiting at the head of a queue can hold
+// up the write a peer's stream queued behind it: a hang (8 threads on an H200). Says so once, on the process's
+// lowest rank, with the remedy.
+void warnIfQueuesShared(int rank, const std::vector<int>& pids) {
+  int mine = 0, lowest = rank;
+  for (size_t r = 0; r < pids.size(); ++r) {
+    if (pids[r] != pids[size_t(rank)]) continue;
+    ++mine;
+    lowest = std::min(lowest, int(r));
+  }
+  const char* set = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  const int queues = set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 8;
+  if (rank != lowest || 2 * mine <= queues) return;
+  MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, more than its GPU context's %d hardware "
+             "queues (CUDA_DEVICE_MAX_CONNECTIONS): a wait can hold up the write it waits for (a hang). Set "
+             "CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA", mine, 2 * mine, queues);
 }
 
 }  // namespace
@@ -158,6 +180,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
                allExported ? "map" : "allocate or export");
     return mixcclSuccess;  // ~GpuIpc releases what was made
   }
+  warnIfQueuesShared(rank, pids);
   ipc->allOneProcess_ = true;
   for (int r = 0; r < n; ++r) ipc->allOneProcess_ = ipc->allOneProcess_ && ipc->sameProcess_[r];
   MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes)", rank, n,
