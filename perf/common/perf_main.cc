@@ -31,9 +31,10 @@ int perfMain(int argc, char** argv, const Collective& coll, GpuProvider provider
   }
   if (options.threadsPerProcess > 1) {
     // Ranks as threads share one GPU context, whose streams share CUDA_DEVICE_MAX_CONNECTIONS hardware queues (8
-    // unless set). A stream that waits for a peer's flag, at the head of a queue, holds up every later command of the
-    // queue, the peer's own write too when its stream shares it; 8 threads hung so on an H200 (perf/RESULTS.md).
-    // The runtime reads the variable when it creates the context: it is set (unless the user did) before any rank starts.
+    // unless set). A stream that waits for a peer's flag, at the head of a queue, holds up every later command of
+    // the queue, the peer's own write too when its stream shares it; 8 threads hung so on an H200 (perf/RESULTS.md).
+    // The runtime reads the variable when it creates the context: it is set (unless the user did) before any rank
+    // starts.
     setenv("CUDA_DEVICE_MAX_CONNECTIONS", "32", /*overwrite=*/0);
   }
   return launchRanks(options, coll.name, provider, [&](const RankContext& ctx) { return runSweep(ctx, options, coll); });

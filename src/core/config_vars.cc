@@ -64,11 +64,12 @@ const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes,
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "
                                  "past it waits for earlier calls to release theirs"};
 
-const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "auto",
-                             "how a staged call on GPU buffers reduces: 1 on its GPU, chunk by chunk, straight "
-                             "out of and into the transports' slots; 0 on the CPU, after copying its buffers to "
-                             "host memory; auto: 1 when some peer is on another host and no other process shares the "
-                             "rank's GPU without MPS (core/device_steps.h)"};
+const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "0",
+                             "how a staged call on GPU buffers reduces: 0 on the CPU, after copying its buffers to "
+                             "host memory; 1 on its GPU, chunk by chunk, straight out of and into the transports' "
+                             "slots, the kernels launched by the proxy thread (a thread of the process blocked in a "
+                             "synchronous CUDA call can hold those launches up: core/device_steps.h); auto: 1 where "
+                             "some peer is on another host and no other process shares the rank's GPU without MPS"};
 
 const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kBytes, "0",
                                   "cut all-reduces, broadcasts and reduces larger than this into pieces of this "

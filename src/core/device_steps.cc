@@ -147,14 +147,14 @@ void DeviceSteps::releaseScratch() {
 bool deviceStepsWanted(bool remotePeers, bool timeSliced) {
   const std::string mode = configString(cfg::kDeviceSteps);
   if (mode == "1") return true;
-  if (mode == "0") return false;
-  if (mode != "auto") {
+  if (mode == "auto") return remotePeers && !timeSliced;
+  if (mode != "0") {
     // Malformed configuration: said once, then the default (config.h's rule).
     static std::once_flag said;
     std::call_once(
-        said, [&mode] { MIXCCL_LOG(kWarn, "MIXCCL_DEVICE_STEPS=%s is not 0, 1 or auto; using auto", mode.c_str()); });
+        said, [&mode] { MIXCCL_LOG(kWarn, "MIXCCL_DEVICE_STEPS=%s is not 0, 1 or auto; using 0", mode.c_str()); });
   }
-  return remotePeers && !timeSliced;
+  return false;
 }
 
 bool deviceStepsFit(const CollCall& call, int device) {

@@ -12,8 +12,16 @@
 // chunks pipeline: the executor hands a slot back as soon as the kernel that uses it is done, so while chunk k is
 // reduced the transport carries chunk k-1 on and receives chunk k+1 into the other slots.
 //
-// MIXCCL_DEVICE_STEPS: "auto" (default) uses them when some peer is on another host and no other process of the
-// communicator shares the rank's GPU without MPS, "1" whenever the communicator
+// Hazard, why they are off by default: the proxy thread launches the kernels while the user's stream waits for the
+// call. A thread of the process that is blocked in a synchronous CUDA call whose stream waits for that call (a copy
+// into pageable memory, as `tensor.cpu()` makes) can hold up the proxy's launches in the runtime, and so wait for
+// ever. On the H200 (perf/RESULTS.md, runs 3 and 4) 4 processes with results copied back into pageable memory never
+// finished, with each main thread spinning and each proxy thread blocked in a futex; the perf tools, whose copies are
+// pinned, ran exactly. The way out is a proxy that makes no CUDA call: steps enqueued by the user's thread at the
+// call, each waiting on the stream for a host word the proxy writes.
+//
+// MIXCCL_DEVICE_STEPS: "0" (default) never; "auto" where some peer is on another host and no other process of the
+// communicator shares the rank's GPU without MPS; "1" whenever the communicator
 // stages a call, "0" never. They need every transport in use to expose its slot memory and the device to map
 // registered host memory at the same address; where that fails the communicator says why once (INFO) and stages
 // through host memory. The results are bitwise those of the host path: the same plan combines the same operands in
@@ -65,10 +73,10 @@ class DeviceSteps {
   std::vector<std::pair<size_t, void*>> usedScratch_;
 };
 
-// Whether MIXCCL_DEVICE_STEPS asks for device steps on a communicator: "1" always, "0" never, "auto" where some
-// peer is on another host (`remotePeers`) and the rank's GPU does not time-slice between processes (`timeSliced`:
-// every step would wait for a context switch; on an H200, 2 processes ran an 8 MiB all-reduce 9x slower with device
-// steps than staged through the CPU: perf/RESULTS.md).
+// Whether MIXCCL_DEVICE_STEPS asks for device steps on a communicator: "1" always, "0" (default) never, "auto"
+// where some peer is on another host (`remotePeers`) and the rank's GPU does not time-slice between processes
+// (`timeSliced`: every step would wait for a context switch; on an H200, 2 processes ran an 8 MiB all-reduce 9x
+// slower with device steps than staged through the CPU: perf/RESULTS.md).
 bool deviceStepsWanted(bool remotePeers, bool timeSliced);
 // Whether `call` can run with device steps: every buffer it uses is memory of GPU `device` (the steps' own), and
 // no pre-mul-sum.

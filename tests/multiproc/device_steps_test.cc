@@ -1,6 +1,6 @@
 // Staged calls that reduce on the GPU, straight out of and into the transports' slots (core/device_steps.h):
-// every collective and a ring of sends exact with peers on other hosts (a network transport: device steps are on
-// by default there) and on one host when asked for (MIXCCL_DEVICE_STEPS=1, shared memory). On the emulated GPU the
+// every collective and a ring of sends exact with peers on other hosts (a network transport: MIXCCL_DEVICE_STEPS=auto
+// uses them there) and on one host when asked for (MIXCCL_DEVICE_STEPS=1, shared memory). On the emulated GPU the
 // test also sees that the kernels ran, that no buffer went through pinned staging memory, and that every slot
 // registration is undone at destroy; the emulation faults a kernel on host memory that was not registered, and
 // the last test checks that it does. With MIXCCL_TEST_REAL_GPU=1 (tests/gpu/run.sh) the same runs use the device.
@@ -56,8 +56,9 @@ int runCollectives(RankGpu& g, mixcclComm_t comm, int rank, int n) {
   return failures + testing::runDeviceSendRecvRing(g, comm, 70001, mixcclFloat32, rank, n);
 }
 
-// runCollectives on a communicator of its own rank. Then, on the emulation: whether two-input reduce kernels ran must match `onGpu`, nothing may have
-// been staged through pinned memory when `onGpu`, and no slot registration may outlive the communicator.
+// runCollectives on a communicator of its own rank. Then, on the emulation: whether two-input reduce kernels ran
+// must match `onGpu`, nothing may have been staged through pinned memory when `onGpu`, and no slot registration may
+// outlive the communicator.
 // `ranksPerHost` > 0: ranks claim hosts of their own, that many (consecutive ranks) per host.
 int collectivesBody(int rank, int n, const mixcclUniqueId& id, int ranksPerHost, bool onGpu) {
   if (ranksPerHost > 0) {
@@ -90,27 +91,32 @@ int collectivesBody(int rank, int n, const mixcclUniqueId& id, int ranksPerHost,
   return failures == 0 ? 0 : 1;
 }
 
-TEST(DeviceSteps, PeersOnOtherHostsReduceOnTheGpuStraightFromTheSlots) {
+TEST(DeviceSteps, AutoReducesOnTheGpuStraightFromTheSlotsWithPeersOnOtherHosts) {
+  // MIXCCL_DEVICE_STEPS=auto; unset (0), the same ranks stage through host memory.
   const std::string why = otherHostsUnavailable();
   if (!why.empty()) GTEST_SKIP() << why;
-  useOtherHosts();
-  auto result = runRanks(
-      3,
-      [](int rank, int n, const mixcclUniqueId& id) {
-        return collectivesBody(rank, n, id, /*ranksPerHost=*/1, /*onGpu=*/true);
-      },
-      300);
-  clearEnv();
-  EXPECT_TRUE(result.ok) << result.report;
+  for (bool asked : {true, false}) {
+    useOtherHosts();
+    if (asked) setenv("MIXCCL_DEVICE_STEPS", "auto", 1);
+    auto result = runRanks(
+        3,
+        [asked](int rank, int n, const mixcclUniqueId& id) {
+          return collectivesBody(rank, n, id, /*ranksPerHost=*/1, /*onGpu=*/asked);
+        },
+        300);
+    clearEnv();
+    EXPECT_TRUE(result.ok) << (asked ? "auto" : "by default") << ":\n" << result.report;
+  }
 }
 
-TEST(DeviceSteps, ByDefaultNotWhereProcessesTimeSliceTheGpuUnlessMpsRuns) {
+TEST(DeviceSteps, AutoNotWhereProcessesTimeSliceTheGpuUnlessMpsRuns) {
   // Two hosts of two ranks each: peers on another host, but each rank's GPU is shared with another process of its
   // host (the emulated GPU is one device), which without MPS would make every step wait for a context switch.
   const std::string why = otherHostsUnavailable();
   if (!why.empty()) GTEST_SKIP() << why;
   for (bool mps : {false, true}) {
     useOtherHosts();
+    setenv("MIXCCL_DEVICE_STEPS", "auto", 1);
     if (mps) setenv("CUDA_MPS_PIPE_DIRECTORY", "/tmp/mixccl-test-mps-pipe", 1);
     auto result = runRanks(
         4,
@@ -147,46 +153,55 @@ TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+// Three ranks as threads of one process, MIXCCL_DEVICE_STEPS=1: one GPU context for every rank (no time-slicing
+// between processes), each rank reducing on the GPU while its peers' threads enqueue theirs. `pinnedCopies`: the
+// test's copies in and out go through pinned memory; else they use pageable memory, as `tensor.cpu()` does, which
+// may hold up the proxies' launches (core/device_steps.h; the emulation has no such lock).
+int threadsOfOneProcessBody(const mixcclUniqueId& id, bool pinnedCopies) {
+  const int n = 3;
+  setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+  std::vector<int> failures(n, 0);
+  std::vector<std::thread> threads;
+  GpuBackend* gpu = nullptr;
+  for (int rank = 0; rank < n; ++rank) {
+    threads.emplace_back([&, rank] {
+      RankGpu g;
+      int& f = failures[size_t(rank)];
+      if (!g.open(rank, pinnedCopies ? size_t(1) << 20 : 0)) {
+        f = 1;
+        return;
+      }
+      if (rank == 0) gpu = g.gpu();
+      mixcclComm_t comm = initRankComm(rank, n, id);
+      if (comm == nullptr) {
+        f = 1;
+        return;
+      }
+      f += runCollectives(g, comm, rank, n);
+      mixcclCommDestroy(comm);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int total = 0;
+  for (int f : failures) total += f;
+  if (gpu != nullptr && testing::testGpuIsEmulated()) {
+    auto& emu = static_cast<testing::EmulatedGpu&>(*gpu);
+    total += !rankCheck(emu.reduceCalls() > 0, 0, "no reduce kernel ran (the CPU reduced)");
+    total += !rankCheck(emu.liveHostRegistrations() == 0, 0, "%zu slot registration(s) left after destroy",
+                        emu.liveHostRegistrations());
+  }
+  return total == 0 ? 0 : 1;
+}
+
 TEST(DeviceSteps, RanksAsThreadsOfOneProcessReduceOnTheGpu) {
-  // One GPU context for every rank (no time-slicing between processes): each thread's rank reduces on the GPU
-  // while its peers' threads enqueue theirs, and copies its results back into pageable host memory (as
-  // `tensor.cpu()` does) while its proxy thread still launches the steps.
-  auto body = [](int, int, const mixcclUniqueId& id) -> int {
-    const int n = 3;
-    setenv("MIXCCL_DEVICE_STEPS", "1", 1);
-    std::vector<int> failures(n, 0);
-    std::vector<std::thread> threads;
-    GpuBackend* gpu = nullptr;
-    for (int rank = 0; rank < n; ++rank) {
-      threads.emplace_back([&, rank] {
-        RankGpu g;
-        int& f = failures[size_t(rank)];
-        if (!g.open(rank)) {
-          f = 1;
-          return;
-        }
-        if (rank == 0) gpu = g.gpu();
-        mixcclComm_t comm = initRankComm(rank, n, id);
-        if (comm == nullptr) {
-          f = 1;
-          return;
-        }
-        f += runCollectives(g, comm, rank, n);
-        mixcclCommDestroy(comm);
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    int total = 0;
-    for (int f : failures) total += f;
-    if (gpu != nullptr && testing::testGpuIsEmulated()) {
-      auto& emu = static_cast<testing::EmulatedGpu&>(*gpu);
-      total += !rankCheck(emu.reduceCalls() > 0, 0, "no reduce kernel ran (the CPU reduced)");
-      total += !rankCheck(emu.liveHostRegistrations() == 0, 0, "%zu slot registration(s) left after destroy",
-                          emu.liveHostRegistrations());
-    }
-    return total == 0 ? 0 : 1;
-  };
-  auto result = runRanks(1, body, 300);
+  auto result = runRanks(1, [](int, int, const mixcclUniqueId& id) { return threadsOfOneProcessBody(id, true); }, 300);
+  clearEnv();
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, RanksAsThreadsOfOneProcessWithPageableCopiesBack) {
+  // The hazard of core/device_steps.h, on a real GPU (tests/gpu/run.sh runs it as an extra step).
+  auto result = runRanks(1, [](int, int, const mixcclUniqueId& id) { return threadsOfOneProcessBody(id, false); }, 300);
   clearEnv();
   EXPECT_TRUE(result.ok) << result.report;
 }

@@ -1,5 +1,6 @@
 #include "support/rank_gpu.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -11,10 +12,16 @@
 
 namespace mixccl::testing {
 
-bool RankGpu::open(int rank) {
+bool RankGpu::open(int rank, size_t pinnedCopyBytes) {
   std::string why;
   gpu_ = testGpu(&why);
   if (!rankCheck(gpu_ != nullptr, rank, "no GPU: %s", why.c_str())) return false;
+  if (pinnedCopyBytes > 0) {
+    void* p = nullptr;
+    if (!rankCheck(gpu_->allocPinned(pinnedCopyBytes, &p) == mixcclSuccess, rank, "allocPinned failed")) return false;
+    bounce_ = static_cast<char*>(p);
+    bounceBytes_ = pinnedCopyBytes;
+  }
   return rankCheck(gpu_->streamCreate(&stream_) == mixcclSuccess, rank, "streamCreate failed");
 }
 
@@ -23,10 +30,20 @@ RankGpu::~RankGpu() {
   for (void* p : buffers_) gpu_->freeDevice(p);
   if (stream_ != nullptr) gpu_->streamDestroy(stream_);
   if (gate_ != nullptr) gpu_->freePinned(gate_);
+  if (bounce_ != nullptr) gpu_->freePinned(bounce_);
 }
 
 void* RankGpu::upload(const std::vector<char>& host) {
   void* p = alloc(host.size());
+  if (bounce_ != nullptr) {
+    for (size_t k = 0; k < host.size(); k += bounceBytes_) {
+      const size_t n = std::min(bounceBytes_, host.size() - k);
+      std::memcpy(bounce_, host.data() + k, n);
+      gpu_->copyAsync(static_cast<char*>(p) + k, bounce_, n, stream_);
+      gpu_->streamSynchronize(stream_);  // the bounce buffer is free again
+    }
+    return p;
+  }
   uploads_.push_back(host);
   gpu_->copyAsync(p, uploads_.back().data(), host.size(), stream_);
   return p;
@@ -41,6 +58,16 @@ void* RankGpu::alloc(size_t bytes) {
 
 std::vector<char> RankGpu::download(const void* p, size_t bytes) {
   std::vector<char> host(bytes);
+  if (bounce_ != nullptr) {
+    for (size_t k = 0; k < bytes; k += bounceBytes_) {
+      const size_t n = std::min(bounceBytes_, bytes - k);
+      gpu_->copyAsync(bounce_, static_cast<const char*>(p) + k, n, stream_);
+      gpu_->streamSynchronize(stream_);
+      std::memcpy(host.data() + k, bounce_, n);
+    }
+    sync();
+    return host;
+  }
   gpu_->copyAsync(host.data(), p, bytes, stream_);
   sync();
   return host;

@@ -15,8 +15,11 @@ class RankGpu {
   RankGpu(const RankGpu&) = delete;
   RankGpu& operator=(const RankGpu&) = delete;
   ~RankGpu();  // frees the buffers and the stream
-  // Picks the GPU and makes the stream; false (printed as "rank R: ...") when there is none.
-  bool open(int rank);
+  // Picks the GPU and makes the stream; false (printed as "rank R: ...") when there is none. With `pinnedCopyBytes`,
+  // upload() and download() copy through that much pinned memory, allocated now, and wait for each copy: a copy from
+  // or into pageable memory may hold up other threads' CUDA calls until its stream reaches it (a proxy's launches the
+  // stream waits for, among them).
+  bool open(int rank, size_t pinnedCopyBytes = 0);
   GpuBackend* gpu() { return gpu_; }
   void* stream() { return stream_; }
   // Device memory holding a copy of `host`, made on the stream (the source is kept until the next sync()).
@@ -34,6 +37,8 @@ class RankGpu {
   GpuBackend* gpu_ = nullptr;
   void* stream_ = nullptr;
   uint32_t* gate_ = nullptr;
+  char* bounce_ = nullptr;  // pinned, for copies (open's pinnedCopyBytes)
+  size_t bounceBytes_ = 0;
   std::vector<void*> buffers_;
   std::list<std::vector<char>> uploads_;  // sources of copies still queued (a list: elements never move)
 };

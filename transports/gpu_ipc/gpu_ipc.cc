@@ -214,7 +214,9 @@ void GpuIpc::release(int rank) {
   const uint32_t ahead = seq_.load() + (1u << 30);
   // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
   Result r = mixcclSuccess;
-  for (int w = 0; w < 6 && r == mixcclSuccess; ++w) r = gpu_->streamWriteFlag(releaseStream_, flag(rank, kArrive, 0) + w, ahead);
+  for (int w = 0; w < 6 && r == mixcclSuccess; ++w) {
+    r = gpu_->streamWriteFlag(releaseStream_, flag(rank, kArrive, 0) + w, ahead);
+  }
   if (r == mixcclSuccess) gpu_->streamSynchronize(releaseStream_);
 }
 
