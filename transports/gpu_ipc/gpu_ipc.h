@@ -53,6 +53,11 @@
 // the runtime's staging until the stream reaches it, and the stream waits for the peers, whose threads (ranks of one
 // process) may need that staging to enqueue their side of the round.
 //
+// Ranks as threads of one process: a thread blocked in a synchronous CUDA call whose stream waits for a round (a copy
+// into pageable memory, as `tensor.cpu()` makes) can hold up in the runtime the other ranks' threads, which must
+// still enqueue their side of that round: a hang (4 threads on an H200 hung so while the perf tools copied through
+// pageable memory). Applications that run ranks as threads copy results back through pinned memory.
+//
 // Failure: a stream waiting for a rank that died would wait forever, so a watchdog thread watches the peers'
 // processes (all on this host); when one exits, or this rank aborts (releaseAll), every flag this rank's streams
 // could wait for is set far ahead, so they run to the end (with invalid results) and onFailure reports it.
