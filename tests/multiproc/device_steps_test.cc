@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <barrier>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -163,21 +164,27 @@ int threadsOfOneProcessBody(const mixcclUniqueId& id, bool pinnedCopies) {
   std::vector<int> failures(n, 0);
   std::vector<std::thread> threads;
   GpuBackend* gpu = nullptr;
+  // Freeing device or pinned memory waits for the whole device, so no rank frees any (destroy, RankGpu) while a
+  // peer's proxy may still launch steps.
+  std::barrier allDone(n);
   for (int rank = 0; rank < n; ++rank) {
     threads.emplace_back([&, rank] {
       RankGpu g;
       int& f = failures[size_t(rank)];
       if (!g.open(rank, pinnedCopies ? size_t(1) << 20 : 0)) {
         f = 1;
+        allDone.arrive_and_drop();
         return;
       }
       if (rank == 0) gpu = g.gpu();
       mixcclComm_t comm = initRankComm(rank, n, id);
       if (comm == nullptr) {
         f = 1;
+        allDone.arrive_and_drop();
         return;
       }
       f += runCollectives(g, comm, rank, n);
+      allDone.arrive_and_wait();
       mixcclCommDestroy(comm);
     });
   }
