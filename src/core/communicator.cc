@@ -172,15 +172,29 @@ Result Communicator::connect() {
 
 Result Communicator::prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out,
                              DeviceSteps* steps) {
-  PlanContext ctx{rank_, nranks_, chunkBytes_, &cluster_};
   const Algorithm* algo = nullptr;
-  MIXCCL_TRY(selector_.select(args, ctx, &algo));
+  MIXCCL_TRY(planFor(args, &out->plan, &algo));
   out->args = args;
-  out->plan = plans_.get(*algo, args, ctx);
   MIXCCL_LOG(kTrace, "%s count %llu: %s, %zu steps%s", collName(args.type),
              static_cast<unsigned long long>(args.count), algo->name(), out->plan->steps.size(),
              steps != nullptr ? " on the GPU" : "");
   return makeExecutor(send, recv, out, steps);
+}
+
+Result Communicator::planFor(const CollArgs& args, std::shared_ptr<const Plan>* plan, const Algorithm** algo) {
+  std::lock_guard<std::mutex> lock(planMu_);
+  PlanContext ctx{rank_, nranks_, chunkBytes_, &cluster_};
+  MIXCCL_TRY(selector_.select(args, ctx, algo));
+  *plan = plans_.get(**algo, args, ctx);
+  return mixcclSuccess;
+}
+
+Result Communicator::scratchBytes(const CollArgs& args, size_t* out) {
+  std::shared_ptr<const Plan> plan;
+  const Algorithm* algo = nullptr;
+  MIXCCL_TRY(planFor(args, &plan, &algo));
+  *out = plan->scratchElements * dataTypeSize(args.dtype);
+  return mixcclSuccess;
 }
 
 Result Communicator::makeExecutor(const void* send, void* recv, PreparedOp* out, DeviceSteps* steps) {
@@ -213,11 +227,9 @@ Result Communicator::runNow(const CollArgs& args, const void* send, void* recv) 
 }
 
 Result Communicator::runWhole(const CollArgs& args, const void* send, void* recv) {
-  PlanContext ctx{rank_, nranks_, chunkBytes_, &cluster_};
   const Algorithm* algo = nullptr;
-  Result res = selector_.select(args, ctx, &algo);
+  Result res = planFor(args, &singlePlan_, &algo);
   if (res != mixcclSuccess) return res;
-  singlePlan_ = plans_.get(*algo, args, ctx);
   MIXCCL_LOG(kTrace, "%s count %llu: %s, %zu steps", collName(args.type),
              static_cast<unsigned long long>(args.count), algo->name(), singlePlan_->steps.size());
   const size_t scratchBytes = singlePlan_->scratchElements * dataTypeSize(args.dtype);

@@ -68,6 +68,8 @@ class Communicator {
   // Selects an algorithm, fetches its plan and makes an executor over the given host buffers, or, with `steps`,
   // over device buffers, its arithmetic on the GPU (core/device_steps.h; scratch from `steps` too).
   Result prepare(const CollArgs& args, const void* send, void* recv, PreparedOp* out, DeviceSteps* steps = nullptr);
+  // The device scratch prepare() will need for the collective `args` (any thread: the plan cache is locked).
+  Result scratchBytes(const CollArgs& args, size_t* out);
   // A send of `args.count` elements from `send` to `peer` (args.type kSend), or a receive into `recv` (kRecv).
   Result preparePointToPoint(const CollArgs& args, int peer, const void* send, void* recv, PreparedOp* out,
                              DeviceSteps* steps = nullptr);
@@ -136,6 +138,10 @@ class Communicator {
   std::vector<Transport*> routes_;  // by peer
   std::vector<Transport*> used_;    // the transports that reach at least one peer (what a wait sleeps on)
   DeviceBackend* backend_ = nullptr;
+  // The plan of a collective (selector_ and plans_ under planMu_: the proxy prepares calls while the user's thread
+  // sizes device scratch).
+  Result planFor(const CollArgs& args, std::shared_ptr<const Plan>* plan, const Algorithm** algo);
+  std::mutex planMu_;
   Selector selector_;
   PlanCache plans_;
   uint64_t chunkBytes_ = 0;

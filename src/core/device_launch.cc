@@ -182,14 +182,19 @@ void Launch::release(bool enqueued) {
   pool_.releaseAfter(std::move(buffers_), std::move(events_), enqueued ? std::move(doneEvents_) : std::vector<void*>{});
 }
 
+// What the user's thread set up on the GPU for a job's device-step calls (core/device_steps.h).
+struct StepJob {
+  bool used = false;
+  uint32_t id = 0;  // the server's job id
+  int arena = -1;   // its scratch
+};
+
 // The host side of a staged job, on the proxy thread: scale deferred pre-mul-sum inputs, then run the calls (those
-// with device steps with the communicator's device current on this thread).
-Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>& calls, Result inputs) {
+// with device steps through the job's step server; this thread makes no GPU call).
+Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>& calls, Result inputs,
+                    const StepJob& steps) {
   Result res = inputs;
-  const bool onDevice =
-      std::any_of(calls.begin(), calls.end(), [](const CollCall& c) { return c.deviceSteps != nullptr; });
-  DeviceScope scope(onDevice ? rt.gpu() : nullptr, rt.stepsDevice());
-  if (res == mixcclSuccess) res = scope.status();
+  if (steps.used) rt.deviceSteps()->beginJob(steps.id, steps.arena);
   for (CollCall& c : calls) {
     if (res != mixcclSuccess || !c.scale) continue;
     res = scaleInput(*c.scale, c.send, sendElements(c.args, comm.nranks()), &c.owned);
@@ -197,11 +202,10 @@ Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>
     c.args.op = mixcclSum;
   }
   if (res == mixcclSuccess) res = runHostCalls(calls);
-  if (onDevice) {
-    // After a failure, steps may still be queued on the GPU: they must end before the user's stream goes on.
-    Result drained = rt.deviceSteps()->drain();
-    if (res == mixcclSuccess) res = drained;
-    rt.deviceSteps()->releaseScratch();
+  if (steps.used) {
+    // Also after a failure: the server must have run what was queued, and exit, before the user's stream goes on.
+    Result ended = rt.deviceSteps()->endJob();
+    if (res == mixcclSuccess) res = ended;
   }
   if (res != mixcclSuccess) comm.setAsyncError(res);
   return res;
@@ -235,7 +239,9 @@ Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, 
     sub.send = at(whole.send, off);
     sub.recv = at(whole.recv, off);
     auto one = std::make_shared<std::vector<CollCall>>(1, sub);
-    job.run = [&c, rt, one](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *rt, *one, inputs); };
+    job.run = [&c, rt, one](Result inputs, const std::atomic<bool>&) {
+      return runStagedJob(c, *rt, *one, inputs, StepJob{});
+    };
     tickets.emplace_back();
     rt->proxy().submit(std::move(job), &tickets.back());
   }
@@ -260,6 +266,33 @@ Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, 
   return mixcclSuccess;
 }
 
+// For a job with device-step calls: reserves the device scratch their plans need and launches the job's step server
+// on the first such call's stream (after its inputs; its other streams' inputs the proxy waits for).
+Result launchSteps(Communicator& c, StagedRuntime* rt, const std::vector<CollCall>& calls, StepJob* out) {
+  constexpr size_t kAlign = 256;  // DeviceSteps::scratch's
+  void* stream = nullptr;
+  size_t bytes = 0;
+  for (const CollCall& call : calls) {
+    if (call.deviceSteps == nullptr) continue;
+    if (!out->used) stream = call.stream;
+    out->used = true;
+    if (call.args.type == CollType::kSend || call.args.type == CollType::kRecv) continue;  // no scratch
+    MIXCCL_TRY(forEachPiece(call.args, c.pieceBytes(), call.send, call.recv,
+                            [&](const CollArgs& a, const void*, void*) -> Result {
+                              size_t need = 0;
+                              MIXCCL_TRY(c.scratchBytes(a, &need));
+                              bytes += (need + kAlign - 1) / kAlign * kAlign;
+                              return mixcclSuccess;
+                            }));
+  }
+  if (!out->used) return mixcclSuccess;
+  DeviceSteps* steps = rt->deviceSteps();
+  MIXCCL_TRY(steps->reserve(bytes, &out->arena));
+  Result res = steps->launch(stream, &out->id);
+  if (res != mixcclSuccess) steps->unreserve(out->arena);
+  return res;
+}
+
 // Stages `calls` on their streams, hands the job to the proxy and queues the copies back (see the header).
 Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::vector<CollCall>& calls) {
   if (calls.size() == 1 && calls[0].deviceSteps == nullptr && !calls[0].scale && needsStaging(calls[0])) {
@@ -278,6 +311,8 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
     }
   }
   if (res == mixcclSuccess) res = launch.recordInputEvents(gpu, &job.inputsReady);
+  StepJob steps;
+  if (res == mixcclSuccess) res = launchSteps(c, rt, calls, &steps);
   if (res != mixcclSuccess) {
     launch.release(false);
     return res;
@@ -285,7 +320,9 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
   const bool hostOnly = job.inputsReady.empty();
   job.keepResult = hostOnly;
   auto shared = std::make_shared<std::vector<CollCall>>(calls);
-  job.run = [&c, rt, shared](Result inputs, const std::atomic<bool>&) { return runStagedJob(c, *rt, *shared, inputs); };
+  job.run = [&c, rt, shared, steps](Result inputs, const std::atomic<bool>&) {
+    return runStagedJob(c, *rt, *shared, inputs, steps);
+  };
   uint32_t ticket = 0;
   rt->proxy().submit(std::move(job), &ticket);
   if (hostOnly) {
@@ -344,6 +381,7 @@ Result launchThroughGpuIpc(const CollCall& call) {
 Result StagedRuntime::create(GpuBackend* gpu, double timeoutSec, std::unique_ptr<StagedRuntime>* out) {
   std::unique_ptr<StagedRuntime> rt(new StagedRuntime());
   rt->gpu_ = gpu;
+  rt->timeoutSec_ = timeoutSec;
   void* flag = nullptr;
   MIXCCL_TRY(gpu->allocPinned(sizeof(uint32_t), &flag));
   rt->flag_ = static_cast<uint32_t*>(flag);
@@ -376,7 +414,7 @@ void StagedRuntime::initDeviceSteps(Communicator& comm) {
                "MPS: every step waits for a context switch (slower than staging through the CPU)", comm.rank());
   }
   std::string why;
-  DeviceSteps::create(gpu_, comm.transportsInUse(), &steps_, &why);
+  DeviceSteps::create(gpu_, comm.transportsInUse(), timeoutSec_, &steps_, &why);
   if (steps_ == nullptr) {
     // Asked for explicitly (MIXCCL_DEVICE_STEPS=1), not getting them is worth a warning.
     if (configString(cfg::kDeviceSteps) == "1") {

@@ -71,6 +71,7 @@ class StagedRuntime {
  private:
   StagedRuntime() = default;
   GpuBackend* gpu_ = nullptr;
+  double timeoutSec_ = 0;
   uint32_t* flag_ = nullptr;  // pinned word the proxy advances
   std::unique_ptr<StagingPool> pool_;
   std::unique_ptr<StreamProxy> proxy_;

@@ -1,7 +1,9 @@
 #include "core/device_steps.h"
 
-#include <deque>
+#include <chrono>
+#include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "core/communicator.h"
 #include "core/config.h"
@@ -11,75 +13,138 @@
 namespace mixccl {
 namespace {
 
-// A StepDevice on one stream of a GpuBackend: fences are events recorded on the stream, completed in order.
-class StreamStepDevice final : public StepDevice {
+using kernels::kStepRing;
+using kernels::StepCommand;
+using kernels::StepQueue;
+
+constexpr auto kSpinFor = std::chrono::microseconds(50);
+constexpr auto kNap = std::chrono::microseconds(20);
+
+// Whether sequence number a is at or past b (wrap-around order).
+bool atOrPast(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) >= 0; }
+
+uint32_t loadAcquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+}  // namespace
+
+// The StepDevice of a job: each call becomes one command in the queue; a fence is the sequence number of the last
+// command so far, reached once the server's `done` word is at or past it.
+class DeviceSteps::Commands final : public StepDevice {
  public:
-  StreamStepDevice(GpuBackend* gpu, void* stream) : gpu_(gpu), stream_(stream) {}
-  ~StreamStepDevice() override {
-    for (auto& [fence, event] : pending_) gpu_->eventDestroy(event);
-    for (void* e : free_) gpu_->eventDestroy(e);
+  Commands(StepQueue* queue, double timeoutSec) : q_(queue), timeoutSec_(timeoutSec) {}
+
+  // Publishes the start of a job (the server launched for it waits for `job`).
+  void begin(uint32_t job) {
+    base_ = seq_;
+    q_->base = base_;
+    q_->counterBase = commandsDone_;
+    __atomic_store_n(&q_->job, job, __ATOMIC_RELEASE);
+    commandsInJob_ = 0;
   }
+  // Waits for the job's commands (bounded), then sends the exit command.
+  Result end() {
+    Result res = mixcclSuccess;
+    if (commandsInJob_ > 0) res = waitDone(seq_, "the last step of the job");
+    commandsDone_ += commandsInJob_;
+    StepCommand exit{};
+    exit.kind = kernels::kStepExit;
+    Result pushed = push(exit);
+    return res != mixcclSuccess ? res : pushed;
+  }
+
   Result reduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec) override {
-    return gpu_->reduceAsync(dst, a, b, count, spec, stream_);
+    StepCommand c{};
+    c.kind = kernels::kStepReduce;
+    setSpec(&c, spec);
+    return pushOp(c, dst, a, b, count);
   }
   Result postOp(void* dst, const void* src, size_t count, const ReduceSpec& spec) override {
-    return gpu_->postOpAsync(dst, src, count, spec, stream_);
+    if (spec.divisor <= 1 && dst == src) return mixcclSuccess;
+    StepCommand c{};
+    c.kind = kernels::kStepPostOp;
+    setSpec(&c, spec);
+    return pushOp(c, dst, src, src, count);
   }
-  // A kernel, not the copy engines: between two slots (registered host memory) the runtime's copy would be
-  // synchronous with the host.
   Result copy(void* dst, const void* src, size_t bytes) override {
-    return dst == src ? mixcclSuccess : gpu_->copyKernelAsync(dst, src, bytes, stream_);
+    if (dst == src || bytes == 0) return mixcclSuccess;
+    StepCommand c{};
+    c.kind = kernels::kStepCopy;
+    return pushOp(c, dst, src, src, bytes);
   }
   Result fence(uint64_t* fence) override {
-    void* e = nullptr;
-    if (!free_.empty()) {
-      e = free_.back();
-      free_.pop_back();
-    } else {
-      MIXCCL_TRY(gpu_->eventCreate(&e));
-    }
-    Result r = gpu_->eventRecord(e, stream_);
-    if (r != mixcclSuccess) {
-      free_.push_back(e);
-      return r;
-    }
-    pending_.emplace_back(++issued_, e);
-    *fence = issued_;
+    *fence = seq_;
     return mixcclSuccess;
   }
   Result reached(uint64_t fence, bool* done) override {
-    // The stream runs in order: the oldest pending event completes first.
-    while (!pending_.empty() && pending_.front().first <= fence) {
-      bool complete = false;
-      MIXCCL_TRY(gpu_->eventQuery(pending_.front().second, &complete));
-      if (!complete) break;
-      completed_ = pending_.front().first;
-      free_.push_back(pending_.front().second);
-      pending_.pop_front();
-    }
-    *done = fence <= completed_;
+    *done = fence == base_ || atOrPast(loadAcquire(&q_->done), uint32_t(fence));
     return mixcclSuccess;
   }
 
  private:
-  GpuBackend* gpu_;
-  void* stream_;
-  uint64_t issued_ = 0;
-  uint64_t completed_ = 0;
-  std::deque<std::pair<uint64_t, void*>> pending_;
-  std::vector<void*> free_;
+  static void setSpec(StepCommand* c, const ReduceSpec& spec) {
+    c->dtype = uint32_t(spec.dtype);
+    c->op = uint32_t(spec.op);
+    c->divisor = spec.divisor;
+  }
+  Result pushOp(StepCommand c, void* dst, const void* a, const void* b, uint64_t count) {
+    c.dst = reinterpret_cast<uintptr_t>(dst);
+    c.a = reinterpret_cast<uintptr_t>(a);
+    c.b = reinterpret_cast<uintptr_t>(b);
+    c.count = count;
+    MIXCCL_TRY(push(c));
+    ++commandsInJob_;
+    return mixcclSuccess;
+  }
+  // Writes the next command: its slot's earlier command must be done first, if it was this job's.
+  Result push(StepCommand c) {
+    const uint32_t s = seq_ + 1;
+    const uint32_t previous = s - kStepRing;
+    if (static_cast<int32_t>(previous - base_) > 0) MIXCCL_TRY(waitDone(previous, "a free slot of the step queue"));
+    StepCommand& slot = q_->ring[s % kStepRing];
+    c.seq = 0;
+    __atomic_store_n(&slot.seq, 0u, __ATOMIC_RELAXED);
+    slot.dst = c.dst;
+    slot.a = c.a;
+    slot.b = c.b;
+    slot.count = c.count;
+    slot.kind = c.kind;
+    slot.dtype = c.dtype;
+    slot.op = c.op;
+    slot.divisor = c.divisor;
+    __atomic_store_n(&slot.seq, s, __ATOMIC_RELEASE);
+    seq_ = s;
+    return mixcclSuccess;
+  }
+  Result waitDone(uint32_t s, const char* what) {
+    const auto start = std::chrono::steady_clock::now();
+    while (!atOrPast(loadAcquire(&q_->done), s)) {
+      const auto waited = std::chrono::steady_clock::now() - start;
+      if (waited > std::chrono::duration<double>(timeoutSec_)) {
+        return failf(mixcclInternalError, "device steps: the GPU did not run %s within %.0f s (MIXCCL_TIMEOUT): is "
+                     "the stream of the call blocked?", what, timeoutSec_);
+      }
+      if (waited > kSpinFor) std::this_thread::sleep_for(kNap);
+    }
+    return mixcclSuccess;
+  }
+
+  StepQueue* q_;
+  double timeoutSec_;
+  uint32_t seq_ = 0;            // the last command written
+  uint32_t base_ = 0;           // seq_ when the job began
+  uint64_t commandsDone_ = 0;   // non-exit commands of the jobs before this one
+  uint64_t commandsInJob_ = 0;
 };
 
-}  // namespace
-
-void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transports, std::unique_ptr<DeviceSteps>* out,
-                         std::string* why) {
+void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transports, double timeoutSec,
+                         std::unique_ptr<DeviceSteps>* out, std::string* why) {
   if (!gpu->mapsHostMemoryInPlace()) {
     *why = std::string("the ") + gpu->name() + " device does not see registered host memory at the host's address";
     return;
   }
   std::unique_ptr<DeviceSteps> steps(new DeviceSteps());
   steps->gpu_ = gpu;
+  steps->timeoutSec_ = timeoutSec;
   for (Transport* t : transports) {
     const std::vector<HostRange> ranges = t->slotMemory();
     if (ranges.empty()) {
@@ -94,54 +159,89 @@ void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transpo
       steps->registered_.push_back(r.base);
     }
   }
-  if (gpu->streamCreate(&steps->stream_) != mixcclSuccess) {
-    *why = "creating a stream failed (see above)";
+  void* queue = nullptr;
+  void* counter = nullptr;
+  if (gpu->allocPinned(sizeof(StepQueue), &queue) != mixcclSuccess ||
+      gpu->allocDevice(sizeof(uint64_t), &counter) != mixcclSuccess) {
+    if (queue != nullptr) gpu->freePinned(queue);
+    *why = "allocating the step queue failed (see above)";
     return;
   }
-  steps->device_ = std::make_unique<StreamStepDevice>(gpu, steps->stream_);
+  steps->queue_ = static_cast<StepQueue*>(queue);
+  steps->counter_ = static_cast<uint64_t*>(counter);
+  std::memset(queue, 0, sizeof(StepQueue));
+  gpu->copy(counter, &steps->queue_->counterBase, sizeof(uint64_t));  // zero (a failure is logged: later jobs time out)
+  steps->device_ = std::make_unique<Commands>(steps->queue_, timeoutSec);
   *out = std::move(steps);
 }
 
 DeviceSteps::~DeviceSteps() {
-  bool idle = true;
-  if (stream_ != nullptr) {
-    // A stream that never drains (a broken device) keeps the memory it may still touch.
-    idle = gpu_->streamSynchronize(stream_) == mixcclSuccess;
-    device_.reset();
-    gpu_->streamDestroy(stream_);
-  }
-  if (!idle) {
-    MIXCCL_LOG(kWarn,
-               "device steps: the stream did not drain; leaving %zu registration(s) and %zu scratch "
-               "buffer(s) in place",
-               registered_.size(), freeScratch_.size() + usedScratch_.size());
-    return;
-  }
   for (void* base : registered_) gpu_->hostUnregister(base);
-  releaseScratch();
-  for (auto& [bytes, p] : freeScratch_) gpu_->freeDevice(p);
+  for (Arena& a : arenas_) gpu_->freeDevice(a.base);
+  if (counter_ != nullptr) gpu_->freeDevice(counter_);
+  if (queue_ != nullptr) gpu_->freePinned(queue_);
 }
 
-Result DeviceSteps::scratch(size_t bytes, void** out) {
-  auto it = freeScratch_.lower_bound(bytes);
-  if (it != freeScratch_.end()) {
-    usedScratch_.emplace_back(it->first, it->second);
-    *out = it->second;
-    freeScratch_.erase(it);
-    return mixcclSuccess;
+Result DeviceSteps::reserve(size_t bytes, int* arena) {
+  *arena = -1;
+  if (bytes == 0) return mixcclSuccess;
+  std::lock_guard<std::mutex> lock(arenaMu_);
+  for (size_t i = 0; i < arenas_.size(); ++i) {
+    if (!arenas_[i].busy && arenas_[i].bytes >= bytes) {
+      arenas_[i].busy = true;
+      *arena = int(i);
+      return mixcclSuccess;
+    }
   }
-  void* p = nullptr;
-  MIXCCL_TRY(gpu_->allocDevice(bytes, &p));
-  usedScratch_.emplace_back(bytes, p);
-  *out = p;
+  Arena a;
+  a.bytes = bytes;
+  a.busy = true;
+  MIXCCL_TRY(gpu_->allocDevice(bytes, &a.base));
+  arenas_.push_back(a);
+  *arena = int(arenas_.size()) - 1;
   return mixcclSuccess;
 }
 
-Result DeviceSteps::drain() { return gpu_->streamSynchronize(stream_); }
+Result DeviceSteps::launch(void* stream, uint32_t* job) {
+  const uint32_t next = launched_ + 1;
+  MIXCCL_TRY(gpu_->launchStepServer(queue_, counter_, next, stream));
+  launched_ = next;
+  *job = next;
+  return mixcclSuccess;
+}
 
-void DeviceSteps::releaseScratch() {
-  for (auto& [bytes, p] : usedScratch_) freeScratch_.emplace(bytes, p);
-  usedScratch_.clear();
+StepDevice& DeviceSteps::device() { return *device_; }
+
+void DeviceSteps::beginJob(uint32_t job, int arena) {
+  jobArena_ = arena;
+  arenaUsed_ = 0;
+  device_->begin(job);
+}
+
+Result DeviceSteps::scratch(size_t bytes, void** out) {
+  constexpr size_t kAlign = 256;
+  std::lock_guard<std::mutex> lock(arenaMu_);
+  const size_t at = (arenaUsed_ + kAlign - 1) / kAlign * kAlign;
+  if (jobArena_ < 0 || at + bytes > arenas_[size_t(jobArena_)].bytes) {
+    return failf(mixcclInternalError, "device steps: a plan needs %zu bytes of scratch past the %zu reserved for its "
+                 "job", bytes, jobArena_ < 0 ? size_t(0) : arenas_[size_t(jobArena_)].bytes - at);
+  }
+  *out = static_cast<char*>(arenas_[size_t(jobArena_)].base) + at;
+  arenaUsed_ = at + bytes;
+  return mixcclSuccess;
+}
+
+Result DeviceSteps::endJob() {
+  Result res = device_->end();
+  unreserve(jobArena_);
+  jobArena_ = -1;
+  return res;
+}
+
+void DeviceSteps::unreserve(int arena) {
+  if (arena < 0) return;
+  std::lock_guard<std::mutex> lock(arenaMu_);
+  arenas_[size_t(arena)].busy = false;
 }
 
 bool deviceStepsWanted(bool remotePeers, bool timeSliced) {

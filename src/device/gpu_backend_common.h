@@ -11,7 +11,7 @@
 //   kMemoryType, kName ("cuda"), kVendor ("CUDA")
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
 //   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
-//   launchWriteFlag, launchReduceN, launchReduceToAll
+//   launchWriteFlag, launchReduceN, launchReduceToAll, launchStepServer
 //   preloadKernels()                        kernels::<vendor>::preloadKernels (the current device's context)
 //   contextActive(device)                   whether the device's primary context exists (true where unknown)
 //   pciBusId(device, out, len)              the device's PCI bus id as text; false where the runtime has none
@@ -125,6 +125,9 @@ class GpuBackendCommon final : public GpuBackend {
   Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                       void* stream) override {
     return checkLaunch(Rt::launchReduceN(dst, srcs, n, count, spec, stream), "reduce-n kernel launch", &spec);
+  }
+  Result launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) override {
+    return checkLaunch(Rt::launchStepServer(queue, counter, ticket, stream), "step server kernel launch", nullptr);
   }
   Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
                           void* stream) override {

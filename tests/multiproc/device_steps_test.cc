@@ -78,14 +78,19 @@ int collectivesBody(int rank, int n, const mixcclUniqueId& id, int ranksPerHost,
                     ? 0
                     : 1;
     if (onGpu) {
-      // The flag word the streams wait on is the only pinned allocation.
-      failures += rankCheck(emu.peakPinnedBytes() <= 64, rank, "%zu bytes went through pinned staging memory",
-                            emu.peakPinnedBytes())
+      // The flag word the streams wait on and the step server's command queue are the only pinned memory.
+      failures += rankCheck(emu.peakPinnedBytes() <= sizeof(kernels::StepQueue) + 64, rank,
+                            "%zu bytes went through pinned staging memory", emu.peakPinnedBytes())
                       ? 0
                       : 1;
     }
     failures += rankCheck(emu.liveHostRegistrations() == 0, rank, "%zu slot registration(s) left after destroy",
                           emu.liveHostRegistrations())
+                    ? 0
+                    : 1;
+    failures += rankCheck((emu.stepServers() > 0) == onGpu && emu.stepFaults() == 0, rank,
+                          "%zu step servers ran (expected %s), %zu steps touched memory a device cannot reach",
+                          emu.stepServers(), onGpu ? "some" : "none", emu.stepFaults())
                     ? 0
                     : 1;
   }
@@ -194,6 +199,7 @@ int threadsOfOneProcessBody(const mixcclUniqueId& id, bool pinnedCopies) {
   if (gpu != nullptr && testing::testGpuIsEmulated()) {
     auto& emu = static_cast<testing::EmulatedGpu&>(*gpu);
     total += !rankCheck(emu.reduceCalls() > 0, 0, "no reduce kernel ran (the CPU reduced)");
+    total += !rankCheck(emu.stepFaults() == 0, 0, "%zu steps touched memory a device cannot reach", emu.stepFaults());
     total += !rankCheck(emu.liveHostRegistrations() == 0, 0, "%zu slot registration(s) left after destroy",
                         emu.liveHostRegistrations());
   }

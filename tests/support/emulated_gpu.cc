@@ -20,6 +20,7 @@
 #include "core/datatype.h"
 #include "core/status.h"
 #include "device/kernels/gpu_kernels.h"
+#include "device/kernels/host_step_check.h"
 
 namespace mixccl::testing {
 namespace {
@@ -333,6 +334,32 @@ Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t
   std::vector<const uint32_t*> table(words, words + n);
   resolve(stream)->push([=] { kernels::host::launchReduceToAll(table.data(), n, lo, count, spec, nullptr); });
   return mixcclSuccess;
+}
+
+Result EmulatedGpu::launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) {
+  MIXCCL_TRY(loadOnFirstLaunch());
+  MIXCCL_TRY(checkKernelAccess(queue, sizeof(*queue), "step queue"));
+  MIXCCL_TRY(checkKernelAccess(counter, sizeof(*counter), "step counter"));
+  ++stepServers_;
+  // Each command's operands are checked when the server runs it (the host writes them later).
+  resolve(stream)->push([=] {
+    kernels::host::hostStepCheck = {&EmulatedGpu::checkStep, this};
+    kernels::host::launchStepServer(queue, counter, ticket, nullptr);
+    kernels::host::hostStepCheck = {};
+  });
+  return mixcclSuccess;
+}
+
+bool EmulatedGpu::checkStep(void* self, const kernels::StepCommand& c) {
+  auto* gpu = static_cast<EmulatedGpu*>(self);
+  const size_t bytes = c.kind == kernels::kStepCopy ? c.count : c.count * dataTypeSize(mixcclDataType_t(c.dtype));
+  const bool ok = gpu->checkKernelAccess(reinterpret_cast<void*>(c.dst), bytes, "step output") == mixcclSuccess &&
+                  gpu->checkKernelAccess(reinterpret_cast<void*>(c.a), bytes, "step input a") == mixcclSuccess &&
+                  (c.kind != kernels::kStepReduce ||
+                   gpu->checkKernelAccess(reinterpret_cast<void*>(c.b), bytes, "step input b") == mixcclSuccess);
+  if (!ok) ++gpu->stepFaults_;
+  if (ok && c.kind == kernels::kStepReduce) ++gpu->reduceCalls_;
+  return ok;
 }
 
 Result EmulatedGpu::streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) {

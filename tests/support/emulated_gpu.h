@@ -60,6 +60,7 @@ class EmulatedGpu final : public GpuBackend {
   Result postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) override;
   Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                       void* stream) override;
+  Result launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) override;
   Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
                           void* stream) override;
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override;
@@ -88,6 +89,10 @@ class EmulatedGpu final : public GpuBackend {
   size_t pageableCopies() const { return pageableCopies_.load(); }
   // How many two-input reduce kernels were enqueued (device steps use them; the host-staged path never does).
   size_t reduceCalls() const { return reduceCalls_.load(); }
+  // How many step servers (device steps' kernels, one per job) were launched, and how many of their commands
+  // touched memory a device could not reach (skipped, as a fault).
+  size_t stepServers() const { return stepServers_.load(); }
+  size_t stepFaults() const { return stepFaults_.load(); }
   // How many reduce-to-all kernels were enqueued (gpu_ipc's direct rounds).
   size_t reduceToAllCalls() const { return reduceToAllCalls_.load(); }
   // The most pinned memory held at once so far.
@@ -106,6 +111,8 @@ class EmulatedGpu final : public GpuBackend {
   // A kernel may load and store only device, pinned and registered host memory: any other byte of
   // [ptr, ptr + bytes) is an error naming `what` (a real device faults on it).
   Result checkKernelAccess(const void* ptr, size_t bytes, const char* what);
+  // kernels::host::hostStepCheck for the step servers this GPU runs.
+  static bool checkStep(void* self, const kernels::StepCommand& command);
   std::mutex mu_;
   std::map<uintptr_t, size_t> device_;  // base -> bytes: own allocations and peers' imported mappings
   std::map<uintptr_t, int> fds_;        // own allocations: base -> memfd
@@ -119,6 +126,8 @@ class EmulatedGpu final : public GpuBackend {
   std::atomic<size_t> reduceCalls_{0};
   std::atomic<size_t> copyCalls_{0};
   std::atomic<size_t> pageableCopies_{0};
+  std::atomic<size_t> stepServers_{0};
+  std::atomic<size_t> stepFaults_{0};
   std::atomic<size_t> reduceNCalls_{0};
   std::atomic<size_t> reduceNElements_{0};
   std::atomic<size_t> reduceToAllCalls_{0};

@@ -42,6 +42,9 @@ struct CudaRuntime {
   static int launchWriteFlag(uint32_t* flag, uint32_t value, void* stream) {
     return kernels::cuda::launchWriteFlag(flag, value, stream);
   }
+  static int launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) {
+    return kernels::cuda::launchStepServer(queue, counter, ticket, stream);
+  }
   static int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
                                void* stream) {
     return kernels::cuda::launchReduceToAll(words, n, lo, count, spec, stream);

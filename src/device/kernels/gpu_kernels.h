@@ -17,6 +17,8 @@
 // launchReduceToAll: for i in [lo, lo + count), the rank-order reduction of every rank's send[i] written to every
 // rank's recv[i], where rank r's send and recv addresses are the four words at words[r] (send low, high, recv low,
 // high), read by the kernel when it runs (1 <= n <= kMaxReduceInputs). Every address must be usable by this device.
+// launchStepServer: the step server of step_queue.h for job `ticket` (kStepServerBlocks blocks; the host build runs
+// it to the job's end in the calling thread); `counter` is device memory, zero before the first job of `queue`.
 // preloadKernels: loads every kernel of the build into the current device's context, blocking, and returns the
 // first error. With lazy loading (the CUDA default since 12.2) a kernel is otherwise loaded at its first launch,
 // and loading may wait for the whole device to go idle: a launch behind a stream that waits for the host (or for
@@ -26,6 +28,7 @@
 #include <cstdint>
 
 #include "device/device_backend.h"
+#include "device/kernels/step_queue.h"
 
 namespace mixccl::kernels {
 
@@ -55,6 +58,7 @@ constexpr unsigned kMaxBlocks = 1024;
                     void* stream, LaunchShape shape = {});                                                     \
   int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,     \
                         void* stream);                                                                         \
+  int launchStepServer(StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream);                    \
   int preloadKernels();
 
 namespace cuda {

@@ -7,6 +7,7 @@
 #include "device/kernels/gpu_portability.h"
 #include "device/kernels/reduce_kernels.h"
 #include "device/kernels/reduce_ops.h"
+#include "device/kernels/step_server_kernel.h"
 
 #include <type_traits>
 
@@ -191,9 +192,21 @@ int preloadKernels() {
     });
   }
   keep(gpuPreload(copyKernel));
+  keep(gpuPreload(stepServerKernel));
   keep(gpuPreload(waitFlagKernel));
   keep(gpuPreload(writeFlagKernel));
   return first;
+}
+
+int launchStepServer(StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) {
+#if MIXCCL_GPU_DEVICE_CODE
+  const unsigned blocks = kStepServerBlocks, threads = kStepServerThreads;
+#else
+  const unsigned blocks = 1, threads = 1;  // the host build's block primitives are those of one thread
+#endif
+  (void)gpuLastError();
+  MIXCCL_GPU_LAUNCH(stepServerKernel, blocks, threads, stream, queue, counter, ticket);
+  return gpuLastError();
 }
 
 int launchWaitFlag(const uint32_t* flag, uint32_t value, void* stream) {

@@ -8,8 +8,11 @@
 //     head/tail handling, arithmetic) on a machine without a GPU.
 // Kernel code uses only what is defined here: MIXCCL_KERNEL, MIXCCL_DEVICE_INLINE, MIXCCL_UNROLL, gpuThreadIndex(),
 // gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack(),
-// MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPreload(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(). Every kernel header puts its code in mixccl::kernels::MIXCCL_GPU_NS
-// (cuda, hip or host), so the builds never share a symbol when they are linked into one library.
+// MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPreload(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(), and for
+// kernels whose blocks cooperate MIXCCL_BLOCK_SHARED, gpuIsBlockLeader(), gpuBlockIndex(), gpuBlockCount(),
+// gpuBlockSync(), gpuFenceSystem(), gpuAtomicAdd64() and gpuLoadVolatile64(). Every kernel header puts its code in
+// mixccl::kernels::MIXCCL_GPU_NS (cuda, hip or host), so the builds never share a symbol when they are linked into
+// one library.
 //
 // Device code is the C++17 subset that nvcc and the hipcc of ROCm 5.2 (clang 15) both accept.
 #include <cstddef>
@@ -90,6 +93,22 @@ int gpuPreload(Kernel kernel) {
 MIXCCL_DEVICE_INLINE void gpuPause() { __builtin_amdgcn_s_sleep(2); }
 #endif
 
+// Blocks, for kernels that cooperate within a block (launched with several threads per block) and across the grid
+// (all blocks resident at once). In the host build such a kernel is launched as one block of one thread.
+#define MIXCCL_BLOCK_SHARED __shared__
+MIXCCL_DEVICE_INLINE bool gpuIsBlockLeader() { return threadIdx.x == 0; }
+MIXCCL_DEVICE_INLINE unsigned gpuBlockIndex() { return blockIdx.x; }
+MIXCCL_DEVICE_INLINE unsigned gpuBlockCount() { return gridDim.x; }
+MIXCCL_DEVICE_INLINE void gpuBlockSync() { __syncthreads(); }
+// Orders this thread's memory operations before and after it for every observer (the host included).
+MIXCCL_DEVICE_INLINE void gpuFenceSystem() { __threadfence_system(); }
+MIXCCL_DEVICE_INLINE void gpuAtomicAdd64(uint64_t* p, uint64_t v) {
+  atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
+}
+MIXCCL_DEVICE_INLINE uint64_t gpuLoadVolatile64(const uint64_t* p) {
+  return *static_cast<const volatile uint64_t*>(p);
+}
+
 // A fresh read of a word that the host (or another device) writes: never cached in a register or L1.
 MIXCCL_DEVICE_INLINE uint32_t gpuLoadVolatile(const uint32_t* p) { return *static_cast<const volatile uint32_t*>(p); }
 // A store that other devices and the host see after everything this thread wrote before it.
@@ -165,6 +184,14 @@ int gpuPreload(Kernel) {
 }
 
 inline void gpuPause() { std::this_thread::yield(); }
+#define MIXCCL_BLOCK_SHARED
+inline bool gpuIsBlockLeader() { return true; }
+inline unsigned gpuBlockIndex() { return 0; }
+inline unsigned gpuBlockCount() { return 1; }
+inline void gpuBlockSync() {}
+inline void gpuFenceSystem() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline void gpuAtomicAdd64(uint64_t* p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+inline uint64_t gpuLoadVolatile64(const uint64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 inline uint32_t gpuLoadVolatile(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 inline void gpuStoreVolatile(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
