@@ -67,9 +67,9 @@ const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes,
 const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "0",
                              "how a staged call on GPU buffers reduces: 0 on the CPU, after copying its buffers to "
                              "host memory; 1 on its GPU, chunk by chunk, straight out of and into the transports' "
-                             "slots, the kernels launched by the proxy thread (a thread of the process blocked in a "
-                             "synchronous CUDA call can hold those launches up: core/device_steps.h); auto: 1 where "
-                             "some peer is on another host and no other process shares the rank's GPU without MPS"};
+                             "slots, by a kernel on the call's stream that runs the steps the proxy queues "
+                             "(core/device_steps.h); auto: 1 where some peer is on another host and no other "
+                             "process shares the rank's GPU without MPS"};
 
 const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kBytes, "0",
                                   "cut all-reduces, broadcasts and reduces larger than this into pieces of this "

@@ -65,10 +65,20 @@ class Launch {
   Result recordEvent(GpuBackend* gpu, void* stream, void** out);
   // Once every output is enqueued: records, on `stream`, the event after which the staging memory is free.
   Result recordDone(GpuBackend* gpu, void* stream);
-  // A call run by device steps: nothing is staged, but its stream takes part (the proxy waits for it to reach the
-  // call, and it waits for the proxy).
-  void runsOnDevice(const CollCall& call) { addStream(call.stream); }
-  // Records, on every stream, the event the proxy waits for.
+  // A call run by device steps: nothing is staged, but its stream takes part (it waits for the proxy). Its inputs
+  // are ordered before the job's step server on the GPU (serverStream), not by the proxy.
+  void runsOnDevice(const CollCall& call) {
+    addStream(call.stream, false);
+    if (std::find(deviceStreams_.begin(), deviceStreams_.end(), call.stream) == deviceStreams_.end()) {
+      deviceStreams_.push_back(call.stream);
+    }
+  }
+  // The stream of the job's step server (the first device-step call's); every other stream of device-step calls
+  // is made to reach its call first. Null without device-step calls.
+  Result serverStream(GpuBackend* gpu, void** out);
+  // Whether any stream takes part (else the job is on host memory only).
+  bool anyStream() const { return !streams_.empty(); }
+  // Records, on every stream of staged calls, the event the proxy waits for.
   Result recordInputEvents(GpuBackend* gpu, std::vector<void*>* events);
   // After the job is submitted: every stream waits for `ticket`, then copies the outputs back.
   Result copyOutputs(GpuBackend* gpu, const std::vector<CollCall>& calls, const std::vector<StagedCall>& staged,
@@ -82,13 +92,19 @@ class Launch {
     buffers_.push_back(*out);
     return mixcclSuccess;
   }
-  void addStream(void* stream) {
+  // `inputs`: the proxy waits for the stream to reach the job (staged calls).
+  void addStream(void* stream, bool inputs = true) {
     if (std::find(streams_.begin(), streams_.end(), stream) == streams_.end()) streams_.push_back(stream);
+    if (inputs && std::find(inputStreams_.begin(), inputStreams_.end(), stream) == inputStreams_.end()) {
+      inputStreams_.push_back(stream);
+    }
   }
 
   const Communicator& comm_;
   StagingPool& pool_;
-  std::vector<void*> streams_;
+  std::vector<void*> streams_;        // every stream of the job's calls: each waits for the job's end
+  std::vector<void*> inputStreams_;   // those of staged calls
+  std::vector<void*> deviceStreams_;  // those of device-step calls
   std::vector<char*> buffers_;
   std::vector<void*> events_;
   std::vector<void*> doneEvents_;
@@ -156,8 +172,18 @@ Result Launch::recordDone(GpuBackend* gpu, void* stream) {
   return mixcclSuccess;
 }
 
+Result Launch::serverStream(GpuBackend* gpu, void** out) {
+  *out = deviceStreams_.empty() ? nullptr : deviceStreams_.front();
+  for (size_t i = 1; i < deviceStreams_.size(); ++i) {
+    void* reached = nullptr;
+    MIXCCL_TRY(recordEvent(gpu, deviceStreams_[i], &reached));
+    MIXCCL_TRY(gpu->streamWaitEvent(*out, reached));
+  }
+  return mixcclSuccess;
+}
+
 Result Launch::recordInputEvents(GpuBackend* gpu, std::vector<void*>* events) {
-  for (void* stream : streams_) {
+  for (void* stream : inputStreams_) {
     void* e = nullptr;
     MIXCCL_TRY(recordEvent(gpu, stream, &e));
     events->push_back(e);
@@ -267,14 +293,13 @@ Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, 
 }
 
 // For a job with device-step calls: reserves the device scratch their plans need and launches the job's step server
-// on the first such call's stream (after its inputs; its other streams' inputs the proxy waits for).
-Result launchSteps(Communicator& c, StagedRuntime* rt, const std::vector<CollCall>& calls, StepJob* out) {
+// on `stream` (Launch::serverStream).
+Result launchSteps(Communicator& c, StagedRuntime* rt, const std::vector<CollCall>& calls, void* stream,
+                   StepJob* out) {
   constexpr size_t kAlign = 256;  // DeviceSteps::scratch's
-  void* stream = nullptr;
   size_t bytes = 0;
   for (const CollCall& call : calls) {
     if (call.deviceSteps == nullptr) continue;
-    if (!out->used) stream = call.stream;
     out->used = true;
     if (call.args.type == CollType::kSend || call.args.type == CollType::kRecv) continue;  // no scratch
     MIXCCL_TRY(forEachPiece(call.args, c.pieceBytes(), call.send, call.recv,
@@ -311,13 +336,15 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
     }
   }
   if (res == mixcclSuccess) res = launch.recordInputEvents(gpu, &job.inputsReady);
+  void* serverStream = nullptr;
+  if (res == mixcclSuccess) res = launch.serverStream(gpu, &serverStream);
   StepJob steps;
-  if (res == mixcclSuccess) res = launchSteps(c, rt, calls, &steps);
+  if (res == mixcclSuccess) res = launchSteps(c, rt, calls, serverStream, &steps);
   if (res != mixcclSuccess) {
     launch.release(false);
     return res;
   }
-  const bool hostOnly = job.inputsReady.empty();
+  const bool hostOnly = !launch.anyStream();
   job.keepResult = hostOnly;
   auto shared = std::make_shared<std::vector<CollCall>>(calls);
   job.run = [&c, rt, shared, steps](Result inputs, const std::atomic<bool>&) {

@@ -19,7 +19,7 @@
 // the call, as `tensor.cpu()` makes, held the proxy's launches up in the runtime; perf/RESULTS.md, runs 3 and 4.)
 // The server spins on its stream while it waits for the peers' chunks, on kStepServerBlocks blocks.
 //
-// MIXCCL_DEVICE_STEPS: "0" (default) never; "auto" where some peer is on another host and no other process of the
+// MIXCCL_DEVICE_STEPS: "0" (default, until the step server has run on a GPU) never; "auto" where some peer is on another host and no other process of the
 // communicator shares the rank's GPU without MPS (a waiting server would hold the GPU through its time slices); "1"
 // whenever the communicator stages a call. They need every transport in use to expose its slot memory and the
 // device to map registered host memory at the same address; where that fails the communicator says why once (INFO)

@@ -19,13 +19,13 @@
 #   staged_device_ipc(_kernel_wait)  the same with MIXCCL_GPU_IPC=1 (and with MIXCCL_STREAM_WAIT=kernel)
 #   device_steps                     tests/multiproc/device_steps_test.cc: MIXCCL_DEVICE_STEPS=1 (reductions on the
 #                                    GPU, straight out of the transports' slots) with ranks as threads of one
-#                                    process (pinned copies), and the rules of auto and of the default
+#                                    process (pinned and pageable copies back), and the rules of auto and default
 #   CPU unit tests                   seconds
 #   perf_sweep_N<label>              all_reduce_perf float sum, device buffers, 8 B..256 MiB (labels: sweep_ranks)
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
-#   extra sweeps, device_steps_pageable, device_steps_processes, staged_device_steps (2 ranks)
-#                                    explorations (device steps with pageable copies back, and in separate processes
-#                                    on the one GPU), whose running out of time is not a failure
+#   extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
+#                                    explorations (device steps in separate processes on the one GPU), whose running
+#                                    out of time is not a failure
 # Then two tables: time and busbw per sweep, and the sweeps against the issue's floors.
 #
 # The whole run stays within MIXCCL_GPU_RUN_BUDGET_S seconds (default 540, under a 10-minute command limit): each
@@ -305,13 +305,13 @@ step staged_device_ipc 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_TES
   "$build/tests/staged_device_test" || true
 step staged_device_ipc_kernel_wait 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_STREAM_WAIT=kernel \
   MIXCCL_TEST_RANK_COUNTS="3" "$build/tests/staged_device_test" --gtest_filter='*EveryCollective*:*Groups*' || true
-# Device steps (the reductions on the GPU, reading and writing the shared-memory slots, registered with
-# cudaHostRegister) where they belong on one GPU: ranks as threads of one process (one context), the test's copies
-# pinned; and the rules of auto and of the default. Extra steps at the end: results copied back into pageable
-# memory while the proxies launch steps (the hazard in core/device_steps.h), and ranks of separate processes, which
-# time-slice the GPU at every step.
+# Device steps (the reductions on the GPU by a step server kernel, reading and writing the shared-memory slots,
+# registered with cudaHostRegister) where they belong on one GPU: ranks as threads of one process (one context),
+# with the test's copies pinned and pageable (a thread blocked in a pageable copy must not hold up the job: the
+# proxy makes no GPU call); and the rules of auto and of the default. Ranks of separate processes, which time-slice
+# the GPU at every step, are an extra step at the end.
 step device_steps 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
-  --gtest_filter='*ThreadsOfOneProcessReduceOnTheGpu*:*Auto*:*StageThroughHostMemoryByDefault*' || true
+  --gtest_filter='*ThreadsOfOneProcess*:*Auto*:*StageThroughHostMemoryByDefault*' || true
 
 # The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
 for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
@@ -345,13 +345,9 @@ expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4
 
 for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 
-# Device steps with results copied into pageable memory (the hazard in core/device_steps.h), and forced on for
-# ranks of separate processes sharing the GPU without MPS, where every step waits for a context switch (on the
-# H200, 4 processes did not finish these in 60 s).
+# Device steps forced on for ranks of separate processes sharing the GPU without MPS, where every step waits for a
+# context switch (on the H200, with the proxy launching the kernels, 4 processes did not finish these in 60 s).
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
-  # Expected to hang (then reported as slow) if a copy into pageable memory holds up the proxies' launches.
-  optional=1 step device_steps_pageable 40 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
-    --gtest_filter='*WithPageableCopiesBack*' || true
   optional=1 step device_steps_processes 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
     --gtest_filter='-*ThreadsOfOneProcess*:*Auto*:*StageThroughHostMemoryByDefault*' || true
   optional=1 step staged_device_steps 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_DEVICE_STEPS=1 MIXCCL_TEST_RANK_COUNTS="2" \

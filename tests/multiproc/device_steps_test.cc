@@ -161,8 +161,8 @@ TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
 
 // Three ranks as threads of one process, MIXCCL_DEVICE_STEPS=1: one GPU context for every rank (no time-slicing
 // between processes), each rank reducing on the GPU while its peers' threads enqueue theirs. `pinnedCopies`: the
-// test's copies in and out go through pinned memory; else they use pageable memory, as `tensor.cpu()` does, which
-// may hold up the proxies' launches (core/device_steps.h; the emulation has no such lock).
+// test's copies in and out go through pinned memory; else they use pageable memory, as `tensor.cpu()` does (a
+// thread blocked in such a copy can hold up other threads' GPU calls: core/device_steps.h).
 int threadsOfOneProcessBody(const mixcclUniqueId& id, bool pinnedCopies) {
   const int n = 3;
   setenv("MIXCCL_DEVICE_STEPS", "1", 1);
@@ -213,7 +213,8 @@ TEST(DeviceSteps, RanksAsThreadsOfOneProcessReduceOnTheGpu) {
 }
 
 TEST(DeviceSteps, RanksAsThreadsOfOneProcessWithPageableCopiesBack) {
-  // The hazard of core/device_steps.h, on a real GPU (tests/gpu/run.sh runs it as an extra step).
+  // On a real GPU (tests/gpu/run.sh): a thread blocked in a copy into pageable memory, whose stream waits for the
+  // job, must not hold the job up (core/device_steps.h: the proxy makes no GPU call).
   auto result = runRanks(1, [](int, int, const mixcclUniqueId& id) { return threadsOfOneProcessBody(id, false); }, 300);
   clearEnv();
   EXPECT_TRUE(result.ok) << result.report;
