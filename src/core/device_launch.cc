@@ -229,7 +229,9 @@ Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>
   }
   if (res == mixcclSuccess) res = runHostCalls(calls);
   if (steps.used) {
-    // Also after a failure: the server must have run what was queued, and exit, before the user's stream goes on.
+    // Also after a failure (said first: ending may wait for a stream that has not reached the call yet): the server
+    // must have run what was queued, and exit, before the user's stream goes on.
+    if (res != mixcclSuccess) comm.setAsyncError(res);
     Result ended = rt.deviceSteps()->endJob();
     if (res == mixcclSuccess) res = ended;
   }

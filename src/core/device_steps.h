@@ -17,7 +17,10 @@
 // command per step and learns that a step is done from a word the kernel writes. (Launching kernels from the
 // proxy, the first design, hung on an H200: a thread blocked in a copy into pageable memory whose stream waits for
 // the call, as `tensor.cpu()` makes, held the proxy's launches up in the runtime; perf/RESULTS.md, runs 3 and 4.)
-// The server spins on its stream while it waits for the peers' chunks, on kStepServerBlocks blocks.
+// The server spins on its stream while it waits for the peers' chunks, on kStepServerBlocks blocks. Ranks as threads
+// of one process still must not block in a copy into pageable memory while a call of theirs is pending: such a copy
+// holds the runtime, so the other ranks' threads could not launch their servers, which the call waits for (the
+// tests' copies are pinned there; the GPU emulation holds its runtime lock the same way).
 //
 // MIXCCL_DEVICE_STEPS: "0" (default, until the step server has run on a GPU) never; "auto" where some peer is on another host and no other process of the
 // communicator shares the rank's GPU without MPS (a waiting server would hold the GPU through its time slices); "1"

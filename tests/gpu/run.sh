@@ -19,7 +19,7 @@
 #   staged_device_ipc(_kernel_wait)  the same with MIXCCL_GPU_IPC=1 (and with MIXCCL_STREAM_WAIT=kernel)
 #   device_steps                     tests/multiproc/device_steps_test.cc: MIXCCL_DEVICE_STEPS=1 (reductions on the
 #                                    GPU, straight out of the transports' slots) with ranks as threads of one
-#                                    process (pinned and pageable copies back), and the rules of auto and default
+#                                    process, two processes copying back into pageable memory, the rules of auto
 #   CPU unit tests                   seconds
 #   perf_sweep_N<label>              all_reduce_perf float sum, device buffers, 8 B..256 MiB (labels: sweep_ranks)
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
@@ -306,12 +306,12 @@ step staged_device_ipc 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_TES
 step staged_device_ipc_kernel_wait 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=1 MIXCCL_STREAM_WAIT=kernel \
   MIXCCL_TEST_RANK_COUNTS="3" "$build/tests/staged_device_test" --gtest_filter='*EveryCollective*:*Groups*' || true
 # Device steps (the reductions on the GPU by a step server kernel, reading and writing the shared-memory slots,
-# registered with cudaHostRegister) where they belong on one GPU: ranks as threads of one process (one context),
-# with the test's copies pinned and pageable (a thread blocked in a pageable copy must not hold up the job: the
-# proxy makes no GPU call); and the rules of auto and of the default. Ranks of separate processes, which time-slice
-# the GPU at every step, are an extra step at the end.
+# registered with cudaHostRegister) where they belong on one GPU: ranks as threads of one process (one context,
+# the test's copies pinned); two processes whose threads block in copies into pageable memory while their proxies
+# run the jobs (the proxy makes no GPU call); and the rules of auto and of the default. The full set with ranks of
+# separate processes, which time-slice the GPU at every step, is an extra step at the end.
 step device_steps 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
-  --gtest_filter='*ThreadsOfOneProcess*:*Auto*:*StageThroughHostMemoryByDefault*' || true
+  --gtest_filter='*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*StageThroughHostMemoryByDefault*' || true
 
 # The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
 for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
@@ -349,7 +349,7 @@ for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 # context switch (on the H200, with the proxy launching the kernels, 4 processes did not finish these in 60 s).
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
   optional=1 step device_steps_processes 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
-    --gtest_filter='-*ThreadsOfOneProcess*:*Auto*:*StageThroughHostMemoryByDefault*' || true
+    --gtest_filter='-*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*StageThroughHostMemoryByDefault*' || true
   optional=1 step staged_device_steps 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_DEVICE_STEPS=1 MIXCCL_TEST_RANK_COUNTS="2" \
     "$build/tests/staged_device_test" || true
 fi

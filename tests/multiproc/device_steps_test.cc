@@ -160,10 +160,10 @@ TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
 }
 
 // Three ranks as threads of one process, MIXCCL_DEVICE_STEPS=1: one GPU context for every rank (no time-slicing
-// between processes), each rank reducing on the GPU while its peers' threads enqueue theirs. `pinnedCopies`: the
-// test's copies in and out go through pinned memory; else they use pageable memory, as `tensor.cpu()` does (a
-// thread blocked in such a copy can hold up other threads' GPU calls: core/device_steps.h).
-int threadsOfOneProcessBody(const mixcclUniqueId& id, bool pinnedCopies) {
+// between processes), each rank reducing on the GPU while its peers' threads enqueue theirs. The test's copies go
+// through pinned memory: a thread blocked in a copy into pageable memory would hold up the other ranks' threads
+// in the runtime before they enqueue their calls, which its job needs (core/device_steps.h).
+int threadsOfOneProcessBody(const mixcclUniqueId& id) {
   const int n = 3;
   setenv("MIXCCL_DEVICE_STEPS", "1", 1);
   std::vector<int> failures(n, 0);
@@ -176,7 +176,7 @@ int threadsOfOneProcessBody(const mixcclUniqueId& id, bool pinnedCopies) {
     threads.emplace_back([&, rank] {
       RankGpu g;
       int& f = failures[size_t(rank)];
-      if (!g.open(rank, pinnedCopies ? size_t(1) << 20 : 0)) {
+      if (!g.open(rank, size_t(1) << 20)) {
         f = 1;
         allDone.arrive_and_drop();
         return;
@@ -207,15 +207,40 @@ int threadsOfOneProcessBody(const mixcclUniqueId& id, bool pinnedCopies) {
 }
 
 TEST(DeviceSteps, RanksAsThreadsOfOneProcessReduceOnTheGpu) {
-  auto result = runRanks(1, [](int, int, const mixcclUniqueId& id) { return threadsOfOneProcessBody(id, true); }, 300);
+  auto result = runRanks(1, [](int, int, const mixcclUniqueId& id) { return threadsOfOneProcessBody(id); }, 300);
   clearEnv();
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-TEST(DeviceSteps, RanksAsThreadsOfOneProcessWithPageableCopiesBack) {
-  // On a real GPU (tests/gpu/run.sh): a thread blocked in a copy into pageable memory, whose stream waits for the
-  // job, must not hold the job up (core/device_steps.h: the proxy makes no GPU call).
-  auto result = runRanks(1, [](int, int, const mixcclUniqueId& id) { return threadsOfOneProcessBody(id, false); }, 300);
+TEST(DeviceSteps, ProcessesCopyResultsIntoPageableMemoryWhileTheProxyRuns) {
+  // One rank per process, as PyTorch runs them: the rank's thread blocks in a copy into pageable memory (as
+  // `tensor.cpu()` does) whose stream waits for the job, while the proxy thread runs it. The proxy makes no GPU
+  // call, so the runtime lock that copy holds (a device's, and the emulation's) cannot hold it up. Small, so that a
+  // real GPU that time-slices the two processes gets through it too.
+  setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+  auto result = runRanks(
+      2,
+      [](int rank, int n, const mixcclUniqueId& id) -> int {
+        RankGpu g;
+        if (!g.open(rank)) return 1;
+        mixcclComm_t comm = initRankComm(rank, n, id);
+        if (comm == nullptr) return 1;
+        int failures = 0;
+        for (uint64_t count : {1000ull, 70001ull}) {
+          for (bool inPlace : {false, true}) {
+            failures += testing::runDeviceCollective(g, comm, 0, count, mixcclFloat32, mixcclSum, inPlace, rank, n);
+          }
+        }
+        mixcclCommDestroy(comm);
+        if (testing::testGpuIsEmulated()) {
+          auto& emu = static_cast<testing::EmulatedGpu&>(*g.gpu());
+          failures += !rankCheck(emu.stepServers() > 0 && emu.pageableCopies() > 0, rank,
+                                 "%zu step servers, %zu pageable copies: not the case under test", emu.stepServers(),
+                                 emu.pageableCopies());
+        }
+        return failures == 0 ? 0 : 1;
+      },
+      120);
   clearEnv();
   EXPECT_TRUE(result.ok) << result.report;
 }

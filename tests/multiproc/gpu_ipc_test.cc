@@ -226,7 +226,9 @@ TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
 TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
   // Three ranks as threads of one process, each with its own stream and communicator: all-reduces above the
   // one-shot size take the direct rounds (no copy through slots), in 1 MiB rounds, for several types and ops, in
-  // and out of place; rank 2 uses host buffers in the last pass (its data goes through its own slots).
+  // and out of place; rank 2 uses host buffers in the last pass (its data goes through its own slots). The test's
+  // copies go through pinned memory: a thread blocked in a copy into pageable memory would hold up the others'
+  // launches, which its stream waits for (gpu_ipc.h; the emulation holds its runtime lock as a device does).
   auto body = [](int, int, const mixcclUniqueId& id) -> int {
     const int n = 3;
     setenv("MIXCCL_GPU_IPC", "1", 1);
@@ -237,7 +239,7 @@ TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
     for (int rank = 0; rank < n; ++rank) {
       threads.emplace_back([&, rank] {
         RankGpu g;
-        if (!g.open(rank)) {
+        if (!g.open(rank, size_t(1) << 20)) {
           failures[size_t(rank)] = 1;
           return;
         }

@@ -244,6 +244,7 @@ Result EmulatedGpu::checkKernelAccess(const void* ptr, size_t bytes, const char*
 Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* stream) {
   if (bytes == 0 || dst == src) return mixcclSuccess;
   ++copyCalls_;
+  bool toPageable = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto known = [this, bytes](const void* ptr) {
@@ -251,7 +252,21 @@ Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* st
       return within(device_, p, bytes) || within(pinned_, p, bytes) || within(registered_, p, bytes);
     };
     if (!known(dst) || !known(src)) ++pageableCopies_;
+    toPageable = !known(dst) && within(device_, reinterpret_cast<uintptr_t>(src), bytes);
   }
+  if (toPageable) {
+    // Device to pageable memory: done on return, and until then the runtime is held (see runtime_).
+    std::unique_lock<std::shared_mutex> held(runtime_);
+    std::promise<void> copied;
+    std::future<void> done = copied.get_future();
+    resolve(stream)->push([=, &copied] {
+      std::memcpy(dst, src, bytes);
+      copied.set_value();
+    });
+    done.wait();
+    return mixcclSuccess;
+  }
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   resolve(stream)->push([=] { std::memcpy(dst, src, bytes); });
   return mixcclSuccess;
 }
@@ -286,6 +301,7 @@ Result EmulatedGpu::loadOnFirstLaunch() {
 }
 
 Result EmulatedGpu::copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
   MIXCCL_TRY(checkKernelAccess(dst, bytes, "copy destination"));
   MIXCCL_TRY(checkKernelAccess(src, bytes, "copy source"));
@@ -295,6 +311,7 @@ Result EmulatedGpu::copyKernelAsync(void* dst, const void* src, size_t bytes, vo
 
 Result EmulatedGpu::reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
                                 void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
   const size_t bytes = count * dataTypeSize(spec.dtype);
   MIXCCL_TRY(checkKernelAccess(dst, bytes, "reduce output"));
@@ -306,6 +323,7 @@ Result EmulatedGpu::reduceAsync(void* dst, const void* a, const void* b, size_t 
 }
 
 Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const ReduceSpec& spec, void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
   const size_t bytes = count * dataTypeSize(spec.dtype);
   MIXCCL_TRY(checkKernelAccess(dst, bytes, "post-op output"));
@@ -316,6 +334,7 @@ Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const 
 
 Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                                  void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
   const size_t bytes = count * dataTypeSize(spec.dtype);
   MIXCCL_TRY(checkKernelAccess(dst, bytes, "n-input reduce output"));
@@ -329,6 +348,7 @@ Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size
 
 Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count,
                                      const ReduceSpec& spec, void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
   ++reduceToAllCalls_;
   std::vector<const uint32_t*> table(words, words + n);
@@ -337,6 +357,7 @@ Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t
 }
 
 Result EmulatedGpu::launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
   MIXCCL_TRY(checkKernelAccess(queue, sizeof(*queue), "step queue"));
   MIXCCL_TRY(checkKernelAccess(counter, sizeof(*counter), "step counter"));
@@ -363,11 +384,13 @@ bool EmulatedGpu::checkStep(void* self, const kernels::StepCommand& c) {
 }
 
 Result EmulatedGpu::streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   resolve(stream)->push([=] { kernels::host::launchWriteFlag(flag, value, nullptr); });
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   resolve(stream)->push([=] { kernels::host::launchWaitFlag(flag, value, nullptr); });
   return mixcclSuccess;
 }
@@ -410,6 +433,7 @@ Result EmulatedGpu::eventDestroy(void* event) {
 }
 
 Result EmulatedGpu::eventRecord(void* event, void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   Event* e = asEvent(event);
   const uint64_t n = e->recorded.fetch_add(1) + 1;
   resolve(stream)->push([e, n] { e->completed.store(n); });
@@ -417,6 +441,7 @@ Result EmulatedGpu::eventRecord(void* event, void* stream) {
 }
 
 Result EmulatedGpu::streamWaitEvent(void* stream, void* event) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
   Event* e = asEvent(event);
   const uint64_t n = e->recorded.load();
   resolve(stream)->push([e, n] { napUntil([&] { return e->completed.load() >= n; }); });

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 
 #include "device/gpu_backend.h"
 
@@ -114,6 +115,11 @@ class EmulatedGpu final : public GpuBackend {
   // kernels::host::hostStepCheck for the step servers this GPU runs.
   static bool checkStep(void* self, const kernels::StepCommand& command);
   std::mutex mu_;
+  // The runtime's own lock, as a real one behaves: a copy from device to pageable memory holds it until the copy is
+  // done (after everything queued before it on its stream), and every call that enqueues work (launches, copies,
+  // stream memory operations, events) needs it. So a thread blocked in such a copy holds up other threads' launches
+  // (seen on an H200: perf/RESULTS.md, runs 3 and 4); queries and synchronisation do not need it.
+  std::shared_mutex runtime_;
   std::map<uintptr_t, size_t> device_;  // base -> bytes: own allocations and peers' imported mappings
   std::map<uintptr_t, int> fds_;        // own allocations: base -> memfd
   std::map<uintptr_t, size_t> pinned_;
