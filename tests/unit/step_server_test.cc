@@ -60,8 +60,8 @@ class Driver {
   uint64_t done_ = 0;
 };
 
-StepCommand reduceCommand(void* dst, const void* a, const void* b, size_t count, mixcclDataType_t dt,
-                          mixcclRedOp_t op, uint32_t divisor) {
+StepCommand reduceCommand(void* dst, const void* a, const void* b, size_t count, mixcclDataType_t dt, mixcclRedOp_t op,
+                          uint32_t divisor) {
   StepCommand c{};
   c.kind = kernels::kStepReduce;
   c.dst = reinterpret_cast<uintptr_t>(dst);

@@ -23,7 +23,7 @@
 
 namespace mixccl::kernels {
 
-constexpr uint32_t kStepRing = 256;       // commands in flight at most
+constexpr uint32_t kStepRing = 256;         // commands in flight at most
 constexpr unsigned kStepServerBlocks = 16;  // blocks of a step-server kernel (all resident at once)
 constexpr unsigned kStepServerThreads = 512;
 
