@@ -199,6 +199,9 @@ int threadsOfOneProcessBody(const mixcclUniqueId& id) {
   if (gpu != nullptr && testing::testGpuIsEmulated()) {
     auto& emu = static_cast<testing::EmulatedGpu&>(*gpu);
     total += !rankCheck(emu.reduceCalls() > 0, 0, "no reduce kernel ran (the CPU reduced)");
+    // Every rank's every call (40 collectives and a group of sends) had a step server: none fell back to staging.
+    total += !rankCheck(emu.stepServers() == size_t(n) * 41, 0, "%zu step servers ran, want %d", emu.stepServers(),
+                        n * 41);
     total += !rankCheck(emu.stepFaults() == 0, 0, "%zu steps touched memory a device cannot reach", emu.stepFaults());
     total += !rankCheck(emu.liveHostRegistrations() == 0, 0, "%zu slot registration(s) left after destroy",
                         emu.liveHostRegistrations());
