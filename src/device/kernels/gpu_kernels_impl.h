@@ -153,7 +153,7 @@ int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t cou
     if (count == 0) return 0;
     DirectTable table{};
     for (int r = 0; r < n; ++r) table.words[r] = words[r];
-    const LaunchShape shape = resolveShape({}, count);
+    const LaunchShape shape = resolveShape({}, count / Pack<typename C::Store>::kCount + 1);  // a thread per pack
     auto go = [&](auto op, auto div) -> int {
       auto kernel = reduceToAllKernel<C, decltype(op), decltype(div)::value>;
       (void)gpuLastError();

@@ -105,18 +105,40 @@ MIXCCL_DEVICE_INLINE S* directAddress(const uint32_t* words, int which) {
 
 // For i in [lo, lo + count): the rank-order reduction of every rank's send[i] (exactly as reduceNKernel), written
 // to every rank's recv[i]. Shards of different ranks never overlap, so in-place buffers are safe: element i of a
-// rank's buffer is read and then written by the one thread that owns i.
+// rank's buffer is read and then written by the one thread that owns i. The 2n addresses are read once per block;
+// where all of them (at lo) sit on 16-byte boundaries the shard moves in 16-byte packs, then a tail element-wise.
 template <typename C, typename Op, bool kDiv>
 MIXCCL_KERNEL reduceToAllKernel(DirectTable table, int n, size_t lo, size_t count, uint32_t divisor) {
   using S = typename C::Store;
-  const S* in[kMaxReduceInputs];
-  S* out[kMaxReduceInputs];
-  for (int r = 0; r < n; ++r) {
-    in[r] = directAddress<const S>(table.words[r], 0);
-    out[r] = directAddress<S>(table.words[r], 1);
+  using P = Pack<S>;
+  MIXCCL_BLOCK_SHARED const S* in[kMaxReduceInputs];
+  MIXCCL_BLOCK_SHARED S* out[kMaxReduceInputs];
+  MIXCCL_BLOCK_SHARED size_t packs;
+  if (gpuIsBlockLeader()) {
+    uintptr_t misaligned = 0;
+    for (int r = 0; r < n; ++r) {
+      in[r] = directAddress<const S>(table.words[r], 0) + lo;
+      out[r] = directAddress<S>(table.words[r], 1) + lo;
+      misaligned |= (reinterpret_cast<uintptr_t>(in[r]) | reinterpret_cast<uintptr_t>(out[r])) % kPackBytes;
+    }
+    packs = misaligned == 0 ? count / P::kCount : 0;
   }
+  gpuBlockSync();
   const size_t stride = gpuThreadCount();
-  for (size_t i = lo + gpuThreadIndex(); i < lo + count; i += stride) {
+  for (size_t p = gpuThreadIndex(); p < packs; p += stride) {
+    P acc = loadPack(reinterpret_cast<const P*>(in[0]) + p);
+    for (int r = 1; r < n; ++r) {
+      const P x = loadPack(reinterpret_cast<const P*>(in[r]) + p);
+      MIXCCL_UNROLL
+      for (size_t k = 0; k < P::kCount; ++k) acc.v[k] = reduceElement<C, Op, false>(acc.v[k], x.v[k], 0);
+    }
+    if (kDiv) {
+      MIXCCL_UNROLL
+      for (size_t k = 0; k < P::kCount; ++k) acc.v[k] = reduceElement<C, KeepOp, true>(acc.v[k], acc.v[k], divisor);
+    }
+    for (int q = 0; q < n; ++q) storePack(reinterpret_cast<P*>(out[q]) + p, acc);
+  }
+  for (size_t i = packs * P::kCount + gpuThreadIndex(); i < count; i += stride) {
     S acc = in[0][i];
     for (int r = 1; r < n; ++r) acc = reduceElement<C, Op, false>(acc, in[r][i], 0);
     if (kDiv) acc = reduceElement<C, KeepOp, true>(acc, acc, divisor);
