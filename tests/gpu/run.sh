@@ -38,8 +38,8 @@
 #              MIXCCL_GPU_RUN_ONLY (an extended regular expression: only the steps whose names match run, besides
 #              configure and build; the others are listed as not selected), MIXCCL_GPU_RUN_SWEEPS (the sweep labels
 #              to run, instead of the perf table's and the extra ones).
-# A step that runs out of time has its processes' thread stacks written to <step>.log.stacks (gdb where installed,
-# else each thread's kernel wait channel) before it is killed: what a hang was waiting for.
+# A step that runs out of time has its processes' threads written to <step>.log.stacks before it is killed (each
+# one's kernel wait channel, and the backtraces of tools/stack_dump.cc): what a hang was waiting for.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${1:-$root/build-gpu-run}"
@@ -86,21 +86,20 @@ descendants() {
   done
 }
 
-# dump_stacks PID FILE: the thread stacks of PID's descendants (at most 3 processes) into FILE.
+# dump_stacks PID FILE: the threads of PID's descendants into FILE: each one's kernel wait channel, and the
+# backtraces the test programs and perf tools write on SIGUSR1 (tools/stack_dump.cc, into $MIXCCL_STACKS_DIR).
 dump_stacks() {
-  local p n=0
-  for p in $(descendants "$1"); do
-    [ "$n" -lt 3 ] || break
-    n=$((n + 1))
+  local p t pids
+  pids="$(descendants "$1")"
+  for p in $pids; do kill -USR1 "$p" 2>/dev/null || true; done
+  sleep 2
+  for p in $pids; do
     echo "==== process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-200)"
-    if command -v gdb >/dev/null; then
-      timeout 10 gdb -p "$p" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 25' 2>&1 |
-        grep -E '^(Thread|#)' || true
-    else
-      local t
-      for t in /proc/"$p"/task/*; do
-        echo "thread ${t##*/} $(cat "$t/comm" 2>/dev/null): wchan $(cat "$t/wchan" 2>/dev/null), syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
-      done
+    for t in /proc/"$p"/task/*; do
+      echo "thread ${t##*/} $(cat "$t/comm" 2>/dev/null): wchan $(cat "$t/wchan" 2>/dev/null), syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+    done
+    if [ -s "$MIXCCL_STACKS_DIR/stacks-$p.txt" ]; then
+      if command -v c++filt >/dev/null; then c++filt <"$MIXCCL_STACKS_DIR/stacks-$p.txt"; else cat "$MIXCCL_STACKS_DIR/stacks-$p.txt"; fi
     fi
   done >"$2" 2>&1
 }
@@ -133,7 +132,7 @@ step() {
   pid=$!
   # Shortly before the limit, the stacks of whatever still runs (gdb takes seconds per process).
   (
-    sleep "$((limit >= 50 ? limit - 25 : limit / 2))"
+    sleep "$((limit >= 20 ? limit - 8 : limit / 2))"
     dump_stacks "$pid" "$log.stacks"
   ) &
   watcher=$!
@@ -251,7 +250,8 @@ print_table() {
 trap print_table EXIT
 trap 'echo "tests/gpu/run.sh: interrupted" >&2; status=1; exit 143' TERM INT
 
-mkdir -p "$build" "$logs"
+mkdir -p "$build" "$logs" "$logs/stacks"
+export MIXCCL_STACKS_DIR="$logs/stacks"  # tools/stack_dump.cc: backtraces on SIGUSR1
 echo "==== nvidia-smi"
 if ! nvidia-smi; then
   echo "tests/gpu/run.sh: nvidia-smi failed: is this a GPU machine with the NVIDIA driver?" >&2
