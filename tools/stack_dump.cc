@@ -28,7 +28,8 @@ void printOwnStack(int) {
   const int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     char head[96];
-    const int len = std::snprintf(head, sizeof(head), "---- pid %d thread %ld\n", int(getpid()), long(syscall(SYS_gettid)));
+    const int len =
+        std::snprintf(head, sizeof(head), "---- pid %d thread %ld\n", int(getpid()), long(syscall(SYS_gettid)));
     if (write(fd, head, size_t(len)) < 0) {
       // nothing to do: a diagnostic
     }

@@ -89,17 +89,19 @@ descendants() {
 # dump_stacks PID FILE: the threads of PID's descendants into FILE: each one's kernel wait channel, and the
 # backtraces the test programs and perf tools write on SIGUSR1 (tools/stack_dump.cc, into $MIXCCL_STACKS_DIR).
 dump_stacks() {
-  local p t pids
+  local p t pids traces
   pids="$(descendants "$1")"
   for p in $pids; do kill -USR1 "$p" 2>/dev/null || true; done
   sleep 2
   for p in $pids; do
     echo "==== process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-200)"
     for t in /proc/"$p"/task/*; do
-      echo "thread ${t##*/} $(cat "$t/comm" 2>/dev/null): wchan $(cat "$t/wchan" 2>/dev/null), syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
+      echo "thread ${t##*/} $(cat "$t/comm" 2>/dev/null): wchan $(cat "$t/wchan" 2>/dev/null)," \
+        "syscall $(cut -d' ' -f1 "$t/syscall" 2>/dev/null)"
     done
-    if [ -s "$MIXCCL_STACKS_DIR/stacks-$p.txt" ]; then
-      if command -v c++filt >/dev/null; then c++filt <"$MIXCCL_STACKS_DIR/stacks-$p.txt"; else cat "$MIXCCL_STACKS_DIR/stacks-$p.txt"; fi
+    traces="$MIXCCL_STACKS_DIR/stacks-$p.txt"
+    if [ -s "$traces" ]; then
+      if command -v c++filt >/dev/null; then c++filt <"$traces"; else cat "$traces"; fi
     fi
   done >"$2" 2>&1
 }
