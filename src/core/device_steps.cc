@@ -18,6 +18,7 @@ using kernels::StepCommand;
 using kernels::StepQueue;
 
 constexpr auto kSpinFor = std::chrono::microseconds(50);
+constexpr double kTeardownWaitSec = 10;  // how long destruction waits for the servers to leave
 constexpr auto kNap = std::chrono::microseconds(20);
 
 // Whether sequence number a is at or past b (wrap-around order).
@@ -162,7 +163,7 @@ void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transpo
   void* queue = nullptr;
   void* counter = nullptr;
   if (gpu->allocPinned(sizeof(StepQueue), &queue) != mixcclSuccess ||
-      gpu->allocDevice(sizeof(uint64_t), &counter) != mixcclSuccess) {
+      gpu->allocDevice(kernels::kStepCounterWords * sizeof(uint64_t), &counter) != mixcclSuccess) {
     if (queue != nullptr) gpu->freePinned(queue);
     *why = "allocating the step queue failed (see above)";
     return;
@@ -170,12 +171,30 @@ void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transpo
   steps->queue_ = static_cast<StepQueue*>(queue);
   steps->counter_ = static_cast<uint64_t*>(counter);
   std::memset(queue, 0, sizeof(StepQueue));
-  gpu->copy(counter, &steps->queue_->counterBase, sizeof(uint64_t));  // zero (a failure is logged: later jobs time out)
+  gpu->copy(counter, &steps->queue_->zero, sizeof(uint64_t));  // zero (a failure is logged: later jobs time out)
   steps->device_ = std::make_unique<Commands>(steps->queue_, timeoutSec);
   *out = std::move(steps);
 }
 
 DeviceSteps::~DeviceSteps() {
+  // Every server launched must have left (the proxy ended their jobs; a stream that never reaches its server keeps
+  // it waiting): only then can nothing on the GPU touch the queue, the scratch or the slots any more.
+  uint32_t stuck = 0;  // a job whose server has not left
+  if (queue_ != nullptr) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kTeardownWaitSec);
+    const uint32_t oldest = launched_ > kernels::kStepExitSlots ? launched_ - kernels::kStepExitSlots + 1 : 1;
+    for (uint32_t t = oldest; t <= launched_ && stuck == 0; ++t) {
+      while (loadAcquire(&queue_->exited[t % kernels::kStepExitSlots]) != t && stuck == 0) {
+        if (std::chrono::steady_clock::now() > deadline) stuck = t;
+        std::this_thread::sleep_for(kNap);
+      }
+    }
+  }
+  if (stuck != 0) {
+    MIXCCL_LOG(kWarn, "device steps: the step server of job %u had not left after %.0f s (is its stream blocked?); "
+               "the queue, scratch and slot registrations stay in place", stuck, kTeardownWaitSec);
+    return;
+  }
   for (void* base : registered_) gpu_->hostUnregister(base);
   for (Arena& a : arenas_) gpu_->freeDevice(a.base);
   if (counter_ != nullptr) gpu_->freeDevice(counter_);
@@ -204,6 +223,7 @@ Result DeviceSteps::reserve(size_t bytes, int* arena) {
 
 Result DeviceSteps::launch(void* stream, uint32_t* job) {
   const uint32_t next = launched_ + 1;
+  MIXCCL_TRY(gpu_->copyAsync(counter_ + 1 + next % kernels::kStepExitSlots, &queue_->zero, sizeof(uint64_t), stream));
   MIXCCL_TRY(gpu_->launchStepServer(queue_, counter_, next, stream));
   launched_ = next;
   *job = next;

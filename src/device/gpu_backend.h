@@ -93,8 +93,9 @@ class GpuBackend : public DeviceBackend {
   virtual Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
                                   void* stream) = 0;
   // The step server of kernels/step_queue.h for job `ticket` on `stream`: a kernel that runs the commands a host
-  // thread writes into `queue` (allocPinned memory) until the job's exit command. `counter`: 8 bytes of device
-  // memory, zero before the queue's first job.
+  // thread writes into `queue` (allocPinned memory) until the job's exit command. `counter`: kStepCounterWords
+  // words of device memory, the first zero before the queue's first job, counter[1 + ticket % kStepExitSlots] zero
+  // when the kernel starts (zero it on the stream first).
   virtual Result launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) = 0;
   // Flags: 32-bit words in allocPinned memory, or in device memory (own or IPC-mapped) of the stream's device.
   // streamWaitFlag: the stream's later work waits until *flag is at or past `value` in wrap-around order

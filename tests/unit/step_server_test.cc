@@ -24,7 +24,10 @@ class Driver {
  public:
   Driver() : q_(new StepQueue) { std::memset(q_.get(), 0, sizeof(StepQueue)); }
   StepQueue* queue() { return q_.get(); }
-  uint64_t* counter() { return &counter_; }
+  uint64_t* counter() { return counter_; }
+  uint32_t exited(uint32_t job) const {
+    return __atomic_load_n(&q_->exited[job % kernels::kStepExitSlots], __ATOMIC_ACQUIRE);
+  }
 
   void begin(uint32_t job) {
     base_ = seq_;
@@ -55,7 +58,7 @@ class Driver {
   }
 
   std::unique_ptr<StepQueue> q_;
-  uint64_t counter_ = 0;
+  uint64_t counter_[kernels::kStepCounterWords] = {};  // the command counter, then the exit counters
   uint32_t seq_ = 0, base_ = 0;
   uint64_t done_ = 0;
 };
@@ -113,6 +116,7 @@ TEST(StepServer, RunsCommandsInOrderBitForBitAsTheKernelsAndExits) {
   d.exit();
   server.join();  // the exit ended it
   EXPECT_EQ(*d.counter(), 8u + 3u) << "one count per command and block";
+  EXPECT_EQ(d.exited(1), 1u) << "the server said it left";
 }
 
 TEST(StepServer, JobsReuseTheRingAndAGivenUpJobsServerExitsAtOnce) {
@@ -129,11 +133,13 @@ TEST(StepServer, JobsReuseTheRingAndAGivenUpJobsServerExitsAtOnce) {
   d.begin(3);
   std::thread skipped([&] { kernels::host::launchStepServer(d.queue(), d.counter(), 2, nullptr); });
   skipped.join();  // job 3 is past its job 2: it returns without waiting
+  EXPECT_EQ(d.exited(2), 2u);
   std::thread third([&] { kernels::host::launchStepServer(d.queue(), d.counter(), 3, nullptr); });
   d.run(reduceCommand(x.data(), x.data(), x.data(), x.size(), mixcclFloat32, mixcclSum, 0));
   d.exit();
   third.join();
   EXPECT_EQ(x[63], 2.f);
+  EXPECT_EQ(d.exited(3), 3u);
 }
 
 }  // namespace

@@ -18,7 +18,8 @@
 // rank's recv[i], where rank r's send and recv addresses are the four words at words[r] (send low, high, recv low,
 // high), read by the kernel when it runs (1 <= n <= kMaxReduceInputs). Every address must be usable by this device.
 // launchStepServer: the step server of step_queue.h for job `ticket` (kStepServerBlocks blocks; the host build runs
-// it to the job's end in the calling thread); `counter` is device memory, zero before the first job of `queue`.
+// it to the job's end in the calling thread); `counter`: kStepCounterWords words of device memory, the first zero
+// before the queue's first job, counter[1 + ticket % kStepExitSlots] zero when this kernel starts.
 // preloadKernels: loads every kernel of the build into the current device's context, blocking, and returns the
 // first error. With lazy loading (the CUDA default since 12.2) a kernel is otherwise loaded at its first launch,
 // and loading may wait for the whole device to go idle: a launch behind a stream that waits for the host (or for

@@ -102,8 +102,9 @@ MIXCCL_DEVICE_INLINE unsigned gpuBlockCount() { return gridDim.x; }
 MIXCCL_DEVICE_INLINE void gpuBlockSync() { __syncthreads(); }
 // Orders this thread's memory operations before and after it for every observer (the host included).
 MIXCCL_DEVICE_INLINE void gpuFenceSystem() { __threadfence_system(); }
-MIXCCL_DEVICE_INLINE void gpuAtomicAdd64(uint64_t* p, uint64_t v) {
-  atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
+// Adds v to *p (device memory) and returns the value before.
+MIXCCL_DEVICE_INLINE uint64_t gpuAtomicAdd64(uint64_t* p, uint64_t v) {
+  return atomicAdd(reinterpret_cast<unsigned long long*>(p), static_cast<unsigned long long>(v));
 }
 MIXCCL_DEVICE_INLINE uint64_t gpuLoadVolatile64(const uint64_t* p) {
   return *static_cast<const volatile uint64_t*>(p);
@@ -190,7 +191,7 @@ inline unsigned gpuBlockIndex() { return 0; }
 inline unsigned gpuBlockCount() { return 1; }
 inline void gpuBlockSync() {}
 inline void gpuFenceSystem() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-inline void gpuAtomicAdd64(uint64_t* p, uint64_t v) { __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+inline uint64_t gpuAtomicAdd64(uint64_t* p, uint64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
 inline uint64_t gpuLoadVolatile64(const uint64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 inline uint32_t gpuLoadVolatile(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 inline void gpuStoreVolatile(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }

@@ -18,6 +18,9 @@
 //     job: the counter then stands at counterBase times the kernel's blocks.
 //   * The kernel reads a command and the data of its inputs only after the host published them; the host reads
 //     the outputs of command s only after seeing `done` >= s.
+//   * Exit. The last block of a kernel to leave writes its ticket into exited[ticket % kStepExitSlots], so the
+//     host knows when no kernel can touch the queue any more. The blocks count themselves out in
+//     counter[1 + ticket % kStepExitSlots], which the launcher zeroes on the stream before the kernel.
 // Plain data without initializers (device code keeps a copy in block-shared memory); the host zeroes a queue.
 #include <cstdint>
 
@@ -26,6 +29,9 @@ namespace mixccl::kernels {
 constexpr uint32_t kStepRing = 256;         // commands in flight at most
 constexpr unsigned kStepServerBlocks = 16;  // blocks of a step-server kernel (all resident at once)
 constexpr unsigned kStepServerThreads = 512;
+constexpr uint32_t kStepExitSlots = 64;     // the last kernels whose exit the host can see
+// Device words a server uses (its `counter` argument): the command counter, then the exit counters.
+constexpr size_t kStepCounterWords = 1 + kStepExitSlots;
 
 enum StepKind : uint32_t { kStepReduce = 0, kStepPostOp = 1, kStepCopy = 2, kStepExit = 3 };
 
@@ -47,6 +53,8 @@ struct StepQueue {
   uint32_t job;   // written after base and counterBase
   uint32_t done;  // the last command done (its sequence number); written by the kernel
   uint32_t pad[3];
+  uint64_t zero;  // stays 0: what the launcher copies into an exit counter
+  uint32_t exited[kStepExitSlots];
 };
 
 }  // namespace mixccl::kernels

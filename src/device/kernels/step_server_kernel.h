@@ -105,6 +105,15 @@ MIXCCL_DEVICE_INLINE void loadCommand(const StepCommand* from, StepCommand* to) 
   to->seq = v->seq;
 }
 
+// Every block on its way out: the last one says the kernel is gone (step_queue.h, "Exit").
+MIXCCL_DEVICE_INLINE void leaveStepServer(StepQueue* q, uint64_t* counter, uint32_t ticket) {
+  if (!gpuIsBlockLeader()) return;
+  gpuFenceSystem();
+  if (gpuAtomicAdd64(counter + 1 + ticket % kStepExitSlots, 1) + 1 == gpuBlockCount()) {
+    gpuStoreVolatile(&q->exited[ticket % kStepExitSlots], ticket);
+  }
+}
+
 MIXCCL_KERNEL stepServerKernel(StepQueue* q, uint64_t* counter, uint32_t ticket) {
   MIXCCL_BLOCK_SHARED StepCommand cmd;
   MIXCCL_BLOCK_SHARED uint32_t stop;
@@ -128,7 +137,10 @@ MIXCCL_KERNEL stepServerKernel(StepQueue* q, uint64_t* counter, uint32_t ticket)
   gpuBlockSync();
   const bool run = stop == 0;
   gpuBlockSync();  // every thread has read `stop` before the leader writes it again
-  if (!run) return;
+  if (!run) {
+    leaveStepServer(q, counter, ticket);
+    return;
+  }
   for (uint32_t k = 1;; ++k) {
     if (gpuIsBlockLeader()) {
       const uint32_t s = base + k;
@@ -165,6 +177,7 @@ MIXCCL_KERNEL stepServerKernel(StepQueue* q, uint64_t* counter, uint32_t ticket)
     }
     gpuBlockSync();
   }
+  leaveStepServer(q, counter, ticket);
 }
 
 }  // namespace mixccl::kernels::MIXCCL_GPU_NS
