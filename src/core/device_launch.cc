@@ -228,14 +228,16 @@ Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>
     c.args.op = mixcclSum;
   }
   if (res == mixcclSuccess) res = runHostCalls(calls);
-  if (steps.used) {
-    // Also after a failure (said first: ending may wait for a stream that has not reached the call yet): the server
-    // must have run what was queued, and exit, before the user's stream goes on.
-    if (res != mixcclSuccess) comm.setAsyncError(res);
-    Result ended = rt.deviceSteps()->endJob();
-    if (res == mixcclSuccess) res = ended;
-  }
+  // Said before the server is ended, which may wait for a stream that has not reached the call yet.
   if (res != mixcclSuccess) comm.setAsyncError(res);
+  if (steps.used) {
+    // Also after a failure: the server must have run what was queued, and left, before the user's stream goes on.
+    const Result ended = rt.deviceSteps()->endJob();
+    if (res == mixcclSuccess && ended != mixcclSuccess) {
+      res = ended;
+      comm.setAsyncError(res);
+    }
+  }
   return res;
 }
 

@@ -34,7 +34,6 @@
 // current; beginJob(), device(), scratch() and endJob() on the proxy thread, which never calls the GPU runtime.
 // Jobs run in the order they were launched: beginJob gets the ids launch() handed out, in that order.
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>

@@ -1,11 +1,11 @@
 #pragma once
-// Where a plan's steps do their arithmetic when that is not the host CPU: a GPU stream (issue 5: GPU ranks whose
-// peers are reached through a transport's host slots; core/device_steps.h makes one). The executor enqueues a
-// step's reduce / post-op / copy here and then fences; it hands the step's slots back to the transport, and
-// moves to the lane's next step, only once the fence is reached. The host CPU needs no StepDevice: the
+// Where a plan's steps do their arithmetic when that is not the host CPU: a GPU (issue 5: GPU ranks whose peers are
+// reached through a transport's host slots; core/device_steps.h makes one, a queue of commands to a kernel). The
+// executor enqueues a step's reduce / post-op / copy here and then fences; it hands the step's slots back to the
+// transport, and moves to the lane's next step, only once the fence is reached. The host CPU needs no StepDevice: the
 // executor calls its DeviceBackend, which completes every call before returning.
 //
-// Contract: the pointers are device memory of the stream's device or host memory that device can load and store
+// Contract: the pointers are device memory of the GPU or host memory that GPU can load and store
 // (slots registered with GpuBackend::hostRegister). Work completes in the order it was enqueued. Called by the
 // one thread that drives the executor. Every Result is logged once, at its origin.
 #include <cstddef>
