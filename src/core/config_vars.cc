@@ -57,8 +57,9 @@ const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "0",
                         "broadcast and reduce through mapped device memory (transports/gpu_ipc); 0: through host "
                         "staging. Must be equal on every rank"};
 const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kBytes, "4M",
-                                  "gpu_ipc: bytes of one all-reduce round (each rank holds 4 such slots of device "
-                                  "memory); 1M..1G, a multiple of 4K. Must be equal on every rank"};
+                                  "gpu_ipc: bytes of one round (each rank holds 4 such slots of device memory; "
+                                  "all-reduces between threads of one process on device buffers take rounds of up to "
+                                  "256 MiB); 1M..1G, a multiple of 4K. Must be equal on every rank"};
 
 const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "

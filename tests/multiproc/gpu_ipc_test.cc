@@ -5,6 +5,7 @@
 // staged_device_test, which ctest also runs with MIXCCL_GPU_IPC=1.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -225,8 +226,9 @@ TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
 
 TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
   // Three ranks as threads of one process, each with its own stream and communicator: all-reduces above the
-  // one-shot size take the direct rounds (no copy through slots), in 1 MiB rounds, for several types and ops, in
-  // and out of place; rank 2 uses host buffers in the last pass (its data goes through its own slots). The test's
+  // one-shot size take the direct rounds (no copy through slots), for several types and ops, in and out of place,
+  // each call ONE round although it is larger than the 1 MiB slots; rank 2 uses host buffers in the last passes
+  // (its data goes through a stage of device memory, grown from the first to the second). The test's
   // copies go through pinned memory: a thread blocked in a copy into pageable memory would hold up the others'
   // launches, which its stream waits for (gpu_ipc.h; the emulation holds its runtime lock as a device does).
   auto body = [](int, int, const mixcclUniqueId& id) -> int {
@@ -235,6 +237,10 @@ TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
     setenv("MIXCCL_GPU_IPC_CHUNK_BYTES", "1M", 1);
     testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
     std::vector<int> failures(n, 0);
+    std::atomic<size_t> directCalls{0};  // calls above the one-shot size, summed over the ranks
+    auto counted = [&](uint64_t count, mixcclDataType_t dt) {
+      if (count * dataTypeSize(dt) > GpuIpc::kOneShotBytes) ++directCalls;
+    };
     std::vector<std::thread> threads;
     for (int rank = 0; rank < n; ++rank) {
       threads.emplace_back([&, rank] {
@@ -250,37 +256,46 @@ TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
         }
         int& f = failures[size_t(rank)];
         for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt32}) {
-          const uint64_t big = (1u << 20) / dataTypeSize(dt) * 2 + 777;  // three rounds
+          const uint64_t big = (1u << 20) / dataTypeSize(dt) * 2 + 777;  // three slots' worth
           for (mixcclRedOp_t op : {mixcclSum, mixcclMax, mixcclAvg}) {
             for (uint64_t count : {uint64_t(70001), big}) {
               if (count == big && op != mixcclSum) continue;
-              for (bool inPlace : {false, true}) f += testing::runDeviceCollective(g, comm, 0, count, dt, op, inPlace, rank, n);
+              for (bool inPlace : {false, true}) {
+                f += testing::runDeviceCollective(g, comm, 0, count, dt, op, inPlace, rank, n);
+                counted(count, dt);
+              }
             }
           }
         }
-        // Host buffers on rank 2, device buffers elsewhere.
-        const uint64_t count = 300001;
-        std::vector<char> in(count * 4), want(count * 4), got(count * 4, 0x5a);
-        testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
-        testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
-        if (rank == 2) {
-          f += !rankCheck(mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
-                          mixcclSuccess, rank, "host all-reduce failed: %s", mixcclGetLastError(comm));
-        } else {
-          void* buf = g.upload(in);
-          f += !rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) ==
-                          mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
-          got = g.download(buf, in.size());
+        // Host buffers on rank 2, device buffers elsewhere: 1.2 MB, then 10 MB (a larger stage).
+        for (uint64_t count : {uint64_t(300001), uint64_t(2500001)}) {
+          std::vector<char> in(count * 4), want(count * 4), got(count * 4, 0x5a);
+          testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+          testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+          if (rank == 2) {
+            f += !rankCheck(mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
+                            mixcclSuccess, rank, "host all-reduce failed: %s", mixcclGetLastError(comm));
+          } else {
+            void* buf = g.upload(in);
+            f += !rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) ==
+                            mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
+            got = g.download(buf, in.size());
+          }
+          f += !rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank,
+                          "wrong result of %llu floats with rank 2 on host buffers",
+                          static_cast<unsigned long long>(count));
+          counted(count, mixcclFloat32);
         }
-        f += !rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank,
-                        "wrong result with rank 2 on host buffers");
         mixcclCommDestroy(comm);
       });
     }
     for (std::thread& t : threads) t.join();
     int total = 0;
     for (int f : failures) total += f;
-    total += !rankCheck(emu.reduceToAllCalls() > 0, 0, "gpu_ipc's direct rounds were not used");
+    // Every rank's shard is non-empty: one reduce-to-all per rank and call means one round per call.
+    total += !rankCheck(emu.reduceToAllCalls() == directCalls.load(), 0,
+                        "%zu direct rounds for %zu rank calls above the one-shot size, want one round each",
+                        emu.reduceToAllCalls(), directCalls.load());
     return total == 0 ? 0 : 1;
   };
   auto result = runRanks(1, body, 300);

@@ -260,6 +260,8 @@ GpuIpc::~GpuIpc() {
   if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
   if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
   gpu_->freeDevice(own_);
+  if (stage_ != nullptr) gpu_->freeDevice(stage_);
+  for (void* stage : retiredStages_) gpu_->freeDevice(stage);
 }
 
 uint32_t* GpuIpc::flag(int rank, Flag kind, uint32_t parity) const {

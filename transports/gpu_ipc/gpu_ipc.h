@@ -39,6 +39,12 @@
 //   write done_me[p] = seq;  wait done_r[p] >= seq for every peer r  (every rank's output is complete);
 //   write gathered_me[p] = seq
 // Each rank reads its shard of every input once and writes it to every output once: the HBM floor's bytes.
+// Device buffers need no slot here, so a direct round is not bound to the slot size: it covers up to
+// directRoundBytes() (kDirectRoundBytes, or the slot size if larger; a round's fixed cost, about 55 us of stream
+// hand-offs on an H200, then counts once per 256 MiB rather than once per 4 MiB). A rank's host buffers in a round
+// larger than its slots go through a stage of device memory allocated for them at first use, as big as the largest
+// such round needs (a power-of-two multiple of the slot, four of them: input and result, two parities, the slots'
+// reuse rule); a stage that a larger one replaces stays allocated until teardown, since rounds in flight may use it.
 // addr_me[p] is rewritten two rounds later, by when every peer has passed its done wait of this round.
 // Reusing the slots of parity p in round seq needs no wait of its own: a peer writes arrive (seq - 1) only after
 // it gathered round seq - 2, and this stream waited for that arrival one round earlier. `gathered` is waited for
@@ -68,6 +74,7 @@
 // export or import that failed anywhere). A MIXCCL_GPU_IPC or MIXCCL_GPU_IPC_CHUNK_BYTES that differs between ranks
 // is an error on every rank. allReduce() is called by the thread that uses the communicator, in the
 // same order on every rank; it returns once the work is enqueued (host buffers: once it is done).
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -88,6 +95,7 @@ class GpuIpc {
   static constexpr size_t kOneShotBytes = size_t(256) << 10;
   static constexpr int kMaxRanks = 16;  // the n-input reduce takes at most 16 inputs
   static constexpr size_t kBounceBytes = size_t(1) << 20;  // pinned, for host-only calls
+  static constexpr size_t kDirectRoundBytes = size_t(256) << 20;  // a direct all-reduce round at most
 
   // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
   // that rank's process exits while this one may wait for it.
@@ -130,6 +138,11 @@ class GpuIpc {
   // through its slots.
   Result directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
                      bool sendOnHost, bool recvOnHost);
+  // The bytes of one direct round: the same on every rank.
+  size_t directRoundBytes() const { return std::max(chunkBytes_, kDirectRoundBytes); }
+  // Where this rank's host buffers of a direct round of `bytes` (parity p) go on the device: its slots, or the stage
+  // (allocated or grown here) when they are too small.
+  Result directSlots(size_t bytes, uint32_t p, char** in, char** out);
   // A round's hand-off: write my arrival of round `seq`, wait for everyone's.
   Result exchange(void* stream, uint32_t seq);
   // The end of my part of round `seq` (waited for at teardown).
@@ -155,6 +168,9 @@ class GpuIpc {
   bool allOneProcess_ = false;      // every rank is in this process (direct all-reduces)
   void* hostStream_ = nullptr;      // for calls on host buffers
   char* bounce_ = nullptr;          // kBounceBytes of pinned memory: host-only calls' copies
+  char* stage_ = nullptr;           // direct rounds' host buffers past the slot size: 4 parts of stageRound_ bytes
+  size_t stageRound_ = 0;
+  std::vector<void*> retiredStages_;  // replaced by a larger stage; freed at teardown
   bool hostCall_ = false;           // run() is in a call whose buffers are both host memory
   std::atomic<uint32_t> seq_{0};    // rounds so far
   std::mutex releaseMu_;

@@ -79,10 +79,13 @@ Result GpuIpc::directRound(const char* send, char* recv, size_t count, const Red
                            bool sendOnHost, bool recvOnHost) {
   const uint32_t seq = ++seq_, p = seq & 1;
   const size_t esz = dataTypeSize(spec.dtype);
-  // A kernel reaches device memory only: host buffers of this rank go through its slots.
-  const char* in = sendOnHost ? inSlot(rank_, p) : send;
-  char* out = recvOnHost ? resultSlot(rank_, p) : recv;
-  if (sendOnHost) MIXCCL_TRY(copyIn(inSlot(rank_, p), send, count * esz, stream));
+  // A kernel reaches device memory only: host buffers of this rank go through its slots (or the stage).
+  char* inDev = nullptr;
+  char* outDev = nullptr;
+  if (sendOnHost || recvOnHost) MIXCCL_TRY(directSlots(count * esz, p, &inDev, &outDev));
+  const char* in = sendOnHost ? inDev : send;
+  char* out = recvOnHost ? outDev : recv;
+  if (sendOnHost) MIXCCL_TRY(copyIn(inDev, send, count * esz, stream));
   const uint64_t addresses[2] = {reinterpret_cast<uintptr_t>(in), reinterpret_cast<uintptr_t>(out)};
   uint32_t* mine = addressWords(rank_, p);
   for (int w = 0; w < 4; ++w) {
@@ -97,6 +100,27 @@ Result GpuIpc::directRound(const char* send, char* recv, size_t count, const Red
   MIXCCL_TRY(waitAll(stream, kDone, p, seq));
   if (recvOnHost) MIXCCL_TRY(copyOut(recv, out, count * esz, stream));
   return closeRound(stream, seq);
+}
+
+Result GpuIpc::directSlots(size_t bytes, uint32_t p, char** in, char** out) {
+  if (bytes <= chunkBytes_) {
+    *in = inSlot(rank_, p);
+    *out = resultSlot(rank_, p);
+    return mixcclSuccess;
+  }
+  if (bytes > stageRound_) {
+    size_t round = chunkBytes_;
+    while (round < bytes) round *= 2;
+    round = std::min(round, directRoundBytes());  // still >= bytes: a round is no larger
+    void* mem = nullptr;
+    MIXCCL_TRY(gpu_->allocDevice(4 * round, &mem));
+    if (stage_ != nullptr) retiredStages_.push_back(stage_);
+    stage_ = static_cast<char*>(mem);
+    stageRound_ = round;
+  }
+  *in = stage_ + p * stageRound_;
+  *out = stage_ + (2 + p) * stageRound_;
+  return mixcclSuccess;
 }
 
 Result GpuIpc::allGatherRound(const char* send, char* recv, size_t count, size_t off, size_t n, size_t esz,
@@ -170,7 +194,7 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   switch (args.type) {
     case CollType::kAllReduce:
       if (allOneProcess_ && count * esz > kOneShotBytes) {  // the same choice on every rank
-        res = rounds(perRound, [&](size_t off, size_t n) {
+        res = rounds(directRoundBytes() / esz, [&](size_t off, size_t n) {
           return directRound(send + off * esz, recv + off * esz, n, spec, stream, sendOnHost, recvOnHost);
         });
         break;

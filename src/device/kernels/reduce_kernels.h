@@ -91,6 +91,9 @@ MIXCCL_KERNEL reduceNKernel(typename C::Store* dst, ReduceInputs<typename C::Sto
   }
 }
 
+// How many inputs' packs reduceToAllKernel loads before it combines them.
+constexpr int kLoadGroup = 4;
+
 // Where the buffers of each rank of a direct round are (gpu_ipc, ranks of one process): per rank, four 32-bit
 // words its stream wrote before the round (send address low, high; receive address low, high).
 struct DirectTable {
@@ -126,11 +129,22 @@ MIXCCL_KERNEL reduceToAllKernel(DirectTable table, int n, size_t lo, size_t coun
   gpuBlockSync();
   const size_t stride = gpuThreadCount();
   for (size_t p = gpuThreadIndex(); p < packs; p += stride) {
+    // The inputs in groups of kLoadGroup, each group's loads issued before any of them is used (several reads in
+    // flight per thread), combined in rank order.
     P acc = loadPack(reinterpret_cast<const P*>(in[0]) + p);
-    for (int r = 1; r < n; ++r) {
-      const P x = loadPack(reinterpret_cast<const P*>(in[r]) + p);
+    for (int r0 = 1; r0 < n; r0 += kLoadGroup) {
+      P x[kLoadGroup];
       MIXCCL_UNROLL
-      for (size_t k = 0; k < P::kCount; ++k) acc.v[k] = reduceElement<C, Op, false>(acc.v[k], x.v[k], 0);
+      for (int j = 0; j < kLoadGroup; ++j) {
+        if (r0 + j < n) x[j] = loadPack(reinterpret_cast<const P*>(in[r0 + j]) + p);
+      }
+      MIXCCL_UNROLL
+      for (int j = 0; j < kLoadGroup; ++j) {
+        if (r0 + j < n) {
+          MIXCCL_UNROLL
+          for (size_t k = 0; k < P::kCount; ++k) acc.v[k] = reduceElement<C, Op, false>(acc.v[k], x[j].v[k], 0);
+        }
+      }
     }
     if (kDiv) {
       MIXCCL_UNROLL
