@@ -56,6 +56,7 @@ extern const ConfigVar kTopoFile;
 extern const ConfigVar kStreamWait;
 extern const ConfigVar kGpuIpc;
 extern const ConfigVar kGpuIpcChunkBytes;
+extern const ConfigVar kGpuIpcFused;
 extern const ConfigVar kStagingMaxBytes;
 extern const ConfigVar kDeviceSteps;
 extern const ConfigVar kStagedPieceBytes;

@@ -52,14 +52,22 @@ const ConfigVar kStreamWait{"MIXCCL_STREAM_WAIT", ConfigType::kString, "auto",
                             "how a GPU stream waits for the host side of a staged call: memop (a stream memory "
                             "operation), kernel (a one-thread polling kernel), auto (memop where the driver has it)"};
 
-const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "0",
+const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "auto",
                         "1: ranks of one host with GPUs of one vendor run all-reduce, all-gather, reduce-scatter, "
                         "broadcast and reduce through mapped device memory (transports/gpu_ipc); 0: through host "
-                        "staging. Must be equal on every rank"};
+                        "staging; auto: 1 where every rank is a thread of one process and their streams fit its "
+                        "GPU context's queues (2 per rank <= CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set), else 0. "
+                        "Must resolve alike on every rank"};
 const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kBytes, "4M",
                                   "gpu_ipc: bytes of one round (each rank holds 4 such slots of device memory; "
                                   "all-reduces between threads of one process on device buffers take rounds of up to "
                                   "256 MiB); 1M..1G, a multiple of 4K. Must be equal on every rank"};
+
+const ConfigVar kGpuIpcFused{"MIXCCL_GPU_IPC_FUSED", ConfigType::kString, "0",
+                             "1: gpu_ipc all-reduces of at most 16 KiB between ranks that are threads of one process "
+                             "run as one kernel per rank that waits for the others inside it (one launch per call, "
+                             "no stream wait); 0: as a copy, stream waits and a reduce kernel. Must be equal on "
+                             "every rank"};
 
 const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "
@@ -86,7 +94,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kShmSlotBytes, &cfg::kShmSlots,   &cfg::kNetSlotBytes, &cfg::kNetSlots,
       &cfg::kSpinUs,     &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
-      &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kGpuIpcChunkBytes, &cfg::kStagingMaxBytes,
+      &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kGpuIpcChunkBytes, &cfg::kGpuIpcFused, &cfg::kStagingMaxBytes,
       &cfg::kDeviceSteps, &cfg::kStagedPieceBytes,
   };
   return all;

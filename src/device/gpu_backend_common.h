@@ -11,7 +11,7 @@
 //   kMemoryType, kName ("cuda"), kVendor ("CUDA")
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
 //   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
-//   launchWriteFlag, launchReduceN, launchReduceToAll, launchStepServer
+//   launchWriteFlag, launchReduceN, launchReduceToAll, launchOneShot, launchStepServer
 //   preloadKernels()                        kernels::<vendor>::preloadKernels (the current device's context)
 //   contextActive(device)                   whether the device's primary context exists (true where unknown)
 //   pciBusId(device, out, len)              the device's PCI bus id as text; false where the runtime has none
@@ -132,6 +132,9 @@ class GpuBackendCommon final : public GpuBackend {
   Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
                           void* stream) override {
     return checkLaunch(Rt::launchReduceToAll(words, n, lo, count, spec, stream), "reduce-to-all kernel launch", &spec);
+  }
+  Result oneShotAsync(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) override {
+    return checkLaunch(Rt::launchOneShot(args, spec, stream), "one-shot kernel launch", &spec);
   }
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override {
     std::string error;

@@ -194,6 +194,57 @@ TEST_P(GpuBackendTest, ReduceToAllWritesTheReduceNResultIntoEveryOutput) {
   }
 }
 
+// The fused one-shot kernels of two "ranks" on two streams of this device meet inside the kernels (each waits for
+// the other's arrival flag) and both write the n-input reduction of the two inputs; twice, the second round in
+// place and reusing the first's flags at the next sequence number.
+TEST_P(GpuBackendTest, OneShotKernelsOfTwoRanksMeetAcrossStreams) {
+  const mixcclDataType_t dt = mixcclFloat32;
+  const size_t count = 3001, bytes = count * 4;
+  const int ranks = 2;
+  std::vector<uint8_t> a, b;
+  makeReduceInputs(dt, a, b);
+  a.resize(bytes, 0x3f);
+  b.resize(bytes, 0x40);
+  void* in[ranks] = {upload(a), upload(b)};
+  void* out[ranks] = {upload(std::vector<uint8_t>(bytes, 0xa5)), upload(std::vector<uint8_t>(bytes, 0xa5))};
+  void* slot[ranks] = {upload(std::vector<uint8_t>(bytes, 0)), upload(std::vector<uint8_t>(bytes, 0))};
+  auto* flags = static_cast<uint32_t*>(upload(std::vector<uint8_t>(4 * sizeof(uint32_t), 0)));
+  const ReduceSpec spec{dt, mixcclSum, 0};
+  const void* srcs[ranks] = {in[0], in[1]};
+  void* all = upload(std::vector<uint8_t>(bytes, 0xa5));
+  ASSERT_EQ(be_->reduceNAsync(all, srcs, ranks, count, spec, nullptr), mixcclSuccess);
+  const void* twice[ranks] = {all, all};
+  void* all2 = upload(std::vector<uint8_t>(bytes, 0xa5));
+  ASSERT_EQ(be_->reduceNAsync(all2, twice, ranks, count, spec, nullptr), mixcclSuccess);
+  const std::vector<uint8_t> want[2] = {download(all, bytes), download(all2, bytes)};
+  void* streams[ranks] = {};
+  for (void*& st : streams) ASSERT_EQ(be_->streamCreate(&st), mixcclSuccess);
+  for (uint32_t seq = 1; seq <= 2; ++seq) {
+    for (int r = 0; r < ranks; ++r) {
+      kernels::OneShotArgs args;
+      args.send = seq == 1 ? in[r] : out[r];
+      args.recv = out[r];
+      for (int q = 0; q < ranks; ++q) {
+        args.slots[q] = slot[q];
+        args.arrive[q] = flags + q;
+      }
+      args.gathered = flags + 2 + r;
+      args.seq = seq;
+      args.n = ranks;
+      args.me = r;
+      args.count = count;
+      ASSERT_EQ(be_->oneShotAsync(args, spec, streams[r]), mixcclSuccess);
+    }
+    for (void* st : streams) ASSERT_EQ(be_->streamSynchronize(st), mixcclSuccess);
+    // The second round reduces the first's outputs, each the reduction of the inputs: reduceN(all, all).
+    for (int r = 0; r < ranks; ++r) {
+      const long at = test::firstDifference(download(out[r], bytes), want[seq - 1], 4);
+      EXPECT_EQ(at, -1) << "round " << seq << ", rank " << r << ": element " << at << " differs from reduce-n";
+    }
+  }
+  for (void* st : streams) EXPECT_EQ(be_->streamDestroy(st), mixcclSuccess);
+}
+
 TEST_P(GpuBackendTest, OddLengthsOffsetsAndAliasing) {
   const size_t lengths[] = {1, 15, 17, 1000, 1 << 20, (1 << 22) + 3};
   for (mixcclDataType_t dt : {mixcclInt8, mixcclFloat16, mixcclFloat32, mixcclFloat64}) {

@@ -36,7 +36,9 @@ void useOtherHosts() {
 }
 
 void clearEnv() {
-  for (const char* v : {"MIXCCL_TRANSPORTS", "UCX_TLS", "UCX_NET_DEVICES", "MIXCCL_DEVICE_STEPS"}) unsetenv(v);
+  for (const char* v : {"MIXCCL_TRANSPORTS", "UCX_TLS", "UCX_NET_DEVICES", "MIXCCL_DEVICE_STEPS", "MIXCCL_GPU_IPC"}) {
+    unsetenv(v);
+  }
 }
 
 std::string otherHostsUnavailable() { return testing::ucxUnavailable("ucx-tcp-lo", "tcp", useOtherHosts); }
@@ -166,6 +168,7 @@ TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
 int threadsOfOneProcessBody(const mixcclUniqueId& id) {
   const int n = 3;
   setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+  setenv("MIXCCL_GPU_IPC", "0", 1);  // its default takes ranks as threads through gpu_ipc
   std::vector<int> failures(n, 0);
   std::vector<std::thread> threads;
   GpuBackend* gpu = nullptr;

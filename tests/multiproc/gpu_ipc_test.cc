@@ -17,6 +17,7 @@
 #include "support/exact_data.h"
 #include "support/rank_gpu.h"
 #include "support/rank_runner.h"
+#include "support/scoped_env.h"
 #include "support/stderr_capture.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 
@@ -148,50 +149,117 @@ TEST(GpuIpc, HostBuffersCompleteBeforeTheCallReturns) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+// n ranks in this one process (mixcclCommInitAll; a runtime cannot import its own export) on the emulated GPU, which
+// must be installed: one group of in-place all-reduces of 70001 floats (above the one-shot size), each on its
+// rank's stream, checked exactly, and every rank bound to the one GPU. Returns the failures; *direct: the
+// reduce-to-all launches made meanwhile (gpu_ipc's direct rounds; 0 where the calls were staged).
+int initAllAndReduce(testing::EmulatedGpu& emu, int n, size_t* direct) {
+  std::vector<RankGpu> g(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r) g[size_t(r)].open(r);
+  std::vector<mixcclComm_t> comms(static_cast<size_t>(n));
+  if (!rankCheck(mixcclCommInitAll(comms.data(), n, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
+                 mixcclGetLastError(nullptr))) {
+    return 1;
+  }
+  const size_t before = emu.reduceToAllCalls();
+  const uint64_t count = 70001;
+  std::vector<void*> bufs(static_cast<size_t>(n));
+  std::vector<char> want(count * 4);
+  testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, 0, n);
+  for (int r = 0; r < n; ++r) {
+    std::vector<char> in(count * 4);
+    testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
+    bufs[size_t(r)] = g[size_t(r)].upload(in);
+    g[size_t(r)].sync();
+  }
+  bool ok = mixcclGroupStart() == mixcclSuccess;
+  for (int r = 0; r < n; ++r) {
+    ok &= mixcclAllReduce(bufs[size_t(r)], bufs[size_t(r)], count, mixcclFloat32, mixcclSum, comms[size_t(r)],
+                          g[size_t(r)].stream()) == mixcclSuccess;
+  }
+  ok &= mixcclGroupEnd() == mixcclSuccess;
+  ok = rankCheck(ok, 0, "group failed: %s", mixcclGetLastError(nullptr));
+  for (int r = 0; r < n; ++r) {
+    std::vector<char> got = g[size_t(r)].download(bufs[size_t(r)], count * 4);
+    ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, r, "wrong result");
+  }
+  *direct = emu.reduceToAllCalls() - before;
+  for (int r = 0; r < n; ++r) {
+    int device = -1;
+    ok &= rankCheck(mixcclCommDevice(comms[size_t(r)], &device) == mixcclSuccess && device == 0, r,
+                    "bound to device %d, want 0 (the one GPU, shared)", device);
+    mixcclCommDestroy(comms[size_t(r)]);
+  }
+  return ok ? 0 : 1;
+}
+
 TEST(GpuIpc, SeveralRanksOfOneProcessUseEachOthersMemoryDirectly) {
-  // mixcclCommInitAll: three ranks in this one process (a runtime cannot import its own export), one group of
-  // all-reduces, each on its rank's stream.
   auto body = [](int, int, const mixcclUniqueId&) -> int {
-    const int n = 3;
-    RankGpu g[n];
-    testing::EmulatedGpu& emu = ipcRank(&g[0], 0);
-    for (int r = 1; r < n; ++r) g[r].open(r);
-    mixcclComm_t comms[n];
-    if (!rankCheck(mixcclCommInitAll(comms, n, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
-                   mixcclGetLastError(nullptr))) {
-      return 1;
-    }
-    const uint64_t count = 70001;
-    void* bufs[n];
-    std::vector<char> want(count * 4);
-    testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, 0, n);
-    for (int r = 0; r < n; ++r) {
-      std::vector<char> in(count * 4);
-      testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
-      bufs[r] = g[r].upload(in);
-      g[r].sync();
-    }
-    bool ok = mixcclGroupStart() == mixcclSuccess;
-    for (int r = 0; r < n; ++r) {
-      ok &= mixcclAllReduce(bufs[r], bufs[r], count, mixcclFloat32, mixcclSum, comms[r], g[r].stream()) ==
-            mixcclSuccess;
-    }
-    ok &= mixcclGroupEnd() == mixcclSuccess;
-    ok = rankCheck(ok, 0, "group failed: %s", mixcclGetLastError(nullptr));
-    for (int r = 0; r < n; ++r) {
-      std::vector<char> got = g[r].download(bufs[r], count * 4);
-      ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, r, "wrong result");
-    }
-    for (int r = 0; r < n; ++r) {
-      int device = -1;
-      ok &= rankCheck(mixcclCommDevice(comms[r], &device) == mixcclSuccess && device == 0, r,
-                      "bound to device %d, want 0 (the one GPU, shared)", device);
-      mixcclCommDestroy(comms[r]);
-    }
-    ok &= rankCheck(emu.reduceToAllCalls() > 0, 0, "gpu_ipc's direct rounds were not used");
-    return ok ? 0 : 1;
+    RankGpu g;
+    testing::EmulatedGpu& emu = ipcRank(&g, 0);
+    size_t direct = 0;
+    const int failures = initAllAndReduce(emu, 3, &direct);
+    return failures + !rankCheck(direct == 3, 0, "%zu direct rounds, want one per rank", direct);
   };
   auto result = runRanks(1, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, ByDefaultRanksAsThreadsOfOneProcessUseItWhereTheirStreamsFitTheQueues) {
+  // MIXCCL_GPU_IPC unset (auto): 3 ranks of one process wait on 6 streams, within a context's 8 hardware queues;
+  // 5 ranks wait on 10, more, unless CUDA_DEVICE_MAX_CONNECTIONS raises them.
+  struct Case {
+    int n;
+    const char* queues;
+    bool used;
+  };
+  for (const Case c : {Case{3, "", true}, Case{5, "", false}, Case{5, "32", true}}) {
+    auto body = [c](int, int, const mixcclUniqueId&) -> int {
+      unsetenv("MIXCCL_GPU_IPC");
+      if (c.queues[0] != '\0') setenv("CUDA_DEVICE_MAX_CONNECTIONS", c.queues, 1);
+      testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
+      size_t direct = 0;
+      const int failures = initAllAndReduce(emu, c.n, &direct);
+      return failures + !rankCheck((direct > 0) == c.used, 0, "%zu direct rounds: gpu_ipc %s, want it %s", direct,
+                                   direct > 0 ? "used" : "not used", c.used ? "used" : "not used");
+    };
+    auto result = runRanks(1, body);
+    EXPECT_TRUE(result.ok) << c.n << " ranks, CUDA_DEVICE_MAX_CONNECTIONS=" << c.queues << ":\n" << result.report;
+  }
+}
+
+TEST(GpuIpc, ByDefaultRanksInSeparateProcessesStageThroughHostMemory) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    unsetenv("MIXCCL_GPU_IPC");
+    RankGpu g;
+    testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
+    g.open(rank);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    int failures = testing::runDeviceCollective(g, comm, 0, 70001, mixcclFloat32, mixcclSum, false, rank, n);
+    failures += !rankCheck(emu.reduceNCalls() == 0 && emu.reduceToAllCalls() == 0, rank,
+                           "gpu_ipc's kernels ran (%zu reduce-n, %zu reduce-to-all): want the staged path",
+                           emu.reduceNCalls(), emu.reduceToAllCalls());
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(3, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, AnUnknownSettingIsAnErrorThatNamesIt) {
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    testing::installEmulatedGpu(20);
+    setenv("MIXCCL_GPU_IPC", "yes", 1);
+    mixcclComm_t comm = nullptr;
+    const mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
+    const std::string msg = mixcclGetLastError(nullptr);
+    bool ok = rankCheck(res == mixcclInvalidArgument, rank, "init gave %d", res);
+    ok &= rankCheck(msg.find("MIXCCL_GPU_IPC=yes: must be auto, 1 or 0") != std::string::npos, rank, "message: %s",
+                    msg.c_str());
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(2, body);
   EXPECT_TRUE(result.ok) << result.report;
 }
 
@@ -302,19 +370,87 @@ TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-TEST(GpuIpc, RanksMustAgreeOnTheSetting) {
-  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    testing::installEmulatedGpu(20);
-    setenv("MIXCCL_GPU_IPC", rank == 1 ? "0" : "1", 1);
-    mixcclComm_t comm = nullptr;
-    mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
-    const std::string msg = mixcclGetLastError(nullptr);
-    bool ok = rankCheck(res == mixcclInvalidUsage, rank, "init gave %d", res);
-    ok &= rankCheck(msg.find("MIXCCL_GPU_IPC differs") != std::string::npos, rank, "message: %s", msg.c_str());
-    return ok ? 0 : 1;
+TEST(GpuIpc, FusedOneShotRoundsOfRanksAsThreadsAreExact) {
+  // MIXCCL_GPU_IPC_FUSED=1, three ranks as threads: every all-reduce of at most 16 KiB is one kernel per rank that
+  // waits for the others inside it (the emulation runs each stream on its own thread, so they do meet). Several
+  // types and ops, in and out of place, up to the size limit exactly; back-to-back calls without a sync (the slots'
+  // reuse across parities); a direct round in between; rank 2 on host buffers.
+  auto body = [](int, int, const mixcclUniqueId& id) -> int {
+    const int n = 3;
+    const testing::ScopedEnv env({{"MIXCCL_GPU_IPC", "1"}, {"MIXCCL_GPU_IPC_FUSED", "1"}});
+    testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
+    std::vector<int> failures(n, 0);
+    std::atomic<size_t> fusedCalls{0};  // summed over the ranks
+    std::vector<std::thread> threads;
+    for (int rank = 0; rank < n; ++rank) {
+      threads.emplace_back([&, rank] {
+        RankGpu g;
+        mixcclComm_t comm = g.open(rank, size_t(1) << 20) ? initRankComm(rank, n, id) : nullptr;
+        if (comm == nullptr) {
+          failures[size_t(rank)] = 1;
+          return;
+        }
+        int& f = failures[size_t(rank)];
+        for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt8, mixcclFloat64}) {
+          const size_t esz = dataTypeSize(dt);
+          for (mixcclRedOp_t op : {mixcclSum, mixcclMax, mixcclAvg}) {
+            for (uint64_t count : {uint64_t(1), uint64_t(1001), uint64_t(GpuIpc::kFusedOneShotBytes / esz)}) {
+              for (bool inPlace : {false, true}) {
+                f += testing::runDeviceCollective(g, comm, 0, count, dt, op, inPlace, rank, n);
+                ++fusedCalls;
+              }
+            }
+          }
+        }
+        f += testing::runDeviceCollective(g, comm, 0, 70001, mixcclFloat32, mixcclSum, false, rank, n);  // direct
+        f += !testing::backToBackAllReduces(g, comm, 6, 1000, rank, n);
+        fusedCalls += 6;
+        const uint64_t count = 3000;
+        std::vector<char> in(count * 4), want(count * 4), got(count * 4, 0x5a);
+        testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+        testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+        if (rank == 2) {
+          f += !rankCheck(mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
+                          mixcclSuccess, rank, "host all-reduce failed: %s", mixcclGetLastError(comm));
+        } else {
+          void* buf = g.upload(in);
+          f += !rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) ==
+                          mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
+          got = g.download(buf, in.size());
+        }
+        f += !rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank,
+                        "wrong result with rank 2 on host buffers");
+        ++fusedCalls;
+        mixcclCommDestroy(comm);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    int total = 0;
+    for (int f : failures) total += f;
+    total += !rankCheck(emu.oneShotCalls() == fusedCalls.load(), 0, "%zu fused one-shot kernels for %zu rank calls "
+                        "of at most 16 KiB, want one each", emu.oneShotCalls(), fusedCalls.load());
+    return total == 0 ? 0 : 1;
   };
-  auto result = runRanks(3, body);
+  auto result = runRanks(1, body, 300);
   EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, RanksMustAgreeOnTheSetting) {
+  for (const char* var : {"MIXCCL_GPU_IPC", "MIXCCL_GPU_IPC_FUSED"}) {
+    auto body = [var](int rank, int n, const mixcclUniqueId& id) -> int {
+      testing::installEmulatedGpu(20);
+      setenv("MIXCCL_GPU_IPC", "1", 1);
+      setenv(var, rank == 1 ? "0" : "1", 1);
+      mixcclComm_t comm = nullptr;
+      mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
+      const std::string msg = mixcclGetLastError(nullptr);
+      bool ok = rankCheck(res == mixcclInvalidUsage, rank, "init gave %d", res);
+      ok &= rankCheck(msg.find(std::string(var) + " differs") != std::string::npos, rank, "message: %s", msg.c_str());
+      return ok ? 0 : 1;
+    };
+    auto result = runRanks(3, body);
+    EXPECT_TRUE(result.ok) << var << ":\n" << result.report;
+  }
 }
 
 TEST(GpuIpc, RanksMustAgreeOnTheRoundSizeAndItMustBeInRange) {

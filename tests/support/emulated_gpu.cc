@@ -356,6 +356,22 @@ Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t
   return mixcclSuccess;
 }
 
+Result EmulatedGpu::oneShotAsync(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) {
+  const std::shared_lock<std::shared_mutex> launching(runtime_);
+  MIXCCL_TRY(loadOnFirstLaunch());
+  const size_t bytes = args.count * dataTypeSize(spec.dtype);
+  MIXCCL_TRY(checkKernelAccess(args.send, bytes, "one-shot input"));
+  MIXCCL_TRY(checkKernelAccess(args.recv, bytes, "one-shot output"));
+  MIXCCL_TRY(checkKernelAccess(args.gathered, sizeof(uint32_t), "one-shot gathered flag"));
+  for (int r = 0; r < args.n; ++r) {
+    MIXCCL_TRY(checkKernelAccess(args.slots[r], bytes, "one-shot slot"));
+    MIXCCL_TRY(checkKernelAccess(args.arrive[r], sizeof(uint32_t), "one-shot arrival flag"));
+  }
+  ++oneShotCalls_;
+  resolve(stream)->push([=] { kernels::host::launchOneShot(args, spec, nullptr); });
+  return mixcclSuccess;
+}
+
 Result EmulatedGpu::launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
@@ -363,7 +379,7 @@ Result EmulatedGpu::launchStepServer(kernels::StepQueue* queue, uint64_t* counte
   MIXCCL_TRY(checkKernelAccess(counter, sizeof(*counter), "step counter"));
   ++stepServers_;
   // Each command's operands are checked when the server runs it (the host writes them later).
-  resolve(stream)->push([=] {
+  resolve(stream)->push([=, this] {
     kernels::host::hostStepCheck = {&EmulatedGpu::checkStep, this};
     kernels::host::launchStepServer(queue, counter, ticket, nullptr);
     kernels::host::hostStepCheck = {};

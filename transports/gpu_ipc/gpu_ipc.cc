@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "core/config.h"
@@ -22,10 +23,11 @@ constexpr auto kWatchEvery = std::chrono::milliseconds(20);
 
 // What each rank tells the others before anything is allocated.
 struct Offer {
-  uint8_t want = 0;     // MIXCCL_GPU_IPC=1
+  uint8_t want = 0;     // MIXCCL_GPU_IPC resolved to on (wanted())
   uint8_t gpuType = 0;  // MemoryType of a usable GPU with a current device; 0: none
   int32_t device = -1;
   uint64_t chunkBytes = 0;  // MIXCCL_GPU_IPC_CHUNK_BYTES
+  uint8_t fused = 0;        // MIXCCL_GPU_IPC_FUSED=1
 };
 
 constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t(1) << 30;
@@ -49,21 +51,57 @@ Result everyone(Bootstrap& bs, bool mine, bool* all) {
   return mixcclSuccess;
 }
 
-// Ranks of one process share its GPU context, whose streams share CUDA_DEVICE_MAX_CONNECTIONS hardware queues (8
-// unless set). Each such rank has two streams that wait for peers (the caller's and the
-// one for host buffers); where they outnumber the queues, one rank's stream waiting at the head of a queue can hold
-// up the write a peer's stream queued behind it: a hang (8 threads on an H200). Says so once, on the process's
-// lowest rank, with the remedy.
-void warnIfQueuesShared(int rank, const std::vector<int>& pids) {
-  int mine = 0, lowest = rank;
+// The hardware queues of this process's GPU context: CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set.
+int contextQueues() {
+  const char* set = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 8;
+}
+
+// How many ranks share `rank`'s process, and the lowest of them.
+int ranksOfMyProcess(int rank, const std::vector<int>& pids, int* lowest) {
+  int mine = 0;
+  *lowest = rank;
   for (size_t r = 0; r < pids.size(); ++r) {
     if (pids[r] != pids[size_t(rank)]) continue;
     ++mine;
-    lowest = std::min(lowest, int(r));
+    *lowest = std::min(*lowest, int(r));
   }
-  const char* set = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
-  const int queues = set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 8;
-  if (rank != lowest || 2 * mine <= queues) return;
+  return mine;
+}
+
+// Whether the ranks of `rank`'s process wait on more streams than its context has queues: each such rank has two
+// streams that wait for peers (the caller's and the one for host buffers); where they outnumber the queues, one
+// rank's stream waiting at the head of a queue can hold up the write a peer's stream queued behind it: a hang (8
+// threads on an H200).
+bool queuesShared(int rank, const std::vector<int>& pids) {
+  int lowest = 0;
+  return 2 * ranksOfMyProcess(rank, pids, &lowest) > contextQueues();
+}
+
+// MIXCCL_GPU_IPC resolved on this rank: "1" on, "0" off, "auto" on where every rank is a thread of this one process
+// (their kernels share a context and run at once) and their streams fit its queues. Every rank sees the same pids
+// (and, being one process, the same environment), so "auto" resolves alike everywhere.
+Result wanted(int rank, const std::vector<int>& pids, bool* want) {
+  const std::string v = configString(cfg::kGpuIpc);
+  if (v == "1" || v == "0") {
+    *want = v == "1";
+    return mixcclSuccess;
+  }
+  if (v != "auto") {
+    return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC=%s: must be auto, 1 or 0", rank, v.c_str());
+  }
+  bool oneProcess = !pids.empty();
+  for (int pid : pids) oneProcess &= pid == pids[0];
+  *want = oneProcess && !queuesShared(rank, pids);
+  return mixcclSuccess;
+}
+
+// Says once, on the process's lowest rank, when its ranks' streams outnumber the queues, with the remedy.
+void warnIfQueuesShared(int rank, const std::vector<int>& pids) {
+  int lowest = 0;
+  const int mine = ranksOfMyProcess(rank, pids, &lowest);
+  const int queues = contextQueues();
+  if (rank != lowest || !queuesShared(rank, pids)) return;
   MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, more than its GPU context's %d hardware "
              "queues (CUDA_DEVICE_MAX_CONNECTIONS): a wait can hold up the write it waits for (a hang). Set "
              "CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA", mine, 2 * mine, queues);
@@ -76,8 +114,11 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   out->reset();
   const int rank = bs.rank(), n = bs.nranks();
   Offer mine;
-  mine.want = configString(cfg::kGpuIpc) == "1" ? 1 : 0;
+  bool want = false;
+  MIXCCL_TRY(wanted(rank, pids, &want));
+  mine.want = want ? 1 : 0;
   mine.chunkBytes = uint64_t(configInt(cfg::kGpuIpcChunkBytes));
+  mine.fused = configString(cfg::kGpuIpcFused) == "1" ? 1 : 0;
   GpuBackend* gpu = nullptr;
   if (mine.want) {
     for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
@@ -95,8 +136,9 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));
   for (int r = 0; r < n; ++r) {
     if (offers[r].want != mine.want) {
-      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC differs between ranks (rank %d has %s, this rank %s): "
-                   "set the same value everywhere", rank, r, offers[r].want ? "1" : "0", mine.want ? "1" : "0");
+      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC differs between ranks (rank %d resolved it to %s, "
+                   "this rank to %s): set the same value everywhere", rank, r, offers[r].want ? "1" : "0",
+                   mine.want ? "1" : "0");
     }
   }
   if (!mine.want) return mixcclSuccess;
@@ -106,6 +148,10 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
                    "this rank %llu): set the same value everywhere", rank, r,
                    static_cast<unsigned long long>(offers[r].chunkBytes),
                    static_cast<unsigned long long>(mine.chunkBytes));
+    }
+    if (offers[r].fused != mine.fused) {
+      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC_FUSED differs between ranks (rank %d has %d, this "
+                   "rank %d): set the same value everywhere", rank, r, int(offers[r].fused), int(mine.fused));
     }
   }
   if (mine.chunkBytes < kMinChunkBytes || mine.chunkBytes > kMaxChunkBytes || mine.chunkBytes % 4096 != 0) {
@@ -183,8 +229,9 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   warnIfQueuesShared(rank, pids);
   ipc->allOneProcess_ = true;
   for (int r = 0; r < n; ++r) ipc->allOneProcess_ = ipc->allOneProcess_ && ipc->sameProcess_[r];
-  MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes)", rank, n,
-             gpu->name(), mine.device, ipc->chunkBytes_);
+  ipc->fused_ = mine.fused != 0 && ipc->allOneProcess_;
+  MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes%s)", rank, n,
+             gpu->name(), mine.device, ipc->chunkBytes_, ipc->fused_ ? ", fused one-shot kernels" : "");
   ipc->watch(pids, std::move(onFailure));
   *out = std::move(ipc);
   return mixcclSuccess;

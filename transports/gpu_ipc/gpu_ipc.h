@@ -1,15 +1,16 @@
 #pragma once
 // gpu_ipc: the ranks of one host whose GPUs are of one vendor map each other's device memory (CUDA/HIP IPC) and
 // run all-reduce, all-gather, reduce-scatter, broadcast and reduce on their own streams, with no host thread and
-// no network in the loop (issue 5). Enabled by MIXCCL_GPU_IPC=1 (the same on every rank); point-to-point calls,
+// no network in the loop (issue 5). Enabled by MIXCCL_GPU_IPC=1, or by its default `auto` where every rank is a thread
+// of one process and their streams fit the context's queues (resolved alike on every rank); point-to-point calls,
 // pre-mul-sum reductions, and every call of a communicator that cannot use IPC, take the host-staged path
 // (core/device_launch.h).
 //
 // Every rank owns a workspace of device memory: a page of flag words, then two sets (parities) of an input slot
 // and a result slot of chunk bytes each (MIXCCL_GPU_IPC_CHUNK_BYTES, default kDefaultChunkBytes); it maps every
-// other rank's workspace. An all-reduce moves in chunks of at most that many bytes; each chunk is one round `seq` (counted per communicator, the same on every rank), whose
-// parity p = seq % 2 picks the slot set, so round seq + 1 may start while peers still read round seq. On each
-// rank's stream, a round is:
+// other rank's workspace. An all-reduce moves in chunks of at most that many bytes; each chunk is one round `seq`
+// (counted per communicator, the same on every rank), whose parity p = seq % 2 picks the slot set, so round seq + 1
+// may start while peers still read round seq. On each rank's stream, a round is:
 //   copy my input chunk -> in_me[p];                  write arrive_me[p] = seq
 //   wait arrive_r[p] >= seq for every peer r
 //   result_me[p][my shard] = in_0[p] op in_1[p] op ... op in_{n-1}[p]   (rank order: the same bits everywhere)
@@ -22,6 +23,10 @@
 //                                                         buffers into result_me[p], then copied out);
 //   write gathered_me[p] = seq
 // Which round runs depends only on the byte count, so every rank takes the same one.
+// FUSED one-shot (MIXCCL_GPU_IPC_FUSED=1, every rank in this one process, at most kFusedOneShotBytes): the same
+// round in ONE kernel per rank (kernels/one_shot_kernel.h), which copies, writes its arrival, waits for everyone's
+// and reduces, so a call costs one launch and no stream wait. The wait is in the kernel: the ranks' kernels must run
+// at once, as kernels of one context on one GPU can (n blocks of 512 threads in all).
 // The other collectives have one kind of round each (gpu_ipc_rounds.cc), every one of them "copy my inputs of the
 // round into in_me[p]; write arrive_me[p] = seq; wait arrive_r[p] >= seq for every peer r; ...; write
 // gathered_me[p] = seq", with in between:
@@ -96,6 +101,7 @@ class GpuIpc {
   static constexpr int kMaxRanks = 16;  // the n-input reduce takes at most 16 inputs
   static constexpr size_t kBounceBytes = size_t(1) << 20;  // pinned, for host-only calls
   static constexpr size_t kDirectRoundBytes = size_t(256) << 20;  // a direct all-reduce round at most
+  static constexpr size_t kFusedOneShotBytes = size_t(16) << 10;   // a fused one-shot round at most
 
   // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
   // that rank's process exits while this one may wait for it.
@@ -134,6 +140,10 @@ class GpuIpc {
   Result broadcastRound(const char* send, char* recv, size_t off, size_t n, size_t esz, int root, void* stream);
   Result reduceRound(const char* send, char* recv, size_t off, size_t n, const ReduceSpec& spec, int root,
                      void* stream, bool host);
+  // A fused one-shot all-reduce round (the top of this file): one kernel on `stream`; host buffers of this rank go
+  // through its slots.
+  Result fusedOneShotRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
+                           bool sendOnHost, bool recvOnHost);
   // One round of the direct all-reduce (the top of this file): ranks of one process; this rank's host buffers go
   // through its slots.
   Result directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
@@ -166,6 +176,7 @@ class GpuIpc {
   std::vector<char*> workspaces_;   // every rank's, mapped here (own_ at rank_)
   std::vector<bool> sameProcess_;   // rank r's workspace is this process's own memory (not imported)
   bool allOneProcess_ = false;      // every rank is in this process (direct all-reduces)
+  bool fused_ = false;              // and MIXCCL_GPU_IPC_FUSED=1 (fused one-shot rounds)
   void* hostStream_ = nullptr;      // for calls on host buffers
   char* bounce_ = nullptr;          // kBounceBytes of pinned memory: host-only calls' copies
   char* stage_ = nullptr;           // direct rounds' host buffers past the slot size: 4 parts of stageRound_ bytes

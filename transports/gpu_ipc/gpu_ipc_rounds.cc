@@ -75,6 +75,31 @@ Result GpuIpc::allReduceRound(const char* send, char* recv, size_t count, const 
   return closeRound(stream, seq);
 }
 
+Result GpuIpc::fusedOneShotRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
+                                 bool sendOnHost, bool recvOnHost) {
+  const uint32_t seq = ++seq_, p = seq & 1;
+  const size_t bytes = count * dataTypeSize(spec.dtype);
+  kernels::OneShotArgs a;
+  a.send = send;
+  a.recv = recv;
+  if (sendOnHost) {
+    MIXCCL_TRY(copyIn(inSlot(rank_, p), send, bytes, stream));
+    a.send = inSlot(rank_, p);  // the kernel's copy into the slot is then a copy onto itself
+  }
+  if (recvOnHost) a.recv = resultSlot(rank_, p);
+  for (int r = 0; r < nranks_; ++r) {
+    a.slots[r] = inSlot(r, p);
+    a.arrive[r] = flag(r, kArrive, p);
+  }
+  a.gathered = flag(rank_, kGathered, p);
+  a.seq = seq;
+  a.n = nranks_;
+  a.me = rank_;
+  a.count = count;
+  MIXCCL_TRY(gpu_->oneShotAsync(a, spec, stream));
+  return recvOnHost ? copyOut(recv, a.recv, bytes, stream) : mixcclSuccess;
+}
+
 Result GpuIpc::directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
                            bool sendOnHost, bool recvOnHost) {
   const uint32_t seq = ++seq_, p = seq & 1;
@@ -193,6 +218,10 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   Result res = mixcclSuccess;
   switch (args.type) {
     case CollType::kAllReduce:
+      if (fused_ && count * esz <= kFusedOneShotBytes) {  // the same choice on every rank
+        res = fusedOneShotRound(send, recv, count, spec, stream, sendOnHost, recvOnHost);
+        break;
+      }
       if (allOneProcess_ && count * esz > kOneShotBytes) {  // the same choice on every rank
         res = rounds(directRoundBytes() / esz, [&](size_t off, size_t n) {
           return directRound(send + off * esz, recv + off * esz, n, spec, stream, sendOnHost, recvOnHost);

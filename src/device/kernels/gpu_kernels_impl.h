@@ -5,6 +5,7 @@
 #include "device/kernels/flag_kernels.h"
 #include "device/kernels/gpu_kernels.h"
 #include "device/kernels/gpu_portability.h"
+#include "device/kernels/one_shot_kernel.h"
 #include "device/kernels/reduce_kernels.h"
 #include "device/kernels/reduce_ops.h"
 #include "device/kernels/step_server_kernel.h"
@@ -164,6 +165,25 @@ int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t cou
   });
 }
 
+int launchOneShot(const OneShotArgs& args, const ReduceSpec& spec, void* stream) {
+  if (args.n < 1 || args.n > kOneShotMaxRanks || args.me < 0 || args.me >= args.n) return kInvalidSpec;
+#if MIXCCL_GPU_DEVICE_CODE
+  const unsigned threads = kOneShotThreads;
+#else
+  const unsigned threads = 1;  // the host build's block primitives are those of one thread
+#endif
+  return withCodec(spec.dtype, [&](auto codec) -> int {
+    using C = decltype(codec);
+    auto go = [&](auto op, auto div) -> int {
+      auto kernel = oneShotKernel<C, decltype(op), decltype(div)::value>;
+      (void)gpuLastError();
+      MIXCCL_GPU_LAUNCH(kernel, 1, threads, stream, args, spec.divisor);
+      return gpuLastError();
+    };
+    return withOpAndDivision(spec, go);
+  });
+}
+
 int preloadKernels() {
   int first = 0;
   auto keep = [&first](int rc) {
@@ -182,6 +202,8 @@ int preloadKernels() {
         keep(gpuPreload(reduceNKernel<C, Op, true>));
         keep(gpuPreload(reduceToAllKernel<C, Op, false>));
         keep(gpuPreload(reduceToAllKernel<C, Op, true>));
+        keep(gpuPreload(oneShotKernel<C, Op, false>));
+        keep(gpuPreload(oneShotKernel<C, Op, true>));
       };
       both(SumOp{});
       both(ProdOp{});

@@ -10,9 +10,9 @@
 // gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack(),
 // MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPreload(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(), and for
 // kernels whose blocks cooperate MIXCCL_BLOCK_SHARED, gpuIsBlockLeader(), gpuBlockIndex(), gpuBlockCount(),
-// gpuBlockSync(), gpuFenceSystem(), gpuAtomicAdd64() and gpuLoadVolatile64(). Every kernel header puts its code in
-// mixccl::kernels::MIXCCL_GPU_NS (cuda, hip or host), so the builds never share a symbol when they are linked into
-// one library.
+// gpuBlockSync(), gpuFenceSystem(), gpuAtomicAdd64(), gpuLoadVolatile64() and gpuLoadFresh(). Every kernel header
+// puts its code in mixccl::kernels::MIXCCL_GPU_NS (cuda, hip or host), so the builds never share a symbol when they
+// are linked into one library.
 //
 // Device code is the C++17 subset that nvcc and the hipcc of ROCm 5.2 (clang 15) both accept.
 #include <cstddef>
@@ -117,6 +117,11 @@ MIXCCL_DEVICE_INLINE void gpuStoreVolatile(uint32_t* p, uint32_t v) {
   __threadfence_system();
   *static_cast<volatile uint32_t*>(p) = v;
 }
+// A fresh read of an element that another kernel running now wrote (after a flag said so): never from L1.
+template <typename T>
+MIXCCL_DEVICE_INLINE T gpuLoadFresh(const T* p) {
+  return *static_cast<const volatile T*>(p);
+}
 
 #else  // host
 
@@ -195,6 +200,10 @@ inline uint64_t gpuAtomicAdd64(uint64_t* p, uint64_t v) { return __atomic_fetch_
 inline uint64_t gpuLoadVolatile64(const uint64_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 inline uint32_t gpuLoadVolatile(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 inline void gpuStoreVolatile(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+template <typename T>
+inline T gpuLoadFresh(const T* p) {
+  return *p;  // ordered after the flag's acquire load
+}
 
 #endif
 
