@@ -149,6 +149,28 @@ TEST(GpuIpc, HostBuffersCompleteBeforeTheCallReturns) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+// One float-sum all-reduce of `count` elements with rank `hostRank` on host buffers (the default stream) and the
+// others on device buffers, in place, checked exactly. Returns the failures.
+int allReduceWithOneRankOnHostBuffers(RankGpu& g, mixcclComm_t comm, uint64_t count, int hostRank, int rank, int n) {
+  std::vector<char> in(count * 4), want(count * 4), got(count * 4, 0x5a);
+  testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+  testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
+  int f = 0;
+  if (rank == hostRank) {
+    f += !rankCheck(mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
+                    mixcclSuccess, rank, "host all-reduce failed: %s", mixcclGetLastError(comm));
+  } else {
+    void* buf = g.upload(in);
+    f += !rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) == mixcclSuccess,
+                    rank, "all-reduce failed: %s", mixcclGetLastError(comm));
+    got = g.download(buf, in.size());
+  }
+  f += !rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank,
+                  "wrong result of %llu floats with rank %d on host buffers", static_cast<unsigned long long>(count),
+                  hostRank);
+  return f;
+}
+
 // n ranks in this one process (mixcclCommInitAll; a runtime cannot import its own export) on the emulated GPU, which
 // must be installed: one group of in-place all-reduces of 70001 floats (above the one-shot size), each on its
 // rank's stream, checked exactly, and every rank bound to the one GPU. Returns the failures; *direct: the
@@ -337,21 +359,7 @@ TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
         }
         // Host buffers on rank 2, device buffers elsewhere: 1.2 MB, then 10 MB (a larger stage).
         for (uint64_t count : {uint64_t(300001), uint64_t(2500001)}) {
-          std::vector<char> in(count * 4), want(count * 4), got(count * 4, 0x5a);
-          testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
-          testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
-          if (rank == 2) {
-            f += !rankCheck(mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
-                            mixcclSuccess, rank, "host all-reduce failed: %s", mixcclGetLastError(comm));
-          } else {
-            void* buf = g.upload(in);
-            f += !rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) ==
-                            mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
-            got = g.download(buf, in.size());
-          }
-          f += !rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank,
-                          "wrong result of %llu floats with rank 2 on host buffers",
-                          static_cast<unsigned long long>(count));
+          f += allReduceWithOneRankOnHostBuffers(g, comm, count, 2, rank, n);
           counted(count, mixcclFloat32);
         }
         mixcclCommDestroy(comm);
@@ -405,21 +413,7 @@ TEST(GpuIpc, FusedOneShotRoundsOfRanksAsThreadsAreExact) {
         f += testing::runDeviceCollective(g, comm, 0, 70001, mixcclFloat32, mixcclSum, false, rank, n);  // direct
         f += !testing::backToBackAllReduces(g, comm, 6, 1000, rank, n);
         fusedCalls += 6;
-        const uint64_t count = 3000;
-        std::vector<char> in(count * 4), want(count * 4), got(count * 4, 0x5a);
-        testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
-        testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, rank, n);
-        if (rank == 2) {
-          f += !rankCheck(mixcclAllReduce(in.data(), got.data(), count, mixcclFloat32, mixcclSum, comm, nullptr) ==
-                          mixcclSuccess, rank, "host all-reduce failed: %s", mixcclGetLastError(comm));
-        } else {
-          void* buf = g.upload(in);
-          f += !rankCheck(mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) ==
-                          mixcclSuccess, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
-          got = g.download(buf, in.size());
-        }
-        f += !rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank,
-                        "wrong result with rank 2 on host buffers");
+        f += allReduceWithOneRankOnHostBuffers(g, comm, 3000, 2, rank, n);
         ++fusedCalls;
         mixcclCommDestroy(comm);
       });
