@@ -66,8 +66,8 @@ const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kByt
 const ConfigVar kGpuIpcFused{"MIXCCL_GPU_IPC_FUSED", ConfigType::kString, "0",
                              "1: gpu_ipc all-reduces of at most 16 KiB between ranks that are threads of one process "
                              "run as one kernel per rank that waits for the others inside it (one launch per call, "
-                             "no stream wait); 0: as a copy, stream waits and a reduce kernel. Must be equal on "
-                             "every rank"};
+                             "no stream wait), where their streams fit the GPU context's queues; 0: as a copy, "
+                             "stream waits and a reduce kernel. Must be equal on every rank"};
 
 const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "

@@ -4,8 +4,14 @@
 // MIXCCL_GPU_IPC; and IPC left unused (everyone alike) when a rank has no GPU. The loss of a peer and abort are in
 // staged_device_test, which ctest also runs with MIXCCL_GPU_IPC=1.
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -269,6 +275,42 @@ TEST(GpuIpc, ByDefaultRanksInSeparateProcessesStageThroughHostMemory) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(GpuIpc, ByDefaultProcessesWithEqualPidsInSeparatePidNamespacesStageThroughHostMemory) {
+  // Containers of one pod share their network and IPC namespaces (one host to mixccl) but not their pid namespaces:
+  // two single-process containers both run as pid 1. Each rank here runs as pid 1 of a namespace of its own; they
+  // are separate processes all the same, so `auto` must not treat them as one (whose ranks use each other's
+  // addresses as their own).
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for a pid namespace (unshare CLONE_NEWPID)";
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    if (unshare(CLONE_NEWPID) != 0) {
+      std::fprintf(stderr, "rank %d: unshare(CLONE_NEWPID): %s\n", rank, std::strerror(errno));
+      return 1;
+    }
+    const pid_t child = fork();
+    if (child < 0) return 1;
+    if (child == 0) {
+      if (getpid() != 1) _exit(rankCheck(false, rank, "pid %d in the new namespace, want 1", int(getpid())));
+      unsetenv("MIXCCL_GPU_IPC");
+      RankGpu g;
+      testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
+      g.open(rank);
+      mixcclComm_t comm = initRankComm(rank, n, id);
+      if (comm == nullptr) _exit(1);
+      int failures = testing::runDeviceCollective(g, comm, 0, 70001, mixcclFloat32, mixcclSum, false, rank, n);
+      failures += !rankCheck(emu.reduceNCalls() == 0 && emu.reduceToAllCalls() == 0, rank,
+                             "gpu_ipc's kernels ran (%zu reduce-n, %zu reduce-to-all): want the staged path",
+                             emu.reduceNCalls(), emu.reduceToAllCalls());
+      mixcclCommDestroy(comm);
+      _exit(failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child) return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  };
+  auto result = runRanks(2, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(GpuIpc, AnUnknownSettingIsAnErrorThatNamesIt) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     testing::installEmulatedGpu(20);
@@ -465,6 +507,54 @@ TEST(GpuIpc, RanksMustAgreeOnTheRoundSizeAndItMustBeInRange) {
     auto result = runRanks(3, body);
     EXPECT_TRUE(result.ok) << other << ":\n" << result.report;
   }
+}
+
+TEST(GpuIpc, CallsOnAnotherStreamWaitForTheRanksEarlierOnes) {
+  // Rank 0 issues two all-reduces on a stream held shut by a gate, then one on host buffers, which runs on gpu_ipc's
+  // own stream and returns when done; the gate opens 100 ms later, from another thread. The third call reuses the
+  // first's slot and flags (same parity), so it must not run before the first: had it, the peers' first round
+  // would read its data, and its own would be overwritten. The other ranks use device buffers on one stream.
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    ipcRank(&g, rank);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const uint64_t count = 1000;
+    std::vector<void*> bufs;
+    std::vector<std::vector<char>> wants;
+    for (int c = 0; c < 2; ++c) {
+      std::vector<char> in(count * 4), want(count * 4);
+      testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, n, c * count, count);
+      testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, n, c * count, count);
+      bufs.push_back(g.upload(in));
+      wants.push_back(std::move(want));
+    }
+    g.sync();
+    if (rank == 0) g.closeGate();
+    bool ok = true;
+    for (int c = 0; c < 2; ++c) {
+      ok &= rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, g.stream()) ==
+                      mixcclSuccess, rank, "call %d: %s", c, mixcclGetLastError(comm));
+    }
+    std::thread opener;
+    if (rank == 0) {
+      opener = std::thread([&g] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        g.openGate();
+      });
+    }
+    int failures = allReduceWithOneRankOnHostBuffers(g, comm, count, 0, rank, n);
+    if (opener.joinable()) opener.join();
+    for (int c = 0; c < 2; ++c) {
+      std::vector<char> got = g.download(bufs[c], count * 4);
+      ok &= rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
+                      "call %d: wrong result", c);
+    }
+    mixcclCommDestroy(comm);
+    return ok && failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 30);  // out of order, the ranks deadlock or go wrong
+  EXPECT_TRUE(result.ok) << result.report;
 }
 
 TEST(GpuIpc, RoundsOfAnotherSizeAreExact) {

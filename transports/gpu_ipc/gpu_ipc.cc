@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -21,12 +22,16 @@ constexpr size_t kFlagBytes = 4096;  // the flag page at the start of a workspac
 constexpr double kTeardownWaitSec = 10;
 constexpr auto kWatchEvery = std::chrono::milliseconds(20);
 
+// MIXCCL_GPU_IPC as a rank offers it.
+enum Setting : uint8_t { kOff = 0, kOn = 1, kAuto = 2, kBadSetting = 3 };
+
 // What each rank tells the others before anything is allocated.
 struct Offer {
-  uint8_t want = 0;     // MIXCCL_GPU_IPC resolved to on (wanted())
-  uint8_t gpuType = 0;  // MemoryType of a usable GPU with a current device; 0: none
-  int32_t device = -1;
+  uint64_t token = 0;       // processToken(): equal on the ranks of one process, and only on them
   uint64_t chunkBytes = 0;  // MIXCCL_GPU_IPC_CHUNK_BYTES
+  int32_t device = -1;
+  uint8_t setting = kOff;   // MIXCCL_GPU_IPC
+  uint8_t gpuType = 0;      // MemoryType of a usable GPU with a current device; 0: none (or not looked for)
   uint8_t fused = 0;        // MIXCCL_GPU_IPC_FUSED=1
 };
 
@@ -37,7 +42,6 @@ constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t
 struct Exported {
   IpcHandle handle;
   uint64_t address = 0;
-  int32_t pid = 0;
   uint8_t ok = 0;
 };
 
@@ -51,60 +55,70 @@ Result everyone(Bootstrap& bs, bool mine, bool* all) {
   return mixcclSuccess;
 }
 
-// The hardware queues of this process's GPU context: CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set.
-int contextQueues() {
-  const char* set = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
-  return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 8;
+// A number that tells this process from every other on the host, which a pid does not always do: processes in
+// separate pid namespaces that share their network and IPC namespaces (containers of one pod) can have equal pids.
+uint64_t processToken() {
+  static const uint64_t token = [] {
+    std::random_device random;
+    const uint64_t now = uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+    return (uint64_t(random()) << 32 ^ random()) ^ now ^ uint64_t(getpid()) << 40;
+  }();
+  return token;
+}
+
+// The hardware queues of this process's GPU context: CUDA_DEVICE_MAX_CONNECTIONS (8 unless set) for CUDA,
+// GPU_MAX_HW_QUEUES (4 unless set) for HIP.
+int contextQueues(uint8_t gpuType) {
+  const bool hip = gpuType == uint8_t(MemoryType::kHip);
+  const char* set = std::getenv(hip ? "GPU_MAX_HW_QUEUES" : "CUDA_DEVICE_MAX_CONNECTIONS");
+  return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : (hip ? 4 : 8);
 }
 
 // How many ranks share `rank`'s process, and the lowest of them.
-int ranksOfMyProcess(int rank, const std::vector<int>& pids, int* lowest) {
-  int mine = 0;
+int ranksOfProcess(int rank, const std::vector<Offer>& offers, int* lowest) {
+  int count = 0;
   *lowest = rank;
-  for (size_t r = 0; r < pids.size(); ++r) {
-    if (pids[r] != pids[size_t(rank)]) continue;
-    ++mine;
+  for (size_t r = 0; r < offers.size(); ++r) {
+    if (offers[r].token != offers[size_t(rank)].token) continue;
+    ++count;
     *lowest = std::min(*lowest, int(r));
   }
-  return mine;
+  return count;
 }
 
-// Whether the ranks of `rank`'s process wait on more streams than its context has queues: each such rank has two
-// streams that wait for peers (the caller's and the one for host buffers); where they outnumber the queues, one
-// rank's stream waiting at the head of a queue can hold up the write a peer's stream queued behind it: a hang (8
-// threads on an H200).
-bool queuesShared(int rank, const std::vector<int>& pids) {
+// Whether the ranks of `rank`'s process (this one's) wait on more streams than its context has queues: each such
+// rank has two streams that wait for peers (the caller's and the one for host buffers); where they outnumber the
+// queues, one rank's stream waiting at the head of a queue can hold up the write a peer's stream queued behind it:
+// a hang (8 threads on an H200). The fused kernels, which wait inside the GPU, need a queue per rank the same way.
+bool queuesShared(int rank, const std::vector<Offer>& offers) {
   int lowest = 0;
-  return 2 * ranksOfMyProcess(rank, pids, &lowest) > contextQueues();
+  return 2 * ranksOfProcess(rank, offers, &lowest) > contextQueues(offers[size_t(rank)].gpuType);
 }
 
-// MIXCCL_GPU_IPC resolved on this rank: "1" on, "0" off, "auto" on where every rank is a thread of this one process
-// (their kernels share a context and run at once) and their streams fit its queues. Every rank sees the same pids
-// (and, being one process, the same environment), so "auto" resolves alike everywhere.
-Result wanted(int rank, const std::vector<int>& pids, bool* want) {
-  const std::string v = configString(cfg::kGpuIpc);
-  if (v == "1" || v == "0") {
-    *want = v == "1";
-    return mixcclSuccess;
+bool oneProcess(const std::vector<Offer>& offers) {
+  for (const Offer& o : offers) {
+    if (o.token != offers[0].token) return false;
   }
-  if (v != "auto") {
-    return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC=%s: must be auto, 1 or 0", rank, v.c_str());
-  }
-  bool oneProcess = !pids.empty();
-  for (int pid : pids) oneProcess &= pid == pids[0];
-  *want = oneProcess && !queuesShared(rank, pids);
-  return mixcclSuccess;
+  return true;
+}
+
+// Rank r's MIXCCL_GPU_IPC resolved: "auto" is on where every rank is a thread of one process (their kernels share a
+// context and run at once) and their streams fit its queues. Where that holds every rank is in this process, with
+// its environment, so every rank resolves every other's setting as that rank does.
+bool resolvedWant(int r, const std::vector<Offer>& offers) {
+  const uint8_t s = offers[size_t(r)].setting;
+  return s == kOn || (s == kAuto && oneProcess(offers) && !queuesShared(r, offers));
 }
 
 // Says once, on the process's lowest rank, when its ranks' streams outnumber the queues, with the remedy.
-void warnIfQueuesShared(int rank, const std::vector<int>& pids) {
+void warnIfQueuesShared(int rank, const std::vector<Offer>& offers) {
   int lowest = 0;
-  const int mine = ranksOfMyProcess(rank, pids, &lowest);
-  const int queues = contextQueues();
-  if (rank != lowest || !queuesShared(rank, pids)) return;
+  const int mine = ranksOfProcess(rank, offers, &lowest);
+  if (rank != lowest || !queuesShared(rank, offers)) return;
   MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, more than its GPU context's %d hardware "
-             "queues (CUDA_DEVICE_MAX_CONNECTIONS): a wait can hold up the write it waits for (a hang). Set "
-             "CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA", mine, 2 * mine, queues);
+             "queues (CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES): a wait can hold up the write it waits "
+             "for (a hang). Set CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA", mine, 2 * mine,
+             contextQueues(offers[size_t(rank)].gpuType));
 }
 
 }  // namespace
@@ -114,13 +128,13 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   out->reset();
   const int rank = bs.rank(), n = bs.nranks();
   Offer mine;
-  bool want = false;
-  MIXCCL_TRY(wanted(rank, pids, &want));
-  mine.want = want ? 1 : 0;
+  const std::string setting = configString(cfg::kGpuIpc);
+  mine.setting = setting == "1" ? kOn : setting == "0" ? kOff : setting == "auto" ? kAuto : kBadSetting;
+  mine.token = processToken();
   mine.chunkBytes = uint64_t(configInt(cfg::kGpuIpcChunkBytes));
   mine.fused = configString(cfg::kGpuIpcFused) == "1" ? 1 : 0;
   GpuBackend* gpu = nullptr;
-  if (mine.want) {
+  if (mine.setting == kOn || mine.setting == kAuto) {
     for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
       GpuBackend* g = gpuBackend(t);
       int device = -1;
@@ -133,15 +147,21 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
     }
   }
   std::vector<Offer> offers(n);
-  MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));
+  MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));  // a bad setting too: everyone fails alike
+  if (mine.setting == kBadSetting) {
+    return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC=%s: must be auto, 1 or 0", rank, setting.c_str());
+  }
+  const bool want = resolvedWant(rank, offers);
   for (int r = 0; r < n; ++r) {
-    if (offers[r].want != mine.want) {
+    if (offers[r].setting == kBadSetting) {
+      return failf(mixcclInvalidArgument, "rank %d: rank %d's MIXCCL_GPU_IPC is not auto, 1 or 0", rank, r);
+    }
+    if (resolvedWant(r, offers) != want) {
       return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC differs between ranks (rank %d resolved it to %s, "
-                   "this rank to %s): set the same value everywhere", rank, r, offers[r].want ? "1" : "0",
-                   mine.want ? "1" : "0");
+                   "this rank to %s): set the same value everywhere", rank, r, want ? "0" : "1", want ? "1" : "0");
     }
   }
-  if (!mine.want) return mixcclSuccess;
+  if (!want) return mixcclSuccess;
   for (int r = 0; r < n; ++r) {
     if (offers[r].chunkBytes != mine.chunkBytes) {
       return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC_CHUNK_BYTES differs between ranks (rank %d has %llu, "
@@ -168,7 +188,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
     // Ranks of one process use each other's workspace by address, which a kernel on another GPU could reach only
     // with peer access enabled: not set up here, so one process's ranks must share their GPU.
     for (int s = 0; s < r && why[0] == 0; ++s) {
-      if (size_t(r) < pids.size() && pids[s] == pids[r] && offers[s].device != offers[r].device) {
+      if (offers[s].token == offers[r].token && offers[s].device != offers[r].device) {
         std::snprintf(why, sizeof(why), "ranks %d and %d are one process on different GPUs", s, r);
       }
     }
@@ -189,7 +209,8 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   bool ok = gpu->loadKernels(/*onlyIfStarted=*/false) == mixcclSuccess &&
             gpu->allocDevice(kFlagBytes + 4 * ipc->chunkBytes_, &ipc->own_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
-            gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess;
+            gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess &&
+            gpu->eventCreate(&ipc->lastCall_) == mixcclSuccess;
   void* bounce = nullptr;
   ok = ok && gpu->allocPinned(kBounceBytes, &bounce) == mixcclSuccess;
   ipc->bounce_ = static_cast<char*>(bounce);
@@ -203,14 +224,13 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   }
   ex.ok = ok ? 1 : 0;
   ex.address = reinterpret_cast<uintptr_t>(ipc->own_);
-  ex.pid = getpid();
   std::vector<Exported> all(n);
   MIXCCL_TRY(bs.allGather(&ex, all.data(), sizeof(Exported)));
   bool allExported = true;
   for (const Exported& e : all) allExported &= e.ok != 0;
   bool imported = allExported;
   for (int r = 0; r < n && imported; ++r) {
-    if (all[r].pid == ex.pid) {
+    if (offers[r].token == mine.token) {
       ipc->workspaces_[r] = reinterpret_cast<char*>(all[r].address);
       continue;
     }
@@ -226,10 +246,14 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
                allExported ? "map" : "allocate or export");
     return mixcclSuccess;  // ~GpuIpc releases what was made
   }
-  warnIfQueuesShared(rank, pids);
+  warnIfQueuesShared(rank, offers);
   ipc->allOneProcess_ = true;
   for (int r = 0; r < n; ++r) ipc->allOneProcess_ = ipc->allOneProcess_ && ipc->sameProcess_[r];
-  ipc->fused_ = mine.fused != 0 && ipc->allOneProcess_;
+  ipc->fused_ = mine.fused != 0 && ipc->allOneProcess_ && !queuesShared(rank, offers);
+  if (mine.fused != 0 && !ipc->fused_ && ipc->allOneProcess_ && rank == 0) {
+    MIXCCL_LOG(kWarn, "gpu_ipc: MIXCCL_GPU_IPC_FUSED=1 not used: the fused kernels wait inside the GPU, so each "
+               "rank's stream needs a hardware queue of its own (see the warning above)");
+  }
   MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes%s)", rank, n,
              gpu->name(), mine.device, ipc->chunkBytes_, ipc->fused_ ? ", fused one-shot kernels" : "");
   ipc->watch(pids, std::move(onFailure));
@@ -241,7 +265,7 @@ void GpuIpc::watch(std::vector<int> pids, std::function<void(int)> onFailure) {
   watchdog_ = std::thread([this, pids = std::move(pids), onFailure = std::move(onFailure)] {
     std::vector<std::unique_ptr<detail::PeerProcess>> peers(pids.size());
     for (size_t r = 0; r < pids.size(); ++r) {
-      if (int(r) != rank_ && pids[r] != getpid()) peers[r] = std::make_unique<detail::PeerProcess>(pids[r]);
+      if (int(r) != rank_ && !sameProcess_[r]) peers[r] = std::make_unique<detail::PeerProcess>(pids[r]);
     }
     while (!stop_.load()) {
       for (size_t r = 0; r < peers.size(); ++r) {
@@ -306,6 +330,7 @@ GpuIpc::~GpuIpc() {
   }
   if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
   if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
+  if (lastCall_ != nullptr) gpu_->eventDestroy(lastCall_);
   gpu_->freeDevice(own_);
   if (stage_ != nullptr) gpu_->freeDevice(stage_);
   for (void* stage : retiredStages_) gpu_->freeDevice(stage);

@@ -26,7 +26,9 @@
 // FUSED one-shot (MIXCCL_GPU_IPC_FUSED=1, every rank in this one process, at most kFusedOneShotBytes): the same
 // round in ONE kernel per rank (kernels/one_shot_kernel.h), which copies, writes its arrival, waits for everyone's
 // and reduces, so a call costs one launch and no stream wait. The wait is in the kernel: the ranks' kernels must run
-// at once, as kernels of one context on one GPU can (n blocks of 512 threads in all).
+// at once, as kernels of one context on one GPU can (n blocks of 512 threads in all), and no rank's kernel may queue
+// behind another's on a hardware queue, so it is used only where the ranks' streams fit the context's queues (as
+// MIXCCL_GPU_IPC=auto requires; otherwise a warning says it is not used).
 // The other collectives have one kind of round each (gpu_ipc_rounds.cc), every one of them "copy my inputs of the
 // round into in_me[p]; write arrive_me[p] = seq; wait arrive_r[p] >= seq for every peer r; ...; write
 // gathered_me[p] = seq", with in between:
@@ -68,6 +70,10 @@
 // into pageable memory, as `tensor.cpu()` makes) can hold up in the runtime the other ranks' threads, which must
 // still enqueue their side of that round: a hang (4 threads on an H200 hung so while the perf tools copied through
 // pageable memory). Applications that run ranks as threads copy results back through pinned memory.
+//
+// Streams: the rules above assume that each rank's rounds run in order. A call on another stream than the rank's
+// previous one (or a host-only call, on the rank's own stream) therefore first waits, on the GPU, for an event
+// recorded after the previous call.
 //
 // Failure: a stream waiting for a rank that died would wait forever, so a watchdog thread watches the peers'
 // processes (all on this host); when one exits, or this rank aborts (releaseAll), every flag this rank's streams
@@ -186,6 +192,9 @@ class GpuIpc {
   std::atomic<uint32_t> seq_{0};    // rounds so far
   std::mutex releaseMu_;
   void* releaseStream_ = nullptr;   // where release() writes flags
+  void* lastCall_ = nullptr;        // an event recorded after this rank's previous call, on lastStream_
+  void* lastStream_ = nullptr;
+  bool calledBefore_ = false;
   std::atomic<bool> stop_{false};
   std::thread watchdog_;
 };

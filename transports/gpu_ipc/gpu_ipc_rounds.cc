@@ -102,12 +102,13 @@ Result GpuIpc::fusedOneShotRound(const char* send, char* recv, size_t count, con
 
 Result GpuIpc::directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
                            bool sendOnHost, bool recvOnHost) {
-  const uint32_t seq = ++seq_, p = seq & 1;
   const size_t esz = dataTypeSize(spec.dtype);
-  // A kernel reaches device memory only: host buffers of this rank go through its slots (or the stage).
+  // A kernel reaches device memory only: host buffers of this rank go through its slots (or the stage, allocated
+  // here: should that fail, the round has not begun, so this rank's later rounds keep their sequence numbers).
   char* inDev = nullptr;
   char* outDev = nullptr;
-  if (sendOnHost || recvOnHost) MIXCCL_TRY(directSlots(count * esz, p, &inDev, &outDev));
+  if (sendOnHost || recvOnHost) MIXCCL_TRY(directSlots(count * esz, (seq_.load() + 1) & 1, &inDev, &outDev));
+  const uint32_t seq = ++seq_, p = seq & 1;
   const char* in = sendOnHost ? inDev : send;
   char* out = recvOnHost ? outDev : recv;
   if (sendOnHost) MIXCCL_TRY(copyIn(inDev, send, count * esz, stream));
@@ -204,6 +205,8 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
                    bool sendOnHost, bool recvOnHost) {
   const bool hostOnly = sendOnHost && recvOnHost;
   if (hostOnly) stream = hostStream_;
+  // This rank's rounds run in order (gpu_ipc.h, "Streams"), whichever stream each call comes on.
+  if (calledBefore_ && stream != lastStream_) MIXCCL_TRY(gpu_->streamWaitEvent(stream, lastCall_));
   hostCall_ = hostOnly;
   const bool host = recvOnHost;
   const auto* send = static_cast<const char*>(sendPtr);
@@ -257,6 +260,9 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
       return failf(mixcclInternalError, "gpu_ipc: %s is not a collective it runs", collName(args.type));
   }
   MIXCCL_TRY(res);
+  MIXCCL_TRY(gpu_->eventRecord(lastCall_, stream));
+  lastStream_ = stream;
+  calledBefore_ = true;
   return hostOnly ? gpu_->streamSynchronize(stream) : mixcclSuccess;
 }
 

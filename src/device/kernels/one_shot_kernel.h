@@ -25,6 +25,7 @@ MIXCCL_KERNEL oneShotKernel(OneShotArgs a, uint32_t divisor) {
   if (gpuIsBlockLeader()) gpuStoreVolatile(a.arrive[a.me], a.seq);  // fenced: the copy is visible first
   for (size_t r = gpuThreadIndex(); r < size_t(a.n); r += stride) {
     while (static_cast<int32_t>(gpuLoadVolatile(a.arrive[r]) - a.seq) < 0) gpuPause();
+    gpuFenceSystem();  // the thread that saw a flag orders what follows the barrier after it
   }
   gpuBlockSync();
   gpuFenceSystem();  // the peers' slots are read after their flags were seen
