@@ -331,11 +331,13 @@ done
 
 # sweep LABEL: one all_reduce_perf sweep (see sweep_ranks above for the labels).
 sweep() {
-  local n="$1" ipc procs threads round steps largest chunk pieces fused
-  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0 fused=0
+  local n="$1" ipc procs threads round steps largest chunk pieces fused debug
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0 fused=0 debug=WARN
   [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
   [[ "$n" == *dev* ]] && steps=1 ipc=0
-  [[ "$n" == *dev* ]] && largest=8M  # a GPU and a proxy hand-off per chunk step (see the labels above)
+  # A GPU and a proxy hand-off per chunk step (see the labels above); each rank logs at teardown where its steps'
+  # time went ("device steps: ..." at INFO).
+  [[ "$n" == *dev* ]] && largest=8M debug=INFO
   [[ "$n" == *thr* ]] && threads="$procs" procs=1
   [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
   [[ "$n" =~ c([0-9]+[KMG])$ ]] && chunk="${BASH_REMATCH[1]}"
@@ -343,7 +345,7 @@ sweep() {
   [[ "$n" == *f ]] && fused=1 largest=1M  # the fused kernels take calls up to 16 KiB
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
     MIXCCL_DEVICE_STEPS="$steps" MIXCCL_CHUNK_BYTES="$chunk" MIXCCL_SHM_SLOT_BYTES="$chunk" \
-    MIXCCL_STAGED_PIECE_BYTES="$pieces" MIXCCL_GPU_IPC_FUSED="$fused" \
+    MIXCCL_STAGED_PIECE_BYTES="$pieces" MIXCCL_GPU_IPC_FUSED="$fused" MIXCCL_DEBUG="$debug" \
     "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e "$largest" -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 }

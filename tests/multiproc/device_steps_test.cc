@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <barrier>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "support/exact_data.h"
 #include "support/rank_gpu.h"
 #include "support/rank_runner.h"
+#include "support/stderr_capture.h"
 #include "support/test_gpu.h"
 #include "support/transport_probe.h"
 
@@ -247,6 +249,34 @@ TEST(DeviceSteps, ProcessesCopyResultsIntoPageableMemoryWhileTheProxyRuns) {
         return failures == 0 ? 0 : 1;
       },
       120);
+  clearEnv();
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(DeviceSteps, TheirTimingIsReportedAtInfoWhenTheCommunicatorEnds) {
+  // Three calls, one job each: at teardown the communicator says, at INFO, how many jobs and commands its device
+  // steps ran and how long a command took from its queuing to the proxy seeing it done.
+  setenv("MIXCCL_DEVICE_STEPS", "1", 1);
+  setenv("MIXCCL_DEBUG", "INFO", 1);  // read once per process: the ranks are fresh ones
+  auto result = runRanks(2, [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    int failures = 0;
+    for (int call = 0; call < 3; ++call) {
+      failures += testing::runDeviceCollective(g, comm, 0, 1000, mixcclFloat32, mixcclSum, false, rank, n);
+    }
+    const std::string err = testing::captureStderr([&] { mixcclCommDestroy(comm); });
+    const size_t at = err.find("device steps: 3 jobs, ");
+    unsigned long long commands = 0;
+    failures += !rankCheck(at != std::string::npos &&
+                               std::sscanf(err.c_str() + at, "device steps: 3 jobs, %llu commands", &commands) == 1 &&
+                               commands >= 3,
+                           rank, "no timing line for 3 jobs at teardown; stderr was: %s", err.c_str());
+    return failures == 0 ? 0 : 1;
+  });
+  unsetenv("MIXCCL_DEBUG");
   clearEnv();
   EXPECT_TRUE(result.ok) << result.report;
 }
