@@ -519,23 +519,10 @@ TEST(GpuIpc, CallsOnAnotherStreamWaitForTheRanksEarlierOnes) {
     ipcRank(&g, rank);
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
-    const uint64_t count = 1000;
-    std::vector<void*> bufs;
-    std::vector<std::vector<char>> wants;
-    for (int c = 0; c < 2; ++c) {
-      std::vector<char> in(count * 4), want(count * 4);
-      testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, n, c * count, count);
-      testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, n, c * count, count);
-      bufs.push_back(g.upload(in));
-      wants.push_back(std::move(want));
-    }
-    g.sync();
+    const testing::Int32AllReduces calls = testing::prepareInt32AllReduces(g, 2, 1000, rank, n);
     if (rank == 0) g.closeGate();
     bool ok = true;
-    for (int c = 0; c < 2; ++c) {
-      ok &= rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, g.stream()) ==
-                      mixcclSuccess, rank, "call %d: %s", c, mixcclGetLastError(comm));
-    }
+    for (int c = 0; c < 2; ++c) ok &= testing::enqueueInt32AllReduce(calls, c, comm, g.stream(), rank);
     std::thread opener;
     if (rank == 0) {
       opener = std::thread([&g] {
@@ -543,13 +530,9 @@ TEST(GpuIpc, CallsOnAnotherStreamWaitForTheRanksEarlierOnes) {
         g.openGate();
       });
     }
-    int failures = allReduceWithOneRankOnHostBuffers(g, comm, count, 0, rank, n);
+    int failures = allReduceWithOneRankOnHostBuffers(g, comm, 1000, 0, rank, n);
     if (opener.joinable()) opener.join();
-    for (int c = 0; c < 2; ++c) {
-      std::vector<char> got = g.download(bufs[c], count * 4);
-      ok &= rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
-                      "call %d: wrong result", c);
-    }
+    ok &= testing::checkInt32AllReduces(g, calls, rank);
     mixcclCommDestroy(comm);
     return ok && failures == 0 ? 0 : 1;
   };

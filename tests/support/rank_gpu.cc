@@ -90,31 +90,43 @@ void RankGpu::closeGate() {
 
 void RankGpu::openGate() { __atomic_store_n(gate_, 1u, __ATOMIC_RELEASE); }
 
-bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t count, int rank, int nranks) {
-  std::vector<void*> bufs;
-  std::vector<std::vector<char>> wants;
+Int32AllReduces prepareInt32AllReduces(RankGpu& g, int calls, uint64_t count, int rank, int nranks) {
+  Int32AllReduces out;
+  out.count = count;
   for (int c = 0; c < calls; ++c) {
     std::vector<char> in(count * 4), want(count * 4);
     testdata::fillInput(in.data(), true, mixcclSum, mixcclInt32, rank, nranks, c * count, count);
     testdata::fillReduced(want.data(), mixcclSum, mixcclInt32, nranks, c * count, count);
-    bufs.push_back(g.upload(in));
-    wants.push_back(std::move(want));
+    out.bufs.push_back(g.upload(in));
+    out.wants.push_back(std::move(want));
   }
   g.sync();
-  for (int c = 0; c < calls; ++c) {
-    if (!rankCheck(mixcclAllReduce(bufs[c], bufs[c], count, mixcclInt32, mixcclSum, comm, g.stream()) ==
-                   mixcclSuccess, rank, "call %d: %s", c, mixcclGetLastError(comm))) {
-      return false;
-    }
-  }
-  for (int c = 0; c < calls; ++c) {
-    std::vector<char> got = g.download(bufs[c], count * 4);
-    if (!rankCheck(testdata::countWrong(got.data(), wants[c].data(), mixcclInt32, count) == 0, rank,
-                   "call %d: wrong result", c)) {
+  return out;
+}
+
+bool enqueueInt32AllReduce(const Int32AllReduces& calls, int c, mixcclComm_t comm, void* stream, int rank) {
+  void* buf = calls.bufs[size_t(c)];
+  return rankCheck(mixcclAllReduce(buf, buf, calls.count, mixcclInt32, mixcclSum, comm, stream) == mixcclSuccess,
+                   rank, "call %d: %s", c, mixcclGetLastError(comm));
+}
+
+bool checkInt32AllReduces(RankGpu& g, const Int32AllReduces& calls, int rank) {
+  for (size_t c = 0; c < calls.bufs.size(); ++c) {
+    std::vector<char> got = g.download(calls.bufs[c], calls.count * 4);
+    if (!rankCheck(testdata::countWrong(got.data(), calls.wants[c].data(), mixcclInt32, calls.count) == 0, rank,
+                   "call %zu: wrong result", c)) {
       return false;
     }
   }
   return true;
+}
+
+bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t count, int rank, int nranks) {
+  const Int32AllReduces all = prepareInt32AllReduces(g, calls, count, rank, nranks);
+  for (int c = 0; c < calls; ++c) {
+    if (!enqueueInt32AllReduce(all, c, comm, g.stream(), rank)) return false;
+  }
+  return checkInt32AllReduces(g, all, rank);
 }
 
 namespace {

@@ -43,8 +43,20 @@ class RankGpu {
   std::list<std::vector<char>> uploads_;  // sources of copies still queued (a list: elements never move)
 };
 
-// `calls` in-place int32 sum all-reduces of `count` elements on g's stream, each with inputs of its own (so a call
-// that read another call's data shows), all enqueued before the first result is read; then every result checked.
+// In-place int32 sum all-reduces of `count` elements, each with inputs of its own (so a call that read another
+// call's data shows): their device buffers, uploaded and synced, and the results they must end with.
+struct Int32AllReduces {
+  uint64_t count = 0;
+  std::vector<void*> bufs;
+  std::vector<std::vector<char>> wants;
+};
+Int32AllReduces prepareInt32AllReduces(RankGpu& g, int calls, uint64_t count, int rank, int nranks);
+// Enqueues call c of `calls` on `stream` (g's when nullptr); false (printed) on the first failure.
+bool enqueueInt32AllReduce(const Int32AllReduces& calls, int c, mixcclComm_t comm, void* stream, int rank);
+// Every result, read back after everything queued on g's stream; false (printed) on the first wrong one.
+bool checkInt32AllReduces(RankGpu& g, const Int32AllReduces& calls, int rank);
+
+// `calls` such all-reduces on g's stream, all enqueued before the first result is read; then every result checked.
 // False (printed) on the first failure.
 bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t count, int rank, int nranks);
 
