@@ -72,6 +72,10 @@ class GpuBackend : public DeviceBackend {
   // Whether the current device sees registered host memory at the host's address (what hostRegister needs); false
   // also where the runtime cannot tell. Logs nothing.
   virtual bool mapsHostMemoryInPlace() = 0;
+  // How many hardware queues a context of this process has for its streams (the runtime's setting, read from the
+  // environment it reads at start: CUDA_DEVICE_MAX_CONNECTIONS, HIP's GPU_MAX_HW_QUEUES, or the runtime's default).
+  // Streams beyond that share queues, and a stream waiting at the head of one holds up the others behind it.
+  virtual int hardwareQueues() const = 0;
 
   // ---- Stream-ordered work.
   // memcpy in any direction between host, pinned and device memory (the runtime's copy engines).

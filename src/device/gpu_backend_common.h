@@ -28,6 +28,7 @@
 //   deviceCount(int* count, std::string* error): false, with the runtime's message, when there is no device
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -106,6 +107,10 @@ class GpuBackendCommon final : public GpuBackend {
   }
   Result hostUnregister(void* ptr) override { return Rt::hostUnregister(ptr); }
   bool mapsHostMemoryInPlace() override { return Rt::hostPointerUsable(); }
+  int hardwareQueues() const override {
+    const char* set = std::getenv(Rt::kQueuesVariable);
+    return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : Rt::kDefaultQueues;
+  }
 
   // ---- Stream-ordered work.
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override {

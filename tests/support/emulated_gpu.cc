@@ -356,6 +356,11 @@ Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t
   return mixcclSuccess;
 }
 
+int EmulatedGpu::hardwareQueues() const {
+  const char* set = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 8;
+}
+
 Result EmulatedGpu::oneShotAsync(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());

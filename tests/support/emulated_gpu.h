@@ -53,6 +53,8 @@ class EmulatedGpu final : public GpuBackend {
   // True unless a test said otherwise (host memory is the emulation's device memory): a device that cannot, as
   // ROCm's by its attribute, makes the library stage through host memory instead of using device steps.
   bool mapsHostMemoryInPlace() override { return mapsHostInPlace_.load(); }
+  // As CUDA's: CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set.
+  int hardwareQueues() const override;
   void setMapsHostMemoryInPlace(bool maps) { mapsHostInPlace_.store(maps); }
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override;

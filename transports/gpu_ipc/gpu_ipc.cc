@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -30,6 +29,7 @@ struct Offer {
   uint64_t token = 0;       // processToken(): equal on the ranks of one process, and only on them
   uint64_t chunkBytes = 0;  // MIXCCL_GPU_IPC_CHUNK_BYTES
   int32_t device = -1;
+  int32_t queues = 8;       // GpuBackend::hardwareQueues() of the rank's GPU (8 where it has none)
   uint8_t setting = kOff;   // MIXCCL_GPU_IPC
   uint8_t gpuType = 0;      // MemoryType of a usable GPU with a current device; 0: none (or not looked for)
   uint8_t fused = 0;        // MIXCCL_GPU_IPC_FUSED=1
@@ -66,14 +66,6 @@ uint64_t processToken() {
   return token;
 }
 
-// The hardware queues of this process's GPU context: CUDA_DEVICE_MAX_CONNECTIONS (8 unless set) for CUDA,
-// GPU_MAX_HW_QUEUES (4 unless set) for HIP.
-int contextQueues(uint8_t gpuType) {
-  const bool hip = gpuType == uint8_t(MemoryType::kHip);
-  const char* set = std::getenv(hip ? "GPU_MAX_HW_QUEUES" : "CUDA_DEVICE_MAX_CONNECTIONS");
-  return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : (hip ? 4 : 8);
-}
-
 // How many ranks share `rank`'s process, and the lowest of them.
 int ranksOfProcess(int rank, const std::vector<Offer>& offers, int* lowest) {
   int count = 0;
@@ -92,7 +84,7 @@ int ranksOfProcess(int rank, const std::vector<Offer>& offers, int* lowest) {
 // a hang (8 threads on an H200). The fused kernels, which wait inside the GPU, need a queue per rank the same way.
 bool queuesShared(int rank, const std::vector<Offer>& offers) {
   int lowest = 0;
-  return 2 * ranksOfProcess(rank, offers, &lowest) > contextQueues(offers[size_t(rank)].gpuType);
+  return 2 * ranksOfProcess(rank, offers, &lowest) > offers[size_t(rank)].queues;
 }
 
 bool oneProcess(const std::vector<Offer>& offers) {
@@ -103,8 +95,8 @@ bool oneProcess(const std::vector<Offer>& offers) {
 }
 
 // Rank r's MIXCCL_GPU_IPC resolved: "auto" is on where every rank is a thread of one process (their kernels share a
-// context and run at once) and their streams fit its queues. Where that holds every rank is in this process, with
-// its environment, so every rank resolves every other's setting as that rank does.
+// context and run at once) and their streams fit its queues. Every rank resolves every other's setting from the
+// offers, as that rank does.
 bool resolvedWant(int r, const std::vector<Offer>& offers) {
   const uint8_t s = offers[size_t(r)].setting;
   return s == kOn || (s == kAuto && oneProcess(offers) && !queuesShared(r, offers));
@@ -118,7 +110,7 @@ void warnIfQueuesShared(int rank, const std::vector<Offer>& offers) {
   MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, more than its GPU context's %d hardware "
              "queues (CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES): a wait can hold up the write it waits "
              "for (a hang). Set CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA", mine, 2 * mine,
-             contextQueues(offers[size_t(rank)].gpuType));
+             offers[size_t(rank)].queues);
 }
 
 }  // namespace
@@ -142,6 +134,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
         gpu = g;
         mine.gpuType = uint8_t(t);
         mine.device = device;
+        mine.queues = g->hardwareQueues();
         break;
       }
     }

@@ -31,6 +31,8 @@ struct CudaRuntime {
   static constexpr MemoryType kMemoryType = MemoryType::kCuda;
   static constexpr const char* kName = "cuda";
   static constexpr const char* kVendor = "CUDA";
+  static constexpr const char* kQueuesVariable = "CUDA_DEVICE_MAX_CONNECTIONS";
+  static constexpr int kDefaultQueues = 8;
 
   static Result checkLaunch(int code, const char* what) { return check(static_cast<cudaError_t>(code), what); }
   static int launchCopy(void* dst, const void* src, size_t bytes, void* stream) {

@@ -31,6 +31,8 @@ struct HipRuntime {
   static constexpr MemoryType kMemoryType = MemoryType::kHip;
   static constexpr const char* kName = "hip";
   static constexpr const char* kVendor = "HIP";
+  static constexpr const char* kQueuesVariable = "GPU_MAX_HW_QUEUES";
+  static constexpr int kDefaultQueues = 4;
 
   static Result checkLaunch(int code, const char* what) { return check(static_cast<hipError_t>(code), what); }
   static int launchCopy(void* dst, const void* src, size_t bytes, void* stream) {
