@@ -64,10 +64,11 @@ const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kByt
                                   "256 MiB); 1M..1G, a multiple of 4K. Must be equal on every rank"};
 
 const ConfigVar kGpuIpcFused{"MIXCCL_GPU_IPC_FUSED", ConfigType::kString, "0",
-                             "1: gpu_ipc all-reduces of at most 16 KiB between ranks that are threads of one process "
-                             "run as one kernel per rank that waits for the others inside it (one launch per call, "
-                             "no stream wait), where their streams fit the GPU context's queues; 0: as a copy, "
-                             "stream waits and a reduce kernel. Must be equal on every rank"};
+                             "1: gpu_ipc all-reduces between ranks that are threads of one process run as one "
+                             "kernel per rank and round that waits for the others inside the GPU (one launch, no "
+                             "stream wait; one block up to 16 KiB, a shard per rank above), where their streams fit "
+                             "the GPU context's queues; 0: copies, stream waits and reduce kernels. Must be equal on "
+                             "every rank"};
 
 const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "

@@ -18,7 +18,7 @@
 #include <string>
 
 #include "device/device_backend.h"
-#include "device/kernels/one_shot_args.h"
+#include "device/kernels/fused_args.h"
 #include "device/kernels/step_queue.h"
 
 namespace mixccl {
@@ -97,10 +97,10 @@ class GpuBackend : public DeviceBackend {
   // address must be memory this device can load and store (ranks of one process on one GPU).
   virtual Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
                                   void* stream) = 0;
-  // The fused one-shot all-reduce of kernels/one_shot_kernel.h for one rank on `stream` (ranks of one process on
-  // this device: it waits inside the kernel for every rank's arrival, so their kernels must be able to run at once).
-  // Every pointer must be memory this device can load and store.
-  virtual Result oneShotAsync(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) = 0;
+  // A fused all-reduce round of kernels/fused_args.h (one-shot or direct, by args.kind) for one rank on `stream`
+  // (ranks of one process on this device: it waits inside the kernel for the other ranks' kernels, so theirs must be
+  // able to run at once). Every pointer must be memory this device can load and store.
+  virtual Result fusedAsync(const kernels::FusedArgs& args, const ReduceSpec& spec, void* stream) = 0;
   // The step server of kernels/step_queue.h for job `ticket` on `stream`: a kernel that runs the commands a host
   // thread writes into `queue` (allocPinned memory) until the job's exit command. `counter`: kStepCounterWords
   // words of device memory, the first zero before the queue's first job, counter[1 + ticket % kStepExitSlots] zero

@@ -11,7 +11,7 @@
 //   kMemoryType, kName ("cuda"), kVendor ("CUDA")
 //   checkLaunch(int code, what)             a kernel launcher's code (kernels/gpu_kernels.h) as a Result
 //   launchCopy, launchReduce, launchPostOp, launchWaitFlag  the kernels of kernels::<vendor>
-//   launchWriteFlag, launchReduceN, launchReduceToAll, launchOneShot, launchStepServer
+//   launchWriteFlag, launchReduceN, launchReduceToAll, launchFused, launchStepServer
 //   preloadKernels()                        kernels::<vendor>::preloadKernels (the current device's context)
 //   contextActive(device)                   whether the device's primary context exists (true where unknown)
 //   pciBusId(device, out, len)              the device's PCI bus id as text; false where the runtime has none
@@ -138,8 +138,8 @@ class GpuBackendCommon final : public GpuBackend {
                           void* stream) override {
     return checkLaunch(Rt::launchReduceToAll(words, n, lo, count, spec, stream), "reduce-to-all kernel launch", &spec);
   }
-  Result oneShotAsync(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) override {
-    return checkLaunch(Rt::launchOneShot(args, spec, stream), "one-shot kernel launch", &spec);
+  Result fusedAsync(const kernels::FusedArgs& args, const ReduceSpec& spec, void* stream) override {
+    return checkLaunch(Rt::launchFused(args, spec, stream), "one-shot kernel launch", &spec);
   }
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override {
     std::string error;

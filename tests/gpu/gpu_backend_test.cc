@@ -194,55 +194,75 @@ TEST_P(GpuBackendTest, ReduceToAllWritesTheReduceNResultIntoEveryOutput) {
   }
 }
 
-// The fused one-shot kernels of two "ranks" on two streams of this device meet inside the kernels (each waits for
-// the other's arrival flag) and both write the n-input reduction of the two inputs; twice, the second round in
-// place and reusing the first's flags at the next sequence number.
-TEST_P(GpuBackendTest, OneShotKernelsOfTwoRanksMeetAcrossStreams) {
-  const mixcclDataType_t dt = mixcclFloat32;
-  const size_t count = 3001, bytes = count * 4;
-  const int ranks = 2;
-  std::vector<uint8_t> a, b;
-  makeReduceInputs(dt, a, b);
-  a.resize(bytes, 0x3f);
-  b.resize(bytes, 0x40);
-  void* in[ranks] = {upload(a), upload(b)};
-  void* out[ranks] = {upload(std::vector<uint8_t>(bytes, 0xa5)), upload(std::vector<uint8_t>(bytes, 0xa5))};
-  void* slot[ranks] = {upload(std::vector<uint8_t>(bytes, 0)), upload(std::vector<uint8_t>(bytes, 0))};
-  auto* flags = static_cast<uint32_t*>(upload(std::vector<uint8_t>(4 * sizeof(uint32_t), 0)));
-  const ReduceSpec spec{dt, mixcclSum, 0};
-  const void* srcs[ranks] = {in[0], in[1]};
-  void* all = upload(std::vector<uint8_t>(bytes, 0xa5));
-  ASSERT_EQ(be_->reduceNAsync(all, srcs, ranks, count, spec, nullptr), mixcclSuccess);
-  const void* twice[ranks] = {all, all};
-  void* all2 = upload(std::vector<uint8_t>(bytes, 0xa5));
-  ASSERT_EQ(be_->reduceNAsync(all2, twice, ranks, count, spec, nullptr), mixcclSuccess);
-  const std::vector<uint8_t> want[2] = {download(all, bytes), download(all2, bytes)};
-  void* streams[ranks] = {};
-  for (void*& st : streams) ASSERT_EQ(be_->streamCreate(&st), mixcclSuccess);
-  for (uint32_t seq = 1; seq <= 2; ++seq) {
-    for (int r = 0; r < ranks; ++r) {
-      kernels::OneShotArgs args;
-      args.send = seq == 1 ? in[r] : out[r];
-      args.recv = out[r];
-      for (int q = 0; q < ranks; ++q) {
-        args.slots[q] = slot[q];
-        args.arrive[q] = flags + q;
+// The fused kernels of two "ranks" on two streams of this device meet inside the kernels (each waits for the
+// other's arrival flag) and both write the n-input reduction of the two inputs; twice, the second round in place and
+// reusing the first's flags at the next sequence number. The one-shot kernel on 3001 floats; the direct kernel on
+// 4 Mi + 3 floats, with as many blocks as the device lets each rank have.
+TEST_P(GpuBackendTest, FusedKernelsOfTwoRanksMeetAcrossStreams) {
+  for (kernels::FusedKind kind : {kernels::FusedKind::kOneShot, kernels::FusedKind::kDirect}) {
+    const bool direct = kind == kernels::FusedKind::kDirect;
+    const mixcclDataType_t dt = mixcclFloat32;
+    const size_t count = direct ? (size_t(1) << 22) + 3 : 3001, bytes = count * 4;
+    const int ranks = 2;
+    std::vector<uint8_t> a, b;
+    makeReduceInputs(dt, a, b);
+    a.resize(bytes, 0x3f);
+    b.resize(bytes, 0x40);
+    void* in[ranks] = {upload(a), upload(b)};
+    void* out[ranks] = {upload(std::vector<uint8_t>(bytes, 0xa5)), upload(std::vector<uint8_t>(bytes, 0xa5))};
+    void* slot[ranks] = {upload(std::vector<uint8_t>(direct ? 16 : bytes, 0)),
+                         upload(std::vector<uint8_t>(direct ? 16 : bytes, 0))};
+    // Words 0-1 arrivals, 2-3 gathered, 4-5 done, 8-15 address words; two block counts from byte 64.
+    auto* flags = static_cast<uint32_t*>(upload(std::vector<uint8_t>(80, 0)));
+    const ReduceSpec spec{dt, mixcclSum, 0};
+    const void* srcs[ranks] = {in[0], in[1]};
+    void* all = upload(std::vector<uint8_t>(bytes, 0xa5));
+    ASSERT_EQ(be_->reduceNAsync(all, srcs, ranks, count, spec, nullptr), mixcclSuccess);
+    const void* twice[ranks] = {all, all};
+    void* all2 = upload(std::vector<uint8_t>(bytes, 0xa5));
+    ASSERT_EQ(be_->reduceNAsync(all2, twice, ranks, count, spec, nullptr), mixcclSuccess);
+    const std::vector<uint8_t> want[2] = {download(all, bytes), download(all2, bytes)};
+    void* streams[ranks] = {};
+    for (void*& st : streams) ASSERT_EQ(be_->streamCreate(&st), mixcclSuccess);
+    for (uint32_t seq = 1; seq <= 2; ++seq) {
+      for (int r = 0; r < ranks; ++r) {
+        kernels::FusedArgs args;
+        args.kind = kind;
+        args.send = seq == 1 ? in[r] : out[r];
+        args.recv = out[r];
+        for (int q = 0; q < ranks; ++q) {
+          args.slots[q] = slot[q];
+          args.arrive[q] = flags + q;
+          args.done[q] = flags + 4 + q;
+          args.words[q] = flags + 8 + 4 * q;
+        }
+        args.gathered = flags + 2 + r;
+        args.blocksOut = reinterpret_cast<uint64_t*>(flags + 16) + r;
+        args.seq = seq;
+        args.n = ranks;
+        args.me = r;
+        args.count = count;
+        ASSERT_EQ(be_->fusedAsync(args, spec, streams[r]), mixcclSuccess);
       }
-      args.gathered = flags + 2 + r;
-      args.seq = seq;
-      args.n = ranks;
-      args.me = r;
-      args.count = count;
-      ASSERT_EQ(be_->oneShotAsync(args, spec, streams[r]), mixcclSuccess);
+      for (void* st : streams) ASSERT_EQ(be_->streamSynchronize(st), mixcclSuccess);
+      // The second round reduces the first's outputs, each the reduction of the inputs: reduceN(all, all).
+      for (int r = 0; r < ranks; ++r) {
+        const long at = test::firstDifference(download(out[r], bytes), want[seq - 1], 4);
+        EXPECT_EQ(at, -1) << (direct ? "direct" : "one-shot") << " round " << seq << ", rank " << r << ": element "
+                          << at << " differs from reduce-n";
+      }
+      const std::vector<uint8_t> state = download(flags, 80);
+      uint32_t words[20];
+      std::memcpy(words, state.data(), sizeof(words));
+      EXPECT_TRUE(words[2] == seq && words[3] == seq) << "gathered flags " << words[2] << ", " << words[3];
+      if (direct) {
+        EXPECT_TRUE(words[4] == seq && words[5] == seq) << "done flags " << words[4] << ", " << words[5];
+        EXPECT_TRUE(words[16] == 0 && words[17] == 0 && words[18] == 0 && words[19] == 0)
+            << "the block counts are not back at zero after round " << seq;
+      }
     }
-    for (void* st : streams) ASSERT_EQ(be_->streamSynchronize(st), mixcclSuccess);
-    // The second round reduces the first's outputs, each the reduction of the inputs: reduceN(all, all).
-    for (int r = 0; r < ranks; ++r) {
-      const long at = test::firstDifference(download(out[r], bytes), want[seq - 1], 4);
-      EXPECT_EQ(at, -1) << "round " << seq << ", rank " << r << ": element " << at << " differs from reduce-n";
-    }
+    for (void* st : streams) EXPECT_EQ(be_->streamDestroy(st), mixcclSuccess);
   }
-  for (void* st : streams) EXPECT_EQ(be_->streamDestroy(st), mixcclSuccess);
 }
 
 TEST_P(GpuBackendTest, OddLengthsOffsetsAndAliasing) {

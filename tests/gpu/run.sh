@@ -57,8 +57,9 @@ started=$(date +%s)
 # every chunk's step waits for the GPU and the proxy in turn, 0.15 GB/s for 4 threads on an H200);
 # a suffix "c<size>" sets the pipeline chunk and the shm slot (MIXCCL_CHUNK_BYTES, MIXCCL_SHM_SLOT_BYTES; 128K);
 # "p<size>" cuts large calls into pieces staged one by one, their copies overlapping (MIXCCL_STAGED_PIECE_BYTES);
-# a final "f" turns on gpu_ipc's fused one-shot kernels (MIXCCL_GPU_IPC_FUSED=1: calls up to 16 KiB of ranks as
-# threads as one kernel per rank, waiting for each other inside it).
+# a final "f" turns on gpu_ipc's fused kernels (MIXCCL_GPU_IPC_FUSED=1: every all-reduce round of ranks as threads
+# as one kernel per rank, the ranks' kernels waiting for each other inside the GPU; one-shot up to 16 KiB, direct
+# above).
 # The first sweeps are the perf table's; the extra ones (explorations) run last, and one that no longer fits the
 # budget is reported as skipped without failing the run.
 sweep_main=(1 2 4 8 4ipc 2thr 4thr 8thr 4thrdev)
@@ -289,8 +290,8 @@ if command -v python3 >/dev/null; then step peers 60 python3 "$root/tests/gpu/pe
 
 # The GPU tests, with the CUDA backend required (unavailable = failure, with the runtime's reason).
 export MIXCCL_TEST_REQUIRE_GPU=cuda
-# (The fused one-shot kernels, opt-in and not yet timed on a GPU, are tested in an extra step at the end.)
-step gpu_backend_test 60 "$build/tests/gpu_backend_test" --gtest_filter='-*/hip:*OneShot*' || true
+# (The fused kernels, opt-in and not yet run on a GPU, are tested in an extra step at the end.)
+step gpu_backend_test 60 "$build/tests/gpu_backend_test" --gtest_filter='-*/hip:*Fused*' || true
 step kernel_arith_test 60 "$build/tests/kernel_arith_test" || true
 
 # Issue 5's "Done means" command: every datatype up to 256 MiB on device buffers (--memory device: no silent
@@ -342,7 +343,7 @@ sweep() {
   [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
   [[ "$n" =~ c([0-9]+[KMG])$ ]] && chunk="${BASH_REMATCH[1]}"
   [[ "$n" =~ p([0-9]+[KMG])$ ]] && pieces="${BASH_REMATCH[1]}"
-  [[ "$n" == *f ]] && fused=1 largest=1M  # the fused kernels take calls up to 16 KiB
+  [[ "$n" == *f ]] && fused=1
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
     MIXCCL_DEVICE_STEPS="$steps" MIXCCL_CHUNK_BYTES="$chunk" MIXCCL_SHM_SLOT_BYTES="$chunk" \
     MIXCCL_STAGED_PIECE_BYTES="$pieces" MIXCCL_GPU_IPC_FUSED="$fused" MIXCCL_DEBUG="$debug" \
@@ -357,9 +358,9 @@ for n in "${sweep_main[@]}"; do sweep "$n"; done
 expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4 -b 8 -e 64M -f 4 -d float -o sum \
   -n 5 -w 2 --memory host || true
 
-# The fused one-shot kernels of two ranks on two streams, on the device, before their sweeps.
+# The fused kernels of two ranks on two streams, on the device, before their sweeps.
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
-  optional=1 step gpu_backend_one_shot 30 "$build/tests/gpu_backend_test" --gtest_filter='*OneShot*-*/hip' || true
+  optional=1 step gpu_backend_fused 30 "$build/tests/gpu_backend_test" --gtest_filter='*Fused*-*/hip' || true
 fi
 for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 

@@ -420,17 +420,21 @@ TEST(GpuIpc, RanksAsThreadsOfOneProcessReduceDirectlyIntoEveryOutput) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-TEST(GpuIpc, FusedOneShotRoundsOfRanksAsThreadsAreExact) {
-  // MIXCCL_GPU_IPC_FUSED=1, three ranks as threads: every all-reduce of at most 16 KiB is one kernel per rank that
-  // waits for the others inside it (the emulation runs each stream on its own thread, so they do meet). Several
-  // types and ops, in and out of place, up to the size limit exactly; back-to-back calls without a sync (the slots'
-  // reuse across parities); a direct round in between; rank 2 on host buffers.
+TEST(GpuIpc, FusedRoundsOfRanksAsThreadsAreExact) {
+  // MIXCCL_GPU_IPC_FUSED=1, three ranks as threads: every all-reduce is one kernel per rank and round that waits for
+  // the others inside it (the emulation runs each stream on its own thread, so they do meet): the one-shot kernel up
+  // to 16 KiB, the direct kernel above. Several types and ops, in and out of place, on both sides of the limit;
+  // back-to-back calls without a sync (the slots' and address words' reuse across parities); rank 2 on host buffers,
+  // in its slots and in a stage larger than them.
   auto body = [](int, int, const mixcclUniqueId& id) -> int {
     const int n = 3;
     const testing::ScopedEnv env({{"MIXCCL_GPU_IPC", "1"}, {"MIXCCL_GPU_IPC_FUSED", "1"}});
     testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
     std::vector<int> failures(n, 0);
-    std::atomic<size_t> fusedCalls{0};  // summed over the ranks
+    std::atomic<size_t> oneShotCalls{0}, directCalls{0};  // summed over the ranks
+    auto counted = [&](uint64_t count, mixcclDataType_t dt) {
+      ++(count * dataTypeSize(dt) <= GpuIpc::kFusedOneShotBytes ? oneShotCalls : directCalls);
+    };
     std::vector<std::thread> threads;
     for (int rank = 0; rank < n; ++rank) {
       threads.emplace_back([&, rank] {
@@ -442,29 +446,37 @@ TEST(GpuIpc, FusedOneShotRoundsOfRanksAsThreadsAreExact) {
         }
         int& f = failures[size_t(rank)];
         for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt8, mixcclFloat64}) {
-          const size_t esz = dataTypeSize(dt);
+          const uint64_t limit = GpuIpc::kFusedOneShotBytes / dataTypeSize(dt);
           for (mixcclRedOp_t op : {mixcclSum, mixcclMax, mixcclAvg}) {
-            for (uint64_t count : {uint64_t(1), uint64_t(1001), uint64_t(GpuIpc::kFusedOneShotBytes / esz)}) {
+            for (uint64_t count : {uint64_t(1), uint64_t(1001), limit, limit + 1, uint64_t(70001)}) {
               for (bool inPlace : {false, true}) {
                 f += testing::runDeviceCollective(g, comm, 0, count, dt, op, inPlace, rank, n);
-                ++fusedCalls;
+                counted(count, dt);
               }
             }
           }
         }
-        f += testing::runDeviceCollective(g, comm, 0, 70001, mixcclFloat32, mixcclSum, false, rank, n);  // direct
-        f += !testing::backToBackAllReduces(g, comm, 6, 1000, rank, n);
-        fusedCalls += 6;
-        f += allReduceWithOneRankOnHostBuffers(g, comm, 3000, 2, rank, n);
-        ++fusedCalls;
+        for (uint64_t count : {uint64_t(1000), uint64_t(30000)}) {
+          f += !testing::backToBackAllReduces(g, comm, 6, count, rank, n);
+          for (int k = 0; k < 6; ++k) counted(count, mixcclInt32);
+        }
+        // 12 KB (one-shot), 1.2 MB (the slots), 10 MB (a stage).
+        for (uint64_t count : {uint64_t(3000), uint64_t(300001), uint64_t(2500001)}) {
+          f += allReduceWithOneRankOnHostBuffers(g, comm, count, 2, rank, n);
+          counted(count, mixcclFloat32);
+        }
         mixcclCommDestroy(comm);
       });
     }
     for (std::thread& t : threads) t.join();
     int total = 0;
     for (int f : failures) total += f;
-    total += !rankCheck(emu.oneShotCalls() == fusedCalls.load(), 0, "%zu fused one-shot kernels for %zu rank calls "
-                        "of at most 16 KiB, want one each", emu.oneShotCalls(), fusedCalls.load());
+    total += !rankCheck(emu.oneShotCalls() == oneShotCalls.load(), 0, "%zu fused one-shot kernels for %zu rank calls "
+                        "of at most 16 KiB, want one each", emu.oneShotCalls(), oneShotCalls.load());
+    total += !rankCheck(emu.fusedDirectCalls() == directCalls.load() && emu.reduceToAllCalls() == 0, 0,
+                        "%zu fused direct kernels (and %zu unfused reduce-to-all kernels) for %zu rank calls above "
+                        "16 KiB, want one fused kernel each", emu.fusedDirectCalls(), emu.reduceToAllCalls(),
+                        directCalls.load());
     return total == 0 ? 0 : 1;
   };
   auto result = runRanks(1, body, 300);

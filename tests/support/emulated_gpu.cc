@@ -361,19 +361,26 @@ int EmulatedGpu::hardwareQueues() const {
   return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 8;
 }
 
-Result EmulatedGpu::oneShotAsync(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) {
+Result EmulatedGpu::fusedAsync(const kernels::FusedArgs& args, const ReduceSpec& spec, void* stream) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
   MIXCCL_TRY(loadOnFirstLaunch());
   const size_t bytes = args.count * dataTypeSize(spec.dtype);
-  MIXCCL_TRY(checkKernelAccess(args.send, bytes, "one-shot input"));
-  MIXCCL_TRY(checkKernelAccess(args.recv, bytes, "one-shot output"));
-  MIXCCL_TRY(checkKernelAccess(args.gathered, sizeof(uint32_t), "one-shot gathered flag"));
+  const bool direct = args.kind == kernels::FusedKind::kDirect;
+  MIXCCL_TRY(checkKernelAccess(args.send, bytes, "fused input"));
+  MIXCCL_TRY(checkKernelAccess(args.recv, bytes, "fused output"));
+  if (args.gathered != nullptr) MIXCCL_TRY(checkKernelAccess(args.gathered, sizeof(uint32_t), "fused gathered flag"));
+  if (direct) MIXCCL_TRY(checkKernelAccess(args.blocksOut, sizeof(uint64_t), "fused direct block count"));
   for (int r = 0; r < args.n; ++r) {
-    MIXCCL_TRY(checkKernelAccess(args.slots[r], bytes, "one-shot slot"));
-    MIXCCL_TRY(checkKernelAccess(args.arrive[r], sizeof(uint32_t), "one-shot arrival flag"));
+    MIXCCL_TRY(checkKernelAccess(args.arrive[r], sizeof(uint32_t), "fused arrival flag"));
+    if (!direct) {
+      MIXCCL_TRY(checkKernelAccess(args.slots[r], bytes, "one-shot slot"));
+      continue;
+    }
+    MIXCCL_TRY(checkKernelAccess(args.words[r], 4 * sizeof(uint32_t), "fused direct address words"));
+    MIXCCL_TRY(checkKernelAccess(args.done[r], sizeof(uint32_t), "fused direct done flag"));
   }
-  ++oneShotCalls_;
-  resolve(stream)->push([=] { kernels::host::launchOneShot(args, spec, nullptr); });
+  ++(direct ? fusedDirectCalls_ : oneShotCalls_);
+  resolve(stream)->push([=] { kernels::host::launchFused(args, spec, nullptr); });
   return mixcclSuccess;
 }
 

@@ -64,7 +64,7 @@ class EmulatedGpu final : public GpuBackend {
   Result reduceNAsync(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,
                       void* stream) override;
   Result launchStepServer(kernels::StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream) override;
-  Result oneShotAsync(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) override;
+  Result fusedAsync(const kernels::FusedArgs& args, const ReduceSpec& spec, void* stream) override;
   Result reduceToAllAsync(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,
                           void* stream) override;
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override;
@@ -99,8 +99,9 @@ class EmulatedGpu final : public GpuBackend {
   size_t stepFaults() const { return stepFaults_.load(); }
   // How many reduce-to-all kernels were enqueued (gpu_ipc's direct rounds).
   size_t reduceToAllCalls() const { return reduceToAllCalls_.load(); }
-  // How many fused one-shot kernels were enqueued (gpu_ipc's fused rounds).
+  // How many fused one-shot and fused direct kernels were enqueued (gpu_ipc's fused rounds).
   size_t oneShotCalls() const { return oneShotCalls_.load(); }
+  size_t fusedDirectCalls() const { return fusedDirectCalls_.load(); }
   // The most pinned memory held at once so far.
   size_t peakPinnedBytes() const { return peakPinned_.load(); }
   // Device allocations and imported mappings not freed yet (leak checks).
@@ -143,6 +144,7 @@ class EmulatedGpu final : public GpuBackend {
   std::atomic<size_t> reduceNElements_{0};
   std::atomic<size_t> reduceToAllCalls_{0};
   std::atomic<size_t> oneShotCalls_{0};
+  std::atomic<size_t> fusedDirectCalls_{0};
   size_t pinnedBytes_ = 0;  // under mu_
   std::atomic<size_t> peakPinned_{0};
 };

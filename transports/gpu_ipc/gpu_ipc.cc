@@ -248,7 +248,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
                "rank's stream needs a hardware queue of its own (see the warning above)");
   }
   MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes%s)", rank, n,
-             gpu->name(), mine.device, ipc->chunkBytes_, ipc->fused_ ? ", fused one-shot kernels" : "");
+             gpu->name(), mine.device, ipc->chunkBytes_, ipc->fused_ ? ", fused kernels" : "");
   ipc->watch(pids, std::move(onFailure));
   *out = std::move(ipc);
   return mixcclSuccess;

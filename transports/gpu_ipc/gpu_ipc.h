@@ -23,12 +23,15 @@
 //                                                         buffers into result_me[p], then copied out);
 //   write gathered_me[p] = seq
 // Which round runs depends only on the byte count, so every rank takes the same one.
-// FUSED one-shot (MIXCCL_GPU_IPC_FUSED=1, every rank in this one process, at most kFusedOneShotBytes): the same
-// round in ONE kernel per rank (kernels/one_shot_kernel.h), which copies, writes its arrival, waits for everyone's
-// and reduces, so a call costs one launch and no stream wait. The wait is in the kernel: the ranks' kernels must run
-// at once, as kernels of one context on one GPU can (n blocks of 512 threads in all), and no rank's kernel may queue
-// behind another's on a hardware queue, so it is used only where the ranks' streams fit the context's queues (as
-// MIXCCL_GPU_IPC=auto requires; otherwise a warning says it is not used).
+// FUSED rounds (MIXCCL_GPU_IPC_FUSED=1, every rank in this one process): an all-reduce round in ONE kernel per rank,
+// which waits for the other ranks inside the GPU, so a round costs one launch and no stream wait (kernels/
+// fused_args.h). Up to kFusedOneShotBytes, the one-shot round above (kernels/one_shot_kernel.h: copies, writes its
+// arrival, waits for everyone's and reduces, in one block); above, the direct round below (kernels/
+// fused_direct_kernel.h: writes its addresses and arrival, waits for everyone's, reduces its shard into every output,
+// writes its done and waits for everyone's, with at most 1 / n of the blocks the GPU holds). The ranks' kernels must
+// run at once, as kernels of one context on one GPU can, and no rank's kernel may queue behind another's on a
+// hardware queue, so they are used only where the ranks' streams fit the context's queues (as MIXCCL_GPU_IPC=auto
+// requires; otherwise a warning says they are not used).
 // The other collectives have one kind of round each (gpu_ipc_rounds.cc), every one of them "copy my inputs of the
 // round into in_me[p]; write arrive_me[p] = seq; wait arrive_r[p] >= seq for every peer r; ...; write
 // gathered_me[p] = seq", with in between:
@@ -39,8 +42,9 @@
 //   reduce          (the root only) output = in_0[p] op ... op in_{n-1}[p]
 // Every rank writes and waits for every arrival, also where it has nothing to send (broadcast), so the reuse rule
 // below holds for every round.
-// DIRECT all-reduce (every rank in this one process, more than kOneShotBytes): pointers are valid across ranks, so
-// device buffers need no slot and no copy (a rank's host buffers go through its own slots). Each round:
+// DIRECT all-reduce (every rank in this one process, more than kOneShotBytes; fused: kFusedOneShotBytes): pointers
+// are valid across ranks, so device buffers need no slot and no copy (a rank's host buffers go through its own
+// slots). Each round:
 //   write addr_me[p] = (send, recv);  write arrive_me[p] = seq;  wait arrive_r[p] >= seq for every peer r
 //   for my shard: every rank's recv = send_0 op ... op send_{n-1}   (one kernel; shards never overlap)
 //   write done_me[p] = seq;  wait done_r[p] >= seq for every peer r  (every rank's output is complete);
@@ -56,9 +60,10 @@
 // Reusing the slots of parity p in round seq needs no wait of its own: a peer writes arrive (seq - 1) only after
 // it gathered round seq - 2, and this stream waited for that arrival one round earlier. `gathered` is waited for
 // only at teardown, before the workspace is freed.
-// Every wait is a stream wait (GpuBackend::streamWaitFlag), never a kernel waiting for another rank's kernel, so
-// several ranks on ONE GPU work even when their processes' kernels never run at the same time, and one rank per
-// GPU works where the GPUs can map each other's memory. Each element is reduced by one rank (its shard's owner).
+// Outside fused rounds, every wait is a stream wait (GpuBackend::streamWaitFlag), never a kernel waiting for another
+// rank's kernel, so several ranks on ONE GPU work even when their processes' kernels never run at the same time, and
+// one rank per GPU works where the GPUs can map each other's memory. Each element is reduced by one rank (its
+// shard's owner).
 //
 // Host buffers: a kernel reaches device memory only, so a rank's host buffers are copied to and from its slots. In a
 // call whose buffers are both on the host those copies go through a pinned bounce buffer, the host thread waiting
@@ -130,6 +135,9 @@ class GpuIpc {
  private:
   GpuIpc() = default;
   enum Flag { kArrive = 0, kDone = 1, kGathered = 2 };
+  // The flag page: 6 flag words (flag()), then from word 16 the address words (addressWords()), then at this byte
+  // offset the fused direct kernel's count of its blocks done (uint64_t, zero between rounds).
+  static constexpr size_t kBlocksOutOffset = 128;
   uint32_t* flag(int rank, Flag kind, uint32_t parity) const;
   // The four address words (send low, high, recv low, high) of `rank`'s direct round of parity `parity`.
   uint32_t* addressWords(int rank, uint32_t parity) const;
@@ -146,12 +154,15 @@ class GpuIpc {
   Result broadcastRound(const char* send, char* recv, size_t off, size_t n, size_t esz, int root, void* stream);
   Result reduceRound(const char* send, char* recv, size_t off, size_t n, const ReduceSpec& spec, int root,
                      void* stream, bool host);
+  // The fused kernels' arguments for round `seq` of `count` elements (buffers left to the caller); with a copy out to
+  // host memory after the kernel (recvOnHost), the kernel leaves the round's end to closeRound.
+  kernels::FusedArgs fusedArgs(kernels::FusedKind kind, uint32_t seq, size_t count, bool recvOnHost) const;
   // A fused one-shot all-reduce round (the top of this file): one kernel on `stream`; host buffers of this rank go
   // through its slots.
   Result fusedOneShotRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
                            bool sendOnHost, bool recvOnHost);
-  // One round of the direct all-reduce (the top of this file): ranks of one process; this rank's host buffers go
-  // through its slots.
+  // One round of the direct all-reduce (the top of this file), fused if fused_: ranks of one process; this rank's host
+  // buffers go through its slots.
   Result directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
                      bool sendOnHost, bool recvOnHost);
   // The bytes of one direct round: the same on every rank.
@@ -182,7 +193,7 @@ class GpuIpc {
   std::vector<char*> workspaces_;   // every rank's, mapped here (own_ at rank_)
   std::vector<bool> sameProcess_;   // rank r's workspace is this process's own memory (not imported)
   bool allOneProcess_ = false;      // every rank is in this process (direct all-reduces)
-  bool fused_ = false;              // and MIXCCL_GPU_IPC_FUSED=1 (fused one-shot rounds)
+  bool fused_ = false;              // and MIXCCL_GPU_IPC_FUSED=1 (fused rounds)
   void* hostStream_ = nullptr;      // for calls on host buffers
   char* bounce_ = nullptr;          // kBounceBytes of pinned memory: host-only calls' copies
   char* stage_ = nullptr;           // direct rounds' host buffers past the slot size: 4 parts of stageRound_ bytes

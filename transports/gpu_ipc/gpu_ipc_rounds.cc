@@ -75,11 +75,34 @@ Result GpuIpc::allReduceRound(const char* send, char* recv, size_t count, const 
   return closeRound(stream, seq);
 }
 
+kernels::FusedArgs GpuIpc::fusedArgs(kernels::FusedKind kind, uint32_t seq, size_t count, bool recvOnHost) const {
+  const uint32_t p = seq & 1;
+  kernels::FusedArgs a;
+  a.kind = kind;
+  for (int r = 0; r < nranks_; ++r) {
+    a.arrive[r] = flag(r, kArrive, p);
+    if (kind == kernels::FusedKind::kOneShot) {
+      a.slots[r] = inSlot(r, p);
+    } else {
+      a.words[r] = addressWords(r, p);
+      a.done[r] = flag(r, kDone, p);
+    }
+  }
+  // With a copy out to host memory after the kernel, the round's end is written after that copy (closeRound).
+  a.gathered = recvOnHost ? nullptr : flag(rank_, kGathered, p);
+  a.blocksOut = reinterpret_cast<uint64_t*>(workspaces_[rank_] + kBlocksOutOffset);
+  a.seq = seq;
+  a.n = nranks_;
+  a.me = rank_;
+  a.count = count;
+  return a;
+}
+
 Result GpuIpc::fusedOneShotRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
                                  bool sendOnHost, bool recvOnHost) {
   const uint32_t seq = ++seq_, p = seq & 1;
   const size_t bytes = count * dataTypeSize(spec.dtype);
-  kernels::OneShotArgs a;
+  kernels::FusedArgs a = fusedArgs(kernels::FusedKind::kOneShot, seq, count, recvOnHost);
   a.send = send;
   a.recv = recv;
   if (sendOnHost) {
@@ -87,17 +110,10 @@ Result GpuIpc::fusedOneShotRound(const char* send, char* recv, size_t count, con
     a.send = inSlot(rank_, p);  // the kernel's copy into the slot is then a copy onto itself
   }
   if (recvOnHost) a.recv = resultSlot(rank_, p);
-  for (int r = 0; r < nranks_; ++r) {
-    a.slots[r] = inSlot(r, p);
-    a.arrive[r] = flag(r, kArrive, p);
-  }
-  a.gathered = flag(rank_, kGathered, p);
-  a.seq = seq;
-  a.n = nranks_;
-  a.me = rank_;
-  a.count = count;
-  MIXCCL_TRY(gpu_->oneShotAsync(a, spec, stream));
-  return recvOnHost ? copyOut(recv, a.recv, bytes, stream) : mixcclSuccess;
+  MIXCCL_TRY(gpu_->fusedAsync(a, spec, stream));
+  if (!recvOnHost) return mixcclSuccess;
+  MIXCCL_TRY(copyOut(recv, a.recv, bytes, stream));
+  return closeRound(stream, seq);
 }
 
 Result GpuIpc::directRound(const char* send, char* recv, size_t count, const ReduceSpec& spec, void* stream,
@@ -112,6 +128,15 @@ Result GpuIpc::directRound(const char* send, char* recv, size_t count, const Red
   const char* in = sendOnHost ? inDev : send;
   char* out = recvOnHost ? outDev : recv;
   if (sendOnHost) MIXCCL_TRY(copyIn(inDev, send, count * esz, stream));
+  if (fused_) {
+    kernels::FusedArgs a = fusedArgs(kernels::FusedKind::kDirect, seq, count, recvOnHost);
+    a.send = in;
+    a.recv = out;
+    MIXCCL_TRY(gpu_->fusedAsync(a, spec, stream));
+    if (!recvOnHost) return mixcclSuccess;
+    MIXCCL_TRY(copyOut(recv, out, count * esz, stream));
+    return closeRound(stream, seq);
+  }
   const uint64_t addresses[2] = {reinterpret_cast<uintptr_t>(in), reinterpret_cast<uintptr_t>(out)};
   uint32_t* mine = addressWords(rank_, p);
   for (int w = 0; w < 4; ++w) {
@@ -221,11 +246,11 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   Result res = mixcclSuccess;
   switch (args.type) {
     case CollType::kAllReduce:
-      if (fused_ && count * esz <= kFusedOneShotBytes) {  // the same choice on every rank
+      if (fused_ && count * esz <= kFusedOneShotBytes) {  // the same choice on every rank (fused_ too)
         res = fusedOneShotRound(send, recv, count, spec, stream, sendOnHost, recvOnHost);
         break;
       }
-      if (allOneProcess_ && count * esz > kOneShotBytes) {  // the same choice on every rank
+      if (allOneProcess_ && count * esz > (fused_ ? kFusedOneShotBytes : kOneShotBytes)) {
         res = rounds(directRoundBytes() / esz, [&](size_t off, size_t n) {
           return directRound(send + off * esz, recv + off * esz, n, spec, stream, sendOnHost, recvOnHost);
         });

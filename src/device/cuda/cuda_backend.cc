@@ -51,8 +51,8 @@ struct CudaRuntime {
                                void* stream) {
     return kernels::cuda::launchReduceToAll(words, n, lo, count, spec, stream);
   }
-  static int launchOneShot(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) {
-    return kernels::cuda::launchOneShot(args, spec, stream);
+  static int launchFused(const kernels::FusedArgs& args, const ReduceSpec& spec, void* stream) {
+    return kernels::cuda::launchFused(args, spec, stream);
   }
   static int preloadKernels() { return kernels::cuda::preloadKernels(); }
   static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,

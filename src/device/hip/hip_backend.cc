@@ -51,8 +51,8 @@ struct HipRuntime {
                                void* stream) {
     return kernels::hip::launchReduceToAll(words, n, lo, count, spec, stream);
   }
-  static int launchOneShot(const kernels::OneShotArgs& args, const ReduceSpec& spec, void* stream) {
-    return kernels::hip::launchOneShot(args, spec, stream);
+  static int launchFused(const kernels::FusedArgs& args, const ReduceSpec& spec, void* stream) {
+    return kernels::hip::launchFused(args, spec, stream);
   }
   static int preloadKernels() { return kernels::hip::preloadKernels(); }
   static int launchReduceN(void* dst, const void* const* srcs, int n, size_t count, const ReduceSpec& spec,

@@ -17,9 +17,10 @@
 // launchReduceToAll: for i in [lo, lo + count), the rank-order reduction of every rank's send[i] written to every
 // rank's recv[i], where rank r's send and recv addresses are the four words at words[r] (send low, high, recv low,
 // high), read by the kernel when it runs (1 <= n <= kMaxReduceInputs). Every address must be usable by this device.
-// launchOneShot: the fused one-shot all-reduce of one_shot_kernel.h for one rank (one block; it waits inside the
-// kernel for every rank's arrival, so every rank's kernel must be able to run at once; kInvalidSpec unless
-// 1 <= n <= kOneShotMaxRanks and 0 <= me < n).
+// launchFused: a fused all-reduce round of fused_args.h for one rank, by args.kind: the one-shot kernel of
+// one_shot_kernel.h (one block) or the direct kernel of fused_direct_kernel.h (at most 1 / n of the blocks the device
+// holds at once). Each waits inside the kernel for the other ranks' kernels, so every rank's kernel must be able to
+// run at once; kInvalidSpec unless 1 <= n <= kFusedMaxRanks and 0 <= me < n.
 // launchStepServer: the step server of step_queue.h for job `ticket` (kStepServerBlocks blocks; the host build runs
 // it to the job's end in the calling thread); `counter`: kStepCounterWords words of device memory, the first zero
 // before the queue's first job, counter[1 + ticket % kStepExitSlots] zero when this kernel starts.
@@ -32,7 +33,7 @@
 #include <cstdint>
 
 #include "device/device_backend.h"
-#include "device/kernels/one_shot_args.h"
+#include "device/kernels/fused_args.h"
 #include "device/kernels/step_queue.h"
 
 namespace mixccl::kernels {
@@ -63,7 +64,7 @@ constexpr unsigned kMaxBlocks = 1024;
                     void* stream, LaunchShape shape = {});                                                     \
   int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t count, const ReduceSpec& spec,     \
                         void* stream);                                                                         \
-  int launchOneShot(const OneShotArgs& args, const ReduceSpec& spec, void* stream);                             \
+  int launchFused(const FusedArgs& args, const ReduceSpec& spec, void* stream);                             \
   int launchStepServer(StepQueue* queue, uint64_t* counter, uint32_t ticket, void* stream);                    \
   int preloadKernels();
 

@@ -3,6 +3,7 @@
 // MIXCCL_GPU_NS). Included by exactly one translation unit per build: src/device/cuda/cuda_kernels.cu,
 // src/device/hip/hip_kernels.hip and the host emulation of the unit tests.
 #include "device/kernels/flag_kernels.h"
+#include "device/kernels/fused_direct_kernel.h"
 #include "device/kernels/gpu_kernels.h"
 #include "device/kernels/gpu_portability.h"
 #include "device/kernels/one_shot_kernel.h"
@@ -165,19 +166,32 @@ int launchReduceToAll(const uint32_t* const* words, int n, size_t lo, size_t cou
   });
 }
 
-int launchOneShot(const OneShotArgs& args, const ReduceSpec& spec, void* stream) {
-  if (args.n < 1 || args.n > kOneShotMaxRanks || args.me < 0 || args.me >= args.n) return kInvalidSpec;
+int launchFused(const FusedArgs& args, const ReduceSpec& spec, void* stream) {
+  if (args.n < 1 || args.n > kFusedMaxRanks || args.me < 0 || args.me >= args.n) return kInvalidSpec;
 #if MIXCCL_GPU_DEVICE_CODE
-  const unsigned threads = kOneShotThreads;
+  const unsigned threads = kFusedThreads;
 #else
   const unsigned threads = 1;  // the host build's block primitives are those of one thread
 #endif
   return withCodec(spec.dtype, [&](auto codec) -> int {
     using C = decltype(codec);
     auto go = [&](auto op, auto div) -> int {
-      auto kernel = oneShotKernel<C, decltype(op), decltype(div)::value>;
+      if (args.kind == FusedKind::kOneShot) {
+        auto kernel = oneShotKernel<C, decltype(op), decltype(div)::value>;
+        (void)gpuLastError();
+        MIXCCL_GPU_LAUNCH(kernel, 1, threads, stream, args, spec.divisor);
+        return gpuLastError();
+      }
+      auto kernel = fusedDirectKernel<C, decltype(op), decltype(div)::value>;
+      // Every rank's blocks must be resident at once (they wait for each other): 1 / n of what the device holds.
+      int resident = 0;
+      const int rc = gpuResidentBlocks(kernel, threads, &resident);
+      if (rc != 0) return rc;
+      const size_t shard = args.count / size_t(args.n) + 1;
+      size_t blocks = resolveShape({}, shard / Pack<typename C::Store>::kCount + 1).blocks;  // a thread per pack
+      blocks = blocks < size_t(resident / args.n) ? blocks : size_t(resident / args.n);
       (void)gpuLastError();
-      MIXCCL_GPU_LAUNCH(kernel, 1, threads, stream, args, spec.divisor);
+      MIXCCL_GPU_LAUNCH(kernel, unsigned(blocks < 1 ? 1 : blocks), threads, stream, args, spec.divisor);
       return gpuLastError();
     };
     return withOpAndDivision(spec, go);
@@ -204,6 +218,8 @@ int preloadKernels() {
         keep(gpuPreload(reduceToAllKernel<C, Op, true>));
         keep(gpuPreload(oneShotKernel<C, Op, false>));
         keep(gpuPreload(oneShotKernel<C, Op, true>));
+        keep(gpuPreload(fusedDirectKernel<C, Op, false>));
+        keep(gpuPreload(fusedDirectKernel<C, Op, true>));
       };
       both(SumOp{});
       both(ProdOp{});

@@ -7,10 +7,11 @@
 //     the calling thread, so unit tests execute the very same kernel bodies (index arithmetic, vector packs,
 //     head/tail handling, arithmetic) on a machine without a GPU.
 // Kernel code uses only what is defined here: MIXCCL_KERNEL, MIXCCL_DEVICE_INLINE, MIXCCL_UNROLL, gpuThreadIndex(),
-// gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack(),
+// gpuThreadCount(), floatBits()/bitsFloat(), doubleBits()/bitsDouble(), loadPack()/storePack()/loadPackFresh(),
 // MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPreload(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(), and for
-// kernels whose blocks cooperate MIXCCL_BLOCK_SHARED, gpuIsBlockLeader(), gpuBlockIndex(), gpuBlockCount(),
-// gpuBlockSync(), gpuFenceSystem(), gpuAtomicAdd64(), gpuLoadVolatile64() and gpuLoadFresh(). Every kernel header
+// kernels whose blocks cooperate MIXCCL_BLOCK_SHARED, gpuIsBlockLeader(), gpuThreadInBlock(), gpuBlockThreads(),
+// gpuBlockIndex(), gpuBlockCount(), gpuBlockSync(), gpuFenceSystem(), gpuAtomicAdd64(), gpuLoadVolatile64(),
+// gpuLoadFresh(), and on the host side gpuResidentBlocks(). Every kernel header
 // puts its code in mixccl::kernels::MIXCCL_GPU_NS (cuda, hip or host), so the builds never share a symbol when they
 // are linked into one library.
 //
@@ -69,6 +70,29 @@ MIXCCL_DEVICE_INLINE void storePack(P* p, const P& v) {
   *p = v;
 }
 
+// loadPack for data that another kernel running now wrote (after a flag said so): read from the device's shared
+// cache level or memory, never from a multiprocessor's L1, which may hold a line read before the writer's store.
+#if defined(__CUDACC__)
+template <typename P>
+MIXCCL_DEVICE_INLINE P loadPackFresh(const P* p) {
+  static_assert(sizeof(P) == sizeof(int4), "a pack is 16 bytes");
+  const int4 v = __ldcg(reinterpret_cast<const int4*>(p));
+  P out;
+  memcpy(&out, &v, sizeof(P));
+  return out;
+}
+#else
+template <typename P>
+MIXCCL_DEVICE_INLINE P loadPackFresh(const P* p) {
+  static_assert(sizeof(P) == 2 * sizeof(uint64_t), "a pack is 16 bytes");
+  const volatile uint64_t* q = reinterpret_cast<const volatile uint64_t*>(p);
+  const uint64_t v[2] = {q[0], q[1]};
+  P out;
+  memcpy(&out, v, sizeof(P));
+  return out;
+}
+#endif
+
 // kernel<<<blocks, threads, 0, stream>>>(args...): the same chevrons for nvcc and hipcc.
 #define MIXCCL_GPU_LAUNCH(kernel, blocks, threads, stream, ...) \
   kernel<<<(blocks), (threads), 0, static_cast<mixcclGpuStream_t>(stream)>>>(__VA_ARGS__)
@@ -83,6 +107,17 @@ int gpuPreload(Kernel kernel) {
 }
 // Lets other warps (and the memory system) run while a thread polls.
 MIXCCL_DEVICE_INLINE void gpuPause() { __nanosleep(256); }
+// *blocks: how many blocks of `threads` threads of `kernel` the current device holds at once (every multiprocessor
+// full). Returns the runtime's error code (0: success).
+template <typename Kernel>
+int gpuResidentBlocks(Kernel kernel, unsigned threads, int* blocks) {
+  int device = 0, processors = 0, perProcessor = 0;
+  cudaError_t rc = cudaGetDevice(&device);
+  if (rc == cudaSuccess) rc = cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device);
+  if (rc == cudaSuccess) rc = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perProcessor, kernel, int(threads), 0);
+  *blocks = processors * perProcessor;
+  return static_cast<int>(rc);
+}
 #else
 inline int gpuLastError() { return static_cast<int>(hipGetLastError()); }
 template <typename Kernel>
@@ -91,12 +126,23 @@ int gpuPreload(Kernel kernel) {
   return static_cast<int>(hipFuncGetAttributes(&attributes, reinterpret_cast<const void*>(kernel)));
 }
 MIXCCL_DEVICE_INLINE void gpuPause() { __builtin_amdgcn_s_sleep(2); }
+template <typename Kernel>
+int gpuResidentBlocks(Kernel kernel, unsigned threads, int* blocks) {
+  int device = 0, processors = 0, perProcessor = 0;
+  hipError_t rc = hipGetDevice(&device);
+  if (rc == hipSuccess) rc = hipDeviceGetAttribute(&processors, hipDeviceAttributeMultiprocessorCount, device);
+  if (rc == hipSuccess) rc = hipOccupancyMaxActiveBlocksPerMultiprocessor(&perProcessor, kernel, int(threads), 0);
+  *blocks = processors * perProcessor;
+  return static_cast<int>(rc);
+}
 #endif
 
 // Blocks, for kernels that cooperate within a block (launched with several threads per block) and across the grid
 // (all blocks resident at once). In the host build such a kernel is launched as one block of one thread.
 #define MIXCCL_BLOCK_SHARED __shared__
 MIXCCL_DEVICE_INLINE bool gpuIsBlockLeader() { return threadIdx.x == 0; }
+MIXCCL_DEVICE_INLINE unsigned gpuThreadInBlock() { return threadIdx.x; }
+MIXCCL_DEVICE_INLINE unsigned gpuBlockThreads() { return blockDim.x; }
 MIXCCL_DEVICE_INLINE unsigned gpuBlockIndex() { return blockIdx.x; }
 MIXCCL_DEVICE_INLINE unsigned gpuBlockCount() { return gridDim.x; }
 MIXCCL_DEVICE_INLINE void gpuBlockSync() { __syncthreads(); }
@@ -168,6 +214,10 @@ template <typename P>
 inline void storePack(P* p, const P& v) {
   std::memcpy(p, &v, sizeof(P));
 }
+template <typename P>
+inline P loadPackFresh(const P* p) {
+  return loadPack(p);  // ordered after the flag's acquire load
+}
 
 // Runs every thread of a blocks x threads grid, in order, on the calling thread.
 template <typename Kernel, typename... Args>
@@ -190,8 +240,16 @@ int gpuPreload(Kernel) {
 }
 
 inline void gpuPause() { std::this_thread::yield(); }
+// The host build runs a cooperating kernel as one block of one thread.
+template <typename Kernel>
+int gpuResidentBlocks(Kernel, unsigned, int* blocks) {
+  *blocks = 1;
+  return 0;
+}
 #define MIXCCL_BLOCK_SHARED
 inline bool gpuIsBlockLeader() { return true; }
+inline unsigned gpuThreadInBlock() { return 0; }
+inline unsigned gpuBlockThreads() { return 1; }
 inline unsigned gpuBlockIndex() { return 0; }
 inline unsigned gpuBlockCount() { return 1; }
 inline void gpuBlockSync() {}

@@ -1,5 +1,5 @@
 #pragma once
-// The fused one-shot all-reduce (arguments and purpose: one_shot_args.h). One block per rank:
+// The fused one-shot all-reduce (arguments and purpose: fused_args.h). One block per rank:
 //   copy send -> slots[me];  arrive[me] = seq (after the copy, system-wide);
 //   wait until arrive[r] >= seq for every rank r (wrap-around order);
 //   recv = slots[0] op slots[1] op ... op slots[n-1]   (rank order, rounded after every step, as reduceNKernel);
@@ -8,14 +8,15 @@
 // GPU context) whose blocks fit the GPU together. The slots' reuse rule is gpu_ipc's (gpu_ipc.h): a rank arrives at
 // round seq + 1 only in a later kernel of its stream, after this one's reads.
 #include "device/kernels/gpu_portability.h"
-#include "device/kernels/one_shot_args.h"
+#include "device/kernels/fused_args.h"
+#include "device/kernels/rank_flags.h"
 #include "device/kernels/reduce_kernels.h"
 #include "device/kernels/reduce_ops.h"
 
 namespace mixccl::kernels::MIXCCL_GPU_NS {
 
 template <typename C, typename Op, bool kDiv>
-MIXCCL_KERNEL oneShotKernel(OneShotArgs a, uint32_t divisor) {
+MIXCCL_KERNEL oneShotKernel(FusedArgs a, uint32_t divisor) {
   using S = typename C::Store;
   const S* send = static_cast<const S*>(a.send);
   S* mine = static_cast<S*>(a.slots[a.me]);
@@ -23,10 +24,7 @@ MIXCCL_KERNEL oneShotKernel(OneShotArgs a, uint32_t divisor) {
   for (size_t i = gpuThreadIndex(); i < a.count; i += stride) mine[i] = send[i];
   gpuBlockSync();
   if (gpuIsBlockLeader()) gpuStoreVolatile(a.arrive[a.me], a.seq);  // fenced: the copy is visible first
-  for (size_t r = gpuThreadIndex(); r < size_t(a.n); r += stride) {
-    while (static_cast<int32_t>(gpuLoadVolatile(a.arrive[r]) - a.seq) < 0) gpuPause();
-    gpuFenceSystem();  // the thread that saw a flag orders what follows the barrier after it
-  }
+  waitFlags(a.arrive, a.n, a.seq, gpuThreadInBlock(), gpuBlockThreads());
   gpuBlockSync();
   gpuFenceSystem();  // the peers' slots are read after their flags were seen
   S* out = static_cast<S*>(a.recv);
@@ -39,7 +37,7 @@ MIXCCL_KERNEL oneShotKernel(OneShotArgs a, uint32_t divisor) {
     out[i] = acc;
   }
   gpuBlockSync();
-  if (gpuIsBlockLeader()) gpuStoreVolatile(a.gathered, a.seq);
+  if (gpuIsBlockLeader() && a.gathered != nullptr) gpuStoreVolatile(a.gathered, a.seq);
 }
 
 }  // namespace mixccl::kernels::MIXCCL_GPU_NS

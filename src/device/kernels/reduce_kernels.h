@@ -91,7 +91,7 @@ MIXCCL_KERNEL reduceNKernel(typename C::Store* dst, ReduceInputs<typename C::Sto
   }
 }
 
-// How many inputs' packs reduceToAllKernel loads before it combines them.
+// How many inputs' packs reduceShardToAll loads before it combines them.
 constexpr int kLoadGroup = 4;
 
 // Where the buffers of each rank of a direct round are (gpu_ipc, ranks of one process): per rank, four 32-bit
@@ -107,11 +107,14 @@ MIXCCL_DEVICE_INLINE S* directAddress(const uint32_t* words, int which) {
 }
 
 // For i in [lo, lo + count): the rank-order reduction of every rank's send[i] (exactly as reduceNKernel), written
-// to every rank's recv[i]. Shards of different ranks never overlap, so in-place buffers are safe: element i of a
-// rank's buffer is read and then written by the one thread that owns i. The 2n addresses are read once per block;
-// where all of them (at lo) sit on 16-byte boundaries the shard moves in 16-byte packs, then a tail element-wise.
-template <typename C, typename Op, bool kDiv>
-MIXCCL_KERNEL reduceToAllKernel(DirectTable table, int n, size_t lo, size_t count, uint32_t divisor) {
+// to every rank's recv[i], over the grid; words[r] are rank r's four address words. Shards of different ranks never
+// overlap, so in-place buffers are safe: element i of a rank's buffer is read and then written by the one thread
+// that owns i. The 2n addresses are read once per block; where all of them (at lo) sit on 16-byte boundaries the
+// shard moves in 16-byte packs, then a tail element-wise. Every thread of the grid calls it. kFresh: the inputs were
+// written by kernels that may have run alongside this one (read past L1: loadPackFresh, gpuLoadFresh).
+template <typename C, typename Op, bool kDiv, bool kFresh>
+MIXCCL_DEVICE_INLINE void reduceShardToAll(const uint32_t* const* words, int n, size_t lo, size_t count,
+                                           uint32_t divisor) {
   using S = typename C::Store;
   using P = Pack<S>;
   MIXCCL_BLOCK_SHARED const S* in[kMaxReduceInputs];
@@ -120,23 +123,24 @@ MIXCCL_KERNEL reduceToAllKernel(DirectTable table, int n, size_t lo, size_t coun
   if (gpuIsBlockLeader()) {
     uintptr_t misaligned = 0;
     for (int r = 0; r < n; ++r) {
-      in[r] = directAddress<const S>(table.words[r], 0) + lo;
-      out[r] = directAddress<S>(table.words[r], 1) + lo;
+      in[r] = directAddress<const S>(words[r], 0) + lo;
+      out[r] = directAddress<S>(words[r], 1) + lo;
       misaligned |= (reinterpret_cast<uintptr_t>(in[r]) | reinterpret_cast<uintptr_t>(out[r])) % kPackBytes;
     }
     packs = misaligned == 0 ? count / P::kCount : 0;
   }
   gpuBlockSync();
+  auto load = [](const P* at) { return kFresh ? loadPackFresh(at) : loadPack(at); };
   const size_t stride = gpuThreadCount();
   for (size_t p = gpuThreadIndex(); p < packs; p += stride) {
     // The inputs in groups of kLoadGroup, each group's loads issued before any of them is used (several reads in
     // flight per thread), combined in rank order.
-    P acc = loadPack(reinterpret_cast<const P*>(in[0]) + p);
+    P acc = load(reinterpret_cast<const P*>(in[0]) + p);
     for (int r0 = 1; r0 < n; r0 += kLoadGroup) {
       P x[kLoadGroup];
       MIXCCL_UNROLL
       for (int j = 0; j < kLoadGroup; ++j) {
-        if (r0 + j < n) x[j] = loadPack(reinterpret_cast<const P*>(in[r0 + j]) + p);
+        if (r0 + j < n) x[j] = load(reinterpret_cast<const P*>(in[r0 + j]) + p);
       }
       MIXCCL_UNROLL
       for (int j = 0; j < kLoadGroup; ++j) {
@@ -153,11 +157,17 @@ MIXCCL_KERNEL reduceToAllKernel(DirectTable table, int n, size_t lo, size_t coun
     for (int q = 0; q < n; ++q) storePack(reinterpret_cast<P*>(out[q]) + p, acc);
   }
   for (size_t i = packs * P::kCount + gpuThreadIndex(); i < count; i += stride) {
-    S acc = in[0][i];
-    for (int r = 1; r < n; ++r) acc = reduceElement<C, Op, false>(acc, in[r][i], 0);
+    S acc = kFresh ? gpuLoadFresh(in[0] + i) : in[0][i];
+    for (int r = 1; r < n; ++r) acc = reduceElement<C, Op, false>(acc, kFresh ? gpuLoadFresh(in[r] + i) : in[r][i], 0);
     if (kDiv) acc = reduceElement<C, KeepOp, true>(acc, acc, divisor);
     for (int q = 0; q < n; ++q) out[q][i] = acc;
   }
+}
+
+// reduceShardToAll as a kernel of its own, once the stream has waited for every rank (gpu_ipc's direct rounds).
+template <typename C, typename Op, bool kDiv>
+MIXCCL_KERNEL reduceToAllKernel(DirectTable table, int n, size_t lo, size_t count, uint32_t divisor) {
+  reduceShardToAll<C, Op, kDiv, false>(table.words, n, lo, count, divisor);
 }
 
 // Bytes, in 16-byte packs where dst and src share their offset modulo 16.
