@@ -139,7 +139,7 @@ class GpuBackendCommon final : public GpuBackend {
     return checkLaunch(Rt::launchReduceToAll(words, n, lo, count, spec, stream), "reduce-to-all kernel launch", &spec);
   }
   Result fusedAsync(const kernels::FusedArgs& args, const ReduceSpec& spec, void* stream) override {
-    return checkLaunch(Rt::launchFused(args, spec, stream), "one-shot kernel launch", &spec);
+    return checkLaunch(Rt::launchFused(args, spec, stream), "fused kernel launch", &spec);
   }
   Result streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) override {
     std::string error;

@@ -7,9 +7,12 @@
 //   count itself out in *blocksOut; the LAST block to do so zeroes it again, writes done[me] = seq, waits until
 //   done[r] >= seq for every rank r (every rank's output is then whole), and writes gathered = seq.
 // So the kernel ends only once this rank's output is complete, and the stream's later work sees it. A block waits
-// for other ranks' kernels, so every rank's blocks must be resident at once: the launcher gives a rank at most
-// 1 / n of the blocks the device holds (gpuResidentBlocks), and the ranks must be threads of one process (one GPU
-// context) whose streams each have a hardware queue of their own.
+// for other ranks' kernels, so every rank's blocks must be resident at once, and a block that waits holds its
+// multiprocessor's resources meanwhile: the launcher gives a rank at most 1 / n of the blocks the device holds and
+// leaves at least one multiprocessor to other work (n ranks' blocks in all at most one fewer than the
+// multiprocessors), so that a kernel queued before a rank's round, whatever resources its blocks need, can run and
+// let that round start. The ranks must be threads of one process (one GPU context) whose streams each have a
+// hardware queue of their own.
 // Reuse: words[me] of this parity were last read in round seq - 2, whose readers all wrote their done before this
 // rank's kernel of round seq - 1 saw it.
 #include "device/kernels/fused_args.h"
@@ -29,7 +32,10 @@ MIXCCL_KERNEL fusedDirectKernel(FusedArgs a, uint32_t divisor) {
   }
   waitFlags(a.arrive, a.n, a.seq, gpuThreadInBlock(), gpuBlockThreads());
   gpuBlockSync();
-  const size_t lo = a.count * size_t(a.me) / size_t(a.n), hi = a.count * size_t(a.me + 1) / size_t(a.n);
+  // Shards begin on 16-byte multiples (the last takes the rest), so each moves in packs where the buffers are aligned.
+  const size_t unit = kPackBytes / sizeof(typename C::Store), units = a.count / unit;
+  const size_t lo = units * size_t(a.me) / size_t(a.n) * unit;
+  const size_t hi = a.me + 1 == a.n ? a.count : units * size_t(a.me + 1) / size_t(a.n) * unit;
   reduceShardToAll<C, Op, kDiv, true>(a.words, a.n, lo, hi - lo, divisor);
   gpuFenceSystem();  // this thread's outputs are visible before its block counts itself out
   gpuBlockSync();

@@ -11,6 +11,7 @@
 #include "device/kernels/reduce_ops.h"
 #include "device/kernels/step_server_kernel.h"
 
+#include <algorithm>
 #include <type_traits>
 
 namespace mixccl::kernels::MIXCCL_GPU_NS {
@@ -183,15 +184,17 @@ int launchFused(const FusedArgs& args, const ReduceSpec& spec, void* stream) {
         return gpuLastError();
       }
       auto kernel = fusedDirectKernel<C, decltype(op), decltype(div)::value>;
-      // Every rank's blocks must be resident at once (they wait for each other): 1 / n of what the device holds.
-      int resident = 0;
-      const int rc = gpuResidentBlocks(kernel, threads, &resident);
+      // The ranks' blocks wait for each other (fused_direct_kernel.h): all of them resident at once, and at least
+      // one multiprocessor left free of them. At least one block per rank even where that cannot hold.
+      int processors = 0, perProcessor = 0;
+      const int rc = gpuDeviceBlocks(kernel, threads, &processors, &perProcessor);
       if (rc != 0) return rc;
-      const size_t shard = args.count / size_t(args.n) + 1;
+      const size_t n = size_t(args.n), shard = args.count / n + 1;
       size_t blocks = resolveShape({}, shard / Pack<typename C::Store>::kCount + 1).blocks;  // a thread per pack
-      blocks = blocks < size_t(resident / args.n) ? blocks : size_t(resident / args.n);
+      const size_t spare = size_t(processors > 1 ? processors - 1 : 1);
+      blocks = std::min({blocks, spare / n, size_t(processors) * size_t(perProcessor) / n});
       (void)gpuLastError();
-      MIXCCL_GPU_LAUNCH(kernel, unsigned(blocks < 1 ? 1 : blocks), threads, stream, args, spec.divisor);
+      MIXCCL_GPU_LAUNCH(kernel, unsigned(std::max<size_t>(blocks, 1)), threads, stream, args, spec.divisor);
       return gpuLastError();
     };
     return withOpAndDivision(spec, go);

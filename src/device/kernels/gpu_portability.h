@@ -11,7 +11,7 @@
 // MIXCCL_GPU_LAUNCH, gpuLastError(), gpuPreload(), gpuPause(), gpuLoadVolatile() and gpuStoreVolatile(), and for
 // kernels whose blocks cooperate MIXCCL_BLOCK_SHARED, gpuIsBlockLeader(), gpuThreadInBlock(), gpuBlockThreads(),
 // gpuBlockIndex(), gpuBlockCount(), gpuBlockSync(), gpuFenceSystem(), gpuAtomicAdd64(), gpuLoadVolatile64(),
-// gpuLoadFresh(), and on the host side gpuResidentBlocks(). Every kernel header
+// gpuLoadFresh(), and on the host side gpuDeviceBlocks(). Every kernel header
 // puts its code in mixccl::kernels::MIXCCL_GPU_NS (cuda, hip or host), so the builds never share a symbol when they
 // are linked into one library.
 //
@@ -107,16 +107,14 @@ int gpuPreload(Kernel kernel) {
 }
 // Lets other warps (and the memory system) run while a thread polls.
 MIXCCL_DEVICE_INLINE void gpuPause() { __nanosleep(256); }
-// *blocks: how many blocks of `threads` threads of `kernel` the current device holds at once (every multiprocessor
-// full). Returns the runtime's error code (0: success).
+// The runtime calls behind gpuDeviceBlocks (below): 0 or the runtime's error code.
+inline int gpuCurrentDevice(int* device) { return static_cast<int>(cudaGetDevice(device)); }
+inline int gpuProcessors(int device, int* processors) {
+  return static_cast<int>(cudaDeviceGetAttribute(processors, cudaDevAttrMultiProcessorCount, device));
+}
 template <typename Kernel>
-int gpuResidentBlocks(Kernel kernel, unsigned threads, int* blocks) {
-  int device = 0, processors = 0, perProcessor = 0;
-  cudaError_t rc = cudaGetDevice(&device);
-  if (rc == cudaSuccess) rc = cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device);
-  if (rc == cudaSuccess) rc = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perProcessor, kernel, int(threads), 0);
-  *blocks = processors * perProcessor;
-  return static_cast<int>(rc);
+int gpuBlocksPerProcessor(Kernel kernel, unsigned threads, int* blocks) {
+  return static_cast<int>(cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, kernel, int(threads), 0));
 }
 #else
 inline int gpuLastError() { return static_cast<int>(hipGetLastError()); }
@@ -126,16 +124,42 @@ int gpuPreload(Kernel kernel) {
   return static_cast<int>(hipFuncGetAttributes(&attributes, reinterpret_cast<const void*>(kernel)));
 }
 MIXCCL_DEVICE_INLINE void gpuPause() { __builtin_amdgcn_s_sleep(2); }
+inline int gpuCurrentDevice(int* device) { return static_cast<int>(hipGetDevice(device)); }
+inline int gpuProcessors(int device, int* processors) {
+  return static_cast<int>(hipDeviceGetAttribute(processors, hipDeviceAttributeMultiprocessorCount, device));
+}
 template <typename Kernel>
-int gpuResidentBlocks(Kernel kernel, unsigned threads, int* blocks) {
-  int device = 0, processors = 0, perProcessor = 0;
-  hipError_t rc = hipGetDevice(&device);
-  if (rc == hipSuccess) rc = hipDeviceGetAttribute(&processors, hipDeviceAttributeMultiprocessorCount, device);
-  if (rc == hipSuccess) rc = hipOccupancyMaxActiveBlocksPerMultiprocessor(&perProcessor, kernel, int(threads), 0);
-  *blocks = processors * perProcessor;
-  return static_cast<int>(rc);
+int gpuBlocksPerProcessor(Kernel kernel, unsigned threads, int* blocks) {
+  return static_cast<int>(hipOccupancyMaxActiveBlocksPerMultiprocessor(blocks, kernel, int(threads), 0));
 }
 #endif
+
+// The current device's multiprocessors, and how many blocks of `threads` threads of `kernel` one of them holds at
+// once. Returns the runtime's error code (0: success). The answer is kept per thread for the last kernel, device and
+// block size asked about, so a launcher can ask at every launch.
+template <typename Kernel>
+int gpuDeviceBlocks(Kernel kernel, unsigned threads, int* processors, int* perProcessor) {
+  struct Known {
+    Kernel kernel = nullptr;
+    int device = -1;
+    unsigned threads = 0;
+    int processors = 0, perProcessor = 0;
+  };
+  static thread_local Known known;
+  Known now;
+  now.kernel = kernel;
+  now.threads = threads;
+  int rc = gpuCurrentDevice(&now.device);
+  if (rc == 0 && (known.kernel != kernel || known.device != now.device || known.threads != threads)) {
+    rc = gpuProcessors(now.device, &now.processors);
+    if (rc == 0) rc = gpuBlocksPerProcessor(kernel, threads, &now.perProcessor);
+    if (rc == 0) known = now;
+  }
+  *processors = known.processors;
+  *perProcessor = known.perProcessor;
+  return rc;
+}
+
 
 // Blocks, for kernels that cooperate within a block (launched with several threads per block) and across the grid
 // (all blocks resident at once). In the host build such a kernel is launched as one block of one thread.
@@ -242,8 +266,9 @@ int gpuPreload(Kernel) {
 inline void gpuPause() { std::this_thread::yield(); }
 // The host build runs a cooperating kernel as one block of one thread.
 template <typename Kernel>
-int gpuResidentBlocks(Kernel, unsigned, int* blocks) {
-  *blocks = 1;
+int gpuDeviceBlocks(Kernel, unsigned, int* processors, int* perProcessor) {
+  *processors = 1;
+  *perProcessor = 1;
   return 0;
 }
 #define MIXCCL_BLOCK_SHARED
