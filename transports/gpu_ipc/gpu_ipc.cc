@@ -202,8 +202,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   bool ok = gpu->loadKernels(/*onlyIfStarted=*/false) == mixcclSuccess &&
             gpu->allocDevice(kFlagBytes + 4 * ipc->chunkBytes_, &ipc->own_) == mixcclSuccess &&
             gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
-            gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess &&
-            gpu->eventCreate(&ipc->lastCall_) == mixcclSuccess;
+            gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess;
   void* bounce = nullptr;
   ok = ok && gpu->allocPinned(kBounceBytes, &bounce) == mixcclSuccess;
   ipc->bounce_ = static_cast<char*>(bounce);
@@ -323,7 +322,6 @@ GpuIpc::~GpuIpc() {
   }
   if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
   if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
-  if (lastCall_ != nullptr) gpu_->eventDestroy(lastCall_);
   gpu_->freeDevice(own_);
   if (stage_ != nullptr) gpu_->freeDevice(stage_);
   for (void* stage : retiredStages_) gpu_->freeDevice(stage);

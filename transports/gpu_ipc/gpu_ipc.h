@@ -77,8 +77,8 @@
 // pageable memory). Applications that run ranks as threads copy results back through pinned memory.
 //
 // Streams: the rules above assume that each rank's rounds run in order. A call on another stream than the rank's
-// previous one (or a host-only call, on the rank's own stream) therefore first waits, on the GPU, for an event
-// recorded after the previous call.
+// previous one (or a host-only call, on the rank's own stream) therefore first waits, on the GPU, until this rank's
+// `gathered` flag of the previous call's last round is set (every round ends by setting it).
 //
 // Failure: a stream waiting for a rank that died would wait forever, so a watchdog thread watches the peers'
 // processes (all on this host); when one exits, or this rank aborts (releaseAll), every flag this rank's streams
@@ -203,9 +203,7 @@ class GpuIpc {
   std::atomic<uint32_t> seq_{0};    // rounds so far
   std::mutex releaseMu_;
   void* releaseStream_ = nullptr;   // where release() writes flags
-  void* lastCall_ = nullptr;        // an event recorded after this rank's previous call, on lastStream_
-  void* lastStream_ = nullptr;
-  bool calledBefore_ = false;
+  void* lastStream_ = nullptr;      // where this rank's previous call was enqueued
   std::atomic<bool> stop_{false};
   std::thread watchdog_;
 };

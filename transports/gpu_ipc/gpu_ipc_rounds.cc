@@ -231,7 +231,12 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   const bool hostOnly = sendOnHost && recvOnHost;
   if (hostOnly) stream = hostStream_;
   // This rank's rounds run in order (gpu_ipc.h, "Streams"), whichever stream each call comes on.
-  if (calledBefore_ && stream != lastStream_) MIXCCL_TRY(gpu_->streamWaitEvent(stream, lastCall_));
+  // Every round ends with this rank's `gathered` at its seq, so waiting for the last one's is waiting for the previous
+  // call: no event to record at every call.
+  const uint32_t last = seq_.load();
+  if (last > 0 && stream != lastStream_) {
+    MIXCCL_TRY(gpu_->streamWaitFlag(stream, flag(rank_, kGathered, last & 1), last));
+  }
   hostCall_ = hostOnly;
   const bool host = recvOnHost;
   const auto* send = static_cast<const char*>(sendPtr);
@@ -285,9 +290,7 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
       return failf(mixcclInternalError, "gpu_ipc: %s is not a collective it runs", collName(args.type));
   }
   MIXCCL_TRY(res);
-  MIXCCL_TRY(gpu_->eventRecord(lastCall_, stream));
   lastStream_ = stream;
-  calledBefore_ = true;
   return hostOnly ? gpu_->streamSynchronize(stream) : mixcclSuccess;
 }
 

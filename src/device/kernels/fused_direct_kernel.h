@@ -32,6 +32,7 @@ MIXCCL_KERNEL fusedDirectKernel(FusedArgs a, uint32_t divisor) {
   }
   waitFlags(a.arrive, a.n, a.seq, gpuThreadInBlock(), gpuBlockThreads());
   gpuBlockSync();
+  if (gpuIsBlockLeader()) gpuFenceSystem();  // it reads the addresses, after flags its block's threads saw
   // Shards begin on 16-byte multiples (the last takes the rest), so each moves in packs where the buffers are aligned.
   const size_t unit = kPackBytes / sizeof(typename C::Store), units = a.count / unit;
   const size_t lo = units * size_t(a.me) / size_t(a.n) * unit;
