@@ -28,10 +28,10 @@
 // fused_args.h). Up to kFusedOneShotBytes, the one-shot round above (kernels/one_shot_kernel.h: copies, writes its
 // arrival, waits for everyone's and reduces, in one block); above, the direct round below (kernels/
 // fused_direct_kernel.h: writes its addresses and arrival, waits for everyone's, reduces its shard into every output,
-// writes its done and waits for everyone's, with at most 1 / n of the blocks the GPU holds). The ranks' kernels must
-// run at once, as kernels of one context on one GPU can, and no rank's kernel may queue behind another's on a
-// hardware queue, so they are used only where the ranks' streams fit the context's queues (as MIXCCL_GPU_IPC=auto
-// requires; otherwise a warning says they are not used).
+// writes its done and waits for everyone's; the ranks' blocks in all leave a multiprocessor free). The ranks'
+// kernels must run at once, as kernels of one context on one GPU can, and no rank's kernel may queue behind
+// another's on a hardware queue, so they are used only where the ranks' streams fit the context's queues (as
+// MIXCCL_GPU_IPC=auto requires; otherwise a warning says they are not used).
 // The other collectives have one kind of round each (gpu_ipc_rounds.cc), every one of them "copy my inputs of the
 // round into in_me[p]; write arrive_me[p] = seq; wait arrive_r[p] >= seq for every peer r; ...; write
 // gathered_me[p] = seq", with in between:

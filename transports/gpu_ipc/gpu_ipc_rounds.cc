@@ -251,7 +251,7 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   Result res = mixcclSuccess;
   switch (args.type) {
     case CollType::kAllReduce:
-      if (fused_ && count * esz <= kFusedOneShotBytes) {  // the same choice on every rank (fused_ too)
+      if (fused_ && count * esz <= kFusedOneShotBytes) {  // the same choice on every rank (fused_ is agreed at init)
         res = fusedOneShotRound(send, recv, count, spec, stream, sendOnHost, recvOnHost);
         break;
       }
