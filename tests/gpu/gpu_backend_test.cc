@@ -10,15 +10,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/datatype.h"
 #include "device/cpu/cpu_reduce.h"
 #include "support/reduce_inputs.h"
+#ifdef MIXCCL_TEST_WHOLE_SM_KERNEL
+#include "gpu/whole_sm_kernel.h"
+#endif
 
 namespace mixccl {
 namespace {
@@ -194,6 +199,29 @@ TEST_P(GpuBackendTest, ReduceToAllWritesTheReduceNResultIntoEveryOutput) {
   }
 }
 
+// The fused kernels' arguments of "rank" r of two, round `seq`: the flag words of `flags` (0-1 arrivals, 2-3
+// gathered, 4-5 done, 8-15 address words, from word 16 a block count per rank) and the ranks' `slots`.
+kernels::FusedArgs twoRankFusedArgs(kernels::FusedKind kind, int r, uint32_t seq, size_t count, const void* send,
+                                    void* recv, void* const* slots, uint32_t* flags) {
+  kernels::FusedArgs args;
+  args.kind = kind;
+  args.send = send;
+  args.recv = recv;
+  for (int q = 0; q < 2; ++q) {
+    args.slots[q] = slots[q];
+    args.arrive[q] = flags + q;
+    args.done[q] = flags + 4 + q;
+    args.words[q] = flags + 8 + 4 * q;
+  }
+  args.gathered = flags + 2 + r;
+  args.blocksOut = reinterpret_cast<uint64_t*>(flags + 16) + r;
+  args.seq = seq;
+  args.n = 2;
+  args.me = r;
+  args.count = count;
+  return args;
+}
+
 // The fused kernels of two "ranks" on two streams of this device meet inside the kernels (each waits for the
 // other's arrival flag) and both write the n-input reduction of the two inputs; twice, the second round in place and
 // reusing the first's flags at the next sequence number. The one-shot kernel on 3001 floats; the direct kernel on
@@ -212,7 +240,6 @@ TEST_P(GpuBackendTest, FusedKernelsOfTwoRanksMeetAcrossStreams) {
     void* out[ranks] = {upload(std::vector<uint8_t>(bytes, 0xa5)), upload(std::vector<uint8_t>(bytes, 0xa5))};
     void* slot[ranks] = {upload(std::vector<uint8_t>(direct ? 16 : bytes, 0)),
                          upload(std::vector<uint8_t>(direct ? 16 : bytes, 0))};
-    // Words 0-1 arrivals, 2-3 gathered, 4-5 done, 8-15 address words; two block counts from byte 64.
     auto* flags = static_cast<uint32_t*>(upload(std::vector<uint8_t>(80, 0)));
     const ReduceSpec spec{dt, mixcclSum, 0};
     const void* srcs[ranks] = {in[0], in[1]};
@@ -226,22 +253,8 @@ TEST_P(GpuBackendTest, FusedKernelsOfTwoRanksMeetAcrossStreams) {
     for (void*& st : streams) ASSERT_EQ(be_->streamCreate(&st), mixcclSuccess);
     for (uint32_t seq = 1; seq <= 2; ++seq) {
       for (int r = 0; r < ranks; ++r) {
-        kernels::FusedArgs args;
-        args.kind = kind;
-        args.send = seq == 1 ? in[r] : out[r];
-        args.recv = out[r];
-        for (int q = 0; q < ranks; ++q) {
-          args.slots[q] = slot[q];
-          args.arrive[q] = flags + q;
-          args.done[q] = flags + 4 + q;
-          args.words[q] = flags + 8 + 4 * q;
-        }
-        args.gathered = flags + 2 + r;
-        args.blocksOut = reinterpret_cast<uint64_t*>(flags + 16) + r;
-        args.seq = seq;
-        args.n = ranks;
-        args.me = r;
-        args.count = count;
+        const kernels::FusedArgs args =
+            twoRankFusedArgs(kind, r, seq, count, seq == 1 ? in[r] : out[r], out[r], slot, flags);
         ASSERT_EQ(be_->fusedAsync(args, spec, streams[r]), mixcclSuccess);
       }
       for (void* st : streams) ASSERT_EQ(be_->streamSynchronize(st), mixcclSuccess);
@@ -263,6 +276,79 @@ TEST_P(GpuBackendTest, FusedKernelsOfTwoRanksMeetAcrossStreams) {
     }
     for (void* st : streams) EXPECT_EQ(be_->streamDestroy(st), mixcclSuccess);
   }
+}
+
+// A kernel queued ahead of a rank's fused direct round, whose every block needs a whole multiprocessor (as a large
+// GEMM's may), must still run while the other rank's kernel of that round waits inside the GPU: the ranks' blocks
+// leave a multiprocessor free (kernels/fused_direct_kernel.h). Rank 1's round is launched first and left waiting;
+// then rank 0's stream gets twice as many whole-multiprocessor blocks as the device has multiprocessors, and its
+// own round. Both must finish, exactly. A deadlock cannot be undone from the host (the GPU work cannot be
+// cancelled), so after 20 s the test says so and ends the process.
+TEST_P(GpuBackendTest, FusedDirectRoundLetsAKernelNeedingAWholeMultiprocessorRunAhead) {
+#ifndef MIXCCL_TEST_WHOLE_SM_KERNEL
+  GTEST_SKIP() << "the whole-multiprocessor kernel (tests/gpu/whole_sm_kernel.cu) is built with the CUDA backend only";
+#else
+  if (GetParam() != MemoryType::kCuda) GTEST_SKIP() << "the whole-multiprocessor kernel is CUDA code";
+  std::string why;
+  const int sms = test::wholeSmMultiprocessors(&why);
+  ASSERT_GT(sms, 0) << why;
+  const auto kind = kernels::FusedKind::kDirect;
+  const mixcclDataType_t dt = mixcclFloat32;
+  const size_t count = (size_t(1) << 22) + 3, bytes = count * 4;
+  std::vector<uint8_t> a, b;
+  makeReduceInputs(dt, a, b);
+  a.resize(bytes, 0x3f);
+  b.resize(bytes, 0x40);
+  void* in[2] = {upload(a), upload(b)};
+  void* out[2] = {upload(std::vector<uint8_t>(bytes, 0xa5)), upload(std::vector<uint8_t>(bytes, 0xa5))};
+  void* slot[2] = {upload(std::vector<uint8_t>(16, 0)), upload(std::vector<uint8_t>(16, 0))};
+  auto* flags = static_cast<uint32_t*>(upload(std::vector<uint8_t>(80, 0)));
+  auto* ran = static_cast<unsigned*>(upload(std::vector<uint8_t>(sizeof(unsigned), 0)));
+  const ReduceSpec spec{dt, mixcclSum, 0};
+  const void* srcs[2] = {in[0], in[1]};
+  void* all = upload(std::vector<uint8_t>(bytes, 0xa5));
+  ASSERT_EQ(be_->reduceNAsync(all, srcs, 2, count, spec, nullptr), mixcclSuccess);
+  const std::vector<uint8_t> want = download(all, bytes);
+  void* streams[2] = {};
+  void* ends[2] = {};
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(be_->streamCreate(&streams[r]), mixcclSuccess);
+    ASSERT_EQ(be_->eventCreate(&ends[r]), mixcclSuccess);
+  }
+  ASSERT_EQ(be_->fusedAsync(twoRankFusedArgs(kind, 1, 1, count, in[1], out[1], slot, flags), spec, streams[1]),
+            mixcclSuccess);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // rank 1's blocks are resident and wait
+  const int blockers = 2 * sms;
+  ASSERT_TRUE(test::launchWholeSmKernel(streams[0], blockers, 20, ran, &why)) << why;
+  ASSERT_EQ(be_->fusedAsync(twoRankFusedArgs(kind, 0, 1, count, in[0], out[0], slot, flags), spec, streams[0]),
+            mixcclSuccess);
+  for (int r = 0; r < 2; ++r) ASSERT_EQ(be_->eventRecord(ends[r], streams[r]), mixcclSuccess);
+  bool done[2] = {false, false};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!(done[0] && done[1]) && std::chrono::steady_clock::now() < deadline) {
+    for (int r = 0; r < 2; ++r) ASSERT_EQ(be_->eventQuery(ends[r], &done[r]), mixcclSuccess);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!(done[0] && done[1])) {
+    std::fprintf(stderr,
+                 "DEADLOCK: after 20 s rank 0's stream (%d whole-multiprocessor blocks, then its round) %s, "
+                 "rank 1's round %s; ending the process, whose GPU work cannot be cancelled\n",
+                 blockers, done[0] ? "finished" : "did not finish", done[1] ? "finished" : "did not finish");
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  for (int r = 0; r < 2; ++r) {
+    const long at = test::firstDifference(download(out[r], bytes), want, 4);
+    EXPECT_EQ(at, -1) << "rank " << r << ": element " << at << " differs from reduce-n";
+  }
+  unsigned blocksRan = 0;
+  std::memcpy(&blocksRan, download(ran, sizeof(unsigned)).data(), sizeof(unsigned));
+  EXPECT_EQ(blocksRan, unsigned(blockers)) << "blocks of the whole-multiprocessor kernel that ran";
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(be_->eventDestroy(ends[r]), mixcclSuccess);
+    EXPECT_EQ(be_->streamDestroy(streams[r]), mixcclSuccess);
+  }
+#endif
 }
 
 TEST_P(GpuBackendTest, OddLengthsOffsetsAndAliasing) {
