@@ -28,6 +28,11 @@ bool atOrPast(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) >= 0;
 
 uint32_t loadAcquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 
+int64_t steadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 // The StepDevice of a job: each call becomes one command in the queue; a fence is the sequence number of the last
@@ -227,7 +232,13 @@ void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transpo
 DeviceSteps::~DeviceSteps() {
   if (device_ != nullptr) {
     const std::string timing = device_->timingReport();
-    if (!timing.empty()) MIXCCL_LOG(kInfo, "device steps: %s", timing.c_str());
+    if (!timing.empty() && jobsTimed_ > 0) {
+      MIXCCL_LOG(kInfo, "device steps: %s; a job waited %.1f us on average from its launch to the proxy's start (behind "
+                 "the jobs before it, too) and ran %.1f us from there to its end", timing.c_str(),
+                 waitUs_ / double(jobsTimed_), runUs_ / double(jobsTimed_));
+    } else if (!timing.empty()) {
+      MIXCCL_LOG(kInfo, "device steps: %s", timing.c_str());
+    }
   }
   // Every server launched must have left (the proxy ended their jobs; a stream that never reaches its server keeps
   // it waiting): only then can nothing on the GPU touch the queue, the scratch or the slots any more.
@@ -277,6 +288,7 @@ Result DeviceSteps::launch(void* stream, uint32_t* job) {
   const uint32_t next = launched_ + 1;
   MIXCCL_TRY(gpu_->copyAsync(counter_ + 1 + next % kernels::kStepExitSlots, &queue_->zero, sizeof(uint64_t), stream));
   MIXCCL_TRY(gpu_->launchStepServer(queue_, counter_, next, stream));
+  launchedNs_[next % kernels::kStepExitSlots].store(steadyNs(), std::memory_order_relaxed);
   launched_ = next;
   *job = next;
   return mixcclSuccess;
@@ -285,6 +297,9 @@ Result DeviceSteps::launch(void* stream, uint32_t* job) {
 StepDevice& DeviceSteps::device() { return *device_; }
 
 void DeviceSteps::beginJob(uint32_t job, int arena) {
+  // The proxy gets a job after its launch returned (the hand-over orders the two).
+  jobBeganNs_ = steadyNs();
+  waitUs_ += double(jobBeganNs_ - launchedNs_[job % kernels::kStepExitSlots].load(std::memory_order_relaxed)) / 1e3;
   jobArena_ = arena;
   arenaUsed_ = 0;
   device_->begin(job);
@@ -305,6 +320,8 @@ Result DeviceSteps::scratch(size_t bytes, void** out) {
 
 Result DeviceSteps::endJob() {
   Result res = device_->end();
+  runUs_ += double(steadyNs() - jobBeganNs_) / 1e3;
+  ++jobsTimed_;
   unreserve(jobArena_);
   jobArena_ = -1;
   return res;

@@ -33,6 +33,7 @@
 // destructor run on the user's thread (any thread for create and the destructor) with the communicator's device
 // current; beginJob(), device(), scratch() and endJob() on the proxy thread, which never calls the GPU runtime.
 // Jobs run in the order they were launched: beginJob gets the ids launch() handed out, in that order.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -99,6 +100,13 @@ class DeviceSteps {
   uint32_t launched_ = 0;  // the last job id handed out (user's thread)
   int jobArena_ = -1;      // the running job's (proxy)
   size_t arenaUsed_ = 0;
+  // Job timing, logged at teardown beside the commands' (Commands::timingReport): when each recent job was launched
+  // (steady-clock ns, by job % kStepExitSlots; written by the user's thread), when the running one began (proxy), and
+  // the sums over the jobs: from launch to the proxy's start, and from that start to the job's end.
+  std::atomic<int64_t> launchedNs_[kernels::kStepExitSlots] = {};
+  int64_t jobBeganNs_ = 0;
+  double waitUs_ = 0, runUs_ = 0;
+  uint64_t jobsTimed_ = 0;
 };
 
 // Whether MIXCCL_DEVICE_STEPS asks for device steps on a communicator: "1" always, "0" (default) never, "auto"

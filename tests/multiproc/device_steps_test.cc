@@ -255,7 +255,8 @@ TEST(DeviceSteps, ProcessesCopyResultsIntoPageableMemoryWhileTheProxyRuns) {
 
 TEST(DeviceSteps, TheirTimingIsReportedAtInfoWhenTheCommunicatorEnds) {
   // Three calls, one job each: at teardown the communicator says, at INFO, how many jobs and commands its device
-  // steps ran and how long a command took from its queuing to the proxy seeing it done.
+  // steps ran, how long a command took from its queuing to the proxy seeing it done, and how long a job waited for
+  // the proxy and then ran.
   setenv("MIXCCL_DEVICE_STEPS", "1", 1);
   setenv("MIXCCL_DEBUG", "INFO", 1);  // read once per process: the ranks are fresh ones
   auto result = runRanks(2, [](int rank, int n, const mixcclUniqueId& id) -> int {
@@ -274,6 +275,15 @@ TEST(DeviceSteps, TheirTimingIsReportedAtInfoWhenTheCommunicatorEnds) {
                                std::sscanf(err.c_str() + at, "device steps: 3 jobs, %llu commands", &commands) == 1 &&
                                commands >= 3,
                            rank, "no timing line for 3 jobs at teardown; stderr was: %s", err.c_str());
+    // And the jobs' own times: from launch to the proxy's start, and from there to the end.
+    const size_t jobs = err.find("a job waited ", at == std::string::npos ? 0 : at);
+    double waited = -1, ran = -1;
+    failures += !rankCheck(jobs != std::string::npos &&
+                               std::sscanf(err.c_str() + jobs, "a job waited %lf us on average from its launch to the "
+                                           "proxy's start (behind the jobs before it, too) and ran %lf us",
+                                           &waited, &ran) == 2 &&
+                               waited >= 0 && ran > 0,
+                           rank, "no job times in the timing line; stderr was: %s", err.c_str());
     return failures == 0 ? 0 : 1;
   });
   unsetenv("MIXCCL_DEBUG");
