@@ -9,6 +9,7 @@
 #include "core/cluster_init.h"
 #include "core/device_launch.h"
 #include "core/device_steps.h"
+#include "core/fork_stream.h"
 #include "core/pieces.h"
 #include "device/gpu_backend.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
@@ -62,6 +63,7 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
 }
 
 Communicator::~Communicator() {
+  fork_.reset();
   staged_.reset();  // the proxy thread uses the transports: it goes first
   ipc_.reset();
 }
@@ -292,6 +294,17 @@ void Communicator::setAsyncError(Result code) {
 std::string Communicator::asyncErrorMessage() const {
   std::lock_guard<std::mutex> lock(asyncMu_);
   return asyncMessage_;
+}
+
+Result Communicator::forkStream(GpuBackend* gpu, int device, ForkStream** out) {
+  if (fork_ != nullptr && fork_->device() != device) {
+    return failf(mixcclInvalidUsage, "rank %d: a group moved this communicator's calls off a shared stream of "
+                 "device %d earlier and now of device %d: its GPU calls must stay on one device", rank_,
+                 fork_->device(), device);
+  }
+  if (fork_ == nullptr) MIXCCL_TRY(ForkStream::create(gpu, device, &fork_));
+  *out = fork_.get();
+  return mixcclSuccess;
 }
 
 void Communicator::notifyAbort() {

@@ -23,6 +23,7 @@
 namespace mixccl {
 
 class DeviceSteps;
+class ForkStream;
 class StagedRuntime;
 class GpuBackend;
 class GpuIpc;
@@ -110,6 +111,9 @@ class Communicator {
   // The mapped device memory of the ranks' GPUs (transports/gpu_ipc), or null when not used (decided at init,
   // alike on every rank).
   GpuIpc* gpuIpc() { return ipc_.get(); }
+  // This communicator's stream for the calls a group moves off a stream it shares with other communicators
+  // (core/fork_stream.h): made on first use, on `device` of `gpu`; an error if an earlier one is on another device.
+  Result forkStream(GpuBackend* gpu, int device, ForkStream** out);
 
   // The out-of-band channel among this communicator's ranks (used by split and shrink) and the options it was
   // created with (what a child inherits).
@@ -158,6 +162,7 @@ class Communicator {
   std::atomic<bool> cancelled_{false};  // set by notifyAbort; seen by every wait (WaitPolicy::cancelled)
   std::unique_ptr<StagedRuntime> staged_;
   std::unique_ptr<GpuIpc> ipc_;
+  std::unique_ptr<ForkStream> fork_;  // destroyed first: it waits for its last join's work (gpu_ipc's rounds too)
 };
 
 }  // namespace mixccl

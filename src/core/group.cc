@@ -7,6 +7,7 @@
 
 #include "core/datatype.h"
 #include "core/device_launch.h"
+#include "core/fork_stream.h"
 #include "core/log.h"
 #include "core/pieces.h"
 
@@ -113,7 +114,19 @@ Result dispatchStagedOrHost(std::vector<CollCall>& calls);
 // all-reduces of communicators that use gpu_ipc go there; the calls of
 // communicators that use a proxy (they have GPU buffers now or had
 // before) go to their proxies, the others run here; host-memory calls are done when this returns.
+Result dispatchForked(std::vector<CollCall>& calls);
+
+// dispatchForked, with the streams that GPU calls of several communicators share forked first and joined after
+// (core/fork_stream.h).
 Result dispatch(std::vector<CollCall>& calls) {
+  std::vector<StreamJoin> joins;
+  if (calls.size() > 1) MIXCCL_TRY(forkSharedStreams(calls, &joins));
+  Result res = dispatchForked(calls);
+  Result joined = joinForks(joins);
+  return res != mixcclSuccess ? res : joined;
+}
+
+Result dispatchForked(std::vector<CollCall>& calls) {
   // Those are enqueued here, in issue order; they share nothing with the other paths.
   Result ipc = mixcclSuccess;
   size_t keep = 0;

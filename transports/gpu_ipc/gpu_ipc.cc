@@ -42,6 +42,7 @@ constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t
 struct Exported {
   IpcHandle handle;
   uint64_t address = 0;
+  uint64_t share = 0;  // the lowest rank of a process: where its shared_ptr<ProcessShare> is (that process only)
   uint8_t ok = 0;
 };
 
@@ -216,10 +217,21 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   }
   ex.ok = ok ? 1 : 0;
   ex.address = reinterpret_cast<uintptr_t>(ipc->own_);
+  int lowest = rank;
+  ranksOfProcess(rank, offers, &lowest);
+  if (lowest == rank) {
+    ipc->share_ = std::make_shared<ProcessShare>();
+    ex.share = reinterpret_cast<uintptr_t>(&ipc->share_);
+  }
   std::vector<Exported> all(n);
   MIXCCL_TRY(bs.allGather(&ex, all.data(), sizeof(Exported)));
   bool allExported = true;
   for (const Exported& e : all) allExported &= e.ok != 0;
+  // The lowest rank of this process keeps its GpuIpc (and so the share) until every rank here has passed the
+  // agreement below, which comes after this copy.
+  if (lowest != rank && all[lowest].share != 0) {
+    ipc->share_ = *reinterpret_cast<const std::shared_ptr<ProcessShare>*>(all[lowest].share);
+  }
   bool imported = allExported;
   for (int r = 0; r < n && imported; ++r) {
     if (offers[r].token == mine.token) {
@@ -276,8 +288,12 @@ void GpuIpc::release(int rank) {
   // Far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
   const uint32_t ahead = seq_.load() + (1u << 30);
   // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
+  // The arrivals and dones, then, for a rank of another process (gone, or to be treated so), its `gathered` too, so
+  // that no teardown waits for it. A rank of this process (this one among them) is alive: its `gathered` stays its
+  // own streams' to write, since its teardown waits for it before it frees memory those streams may still use.
+  const int words = sameProcess_[size_t(rank)] ? 4 : 6;
   Result r = mixcclSuccess;
-  for (int w = 0; w < 6 && r == mixcclSuccess; ++w) {
+  for (int w = 0; w < words && r == mixcclSuccess; ++w) {
     r = gpu_->streamWriteFlag(releaseStream_, flag(rank, kArrive, 0) + w, ahead);
   }
   if (r == mixcclSuccess) gpu_->streamSynchronize(releaseStream_);
@@ -315,6 +331,8 @@ GpuIpc::~GpuIpc() {
   if (!idle) {
     MIXCCL_LOG(kWarn, "gpu_ipc: rank %d: peers did not finish reading its workspace within %.0f s; it stays "
                "allocated", rank_, kTeardownWaitSec);
+    // And so do the workspaces of this process's other ranks, which its streams may still use.
+    if (share_ != nullptr) static_cast<void>(new std::shared_ptr<ProcessShare>(share_));
     return;
   }
   for (int r = 0; r < nranks_; ++r) {
@@ -322,7 +340,11 @@ GpuIpc::~GpuIpc() {
   }
   if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
   if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
-  gpu_->freeDevice(own_);
+  if (share_ != nullptr) {
+    share_->retire(gpu_, own_);  // freed once this process's other ranks, which may use it, are gone too
+  } else {
+    gpu_->freeDevice(own_);
+  }
   if (stage_ != nullptr) gpu_->freeDevice(stage_);
   for (void* stage : retiredStages_) gpu_->freeDevice(stage);
 }

@@ -76,6 +76,11 @@
 // still enqueue their side of that round: a hang (4 threads on an H200 hung so while the perf tools copied through
 // pageable memory). Applications that run ranks as threads copy results back through pinned memory.
 //
+// Ranks of one process must not enqueue the same call on one stream: each would wait there for the other's part,
+// queued behind it (no time-out ends a stream wait). The second such call fails with mixcclInvalidUsage, saying so
+// (process_share.h); a group gives the ranks streams of their own first (core/fork_stream.h). A rank of a process with
+// others hands its workspace to them at teardown (process_share.h): the last of them to go frees it.
+//
 // Streams: the rules above assume that each rank's rounds run in order. A call on another stream than the rank's
 // previous one (or a host-only call, on the rank's own stream) therefore first waits, on the GPU, until this rank's
 // `gathered` flag of the previous call's last round is set (every round ends by setting it).
@@ -102,6 +107,7 @@
 #include "core/status.h"
 #include "device/gpu_backend.h"
 #include "engine/coll_args.h"
+#include "transports/gpu_ipc/process_share.h"
 
 namespace mixccl {
 
@@ -204,6 +210,7 @@ class GpuIpc {
   std::mutex releaseMu_;
   void* releaseStream_ = nullptr;   // where release() writes flags
   void* lastStream_ = nullptr;      // where this rank's previous call was enqueued
+  std::shared_ptr<ProcessShare> share_;  // with this process's other ranks (process_share.h)
   std::atomic<bool> stop_{false};
   std::thread watchdog_;
 };

@@ -234,6 +234,13 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   // Every round ends with this rank's `gathered` at its seq, so waiting for the last one's is waiting for the previous
   // call: no event to record at every call.
   const uint32_t last = seq_.load();
+  const int holder = hostOnly || share_ == nullptr ? -1 : share_->claim(stream, rank_, last + 1);
+  if (holder >= 0) {
+    return failf(mixcclInvalidUsage, "rank %d: %s on stream %p, where rank %d of this process has enqueued its part of "
+                 "this collective already: ranks of one process need streams of their own, or one group "
+                 "(mixcclGroupStart/End) around their calls; on one stream each would wait for the other's part, "
+                 "queued behind it", rank_, collName(args.type), stream, holder);
+  }
   if (last > 0 && stream != lastStream_) {
     MIXCCL_TRY(gpu_->streamWaitFlag(stream, flag(rank_, kGathered, last & 1), last));
   }
@@ -290,6 +297,7 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
       return failf(mixcclInternalError, "gpu_ipc: %s is not a collective it runs", collName(args.type));
   }
   MIXCCL_TRY(res);
+  if (!hostOnly && share_ != nullptr) share_->settle(stream, rank_, seq_.load());
   lastStream_ = stream;
   return hostOnly ? gpu_->streamSynchronize(stream) : mixcclSuccess;
 }

@@ -1,0 +1,141 @@
+// Several ranks of one process, driven by one thread, with every rank's calls on the SAME stream in a group
+// (core/fork_stream.h): the communicators of mixcclCommInitAll on one (emulated) GPU, through gpu_ipc (rounds and
+// fused kernels) and through the staged path. Without the fork each rank's collective would wait on that stream for
+// the others' parts queued behind it: gpu_ipc hung, the staged path failed at MIXCCL_TIMEOUT with wrong results.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/datatype.h"
+#include "support/emulated_gpu.h"
+#include "support/exact_data.h"
+#include "support/rank_gpu.h"
+#include "support/rank_runner.h"
+
+namespace mixccl {
+namespace {
+
+using testing::rankCheck;
+using testing::RankGpu;
+using testing::runRanks;
+
+constexpr int kRanks = 3;
+constexpr uint64_t kGatherCount = 1001;  // int32 elements of each rank's all-gather block
+
+// One group on g's stream, every rank's calls on it: an in-place all-reduce of `count` floats, then an all-gather of
+// kGatherCount int32 per rank. The results are read back after the stream (the group's join) and compared bitwise,
+// and no communicator may hold an asynchronous error. Returns the failures (printed).
+int groupOnOneStream(RankGpu& g, const std::vector<mixcclComm_t>& comms, uint64_t count, const char* what) {
+  const int n = kRanks;
+  std::vector<void*> reduced(n), gatherIn(n), gatherOut(n);
+  for (int r = 0; r < n; ++r) {
+    std::vector<char> in(count * 4), block(kGatherCount * 4);
+    testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
+    testdata::fillSend(1, block.data(), kGatherCount, mixcclInt32, mixcclSum, 0, r, n);
+    reduced[size_t(r)] = g.upload(in);
+    gatherIn[size_t(r)] = g.upload(block);
+    gatherOut[size_t(r)] = g.alloc(kGatherCount * 4 * n);
+  }
+  g.sync();
+  bool ok = mixcclGroupStart() == mixcclSuccess;
+  for (int r = 0; r < n; ++r) {
+    ok &= mixcclAllReduce(reduced[size_t(r)], reduced[size_t(r)], count, mixcclFloat32, mixcclSum, comms[size_t(r)],
+                          g.stream()) == mixcclSuccess;
+    ok &= mixcclAllGather(gatherIn[size_t(r)], gatherOut[size_t(r)], kGatherCount, mixcclInt32, comms[size_t(r)],
+                          g.stream()) == mixcclSuccess;
+  }
+  ok &= mixcclGroupEnd() == mixcclSuccess;
+  int failures = !rankCheck(ok, 0, "%s: the group failed: %s", what, mixcclGetLastError(nullptr));
+  std::vector<char> wantReduced(count * 4), wantGathered(kGatherCount * 4 * n);
+  testdata::fillExpectedRecv(0, wantReduced.data(), count, mixcclFloat32, mixcclSum, 0, 0, n);
+  testdata::fillExpectedRecv(1, wantGathered.data(), kGatherCount, mixcclInt32, mixcclSum, 0, 0, n);
+  for (int r = 0; r < n; ++r) {
+    const std::vector<char> got = g.download(reduced[size_t(r)], count * 4);
+    const std::vector<char> gathered = g.download(gatherOut[size_t(r)], kGatherCount * 4 * n);
+    mixcclResult_t async = mixcclSuccess;
+    mixcclCommGetAsyncError(comms[size_t(r)], &async);
+    failures += !rankCheck(async == mixcclSuccess, r, "%s: asynchronous error %d", what, int(async));
+    failures += !rankCheck(testdata::countWrong(got.data(), wantReduced.data(), mixcclFloat32, count) == 0, r,
+                           "%s: all-reduce of %llu floats wrong", what, static_cast<unsigned long long>(count));
+    failures +=
+        !rankCheck(testdata::countWrong(gathered.data(), wantGathered.data(), mixcclInt32, kGatherCount * n) == 0, r,
+                   "%s: all-gather wrong", what);
+  }
+  return failures;
+}
+
+TEST(SharedStream, RanksOfOneProcessOnOneStreamInAGroupRunTogether) {
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    setenv("MIXCCL_TIMEOUT", "10", 1);
+    testing::installEmulatedGpu(20);
+    RankGpu g;
+    if (!g.open(0, size_t(1) << 20)) return 1;  // pinned copies: the proxies' runtime calls are not held up
+    int failures = 0;
+    struct Setting {
+      const char* name;
+      const char* ipc;
+      const char* fused;
+    };
+    for (const Setting& s : {Setting{"gpu_ipc rounds", "1", "0"}, Setting{"gpu_ipc fused kernels", "1", "1"},
+                             Setting{"staged through host memory", "0", "0"}}) {
+      setenv("MIXCCL_GPU_IPC", s.ipc, 1);
+      setenv("MIXCCL_GPU_IPC_FUSED", s.fused, 1);
+      std::vector<mixcclComm_t> comms(kRanks);
+      if (!rankCheck(mixcclCommInitAll(comms.data(), kRanks, nullptr) == mixcclSuccess, 0, "%s: init-all failed: %s",
+                     s.name, mixcclGetLastError(nullptr))) {
+        return failures + 1;
+      }
+      // Above gpu_ipc's one-shot size (direct rounds), then below it; the second group reuses the forks.
+      failures += groupOnOneStream(g, comms, 70001, s.name);
+      failures += groupOnOneStream(g, comms, 100, s.name);
+      for (mixcclComm_t c : comms) mixcclCommDestroy(c);
+    }
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(SharedStream, OutsideAGroupTheSecondRankOnTheStreamIsRefusedAndAbortReleasesTheFirst) {
+  // gpu_ipc, two ranks of one process, one thread, no group: rank 0's all-reduce is enqueued on the stream and waits
+  // there for rank 1's part; rank 1's on the same stream would queue behind that wait (a hang no time-out ends), so
+  // it is refused, naming the problem. Aborting the communicators then lets rank 0's stream go on (with an invalid
+  // result): the stream's later work runs.
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    setenv("MIXCCL_GPU_IPC", "1", 1);
+    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+    testing::installEmulatedGpu(20);
+    RankGpu g;
+    if (!g.open(0, size_t(1) << 20)) return 1;
+    std::vector<mixcclComm_t> comms(2);
+    if (!rankCheck(mixcclCommInitAll(comms.data(), 2, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
+                   mixcclGetLastError(nullptr))) {
+      return 1;
+    }
+    std::vector<void*> bufs = {g.upload(std::vector<char>(4000, 1)), g.upload(std::vector<char>(4000, 1))};
+    g.sync();
+    int failures = 0;
+    failures += !rankCheck(
+        mixcclAllReduce(bufs[0], bufs[0], 1000, mixcclFloat32, mixcclSum, comms[0], g.stream()) == mixcclSuccess, 0,
+        "the first rank's call failed: %s", mixcclGetLastError(comms[0]));
+    const mixcclResult_t second =
+        mixcclAllReduce(bufs[1], bufs[1], 1000, mixcclFloat32, mixcclSum, comms[1], g.stream());
+    const std::string why = mixcclGetLastError(comms[1]);
+    failures += !rankCheck(second == mixcclInvalidUsage && why.find("rank 0 of this process") != std::string::npos &&
+                               why.find("group") != std::string::npos,
+                           1,
+                           "the second rank's call on the same stream gave %d (%s), want mixcclInvalidUsage naming "
+                           "rank 0 and the remedy",
+                           int(second), why.c_str());
+    for (mixcclComm_t c : comms) mixcclCommAbort(c);
+    g.sync();  // returns: the abort released rank 0's wait
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 60);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+}  // namespace
+}  // namespace mixccl
