@@ -2,6 +2,7 @@
 // (core/fork_stream.h): the communicators of mixcclCommInitAll on one (emulated) GPU, through gpu_ipc (rounds and
 // fused kernels) and through the staged path. Without the fork each rank's collective would wait on that stream for
 // the others' parts queued behind it: gpu_ipc hung, the staged path failed at MIXCCL_TIMEOUT with wrong results.
+// On the emulated GPU by default; tests/gpu/run.sh runs it on the device (MIXCCL_TEST_REAL_GPU=1).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include "support/exact_data.h"
 #include "support/rank_gpu.h"
 #include "support/rank_runner.h"
+#include "support/test_gpu.h"
 
 namespace mixccl {
 namespace {
@@ -69,7 +71,7 @@ int groupOnOneStream(RankGpu& g, const std::vector<mixcclComm_t>& comms, uint64_
 TEST(SharedStream, RanksOfOneProcessOnOneStreamInAGroupRunTogether) {
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_TIMEOUT", "10", 1);
-    testing::installEmulatedGpu(20);
+    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
     RankGpu g;
     if (!g.open(0, size_t(1) << 20)) return 1;  // pinned copies: the proxies' runtime calls are not held up
     int failures = 0;
@@ -106,7 +108,7 @@ TEST(SharedStream, OutsideAGroupTheSecondRankOnTheStreamIsRefusedAndAbortRelease
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_GPU_IPC", "1", 1);
     setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    testing::installEmulatedGpu(20);
+    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
     RankGpu g;
     if (!g.open(0, size_t(1) << 20)) return 1;
     std::vector<mixcclComm_t> comms(2);
