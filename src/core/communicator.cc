@@ -48,7 +48,13 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
   std::vector<int> pids;
   for (const PeerInfo& p : comm->peers_) pids.push_back(p.pid);
   Communicator* self = comm.get();
-  auto lost = [self](int peer) {
+  auto lost = [self](int peer, bool aborted) {
+    if (aborted) {
+      self->setAsyncError(failf(mixcclRemoteError, "gpu_ipc on rank %d: rank %d of this process aborted the "
+                                "communicator; the collectives still running on the streams complete with invalid "
+                                "results", self->rank_, peer));
+      return;
+    }
     self->setAsyncError(failf(mixcclRemoteError, "gpu_ipc on rank %d: rank %d (pid %d) exited; the all-reduces "
                               "still running on the streams complete with invalid results", self->rank_, peer,
                               self->peers_[peer].pid));

@@ -23,7 +23,7 @@
 #   CPU unit tests                   seconds
 #   perf_sweep_N<label>              all_reduce_perf float sum, device buffers, 8 B..256 MiB (labels: sweep_ranks)
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
-#   gpu_backend_fused, shared_stream, extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
+#   gpu_backend_fused, process_ranks, extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
 #                                    explorations (gpu_ipc's fused kernels, also behind a kernel that needs whole
 #                                    multiprocessors; ranks of one process on one stream; device steps in separate
 #                                    processes on the one GPU), whose running out of time is not a failure
@@ -363,8 +363,9 @@ expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4
 # a kernel whose blocks each need a whole multiprocessor (a deadlock ends that test after 20 s).
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
   optional=1 step gpu_backend_fused 45 "$build/tests/gpu_backend_test" --gtest_filter='*Fused*-*/hip' || true
-  # Ranks of one process on ONE stream: in a group (forked into a stream per rank), and outside one (refused).
-  optional=1 step shared_stream 30 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_stream_test" || true
+  # Ranks of one process on ONE stream: in a group (forked into a stream per rank), and outside one (refused); and
+  # one rank's abort told to the others.
+  optional=1 step process_ranks 30 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
 fi
 for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 

@@ -117,7 +117,7 @@ void warnIfQueuesShared(int rank, const std::vector<Offer>& offers) {
 }  // namespace
 
 Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& pids,
-                      std::function<void(int)> onFailure, std::unique_ptr<GpuIpc>* out) {
+                      std::function<void(int, bool)> onFailure, std::unique_ptr<GpuIpc>* out) {
   out->reset();
   const int rank = bs.rank(), n = bs.nranks();
   Offer mine;
@@ -260,12 +260,13 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   }
   MIXCCL_LOG(kInfo, "gpu_ipc: rank %d maps the workspaces of %d ranks (%s device %d, chunk %zu bytes%s)", rank, n,
              gpu->name(), mine.device, ipc->chunkBytes_, ipc->fused_ ? ", fused kernels" : "");
+  if (ipc->share_ != nullptr) ipc->share_->join(rank, [onFailure](int aborter) { onFailure(aborter, true); });
   ipc->watch(pids, std::move(onFailure));
   *out = std::move(ipc);
   return mixcclSuccess;
 }
 
-void GpuIpc::watch(std::vector<int> pids, std::function<void(int)> onFailure) {
+void GpuIpc::watch(std::vector<int> pids, std::function<void(int, bool)> onFailure) {
   watchdog_ = std::thread([this, pids = std::move(pids), onFailure = std::move(onFailure)] {
     std::vector<std::unique_ptr<detail::PeerProcess>> peers(pids.size());
     for (size_t r = 0; r < pids.size(); ++r) {
@@ -276,7 +277,7 @@ void GpuIpc::watch(std::vector<int> pids, std::function<void(int)> onFailure) {
         if (peers[r] == nullptr || !peers[r]->exited()) continue;
         peers[r].reset();
         release(int(r));
-        onFailure(int(r));
+        onFailure(int(r), false);
       }
       std::this_thread::sleep_for(kWatchEvery);
     }
@@ -301,9 +302,11 @@ void GpuIpc::release(int rank) {
 
 void GpuIpc::releaseAll() {
   for (int r = 0; r < nranks_; ++r) release(r);
+  if (share_ != nullptr) share_->aborted(rank_);
 }
 
 GpuIpc::~GpuIpc() {
+  if (share_ != nullptr) share_->leave(rank_);  // its onFailure may go with this rank's communicator
   if (gpu_ == nullptr) return;
   stop_.store(true);
   if (watchdog_.joinable()) watchdog_.join();

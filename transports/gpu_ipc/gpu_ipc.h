@@ -87,7 +87,9 @@
 //
 // Failure: a stream waiting for a rank that died would wait forever, so a watchdog thread watches the peers'
 // processes (all on this host); when one exits, or this rank aborts (releaseAll), every flag this rank's streams
-// could wait for is set far ahead, so they run to the end (with invalid results) and onFailure reports it.
+// could wait for is set far ahead, so they run to the end (with invalid results) and onFailure reports it. When a
+// rank of this process aborts, the others' waits on it pass the same way: they are told (onFailure), and their later
+// calls fail with mixcclRemoteError.
 //
 // Contract: create() is collective over the communicator's bootstrap (every rank calls it once, at init) and
 // gives every rank the same answer: a ready GpuIpc, or nullptr (with the reason at INFO) when IPC is off or cannot
@@ -120,10 +122,11 @@ class GpuIpc {
   static constexpr size_t kDirectRoundBytes = size_t(256) << 20;  // a direct all-reduce round at most
   static constexpr size_t kFusedOneShotBytes = size_t(16) << 10;   // a fused one-shot round at most
 
-  // `pids`: every rank's process id (this host). `onFailure(rank)` is called once, from the watchdog thread, when
-  // that rank's process exits while this one may wait for it.
+  // `pids`: every rank's process id (this host). `onFailure(rank, false)` is called once, from the watchdog thread,
+  // when that rank's process exits while this one may wait for it; `onFailure(rank, true)` once, from that rank's
+  // thread, when a rank of this process aborts (process_share.h).
   static Result create(Bootstrap& bootstrap, bool allOnOneHost, const std::vector<int>& pids,
-                       std::function<void(int)> onFailure, std::unique_ptr<GpuIpc>* out);
+                       std::function<void(int, bool)> onFailure, std::unique_ptr<GpuIpc>* out);
   ~GpuIpc();
   GpuIpc(const GpuIpc&) = delete;
   GpuIpc& operator=(const GpuIpc&) = delete;
@@ -189,7 +192,7 @@ class GpuIpc {
                   uint32_t p);
   // Sets every flag of `rank` (in this rank's mapping) far ahead of any round enqueued so far.
   void release(int rank);
-  void watch(std::vector<int> pids, std::function<void(int)> onFailure);
+  void watch(std::vector<int> pids, std::function<void(int, bool)> onFailure);
 
   GpuBackend* gpu_ = nullptr;
   int rank_ = 0;

@@ -233,6 +233,11 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
   // This rank's rounds run in order (gpu_ipc.h, "Streams"), whichever stream each call comes on.
   // Every round ends with this rank's `gathered` at its seq, so waiting for the last one's is waiting for the previous
   // call: no event to record at every call.
+  const int aborter = share_ == nullptr ? -1 : share_->abortedBy();
+  if (aborter >= 0) {
+    return failf(mixcclRemoteError, "rank %d: %s: rank %d of this process aborted the communicator; its ranks' "
+                 "calls no longer wait for each other", rank_, collName(args.type), aborter);
+  }
   const uint32_t last = seq_.load();
   const int holder = hostOnly || share_ == nullptr ? -1 : share_->claim(stream, rank_, last + 1);
   if (holder >= 0) {

@@ -10,9 +10,14 @@
 //   read it, or an abort (GpuIpc::releaseAll) write its flags, after its owner is gone. So an owner hands its
 //   workspace over (retire) rather than freeing it, and it is freed when the last of them lets go of this object.
 //   By then each of them has waited, at its teardown, until its own streams were done.
+// * An abort. When one of them aborts (GpuIpc::releaseAll), every wait of the others on its flags passes, so their
+//   rounds would go on with invalid data unnoticed: the others are told (their `onAbort`, which sets their
+//   communicator's asynchronous error), and their later calls fail (abortedBy).
 //
 // Thread-safe.
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
@@ -47,6 +52,30 @@ class ProcessShare {
     std::lock_guard<std::mutex> lock(mu_);
     streams_[stream] = Holder{rank, last};
   }
+  // Rank `rank` takes part: `onAbort(aborter)` is called (from the aborting rank's thread) when another of them
+  // aborts, until the rank leaves. Leave before what onAbort uses is gone.
+  void join(int rank, std::function<void(int)> onAbort) {
+    std::lock_guard<std::mutex> lock(mu_);
+    onAbort_[rank] = std::move(onAbort);
+  }
+  void leave(int rank) {
+    std::lock_guard<std::mutex> lock(mu_);
+    onAbort_.erase(rank);
+  }
+  // Rank `rank` aborts: the others that take part are told (the first abort only).
+  void aborted(int rank) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (aborter_ >= 0) return;
+    aborter_ = rank;
+    for (auto& [r, tell] : onAbort_) {
+      if (r != rank) tell(rank);
+    }
+  }
+  // The rank of this process that aborted first, or -1.
+  int abortedBy() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return aborter_;
+  }
   // A gone rank's workspace (device memory of `gpu`), freed with this object.
   void retire(GpuBackend* gpu, void* workspace) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -61,6 +90,8 @@ class ProcessShare {
   std::mutex mu_;
   std::unordered_map<void*, Holder> streams_;
   std::vector<std::pair<GpuBackend*, void*>> retired_;
+  std::map<int, std::function<void(int)>> onAbort_;
+  int aborter_ = -1;
 };
 
 }  // namespace mixccl

@@ -1,7 +1,9 @@
-// Several ranks of one process, driven by one thread, with every rank's calls on the SAME stream in a group
-// (core/fork_stream.h): the communicators of mixcclCommInitAll on one (emulated) GPU, through gpu_ipc (rounds and
-// fused kernels) and through the staged path. Without the fork each rank's collective would wait on that stream for
-// the others' parts queued behind it: gpu_ipc hung, the staged path failed at MIXCCL_TIMEOUT with wrong results.
+// Several ranks of one process on one (emulated) GPU, the communicators of mixcclCommInitAll driven by one thread:
+// * every rank's calls on the SAME stream in a group (core/fork_stream.h), through gpu_ipc (rounds and fused kernels)
+//   and through the staged path. Without the fork each rank's collective would wait on that stream for the others'
+//   parts queued behind it: gpu_ipc hung, the staged path failed at MIXCCL_TIMEOUT with wrong results;
+// * the same outside a group, which gpu_ipc refuses (transports/gpu_ipc/process_share.h) rather than hang;
+// * one rank's abort, which the others are told of (no silent garbage from their released waits).
 // On the emulated GPU by default; tests/gpu/run.sh runs it on the device (MIXCCL_TEST_REAL_GPU=1).
 #include <gtest/gtest.h>
 
@@ -68,7 +70,7 @@ int groupOnOneStream(RankGpu& g, const std::vector<mixcclComm_t>& comms, uint64_
   return failures;
 }
 
-TEST(SharedStream, RanksOfOneProcessOnOneStreamInAGroupRunTogether) {
+TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogether) {
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_TIMEOUT", "10", 1);
     if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
@@ -100,7 +102,7 @@ TEST(SharedStream, RanksOfOneProcessOnOneStreamInAGroupRunTogether) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-TEST(SharedStream, OutsideAGroupTheSecondRankOnTheStreamIsRefusedAndAbortReleasesTheFirst) {
+TEST(RanksOfOneProcess, OnOneStreamOutsideAGroupTheSecondIsRefusedAndAbortReleasesTheFirst) {
   // gpu_ipc, two ranks of one process, one thread, no group: rank 0's all-reduce is enqueued on the stream and waits
   // there for rank 1's part; rank 1's on the same stream would queue behind that wait (a hang no time-out ends), so
   // it is refused, naming the problem. Aborting the communicators then lets rank 0's stream go on (with an invalid
@@ -133,6 +135,51 @@ TEST(SharedStream, OutsideAGroupTheSecondRankOnTheStreamIsRefusedAndAbortRelease
                            int(second), why.c_str());
     for (mixcclComm_t c : comms) mixcclCommAbort(c);
     g.sync();  // returns: the abort released rank 0's wait
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 60);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
+  // gpu_ipc, two ranks of one process, each on a stream of its own: once rank 0 aborts, rank 1's waits on it pass
+  // (its rounds would read whatever rank 0 left), so rank 1's communicator gets an asynchronous error naming the
+  // abort, and its next call fails rather than computing garbage.
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    setenv("MIXCCL_GPU_IPC", "1", 1);
+    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
+    RankGpu g[2];
+    for (RankGpu& one : g) {
+      if (!one.open(0, size_t(1) << 20)) return 1;
+    }
+    std::vector<mixcclComm_t> comms(2);
+    if (!rankCheck(mixcclCommInitAll(comms.data(), 2, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
+                   mixcclGetLastError(nullptr))) {
+      return 1;
+    }
+    void* bufs[2] = {g[0].upload(std::vector<char>(4000, 1)), g[1].upload(std::vector<char>(4000, 1))};
+    int failures = 0;
+    bool ok = mixcclGroupStart() == mixcclSuccess;
+    for (int r = 0; r < 2; ++r) {
+      ok &= mixcclAllReduce(bufs[r], bufs[r], 1000, mixcclFloat32, mixcclSum, comms[size_t(r)], g[r].stream()) ==
+            mixcclSuccess;
+    }
+    ok &= mixcclGroupEnd() == mixcclSuccess;
+    for (RankGpu& one : g) one.sync();
+    failures += !rankCheck(ok, 0, "the first group failed: %s", mixcclGetLastError(nullptr));
+    mixcclCommAbort(comms[0]);
+    mixcclResult_t async = mixcclSuccess;
+    mixcclCommGetAsyncError(comms[1], &async);
+    failures += !rankCheck(async == mixcclRemoteError, 1, "asynchronous error %d after rank 0 aborted, want %d",
+                           int(async), int(mixcclRemoteError));
+    const mixcclResult_t next =
+        mixcclAllReduce(bufs[1], bufs[1], 1000, mixcclFloat32, mixcclSum, comms[1], g[1].stream());
+    const std::string why = mixcclGetLastError(comms[1]);
+    failures += !rankCheck(next == mixcclRemoteError && why.find("rank 0 of this process aborted") != std::string::npos,
+                           1, "a call after rank 0 aborted gave %d (%s), want mixcclRemoteError naming the abort",
+                           int(next), why.c_str());
+    mixcclCommDestroy(comms[1]);
     return failures == 0 ? 0 : 1;
   };
   auto result = runRanks(1, body, 60);
