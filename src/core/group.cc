@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/communicator.h"
 #include "core/datatype.h"
 #include "core/device_launch.h"
 #include "core/fork_stream.h"
@@ -116,12 +117,57 @@ Result dispatchStagedOrHost(std::vector<CollCall>& calls);
 // before) go to their proxies, the others run here; host-memory calls are done when this returns.
 Result dispatchForked(std::vector<CollCall>& calls);
 
+// Whether `c` keeps the launching thread until it is done, and so until its peers have done their part: a call on
+// host memory only (done on return) of a communicator that uses gpu_ipc or a proxy. (runHostCalls interleaves the
+// host-memory calls of several communicators on one thread itself.)
+bool holdsTheThread(const CollCall& c) {
+  if (needsStaging(c)) return false;
+  return viaGpuIpc(c) || c.comm->impl->stagedRuntime() != nullptr;
+}
+
+// One thread launching several communicators' calls (a group over ranks of one process) would wait in the first
+// call that holds it for ranks whose calls it has not launched yet. Such a group launches each communicator's calls
+// on a thread of its own, and returns once they all have.
+Result dispatchPerCommunicator(std::vector<CollCall>& calls) {
+  std::vector<mixcclComm*> comms;
+  for (const CollCall& c : calls) {
+    if (std::find(comms.begin(), comms.end(), c.comm) == comms.end()) comms.push_back(c.comm);
+  }
+  std::vector<std::vector<CollCall>> byComm(comms.size());
+  for (CollCall& c : calls) {
+    byComm[size_t(std::find(comms.begin(), comms.end(), c.comm) - comms.begin())].push_back(std::move(c));
+  }
+  std::vector<Result> results(comms.size(), mixcclSuccess);
+  std::vector<std::string> messages(comms.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < comms.size(); ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = dispatchForked(byComm[i]);
+      messages[i] = lastErrorMessage();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < comms.size(); ++i) {
+    if (results[i] != mixcclSuccess) {
+      setLastErrorMessage(messages[i]);  // logged already, on its thread
+      return results[i];
+    }
+  }
+  return mixcclSuccess;
+}
+
 // dispatchForked, with the streams that GPU calls of several communicators share forked first and joined after
-// (core/fork_stream.h).
+// (core/fork_stream.h), and on a thread per communicator where a call would hold the launching thread.
 Result dispatch(std::vector<CollCall>& calls) {
+  if (calls.size() == 1) return dispatchForked(calls);
   std::vector<StreamJoin> joins;
-  if (calls.size() > 1) MIXCCL_TRY(forkSharedStreams(calls, &joins));
-  Result res = dispatchForked(calls);
+  MIXCCL_TRY(forkSharedStreams(calls, &joins));
+  bool severalComms = false, holds = false;
+  for (const CollCall& c : calls) {
+    severalComms |= c.comm != calls.front().comm;
+    holds |= holdsTheThread(c);
+  }
+  Result res = severalComms && holds ? dispatchPerCommunicator(calls) : dispatchForked(calls);
   Result joined = joinForks(joins);
   return res != mixcclSuccess ? res : joined;
 }

@@ -283,7 +283,9 @@ TEST_P(GpuBackendTest, FusedKernelsOfTwoRanksMeetAcrossStreams) {
 // leave a multiprocessor free (kernels/fused_direct_kernel.h). Rank 1's round is launched first and left waiting;
 // then rank 0's stream gets twice as many whole-multiprocessor blocks as the device has multiprocessors, and its
 // own round. Both must finish, exactly. A deadlock cannot be undone from the host (the GPU work cannot be
-// cancelled), so after 20 s the test says so and ends the process.
+// cancelled), so after 20 s the test says so and ends the process. With two ranks, rank 1's blocks take at most
+// half the multiprocessors: this catches a launcher that gives a rank them all, not the loss of the one left free
+// for other work (that needs the application's own kernels resident beside the ranks').
 TEST_P(GpuBackendTest, FusedDirectRoundLetsAKernelNeedingAWholeMultiprocessorRunAhead) {
 #ifndef MIXCCL_TEST_WHOLE_SM_KERNEL
   GTEST_SKIP() << "the whole-multiprocessor kernel (tests/gpu/whole_sm_kernel.cu) is built with the CUDA backend only";
@@ -317,7 +319,18 @@ TEST_P(GpuBackendTest, FusedDirectRoundLetsAKernelNeedingAWholeMultiprocessorRun
   }
   ASSERT_EQ(be_->fusedAsync(twoRankFusedArgs(kind, 1, 1, count, in[1], out[1], slot, flags), spec, streams[1]),
             mixcclSuccess);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // rank 1's blocks are resident and wait
+  // Rank 1's kernel is resident once its arrival flag (word 1) is set, read on a third stream.
+  void* look = nullptr;
+  ASSERT_EQ(be_->streamCreate(&look), mixcclSuccess);
+  bool resident = false;
+  for (int i = 0; i < 5000 && !resident; ++i) {
+    uint32_t arrived = 0;
+    std::memcpy(&arrived, download(flags + 1, sizeof(uint32_t), look).data(), sizeof(uint32_t));
+    resident = arrived == 1;
+    if (!resident) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(be_->streamDestroy(look), mixcclSuccess);
+  ASSERT_TRUE(resident) << "rank 1's fused kernel did not start within about 5 s";
   const int blockers = 2 * sms;
   ASSERT_TRUE(test::launchWholeSmKernel(streams[0], blockers, 20, ran, &why)) << why;
   ASSERT_EQ(be_->fusedAsync(twoRankFusedArgs(kind, 0, 1, count, in[0], out[0], slot, flags), spec, streams[0]),
@@ -325,10 +338,12 @@ TEST_P(GpuBackendTest, FusedDirectRoundLetsAKernelNeedingAWholeMultiprocessorRun
   for (int r = 0; r < 2; ++r) ASSERT_EQ(be_->eventRecord(ends[r], streams[r]), mixcclSuccess);
   bool done[2] = {false, false};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!(done[0] && done[1]) && std::chrono::steady_clock::now() < deadline) {
-    for (int r = 0; r < 2; ++r) ASSERT_EQ(be_->eventQuery(ends[r], &done[r]), mixcclSuccess);
+  bool queried = true;
+  while (queried && !(done[0] && done[1]) && std::chrono::steady_clock::now() < deadline) {
+    for (int r = 0; r < 2; ++r) queried &= be_->eventQuery(ends[r], &done[r]) == mixcclSuccess;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  EXPECT_TRUE(queried) << "an event query failed (see the log)";
   if (!(done[0] && done[1])) {
     std::fprintf(stderr,
                  "DEADLOCK: after 20 s rank 0's stream (%d whole-multiprocessor blocks, then its round) %s, "

@@ -2,6 +2,7 @@
 // * every rank's calls on the SAME stream in a group (core/fork_stream.h), through gpu_ipc (rounds and fused kernels)
 //   and through the staged path. Without the fork each rank's collective would wait on that stream for the others'
 //   parts queued behind it: gpu_ipc hung, the staged path failed at MIXCCL_TIMEOUT with wrong results;
+// * host-memory calls in a group (core/group.cc: a thread per communicator, since each is done on return);
 // * the same outside a group, which gpu_ipc refuses (transports/gpu_ipc/process_share.h) rather than hang;
 // * one rank's abort, which the others are told of (no silent garbage from their released waits).
 // On the emulated GPU by default; tests/gpu/run.sh runs it on the device (MIXCCL_TEST_REAL_GPU=1).
@@ -70,6 +71,13 @@ int groupOnOneStream(RankGpu& g, const std::vector<mixcclComm_t>& comms, uint64_
   return failures;
 }
 
+// gpu_ipc's direct all-reduce rounds enqueued so far, fused or not (0 on a real GPU: only the emulation counts them).
+size_t directRounds() {
+  if (!testing::testGpuIsEmulated()) return 0;
+  testing::EmulatedGpu& emu = testing::installEmulatedGpu();
+  return emu.reduceToAllCalls() + emu.fusedDirectCalls();
+}
+
 TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogether) {
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_TIMEOUT", "10", 1);
@@ -92,8 +100,62 @@ TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogether) {
         return failures + 1;
       }
       // Above gpu_ipc's one-shot size (direct rounds), then below it; the second group reuses the forks.
+      const size_t before = directRounds();
       failures += groupOnOneStream(g, comms, 70001, s.name);
+      const size_t direct = directRounds() - before;
       failures += groupOnOneStream(g, comms, 100, s.name);
+      // The path is the one named: a direct round per rank through gpu_ipc, none when staged (emulation counts).
+      const size_t want = s.ipc[0] == '1' ? size_t(kRanks) : 0;
+      failures += !rankCheck(!testing::testGpuIsEmulated() || direct == want, 0,
+                             "%s: %zu direct all-reduce rounds for the large group, want %zu", s.name, direct, want);
+      for (mixcclComm_t c : comms) mixcclCommDestroy(c);
+    }
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(RanksOfOneProcess, OnHostBuffersInAGroupRunTogether) {
+  // Host-memory calls of gpu_ipc and of staging communicators are done when they return, so one thread launching
+  // them one after another waited in the first for ranks it had not launched yet: gpu_ipc hung, staging timed out.
+  // The group launches each communicator's calls on a thread of its own. The staging communicators have staged a
+  // call on device buffers first (from then on their calls go through their proxies).
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    setenv("MIXCCL_TIMEOUT", "10", 1);
+    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
+    RankGpu g;
+    if (!g.open(0, size_t(1) << 20)) return 1;
+    int failures = 0;
+    for (const char* ipc : {"1", "0"}) {
+      setenv("MIXCCL_GPU_IPC", ipc, 1);
+      const char* what = ipc[0] == '1' ? "gpu_ipc" : "staged";
+      std::vector<mixcclComm_t> comms(kRanks);
+      if (!rankCheck(mixcclCommInitAll(comms.data(), kRanks, nullptr) == mixcclSuccess, 0, "%s: init-all failed: %s",
+                     what, mixcclGetLastError(nullptr))) {
+        return failures + 1;
+      }
+      if (ipc[0] == '0') failures += groupOnOneStream(g, comms, 100, what);
+      const uint64_t count = 300007;  // more than gpu_ipc's pinned bounce buffer and its one-shot size
+      std::vector<std::vector<char>> bufs(kRanks, std::vector<char>(count * 4));
+      for (int r = 0; r < kRanks; ++r) {
+        testdata::fillSend(0, bufs[size_t(r)].data(), count, mixcclFloat32, mixcclSum, 0, r, kRanks);
+      }
+      bool ok = mixcclGroupStart() == mixcclSuccess;
+      for (int r = 0; r < kRanks; ++r) {
+        ok &= mixcclAllReduce(bufs[size_t(r)].data(), bufs[size_t(r)].data(), count, mixcclFloat32, mixcclSum,
+                              comms[size_t(r)], g.stream()) == mixcclSuccess;
+      }
+      ok &= mixcclGroupEnd() == mixcclSuccess;
+      failures +=
+          !rankCheck(ok, 0, "%s: the group of host-memory all-reduces failed: %s", what, mixcclGetLastError(nullptr));
+      std::vector<char> want(count * 4);
+      testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, 0, kRanks);
+      for (int r = 0; r < kRanks; ++r) {
+        failures += !rankCheck(testdata::countWrong(bufs[size_t(r)].data(), want.data(), mixcclFloat32, count) == 0, r,
+                               "%s: host-memory all-reduce wrong", what);
+      }
       for (mixcclComm_t c : comms) mixcclCommDestroy(c);
     }
     return failures == 0 ? 0 : 1;

@@ -42,8 +42,15 @@ constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t
 struct Exported {
   IpcHandle handle;
   uint64_t address = 0;
-  uint64_t share = 0;  // the lowest rank of a process: where its shared_ptr<ProcessShare> is (that process only)
+  uint64_t share = 0;  // the lowest rank of a process with several: its ShareHandOver (an address there only)
   uint8_t ok = 0;
+};
+
+// The lowest rank of a process hands its ProcessShare to the process's other ranks through this (Exported::share);
+// `left` of them have yet to take it (a rank that never does, after a failure elsewhere, leaves it allocated).
+struct ShareHandOver {
+  std::shared_ptr<ProcessShare> share;
+  std::atomic<int> left;
 };
 
 // Whether every rank's byte is set, through the bootstrap (a collective agreement).
@@ -218,19 +225,21 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   ex.ok = ok ? 1 : 0;
   ex.address = reinterpret_cast<uintptr_t>(ipc->own_);
   int lowest = rank;
-  ranksOfProcess(rank, offers, &lowest);
-  if (lowest == rank) {
-    ipc->share_ = std::make_shared<ProcessShare>();
-    ex.share = reinterpret_cast<uintptr_t>(&ipc->share_);
+  const int here = ranksOfProcess(rank, offers, &lowest);
+  ipc->share_ = lowest == rank ? std::make_shared<ProcessShare>() : nullptr;
+  if (lowest == rank && here > 1) {
+    // Handed to the process's other ranks in memory of its own, which the last of them to take it frees: this rank
+    // may leave create() (and free its GpuIpc) before they have read the address.
+    ex.share = reinterpret_cast<uintptr_t>(new ShareHandOver{ipc->share_, here - 1});
   }
   std::vector<Exported> all(n);
   MIXCCL_TRY(bs.allGather(&ex, all.data(), sizeof(Exported)));
   bool allExported = true;
   for (const Exported& e : all) allExported &= e.ok != 0;
-  // The lowest rank of this process keeps its GpuIpc (and so the share) until every rank here has passed the
-  // agreement below, which comes after this copy.
   if (lowest != rank && all[lowest].share != 0) {
-    ipc->share_ = *reinterpret_cast<const std::shared_ptr<ProcessShare>*>(all[lowest].share);
+    auto* handOver = reinterpret_cast<ShareHandOver*>(all[lowest].share);
+    ipc->share_ = handOver->share;
+    if (handOver->left.fetch_sub(1) == 1) delete handOver;
   }
   bool imported = allExported;
   for (int r = 0; r < n && imported; ++r) {

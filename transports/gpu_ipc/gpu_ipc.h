@@ -209,7 +209,8 @@ class GpuIpc {
   size_t stageRound_ = 0;
   std::vector<void*> retiredStages_;  // replaced by a larger stage; freed at teardown
   bool hostCall_ = false;           // run() is in a call whose buffers are both host memory
-  std::atomic<uint32_t> seq_{0};    // rounds so far
+  std::atomic<uint32_t> seq_{0};    // rounds so far (wrapping: the flags' sequence numbers)
+  uint64_t rounds_ = 0;             // the same, never wrapping, as of the end of the last call (run())
   std::mutex releaseMu_;
   void* releaseStream_ = nullptr;   // where release() writes flags
   void* lastStream_ = nullptr;      // where this rank's previous call was enqueued

@@ -239,7 +239,7 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
                  "calls no longer wait for each other", rank_, collName(args.type), aborter);
   }
   const uint32_t last = seq_.load();
-  const int holder = hostOnly || share_ == nullptr ? -1 : share_->claim(stream, rank_, last + 1);
+  const int holder = hostOnly || share_ == nullptr ? -1 : share_->claim(stream, rank_, rounds_ + 1);
   if (holder >= 0) {
     return failf(mixcclInvalidUsage, "rank %d: %s on stream %p, where rank %d of this process has enqueued its part of "
                  "this collective already: ranks of one process need streams of their own, or one group "
@@ -301,8 +301,9 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
     default:
       return failf(mixcclInternalError, "gpu_ipc: %s is not a collective it runs", collName(args.type));
   }
+  rounds_ += seq_.load() - last;  // the rounds taken, also by a call that failed half-way (as on every rank)
   MIXCCL_TRY(res);
-  if (!hostOnly && share_ != nullptr) share_->settle(stream, rank_, seq_.load());
+  if (!hostOnly && share_ != nullptr) share_->settle(stream, rank_, rounds_);
   lastStream_ = stream;
   return hostOnly ? gpu_->streamSynchronize(stream) : mixcclSuccess;
 }

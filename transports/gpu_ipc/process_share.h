@@ -36,19 +36,20 @@ class ProcessShare {
   ProcessShare(const ProcessShare&) = delete;
   ProcessShare& operator=(const ProcessShare&) = delete;
 
-  // Before rank `rank` enqueues its rounds from `first` on `stream`: -1, noting the stream as the rank's from
-  // `first` on; or the other rank of this process whose rounds at or past `first` are on that stream already.
-  int claim(void* stream, int rank, uint32_t first) {
+  // Before rank `rank` enqueues its rounds from `first` (counted from 1, never wrapping) on `stream`: -1, noting the
+  // stream as the rank's from `first` on; or the other rank of this process whose rounds at or past `first` are on
+  // that stream already. The per-thread default stream (one handle, a stream of each thread's own) is never shared.
+  int claim(void* stream, int rank, uint64_t first) {
+    if (stream == kPerThreadStream) return -1;
     std::lock_guard<std::mutex> lock(mu_);
     auto [it, fresh] = streams_.try_emplace(stream, Holder{rank, first});
-    if (!fresh && it->second.rank != rank && static_cast<int32_t>(it->second.last - first) >= 0) {
-      return it->second.rank;
-    }
+    if (!fresh && it->second.rank != rank && it->second.last >= first) return it->second.rank;
     it->second = Holder{rank, first};
     return -1;
   }
   // After the rank enqueued them: its last round on the stream.
-  void settle(void* stream, int rank, uint32_t last) {
+  void settle(void* stream, int rank, uint64_t last) {
+    if (stream == kPerThreadStream) return;
     std::lock_guard<std::mutex> lock(mu_);
     streams_[stream] = Holder{rank, last};
   }
@@ -83,9 +84,11 @@ class ProcessShare {
   }
 
  private:
+  // cudaStreamPerThread and hipStreamPerThread.
+  static inline void* const kPerThreadStream = reinterpret_cast<void*>(uintptr_t(2));
   struct Holder {
     int rank;
-    uint32_t last;  // the last round it enqueued there (wrap-around order)
+    uint64_t last;  // the last round it enqueued there
   };
   std::mutex mu_;
   std::unordered_map<void*, Holder> streams_;
