@@ -313,6 +313,14 @@ Result Communicator::forkStream(GpuBackend* gpu, int device, ForkStream** out) {
   return mixcclSuccess;
 }
 
+int Communicator::peerAbortCulprit() const {
+  for (Transport* t : used_) {
+    const int culprit = t->abortNotice();
+    if (culprit >= 0) return culprit;
+  }
+  return -1;
+}
+
 void Communicator::notifyAbort() {
   cancelled_.store(true);
   if (staged_) staged_->cancel();

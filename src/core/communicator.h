@@ -102,6 +102,8 @@ class Communicator {
   // Tells the peers this rank is leaving (they fail fast instead of timing out), and makes this rank's running
   // and queued operations fail at their next wait.
   void notifyAbort();
+  // The rank whose abort notice (or notice of a lost rank) reached this one through its transports, or -1.
+  int peerAbortCulprit() const;
 
   // The proxy and staging memory of stream-ordered GPU calls (core/device_launch.h): null until the first one.
   StagedRuntime* stagedRuntime() { return staged_.get(); }

@@ -379,6 +379,14 @@ Result launchThroughGpuIpc(const CollCall& call) {
   const bool sendOnGpu = readsSend(a, c.rank()) && onGpu(call.sendMem);
   const bool recvOnGpu = writesRecv(a, c.rank()) && onGpu(call.recvMem);
   const bool hostOnly = !sendOnGpu && !recvOnGpu;
+  // A peer's abort released this rank's waits on it: its rounds would run on whatever the peer left.
+  const int culprit = c.peerAbortCulprit();
+  if (culprit >= 0) {
+    Result lost = failf(mixcclRemoteError, "rank %d: %s through gpu_ipc: rank %d aborted the communicator or was lost",
+                        c.rank(), collName(a.type), culprit);
+    c.setAsyncError(lost);
+    return lost;
+  }
   DeviceScope scope(hostOnly ? nullptr : gpuBackend(sendOnGpu ? call.sendMem : call.recvMem), call.device);
   Result res = scope.status();
   if (res == mixcclSuccess) res = c.gpuIpc()->run(a, call.send, call.recv, spec, call.stream, !sendOnGpu, !recvOnGpu);

@@ -90,6 +90,35 @@ TEST(GpuIpc, AllReduceIsExactForEveryTypeOpPlacementAndChunking) {
   }
 }
 
+TEST(GpuIpc, AfterAPeerProcessAbortsTheOthersLaterCallsFail) {
+  // Rank 0's abort sets its flags far ahead, so the others' waits on it pass: their rounds would go on with whatever
+  // rank 0 left, unnoticed. Its abort notice (through the transports) makes their later calls fail instead. Rank 0
+  // stays alive meanwhile, so it is the notice that counts, not its exit.
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    ipcRank(&g, rank);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    bool ok = testing::backToBackAllReduces(g, comm, 1, 3000, rank, n);
+    if (rank == 0) {
+      mixcclCommAbort(comm);
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      return ok ? 0 : 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // rank 0 has aborted
+    void* buf = g.upload(std::vector<char>(4000, 1));
+    const mixcclResult_t res = mixcclAllReduce(buf, buf, 1000, mixcclFloat32, mixcclSum, comm, g.stream());
+    const std::string why = mixcclGetLastError(comm);
+    ok &= rankCheck(res == mixcclRemoteError && why.find("rank 0 aborted") != std::string::npos, rank,
+                    "a call after rank 0 aborted gave %d (%s), want mixcclRemoteError naming rank 0", int(res),
+                    why.c_str());
+    mixcclCommAbort(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 60);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     RankGpu g;

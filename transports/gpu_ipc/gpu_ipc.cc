@@ -285,7 +285,7 @@ void GpuIpc::watch(std::vector<int> pids, std::function<void(int, bool)> onFailu
       for (size_t r = 0; r < peers.size(); ++r) {
         if (peers[r] == nullptr || !peers[r]->exited()) continue;
         peers[r].reset();
-        release(int(r));
+        release(int(r), true);
         onFailure(int(r), false);
       }
       std::this_thread::sleep_for(kWatchEvery);
@@ -293,15 +293,15 @@ void GpuIpc::watch(std::vector<int> pids, std::function<void(int, bool)> onFailu
   });
 }
 
-void GpuIpc::release(int rank) {
+void GpuIpc::release(int rank, bool gone) {
   std::lock_guard<std::mutex> lock(releaseMu_);
   // Far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
   const uint32_t ahead = seq_.load() + (1u << 30);
   // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
-  // The arrivals and dones, then, for a rank of another process (gone, or to be treated so), its `gathered` too, so
-  // that no teardown waits for it. A rank of this process (this one among them) is alive: its `gathered` stays its
-  // own streams' to write, since its teardown waits for it before it frees memory those streams may still use.
-  const int words = sameProcess_[size_t(rank)] ? 4 : 6;
+  // The arrivals and dones; for a rank whose process is gone, its `gathered` too, so that no teardown waits for it.
+  // A live rank's `gathered` stays its own streams' to write: its teardown waits for it before it frees memory those
+  // streams may still use, and so does its next call on another stream.
+  const int words = gone ? 6 : 4;
   Result r = mixcclSuccess;
   for (int w = 0; w < words && r == mixcclSuccess; ++w) {
     r = gpu_->streamWriteFlag(releaseStream_, flag(rank, kArrive, 0) + w, ahead);
@@ -310,7 +310,7 @@ void GpuIpc::release(int rank) {
 }
 
 void GpuIpc::releaseAll() {
-  for (int r = 0; r < nranks_; ++r) release(r);
+  for (int r = 0; r < nranks_; ++r) release(r, false);
   if (share_ != nullptr) share_->aborted(rank_);
 }
 

@@ -86,10 +86,12 @@
 // `gathered` flag of the previous call's last round is set (every round ends by setting it).
 //
 // Failure: a stream waiting for a rank that died would wait forever, so a watchdog thread watches the peers'
-// processes (all on this host); when one exits, or this rank aborts (releaseAll), every flag this rank's streams
-// could wait for is set far ahead, so they run to the end (with invalid results) and onFailure reports it. When a
-// rank of this process aborts, the others' waits on it pass the same way: they are told (onFailure), and their later
-// calls fail with mixcclRemoteError.
+// processes (all on this host); when one exits, or this rank aborts (releaseAll), every arrival and done flag this
+// rank's streams could wait for is set far ahead (an exited rank's `gathered` too), so they run to the end (with
+// invalid results) and onFailure reports it. When a rank of this process aborts, the others' waits on it pass the
+// same way: they are told (onFailure), and their later calls fail with mixcclRemoteError; ranks of other processes
+// learn of an abort through the communicator's transports (its notice), and their later calls fail the same way
+// (core/device_launch.cc).
 //
 // Contract: create() is collective over the communicator's bootstrap (every rank calls it once, at init) and
 // gives every rank the same answer: a ready GpuIpc, or nullptr (with the reason at INFO) when IPC is off or cannot
@@ -190,8 +192,10 @@ class GpuIpc {
   // out = srcs[0] op ... op srcs[nranks - 1] (count elements); host outputs go through my result slot of parity p.
   Result reduceTo(char* out, const void* const* srcs, size_t count, const ReduceSpec& spec, void* stream, bool host,
                   uint32_t p);
-  // Sets every flag of `rank` (in this rank's mapping) far ahead of any round enqueued so far.
-  void release(int rank);
+  // Sets the arrival and done flags of `rank` (in this rank's mapping) far ahead of any round enqueued so far, and
+  // its `gathered` flags too where its process is `gone` (a live rank's are its own streams' to write: its teardown
+  // and its calls on another stream wait for them).
+  void release(int rank, bool gone);
   void watch(std::vector<int> pids, std::function<void(int, bool)> onFailure);
 
   GpuBackend* gpu_ = nullptr;
