@@ -71,6 +71,20 @@ int groupOnOneStream(RankGpu& g, const std::vector<mixcclComm_t>& comms, uint64_
   return failures;
 }
 
+// The test's GPU (the emulated one unless MIXCCL_TEST_REAL_GPU=1) and g on it, copying through pinned memory (the
+// proxies' runtime calls are then never held up by a copy into pageable memory). False (printed) on failure.
+bool openGpu(RankGpu& g) {
+  if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);
+  return g.open(0, size_t(1) << 20);
+}
+
+// n communicators of mixcclCommInitAll (all on the one GPU). False (printed, naming `what`) on failure.
+bool initAll(int n, std::vector<mixcclComm_t>* comms, const char* what) {
+  comms->assign(size_t(n), nullptr);
+  return rankCheck(mixcclCommInitAll(comms->data(), n, nullptr) == mixcclSuccess, 0, "%s: init-all failed: %s", what,
+                   mixcclGetLastError(nullptr));
+}
+
 // gpu_ipc's direct all-reduce rounds enqueued so far, fused or not (0 on a real GPU: only the emulation counts them).
 size_t directRounds() {
   if (!testing::testGpuIsEmulated()) return 0;
@@ -81,9 +95,8 @@ size_t directRounds() {
 TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogether) {
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_TIMEOUT", "10", 1);
-    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
     RankGpu g;
-    if (!g.open(0, size_t(1) << 20)) return 1;  // pinned copies: the proxies' runtime calls are not held up
+    if (!openGpu(g)) return 1;
     int failures = 0;
     struct Setting {
       const char* name;
@@ -94,11 +107,8 @@ TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogether) {
                              Setting{"staged through host memory", "0", "0"}}) {
       setenv("MIXCCL_GPU_IPC", s.ipc, 1);
       setenv("MIXCCL_GPU_IPC_FUSED", s.fused, 1);
-      std::vector<mixcclComm_t> comms(kRanks);
-      if (!rankCheck(mixcclCommInitAll(comms.data(), kRanks, nullptr) == mixcclSuccess, 0, "%s: init-all failed: %s",
-                     s.name, mixcclGetLastError(nullptr))) {
-        return failures + 1;
-      }
+      std::vector<mixcclComm_t> comms;
+      if (!initAll(kRanks, &comms, s.name)) return failures + 1;
       // Above gpu_ipc's one-shot size (direct rounds), then below it; the second group reuses the forks.
       const size_t before = directRounds();
       failures += groupOnOneStream(g, comms, 70001, s.name);
@@ -124,18 +134,14 @@ TEST(RanksOfOneProcess, OnHostBuffersInAGroupRunTogether) {
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_TIMEOUT", "10", 1);
     setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
     RankGpu g;
-    if (!g.open(0, size_t(1) << 20)) return 1;
+    if (!openGpu(g)) return 1;
     int failures = 0;
     for (const char* ipc : {"1", "0"}) {
       setenv("MIXCCL_GPU_IPC", ipc, 1);
       const char* what = ipc[0] == '1' ? "gpu_ipc" : "staged";
-      std::vector<mixcclComm_t> comms(kRanks);
-      if (!rankCheck(mixcclCommInitAll(comms.data(), kRanks, nullptr) == mixcclSuccess, 0, "%s: init-all failed: %s",
-                     what, mixcclGetLastError(nullptr))) {
-        return failures + 1;
-      }
+      std::vector<mixcclComm_t> comms;
+      if (!initAll(kRanks, &comms, what)) return failures + 1;
       if (ipc[0] == '0') failures += groupOnOneStream(g, comms, 100, what);
       const uint64_t count = 300007;  // more than gpu_ipc's pinned bounce buffer and its one-shot size
       std::vector<std::vector<char>> bufs(kRanks, std::vector<char>(count * 4));
@@ -172,14 +178,10 @@ TEST(RanksOfOneProcess, OnOneStreamOutsideAGroupTheSecondIsRefusedAndAbortReleas
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_GPU_IPC", "1", 1);
     setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
     RankGpu g;
-    if (!g.open(0, size_t(1) << 20)) return 1;
-    std::vector<mixcclComm_t> comms(2);
-    if (!rankCheck(mixcclCommInitAll(comms.data(), 2, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
-                   mixcclGetLastError(nullptr))) {
-      return 1;
-    }
+    if (!openGpu(g)) return 1;
+    std::vector<mixcclComm_t> comms;
+    if (!initAll(2, &comms, "two ranks")) return 1;
     std::vector<void*> bufs = {g.upload(std::vector<char>(4000, 1)), g.upload(std::vector<char>(4000, 1))};
     g.sync();
     int failures = 0;
@@ -210,16 +212,12 @@ TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_GPU_IPC", "1", 1);
     setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    if (testing::testGpuIsEmulated()) testing::installEmulatedGpu(20);  // else MIXCCL_TEST_REAL_GPU=1: the device
     RankGpu g[2];
     for (RankGpu& one : g) {
-      if (!one.open(0, size_t(1) << 20)) return 1;
+      if (!openGpu(one)) return 1;
     }
-    std::vector<mixcclComm_t> comms(2);
-    if (!rankCheck(mixcclCommInitAll(comms.data(), 2, nullptr) == mixcclSuccess, 0, "init-all failed: %s",
-                   mixcclGetLastError(nullptr))) {
-      return 1;
-    }
+    std::vector<mixcclComm_t> comms;
+    if (!initAll(2, &comms, "two ranks")) return 1;
     void* bufs[2] = {g[0].upload(std::vector<char>(4000, 1)), g[1].upload(std::vector<char>(4000, 1))};
     int failures = 0;
     bool ok = mixcclGroupStart() == mixcclSuccess;
