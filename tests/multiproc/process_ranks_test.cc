@@ -4,12 +4,15 @@
 //   parts queued behind it: gpu_ipc hung, the staged path failed at MIXCCL_TIMEOUT with wrong results;
 // * host-memory calls in a group (core/group.cc: a thread per communicator, since each is done on return);
 // * the same outside a group, which gpu_ipc refuses (transports/gpu_ipc/process_share.h) rather than hang;
-// * one rank's abort, which the others are told of (no silent garbage from their released waits).
+// * one rank's abort, which the others are told of (no silent garbage from their released waits), and which its own
+//   rounds still queued at the time do not undo.
 // On the emulated GPU by default; tests/gpu/run.sh runs it on the device (MIXCCL_TEST_REAL_GPU=1).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/datatype.h"
@@ -242,6 +245,46 @@ TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
                            int(next), why.c_str());
     mixcclCommDestroy(comms[1]);
     return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 60);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(RanksOfOneProcess, AnAbortOutlastsTheAbortingRanksOwnQueuedRounds) {
+  // gpu_ipc, two ranks of one process, each on a stream of its own held at a gate. Rank 1 enqueues three
+  // all-reduces, rank 0 one, then rank 0 aborts. Its round, once its gate opens (while the abort waits for its
+  // stream), runs through the released waits and writes its own arrival flag, undoing the release of that word;
+  // rank 1's third round waits on that very word. Rank 0's teardown, once its stream is done, releases its flags
+  // again, so rank 1's stream gets through (else it would wait forever: killed at the time limit).
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    setenv("MIXCCL_GPU_IPC", "1", 1);
+    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+    RankGpu g[2];
+    for (RankGpu& one : g) {
+      if (!openGpu(one)) return 1;
+    }
+    std::vector<mixcclComm_t> comms;
+    if (!initAll(2, &comms, "two ranks")) return 1;
+    void* bufs[2] = {g[0].upload(std::vector<char>(4000, 1)), g[1].upload(std::vector<char>(4000, 1))};
+    for (RankGpu& one : g) {
+      one.sync();
+      one.closeGate();
+    }
+    bool ok = true;
+    for (int call = 0; call < 3; ++call) {
+      ok &= mixcclAllReduce(bufs[1], bufs[1], 1000, mixcclFloat32, mixcclSum, comms[1], g[1].stream()) == mixcclSuccess;
+    }
+    ok &= mixcclAllReduce(bufs[0], bufs[0], 1000, mixcclFloat32, mixcclSum, comms[0], g[0].stream()) == mixcclSuccess;
+    std::thread opener([&g] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      g[0].openGate();
+    });
+    mixcclCommAbort(comms[0]);  // its teardown waits (bounded) for rank 0's stream, which the opener lets go
+    opener.join();
+    g[1].openGate();
+    g[1].sync();
+    mixcclCommDestroy(comms[1]);
+    return rankCheck(ok, 0, "enqueueing the all-reduces failed: %s", mixcclGetLastError(nullptr)) ? 0 : 1;
   };
   auto result = runRanks(1, body, 60);
   EXPECT_TRUE(result.ok) << result.report;

@@ -310,6 +310,7 @@ void GpuIpc::release(int rank, bool gone) {
 }
 
 void GpuIpc::releaseAll() {
+  aborted_.store(true);
   for (int r = 0; r < nranks_; ++r) release(r, false);
   if (share_ != nullptr) share_->aborted(rank_);
 }
@@ -347,6 +348,9 @@ GpuIpc::~GpuIpc() {
     if (share_ != nullptr) static_cast<void>(new std::shared_ptr<ProcessShare>(share_));
     return;
   }
+  // After an abort, this rank's rounds that were still queued ran through the released waits and wrote their own
+  // arrivals and dones, undoing the release for peers further ahead: now that its streams are done, once more.
+  if (aborted_.load()) release(rank_, false);
   for (int r = 0; r < nranks_; ++r) {
     if (workspaces_[r] != nullptr && !sameProcess_[r]) gpu_->ipcClose(workspaces_[r]);
   }

@@ -216,6 +216,7 @@ class GpuIpc {
   std::atomic<uint32_t> seq_{0};    // rounds so far (wrapping: the flags' sequence numbers)
   uint64_t rounds_ = 0;             // the same, never wrapping, as of the end of the last call (run())
   std::mutex releaseMu_;
+  std::atomic<bool> aborted_{false};  // releaseAll() ran: teardown releases this rank's flags once more
   void* releaseStream_ = nullptr;   // where release() writes flags
   void* lastStream_ = nullptr;      // where this rank's previous call was enqueued
   std::shared_ptr<ProcessShare> share_;  // with this process's other ranks (process_share.h)
