@@ -88,6 +88,25 @@ bool initAll(int n, std::vector<mixcclComm_t>* comms, const char* what) {
                    mixcclGetLastError(nullptr));
 }
 
+// Two ranks of one process through gpu_ipc's rounds (not its fused kernels), each on a stream of its own with a device
+// buffer of 1000 floats.
+struct TwoIpcRanks {
+  RankGpu g[2];
+  std::vector<mixcclComm_t> comms;
+  void* bufs[2] = {};
+  // False (printed) on failure.
+  bool open() {
+    setenv("MIXCCL_GPU_IPC", "1", 1);
+    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+    for (RankGpu& one : g) {
+      if (!openGpu(one)) return false;
+    }
+    if (!initAll(2, &comms, "two ranks")) return false;
+    for (int r = 0; r < 2; ++r) bufs[r] = g[r].upload(std::vector<char>(4000, 1));
+    return true;
+  }
+};
+
 // gpu_ipc's direct all-reduce rounds enqueued so far, fused or not (0 on a real GPU: only the emulation counts them).
 size_t directRounds() {
   if (!testing::testGpuIsEmulated()) return 0;
@@ -213,15 +232,11 @@ TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
   // (its rounds would read whatever rank 0 left), so rank 1's communicator gets an asynchronous error naming the
   // abort, and its next call fails rather than computing garbage.
   auto body = [](int, int, const mixcclUniqueId&) -> int {
-    setenv("MIXCCL_GPU_IPC", "1", 1);
-    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    RankGpu g[2];
-    for (RankGpu& one : g) {
-      if (!openGpu(one)) return 1;
-    }
-    std::vector<mixcclComm_t> comms;
-    if (!initAll(2, &comms, "two ranks")) return 1;
-    void* bufs[2] = {g[0].upload(std::vector<char>(4000, 1)), g[1].upload(std::vector<char>(4000, 1))};
+    TwoIpcRanks two;
+    if (!two.open()) return 1;
+    RankGpu* g = two.g;
+    std::vector<mixcclComm_t>& comms = two.comms;
+    void** bufs = two.bufs;
     int failures = 0;
     bool ok = mixcclGroupStart() == mixcclSuccess;
     for (int r = 0; r < 2; ++r) {
@@ -229,7 +244,7 @@ TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
             mixcclSuccess;
     }
     ok &= mixcclGroupEnd() == mixcclSuccess;
-    for (RankGpu& one : g) one.sync();
+    for (RankGpu& one : two.g) one.sync();
     failures += !rankCheck(ok, 0, "the first group failed: %s", mixcclGetLastError(nullptr));
     mixcclCommAbort(comms[0]);
     mixcclResult_t async = mixcclSuccess;
@@ -257,16 +272,12 @@ TEST(RanksOfOneProcess, AnAbortOutlastsTheAbortingRanksOwnQueuedRounds) {
   // rank 1's third round waits on that very word. Rank 0's teardown, once its stream is done, releases its flags
   // again, so rank 1's stream gets through (else it would wait forever: killed at the time limit).
   auto body = [](int, int, const mixcclUniqueId&) -> int {
-    setenv("MIXCCL_GPU_IPC", "1", 1);
-    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    RankGpu g[2];
-    for (RankGpu& one : g) {
-      if (!openGpu(one)) return 1;
-    }
-    std::vector<mixcclComm_t> comms;
-    if (!initAll(2, &comms, "two ranks")) return 1;
-    void* bufs[2] = {g[0].upload(std::vector<char>(4000, 1)), g[1].upload(std::vector<char>(4000, 1))};
-    for (RankGpu& one : g) {
+    TwoIpcRanks two;
+    if (!two.open()) return 1;
+    RankGpu* g = two.g;
+    std::vector<mixcclComm_t>& comms = two.comms;
+    void** bufs = two.bufs;
+    for (RankGpu& one : two.g) {
       one.sync();
       one.closeGate();
     }
