@@ -15,6 +15,7 @@
 //   communicator's asynchronous error), and their later calls fail (abortedBy).
 //
 // Thread-safe.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -66,17 +67,14 @@ class ProcessShare {
   // Rank `rank` aborts: the others that take part are told (the first abort only).
   void aborted(int rank) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (aborter_ >= 0) return;
-    aborter_ = rank;
+    int none = -1;
+    if (!aborter_.compare_exchange_strong(none, rank)) return;
     for (auto& [r, tell] : onAbort_) {
       if (r != rank) tell(rank);
     }
   }
-  // The rank of this process that aborted first, or -1.
-  int abortedBy() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return aborter_;
-  }
+  // The rank of this process that aborted first, or -1 (no lock: every call asks).
+  int abortedBy() const { return aborter_.load(std::memory_order_acquire); }
   // A gone rank's workspace (device memory of `gpu`), freed with this object.
   void retire(GpuBackend* gpu, void* workspace) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -94,7 +92,7 @@ class ProcessShare {
   std::unordered_map<void*, Holder> streams_;
   std::vector<std::pair<GpuBackend*, void*>> retired_;
   std::map<int, std::function<void(int)>> onAbort_;
-  int aborter_ = -1;
+  std::atomic<int> aborter_{-1};
 };
 
 }  // namespace mixccl
