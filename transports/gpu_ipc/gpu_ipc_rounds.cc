@@ -230,9 +230,6 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
                    bool sendOnHost, bool recvOnHost) {
   const bool hostOnly = sendOnHost && recvOnHost;
   if (hostOnly) stream = hostStream_;
-  // This rank's rounds run in order (gpu_ipc.h, "Streams"), whichever stream each call comes on.
-  // Every round ends with this rank's `gathered` at its seq, so waiting for the last one's is waiting for the previous
-  // call: no event to record at every call.
   const int aborter = share_ == nullptr ? -1 : share_->abortedBy();
   if (aborter >= 0) {
     return failf(mixcclRemoteError, "rank %d: %s: rank %d of this process aborted the communicator; its ranks' "
@@ -246,6 +243,9 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
                  "(mixcclGroupStart/End) around their calls; on one stream each would wait for the other's part, "
                  "queued behind it", rank_, collName(args.type), stream, holder);
   }
+  // This rank's rounds run in order (gpu_ipc.h, "Streams"), whichever stream each call comes on.
+  // Every round ends with this rank's `gathered` at its seq, so waiting for the last one's is waiting for the previous
+  // call: no event to record at every call.
   if (last > 0 && stream != lastStream_) {
     MIXCCL_TRY(gpu_->streamWaitFlag(stream, flag(rank_, kGathered, last & 1), last));
   }
