@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace mixccl::testing {
@@ -32,6 +34,35 @@ mixcclComm_t initRankComm(int rank, int nranks, const mixcclUniqueId& id) {
     return nullptr;
   return comm;
 }
+
+namespace {
+
+// With MIXCCL_STACKS_DIR set (scripts/test.sh sets it), the thread stacks of each rank still running (status -1),
+// which tools/stack_dump.cc writes there on SIGUSR1: what a hang was waiting for. Else empty strings.
+std::vector<std::string> stacksOf(const std::vector<pid_t>& pids, const std::vector<int>& status) {
+  std::vector<std::string> out(pids.size());
+  const char* dir = std::getenv("MIXCCL_STACKS_DIR");
+  if (dir == nullptr || dir[0] == 0) return out;
+  for (size_t r = 0; r < pids.size(); ++r) {
+    if (status[r] == -1) kill(pids[r], SIGUSR1);
+  }
+  sleep(2);  // the threads write one after another
+  for (size_t r = 0; r < pids.size(); ++r) {
+    if (status[r] != -1) continue;
+    const std::string path = std::string(dir) + "/stacks-" + std::to_string(pids[r]) + ".txt";
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) continue;
+    out[r] = "\n[its threads' stacks before the kill]\n";
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out[r].append(buf, n);
+    std::fclose(f);
+    std::remove(path.c_str());
+  }
+  return out;
+}
+
+}  // namespace
 
 RankRunResult runRanks(int nranks, const RankBody& body, double timeoutSec) {
   RankRunResult result;
@@ -101,13 +132,14 @@ RankRunResult runRanks(int nranks, const RankBody& body, double timeoutSec) {
     if (pfds.empty() && running > 0) usleep(5000);
     if (running > 0 && std::chrono::steady_clock::now() > deadline) {
       timedOut = true;
+      const std::vector<std::string> stacks = stacksOf(pids, status);
       for (int r = 0; r < nranks; ++r) {
         if (status[r] == -1) kill(pids[r], SIGKILL);
       }
       for (int r = 0; r < nranks; ++r) {
         if (status[r] == -1) {
           waitpid(pids[r], &status[r], 0);
-          outputs[r] += "\n[killed by the test harness after " + std::to_string(timeoutSec) + " s]";
+          outputs[r] += "\n[killed by the test harness after " + std::to_string(timeoutSec) + " s]" + stacks[size_t(r)];
         }
       }
       running = 0;
