@@ -1,15 +1,14 @@
 #include "core/fork_stream.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
-#include <thread>
 #include <utility>
 
 #include "core/communicator.h"
 #include "core/device_launch.h"
 #include "core/device_scope.h"
 #include "core/log.h"
+#include "device/event_wait.h"
 
 namespace mixccl {
 namespace {
@@ -43,16 +42,7 @@ Result ForkStream::create(GpuBackend* gpu, int device, std::unique_ptr<ForkStrea
 ForkStream::~ForkStream() {
   if (gpu_ == nullptr) return;
   DeviceScope scope(gpu_, device_);
-  bool idle = true;
-  if (everJoined_) {
-    idle = false;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kTeardownWaitSec);
-    while (!idle && std::chrono::steady_clock::now() < deadline) {
-      if (gpu_->eventQuery(joined_, &idle) != mixcclSuccess) break;
-      if (!idle) std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-  }
-  if (!idle) {
+  if (everJoined_ && !eventDoneWithin(gpu_, joined_, kTeardownWaitSec)) {
     MIXCCL_LOG(kWarn, "a communicator's stream for calls of a group that shared a stream with other communicators "
                "had not finished its work after %.0f s; it stays allocated", kTeardownWaitSec);
     return;

@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/datatype.h"
 #include "core/log.h"
+#include "device/event_wait.h"
 #include "transports/shm/peer_process.h"
 
 namespace mixccl {
@@ -333,11 +334,7 @@ GpuIpc::~GpuIpc() {
         (last < 2 || waitAll(hostStream_, kGathered, (last - 1) & 1, last - 1, true) == mixcclSuccess) &&
         gpu_->streamWaitFlag(hostStream_, flag(rank_, kGathered, last & 1), last) == mixcclSuccess &&
         gpu_->eventCreate(&event) == mixcclSuccess && gpu_->eventRecord(event, hostStream_) == mixcclSuccess) {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kTeardownWaitSec);
-      while (!idle && std::chrono::steady_clock::now() < deadline) {
-        if (gpu_->eventQuery(event, &idle) != mixcclSuccess) break;
-        if (!idle) std::this_thread::sleep_for(std::chrono::microseconds(100));
-      }
+      idle = eventDoneWithin(gpu_, event, kTeardownWaitSec);
     }
     if (event != nullptr && idle) gpu_->eventDestroy(event);
   }
