@@ -5,6 +5,7 @@
 // staged_device_test, which ctest also runs with MIXCCL_GPU_IPC=1.
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -117,6 +119,50 @@ TEST(GpuIpc, AfterAPeerProcessAbortsTheOthersLaterCallsFail) {
   };
   auto result = runRanks(3, body, 60);
   EXPECT_TRUE(result.ok) << result.report;
+}
+
+// A rank's teardown waits until the peers of other processes have gathered its last round, since until then they may
+// read its workspace. After an abort the ranks stop at different rounds: the aborter behind the others (they enqueued
+// a call it never made) or ahead (it enqueued one they never make, their later calls failing). Either way a rank
+// whose own streams are done reads nobody's workspace any more and must say so, or the others' teardowns wait for a
+// round it will never run (10 s, then its workspace is leaked with a warning). Every process stays alive until all
+// have torn down, so that it is not the watchdog's notice of an exit that lets the waits pass.
+TEST(GpuIpc, AfterAnAbortNoTeardownWaitsForRoundsAPeerNeverRuns) {
+  auto* destroyed = static_cast<std::atomic<int>*>(
+      mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(destroyed, MAP_FAILED);
+  for (bool aborterBehind : {true, false}) {
+    new (destroyed) std::atomic<int>(0);
+    auto body = [destroyed, aborterBehind](int rank, int n, const mixcclUniqueId& id) -> int {
+      RankGpu g;
+      ipcRank(&g, rank);
+      mixcclComm_t comm = initRankComm(rank, n, id);
+      if (comm == nullptr) return 1;
+      bool ok = testing::backToBackAllReduces(g, comm, 1, 3000, rank, n);
+      const int calls = (rank == 0) == aborterBehind ? 1 : 2;  // the second one's results are whatever they are
+      const testing::Int32AllReduces extra = testing::prepareInt32AllReduces(g, calls, 3000, rank, n);
+      for (int c = 0; c < calls; ++c) ok &= testing::enqueueInt32AllReduce(extra, c, comm, g.stream(), rank);
+      const auto start = std::chrono::steady_clock::now();
+      if (rank == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the others' calls are enqueued
+        mixcclCommAbort(comm);
+      } else {
+        g.sync();  // its second round (if any) passes the abort's released waits
+        mixcclCommDestroy(comm);
+      }
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ok &= rankCheck(secs < 5, rank, "its teardown took %.1f s", secs);
+      destroyed->fetch_add(1);
+      for (int i = 0; i < 3000 && destroyed->load() < n; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // until every rank has torn down
+      }
+      return ok ? 0 : 1;
+    };
+    auto result = runRanks(3, body, 60);
+    EXPECT_TRUE(result.ok) << (aborterBehind ? "aborter behind" : "aborter ahead") << ":\n" << result.report;
+    EXPECT_EQ(result.output.find("did not finish reading"), std::string::npos) << result.output;
+  }
+  munmap(destroyed, sizeof(std::atomic<int>));
 }
 
 TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {

@@ -296,18 +296,18 @@ void GpuIpc::watch(std::vector<int> pids, std::function<void(int, bool)> onFailu
 
 void GpuIpc::release(int rank, bool gone) {
   std::lock_guard<std::mutex> lock(releaseMu_);
-  // Far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
-  const uint32_t ahead = seq_.load() + (1u << 30);
   // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
-  // The arrivals and dones; for a rank whose process is gone, its `gathered` too, so that no teardown waits for it.
-  // A live rank's `gathered` stays its own streams' to write: its teardown waits for it before it frees memory those
-  // streams may still use, and so does its next call on another stream.
-  const int words = gone ? 6 : 4;
-  Result r = mixcclSuccess;
-  for (int w = 0; w < words && r == mixcclSuccess; ++w) {
-    r = gpu_->streamWriteFlag(releaseStream_, flag(rank, kArrive, 0) + w, ahead);
+  if (setFlagsAhead(rank, kArrive, gone ? kGathered : kDone, releaseStream_) == mixcclSuccess) {
+    gpu_->streamSynchronize(releaseStream_);
   }
-  if (r == mixcclSuccess) gpu_->streamSynchronize(releaseStream_);
+}
+
+Result GpuIpc::setFlagsAhead(int rank, Flag first, Flag last, void* stream) {
+  const uint32_t ahead = seq_.load() + (1u << 30);
+  for (int w = int(first) * 2; w < int(last) * 2 + 2; ++w) {
+    MIXCCL_TRY(gpu_->streamWriteFlag(stream, flag(rank, kArrive, 0) + w, ahead));
+  }
+  return mixcclSuccess;
 }
 
 void GpuIpc::releaseAll() {
@@ -325,14 +325,21 @@ GpuIpc::~GpuIpc() {
   bool idle = true;
   const uint32_t last = seq_.load();
   if (last > 0 && hostStream_ != nullptr) {
-    // Peers of other processes may still read this workspace in their last rounds: wait (bounded) until they have
-    // gathered them. (Ranks of this process may already be gone with their workspaces; their streams are the
-    // application's to synchronise before it destroys the communicators.)
+    // In stream order, then one bounded wait for it all:
+    // 1. This rank's rounds are done once its last one is gathered. From then on it reads no peer's workspace, and says
+    //    so: its `gathered` goes far ahead, so that no peer's teardown waits for a round this rank will never run (it
+    //    stopped behind them at an abort). After an abort, its rounds that were still queued ran through the released
+    //    waits and wrote their own arrivals and dones, undoing the release for peers further ahead: those go far ahead
+    //    once more too.
+    // 2. Peers of other processes may still read this workspace in their last rounds: until they have gathered them.
+    //    (Ranks of this process may already be gone with their workspaces; their streams are the application's to
+    //    synchronise before it destroys the communicators.)
     void* event = nullptr;
     idle = false;
-    if (waitAll(hostStream_, kGathered, last & 1, last, true) == mixcclSuccess &&
+    if (gpu_->streamWaitFlag(hostStream_, flag(rank_, kGathered, last & 1), last) == mixcclSuccess &&
+        setFlagsAhead(rank_, aborted_.load() ? kArrive : kGathered, kGathered, hostStream_) == mixcclSuccess &&
+        waitAll(hostStream_, kGathered, last & 1, last, true) == mixcclSuccess &&
         (last < 2 || waitAll(hostStream_, kGathered, (last - 1) & 1, last - 1, true) == mixcclSuccess) &&
-        gpu_->streamWaitFlag(hostStream_, flag(rank_, kGathered, last & 1), last) == mixcclSuccess &&
         gpu_->eventCreate(&event) == mixcclSuccess && gpu_->eventRecord(event, hostStream_) == mixcclSuccess) {
       idle = eventDoneWithin(gpu_, event, kTeardownWaitSec);
     }
@@ -345,9 +352,6 @@ GpuIpc::~GpuIpc() {
     if (share_ != nullptr) static_cast<void>(new std::shared_ptr<ProcessShare>(share_));
     return;
   }
-  // After an abort, this rank's rounds that were still queued ran through the released waits and wrote their own
-  // arrivals and dones, undoing the release for peers further ahead: now that its streams are done, once more.
-  if (aborted_.load()) release(rank_, false);
   for (int r = 0; r < nranks_; ++r) {
     if (workspaces_[r] != nullptr && !sameProcess_[r]) gpu_->ipcClose(workspaces_[r]);
   }

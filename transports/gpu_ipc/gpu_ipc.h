@@ -58,8 +58,9 @@
 // reuse rule); a stage that a larger one replaces stays allocated until teardown, since rounds in flight may use it.
 // addr_me[p] is rewritten two rounds later, by when every peer has passed its done wait of this round.
 // Reusing the slots of parity p in round seq needs no wait of its own: a peer writes arrive (seq - 1) only after
-// it gathered round seq - 2, and this stream waited for that arrival one round earlier. `gathered` is waited for
-// only at teardown, before the workspace is freed.
+// it gathered round seq - 2, and this stream waited for that arrival one round earlier. Peers' `gathered` is waited
+// for only at teardown, before the workspace is freed; a rank's teardown, once its own rounds are done, sets its own
+// far ahead (it reads nobody's workspace any more), so that no peer waits there for rounds it will never run.
 // Outside fused rounds, every wait is a stream wait (GpuBackend::streamWaitFlag), never a kernel waiting for another
 // rank's kernel, so several ranks on ONE GPU work even when their processes' kernels never run at the same time, and
 // one rank per GPU works where the GPUs can map each other's memory. Each element is reduced by one rank (its
@@ -196,6 +197,9 @@ class GpuIpc {
   // its `gathered` flags too where its process is `gone` (a live rank's are its own streams' to write: its teardown
   // and its calls on another stream wait for them).
   void release(int rank, bool gone);
+  // Enqueues on `stream` writes of `rank`'s flags of the kinds from `first` to `last` (both parities, in this rank's
+  // mapping) far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
+  Result setFlagsAhead(int rank, Flag first, Flag last, void* stream);
   void watch(std::vector<int> pids, std::function<void(int, bool)> onFailure);
 
   GpuBackend* gpu_ = nullptr;
