@@ -25,8 +25,9 @@
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
 #   gpu_backend_fused, process_ranks, extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
 #                                    explorations (gpu_ipc's fused kernels, also behind a kernel that needs whole
-#                                    multiprocessors; ranks of one process on one stream; device steps in separate
-#                                    processes on the one GPU), whose running out of time is not a failure
+#                                    multiprocessors; ranks of one process on one stream, and on few hardware
+#                                    queues; device steps in separate processes on the one GPU), whose running out
+#                                    of time is not a failure
 # Then two tables: time and busbw per sweep, and the sweeps against the floors.
 #
 # The whole run stays within MIXCCL_GPU_RUN_BUDGET_S seconds (default 540, under a 10-minute command limit): each
@@ -365,7 +366,7 @@ if [ "${#sweep_extra[@]}" -gt 0 ]; then
   optional=1 step gpu_backend_fused 45 "$build/tests/gpu_backend_test" --gtest_filter='*Fused*-*/hip' || true
   # Ranks of one process on ONE stream: in a group (forked into a stream per rank), and outside one (refused); and
   # one rank's abort told to the others.
-  optional=1 step process_ranks 30 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
+  optional=1 step process_ranks 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
 fi
 for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 

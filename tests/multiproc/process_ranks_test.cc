@@ -5,11 +5,15 @@
 // * host-memory calls in a group (core/group.cc: a thread per communicator, since each is done on return);
 // * the same outside a group, which gpu_ipc refuses (transports/gpu_ipc/process_share.h) rather than hang;
 // * one rank's abort, which the others are told of (no silent garbage from their released waits), and which its own
-//   rounds still queued at the time do not undo.
+//   rounds still queued at the time do not undo;
+// * streams sharing the GPU context's hardware queues (the emulated GPU's emulateHardwareQueues): no hang with as few
+//   queues as gpu_ipc's default takes; an abort that returns where its release cannot get through.
 // On the emulated GPU by default; tests/gpu/run.sh runs it on the device (MIXCCL_TEST_REAL_GPU=1).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -148,6 +152,102 @@ TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogether) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogetherWithAsFewHardwareQueuesAsGpuIpcTakes) {
+  // The GPU context's streams share its hardware queues (CUDA_DEVICE_MAX_CONNECTIONS), where a stream wait at a
+  // queue's head holds up every stream behind it. gpu_ipc's default takes ranks as threads where 2 queues per rank
+  // are there; with no more than that, the ranks' rounds, the forks of the shared stream, their joins and the
+  // library's own streams (for host buffers, for abort) must still get through. The emulated GPU assigns streams to
+  // queues round robin, as CUDA is understood to; on a GPU the context gets that many queues.
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    setenv("MIXCCL_TIMEOUT", "10", 1);
+    unsetenv("MIXCCL_GPU_IPC");  // its default
+    const int queues = 2 * kRanks;
+    if (testing::testGpuIsEmulated()) {
+      testing::installEmulatedGpu(20).emulateHardwareQueues(queues);
+    } else {
+      setenv("CUDA_DEVICE_MAX_CONNECTIONS", std::to_string(queues).c_str(), 1);  // before CUDA starts here
+    }
+    RankGpu g;
+    if (!openGpu(g)) return 1;
+    int failures = 0;
+    for (const char* fused : {"0", "1"}) {
+      setenv("MIXCCL_GPU_IPC_FUSED", fused, 1);
+      const std::string what = std::string("gpu_ipc ") + (fused[0] == '1' ? "fused kernels" : "rounds");
+      std::vector<mixcclComm_t> comms;
+      if (!initAll(kRanks, &comms, what.c_str())) return failures + 1;
+      const size_t before = directRounds();
+      for (int repeat = 0; repeat < 3; ++repeat) {
+        failures += groupOnOneStream(g, comms, 70001, what.c_str());
+        failures += groupOnOneStream(g, comms, 100, what.c_str());
+      }
+      const size_t direct = directRounds() - before;
+      failures += !rankCheck(!testing::testGpuIsEmulated() || direct == size_t(3 * kRanks), 0,
+                             "%s: %zu direct all-reduce rounds, want %d (gpu_ipc by default)", what.c_str(), direct,
+                             3 * kRanks);
+      for (mixcclComm_t c : comms) mixcclCommDestroy(c);
+    }
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(RanksOfOneProcess, EachOnAThreadMixingHostAndDeviceCallsWithTwoHardwareQueuesPerRank) {
+  // 4 ranks as threads, each on a stream of its own, with the 8 queues of CUDA's default (gpu_ipc's default takes
+  // them): device all-reduces on the rank's stream and host-memory ones (the perf tools' barriers, on gpu_ipc's own
+  // stream for host buffers), back to back. Every stream the library creates up front is one more that shares a queue
+  // with another rank's stream; a wait of one at a queue's head then holds up the work the other must do first (on
+  // the emulated GPU, an abort stream created at init hung about every third run so).
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    constexpr int n = 4;
+    unsetenv("MIXCCL_GPU_IPC");
+    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+    setenv("CUDA_DEVICE_MAX_CONNECTIONS", "8", 1);  // before CUDA starts here (on the emulated GPU, its queues)
+    RankGpu g[n];
+    for (RankGpu& one : g) {
+      if (!openGpu(one)) return 1;
+    }
+    std::vector<mixcclComm_t> comms;
+    if (!initAll(n, &comms, "four ranks")) return 1;
+    const size_t before = directRounds();
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int r = 0; r < n; ++r) {
+      threads.emplace_back([&, r] {
+        const uint64_t count = 70001;  // direct rounds on device buffers
+        for (int round = 0; round < 4; ++round) {
+          std::vector<char> in(count * 4), want(count * 4), host(64 * 4), hostWant(64 * 4);
+          testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
+          testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
+          testdata::fillSend(0, host.data(), 64, mixcclFloat32, mixcclSum, 0, r, n);
+          testdata::fillExpectedRecv(0, hostWant.data(), 64, mixcclFloat32, mixcclSum, 0, r, n);
+          void* buf = g[r].upload(in);
+          bool ok = mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comms[size_t(r)], g[r].stream()) ==
+                    mixcclSuccess;
+          ok &= mixcclAllReduce(host.data(), host.data(), 64, mixcclFloat32, mixcclSum, comms[size_t(r)],
+                                g[r].stream()) == mixcclSuccess;
+          const std::vector<char> got = g[r].download(buf, count * 4);
+          ok = rankCheck(ok, r, "a call failed: %s", mixcclGetLastError(comms[size_t(r)])) &&
+               rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, r,
+                         "device all-reduce wrong") &&
+               rankCheck(testdata::countWrong(host.data(), hostWant.data(), mixcclFloat32, 64) == 0, r,
+                         "host all-reduce wrong");
+          if (!ok) ++failures;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    const size_t direct = directRounds() - before;
+    int bad = failures.load();
+    bad += !rankCheck(!testing::testGpuIsEmulated() || direct == size_t(4 * n), 0,
+                      "%zu direct all-reduce rounds, want %d (gpu_ipc by default)", direct, 4 * n);
+    for (mixcclComm_t c : comms) mixcclCommDestroy(c);
+    return bad == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 60);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(RanksOfOneProcess, OnHostBuffersInAGroupRunTogether) {
   // Host-memory calls of gpu_ipc and of staging communicators are done when they return, so one thread launching
   // them one after another waited in the first for ranks it had not launched yet: gpu_ipc hung, staging timed out.
@@ -225,6 +325,38 @@ TEST(RanksOfOneProcess, OnOneStreamOutsideAGroupTheSecondIsRefusedAndAbortReleas
   };
   auto result = runRanks(1, body, 60);
   EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(RanksOfOneProcess, AbortReturnsWhereTheStreamThatReleasesWaitsBehindAHeldQueue) {
+  // gpu_ipc forced onto one hardware queue for every stream: rank 0's all-reduce waits at the queue's head for rank
+  // 1, which never calls. Aborting must still return (the library's stream that would release the wait queues behind
+  // it; nothing can get through), saying why, rather than hang in the abort the application called to get out.
+  auto body = [](int, int, const mixcclUniqueId&) -> int {
+    if (!testing::testGpuIsEmulated()) {
+      std::printf("skipped: emulated queues only (a real context would be left with a stream held for ever)\n");
+      return 0;
+    }
+    testing::installEmulatedGpu(20).emulateHardwareQueues(1);
+    setenv("MIXCCL_GPU_IPC", "1", 1);
+    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+    RankGpu g;
+    if (!openGpu(g)) return 1;
+    std::vector<mixcclComm_t> comms;
+    if (!initAll(2, &comms, "two ranks")) return 1;
+    void* buf = g.upload(std::vector<char>(4000, 1));
+    g.sync();
+    int failures = !rankCheck(
+        mixcclAllReduce(buf, buf, 1000, mixcclFloat32, mixcclSum, comms[0], g.stream()) == mixcclSuccess, 0,
+        "the all-reduce failed: %s", mixcclGetLastError(comms[0]));
+    const auto start = std::chrono::steady_clock::now();
+    for (mixcclComm_t c : comms) mixcclCommAbort(c);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    failures += !rankCheck(secs < 45, 0, "the aborts took %.0f s", secs);
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(1, body, 90);
+  EXPECT_TRUE(result.ok) << result.report;
+  EXPECT_NE(result.output.find("could not release"), std::string::npos) << result.output;
 }
 
 TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {

@@ -46,7 +46,8 @@ void napUntil(const std::function<bool()>& ready) {
 
 }  // namespace
 
-// One stream: a thread that runs the operations queued on it, in order.
+// One stream: a thread that runs the operations queued on it, in order. With emulated hardware queues, operations
+// reach it through its queue (below).
 class EmulatedGpu::Stream {
  public:
   explicit Stream(unsigned delayUs) : delayUs_(delayUs), thread_([this] { loop(); }) {}
@@ -58,27 +59,40 @@ class EmulatedGpu::Stream {
     cv_.notify_all();
     thread_.join();
   }
+  // Enqueues `op`; `blocks`: it is a wait that holds its hardware queue until it passes.
+  void submit(std::function<void()> op, bool blocks = false);
+  void setQueue(HardwareQueue* queue) { queue_ = queue; }
+  // Runs `op` after every operation handed to this stream's thread so far.
   void push(std::function<void()> op) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(std::move(op));
+      queue_ops_.push_back(std::move(op));
     }
     cv_.notify_all();
   }
-  // Nothing queued and nothing running.
+  // Nothing queued and nothing running (ops still in its hardware queue count as queued).
   bool idle() {
     std::lock_guard<std::mutex> lock(mu_);
-    return queue_.empty() && !running_;
+    return queue_ops_.empty() && !running_ && inHardwareQueue_ == 0;
+  }
+  // This stream's thread has nothing to run (whatever its hardware queue still holds for it).
+  bool threadIdle() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return queue_ops_.empty() && !running_;
+  }
+  void countInHardwareQueue(int delta) {
+    std::lock_guard<std::mutex> lock(mu_);
+    inHardwareQueue_ += delta;
   }
 
  private:
   void loop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      std::function<void()> op = std::move(queue_.front());
-      queue_.pop_front();
+      cv_.wait(lock, [&] { return stop_ || !queue_ops_.empty(); });
+      if (queue_ops_.empty()) return;
+      std::function<void()> op = std::move(queue_ops_.front());
+      queue_ops_.pop_front();
       running_ = true;
       lock.unlock();
       if (delayUs_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delayUs_));
@@ -88,13 +102,75 @@ class EmulatedGpu::Stream {
     }
   }
   const unsigned delayUs_;
+  HardwareQueue* queue_ = nullptr;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
+  std::deque<std::function<void()>> queue_ops_;
   bool running_ = false;
+  int inHardwareQueue_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };
+
+// One hardware queue (emulateHardwareQueues): a thread that hands the operations of its streams to them in the order
+// they were enqueued, each once its stream's previous one is done, and that waits for a blocking one (a stream wait)
+// to pass before it hands on the next. So a wait at its head holds up every stream behind it, as on a GPU whose
+// streams outnumber its queues.
+class EmulatedGpu::HardwareQueue {
+ public:
+  HardwareQueue() : thread_([this] { loop(); }) {}
+  ~HardwareQueue() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void submit(Stream* stream, std::function<void()> op, bool blocks) {
+    stream->countInHardwareQueue(1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      items_.push_back(Item{stream, std::move(op), blocks});
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  struct Item {
+    Stream* stream;
+    std::function<void()> op;
+    bool blocks;
+  };
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !items_.empty(); });
+      if (items_.empty()) return;
+      Item item = std::move(items_.front());
+      items_.pop_front();
+      lock.unlock();
+      napUntil([&] { return item.stream->threadIdle(); });
+      item.stream->push(std::move(item.op));
+      item.stream->countInHardwareQueue(-1);
+      if (item.blocks) napUntil([&] { return item.stream->threadIdle(); });
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> items_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+void EmulatedGpu::Stream::submit(std::function<void()> op, bool blocks) {
+  if (queue_ == nullptr) {
+    push(std::move(op));
+  } else {
+    queue_->submit(this, std::move(op), blocks);
+  }
+}
 
 EmulatedGpu::EmulatedGpu(unsigned delayUs) : default_(std::make_unique<Stream>(delayUs)), delayUs_(delayUs) {}
 
@@ -259,7 +335,7 @@ Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* st
     std::unique_lock<std::shared_mutex> held(runtime_);
     std::promise<void> copied;
     std::future<void> done = copied.get_future();
-    resolve(stream)->push([=, &copied] {
+    resolve(stream)->submit([=, &copied] {
       std::memcpy(dst, src, bytes);
       copied.set_value();
     });
@@ -267,7 +343,7 @@ Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* st
     return mixcclSuccess;
   }
   const std::shared_lock<std::shared_mutex> launching(runtime_);
-  resolve(stream)->push([=] { std::memcpy(dst, src, bytes); });
+  resolve(stream)->submit([=] { std::memcpy(dst, src, bytes); });
   return mixcclSuccess;
 }
 
@@ -305,7 +381,7 @@ Result EmulatedGpu::copyKernelAsync(void* dst, const void* src, size_t bytes, vo
   MIXCCL_TRY(loadOnFirstLaunch());
   MIXCCL_TRY(checkKernelAccess(dst, bytes, "copy destination"));
   MIXCCL_TRY(checkKernelAccess(src, bytes, "copy source"));
-  resolve(stream)->push([=] { kernels::host::launchCopy(dst, src, bytes, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchCopy(dst, src, bytes, nullptr); });
   return mixcclSuccess;
 }
 
@@ -318,7 +394,7 @@ Result EmulatedGpu::reduceAsync(void* dst, const void* a, const void* b, size_t 
   MIXCCL_TRY(checkKernelAccess(a, bytes, "reduce input a"));
   MIXCCL_TRY(checkKernelAccess(b, bytes, "reduce input b"));
   ++reduceCalls_;
-  resolve(stream)->push([=] { kernels::host::launchReduce(dst, a, b, count, spec, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchReduce(dst, a, b, count, spec, nullptr); });
   return mixcclSuccess;
 }
 
@@ -328,7 +404,7 @@ Result EmulatedGpu::postOpAsync(void* dst, const void* src, size_t count, const 
   const size_t bytes = count * dataTypeSize(spec.dtype);
   MIXCCL_TRY(checkKernelAccess(dst, bytes, "post-op output"));
   MIXCCL_TRY(checkKernelAccess(src, bytes, "post-op input"));
-  resolve(stream)->push([=] { kernels::host::launchPostOp(dst, src, count, spec, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchPostOp(dst, src, count, spec, nullptr); });
   return mixcclSuccess;
 }
 
@@ -342,7 +418,7 @@ Result EmulatedGpu::reduceNAsync(void* dst, const void* const* srcs, int n, size
   ++reduceNCalls_;
   reduceNElements_ += count;
   std::vector<const void*> in(srcs, srcs + n);
-  resolve(stream)->push([=] { kernels::host::launchReduceN(dst, in.data(), n, count, spec, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchReduceN(dst, in.data(), n, count, spec, nullptr); });
   return mixcclSuccess;
 }
 
@@ -352,11 +428,25 @@ Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t
   MIXCCL_TRY(loadOnFirstLaunch());
   ++reduceToAllCalls_;
   std::vector<const uint32_t*> table(words, words + n);
-  resolve(stream)->push([=] { kernels::host::launchReduceToAll(table.data(), n, lo, count, spec, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchReduceToAll(table.data(), n, lo, count, spec, nullptr); });
   return mixcclSuccess;
 }
 
+void EmulatedGpu::emulateHardwareQueues(int queues) {
+  std::lock_guard<std::mutex> lock(mu_);
+  firstQueue_ = queues_.size();  // an earlier set stays: its streams still use it
+  for (int q = 0; q < queues; ++q) queues_.push_back(std::make_unique<HardwareQueue>());
+  if (default_->idle()) {
+    default_->setQueue(queues_[firstQueue_].get());
+    nextQueue_ = 1;
+  } else {
+    nextQueue_ = 0;
+  }
+  activeQueues_.store(queues);
+}
+
 int EmulatedGpu::hardwareQueues() const {
+  if (activeQueues_.load() > 0) return activeQueues_.load();
   const char* set = std::getenv("CUDA_DEVICE_MAX_CONNECTIONS");
   return set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 8;
 }
@@ -380,7 +470,7 @@ Result EmulatedGpu::fusedAsync(const kernels::FusedArgs& args, const ReduceSpec&
     MIXCCL_TRY(checkKernelAccess(args.done[r], sizeof(uint32_t), "fused direct done flag"));
   }
   ++(direct ? fusedDirectCalls_ : oneShotCalls_);
-  resolve(stream)->push([=] { kernels::host::launchFused(args, spec, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchFused(args, spec, nullptr); });
   return mixcclSuccess;
 }
 
@@ -391,7 +481,7 @@ Result EmulatedGpu::launchStepServer(kernels::StepQueue* queue, uint64_t* counte
   MIXCCL_TRY(checkKernelAccess(counter, sizeof(*counter), "step counter"));
   ++stepServers_;
   // Each command's operands are checked when the server runs it (the host writes them later).
-  resolve(stream)->push([=, this] {
+  resolve(stream)->submit([=, this] {
     kernels::host::hostStepCheck = {&EmulatedGpu::checkStep, this};
     kernels::host::launchStepServer(queue, counter, ticket, nullptr);
     kernels::host::hostStepCheck = {};
@@ -413,19 +503,20 @@ bool EmulatedGpu::checkStep(void* self, const kernels::StepCommand& c) {
 
 Result EmulatedGpu::streamWriteFlag(void* stream, uint32_t* flag, uint32_t value) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
-  resolve(stream)->push([=] { kernels::host::launchWriteFlag(flag, value, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchWriteFlag(flag, value, nullptr); });
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::streamWaitFlag(void* stream, const uint32_t* flag, uint32_t value) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
-  resolve(stream)->push([=] { kernels::host::launchWaitFlag(flag, value, nullptr); });
+  resolve(stream)->submit([=] { kernels::host::launchWaitFlag(flag, value, nullptr); }, true);
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::streamCreate(void** out) {
   auto* s = new Stream(delayUs_);
   std::lock_guard<std::mutex> lock(mu_);
+  if (!queues_.empty()) s->setQueue(queues_[firstQueue_ + nextQueue_++ % (queues_.size() - firstQueue_)].get());
   streams_.insert(s);
   *out = s;
   return mixcclSuccess;
@@ -437,15 +528,22 @@ Result EmulatedGpu::streamDestroy(void* stream) {
     std::lock_guard<std::mutex> lock(mu_);
     if (streams_.erase(s) == 0) return failf(mixcclInvalidArgument, "emulated gpu: unknown stream %p", stream);
   }
-  streamSynchronize(stream);
-  delete s;
+  if (s->idle()) {
+    delete s;
+  } else {
+    // As CUDA's: the call returns at once, and the stream goes once its work is done (never, if it is held).
+    std::thread([this, s] {
+      streamSynchronize(s);
+      delete s;
+    }).detach();
+  }
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::streamSynchronize(void* stream) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> f = done->get_future();
-  resolve(stream)->push([done] { done->set_value(); });
+  resolve(stream)->submit([done] { done->set_value(); });
   f.wait();
   return mixcclSuccess;
 }
@@ -464,7 +562,7 @@ Result EmulatedGpu::eventRecord(void* event, void* stream) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
   Event* e = asEvent(event);
   const uint64_t n = e->recorded.fetch_add(1) + 1;
-  resolve(stream)->push([e, n] { e->completed.store(n); });
+  resolve(stream)->submit([e, n] { e->completed.store(n); });
   return mixcclSuccess;
 }
 
@@ -472,7 +570,7 @@ Result EmulatedGpu::streamWaitEvent(void* stream, void* event) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
   Event* e = asEvent(event);
   const uint64_t n = e->recorded.load();
-  resolve(stream)->push([e, n] { napUntil([&] { return e->completed.load() >= n; }); });
+  resolve(stream)->submit([e, n] { napUntil([&] { return e->completed.load() >= n; }); }, true);
   return mixcclSuccess;
 }
 
@@ -540,6 +638,11 @@ EmulatedGpu& installEmulatedGpu(unsigned delayUs) {
   // Never destroyed: the library may use it while the process exits.
   static EmulatedGpu* gpu = [delayUs] {
     auto* g = new EmulatedGpu(delayUs);
+    // The streams share as many hardware queues as a CUDA context has (emulateHardwareQueues), unless the
+    // environment says otherwise: MIXCCL_TEST_EMULATED_QUEUES=n, n queues; 0, a queue per stream.
+    const char* forced = std::getenv("MIXCCL_TEST_EMULATED_QUEUES");
+    const int queues = forced != nullptr ? std::atoi(forced) : g->hardwareQueues();
+    if (queues > 0) g->emulateHardwareQueues(queues);
     setGpuBackendForTesting(MemoryType::kCuda, g);
     return g;
   }();

@@ -7,7 +7,9 @@
 //   hostRegister. Kernels (reduce, post-op, copy kernel, n-input reduce) may touch only those three kinds: any
 //   other pointer is an error at launch, as a real device would fault on it.
 // * A stream is a worker thread running its operations in order; nullptr is one default stream. Operations are
-//   the host build of the kernel source (kernels::host), memcpy, event records and waits.
+//   the host build of the kernel source (kernels::host), memcpy, event records and waits. Destroying a stream returns
+//   at once, as CUDA's; it goes once its work is done. Streams share hardware queues as a CUDA context's do, a wait
+//   at a queue's head holding up the streams behind it (emulateHardwareQueues).
 // * Every stream operation first sleeps `delayUs`, so that a caller that reads results before the stream ran,
 //   or a proxy that runs before its inputs were copied, reads stale data and the test sees it.
 // * Device memory is a shared mapping of a memfd; an IPC handle names the exporting process and descriptor, and
@@ -18,6 +20,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <vector>
 
 #include "device/gpu_backend.h"
 
@@ -53,8 +56,16 @@ class EmulatedGpu final : public GpuBackend {
   // True unless a test said otherwise (host memory is the emulation's device memory): a device that cannot, as
   // ROCm's by its attribute, makes the library stage through host memory instead of using device steps.
   bool mapsHostMemoryInPlace() override { return mapsHostInPlace_.load(); }
-  // As CUDA's: CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set.
+  // As CUDA's: CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set; `queues` once emulateHardwareQueues(queues) ran.
   int hardwareQueues() const override;
+  // From now on the default stream and every stream created later share `queues` hardware queues, assigned round
+  // robin in order of creation (the default stream first), as a CUDA context's connections: each queue hands its
+  // operations on in the order they were enqueued, each once its own stream's previous one is done, and a stream wait
+  // (on a flag or an event) holds its queue until it passes. Kernels, copies and flag writes do not hold it. Without
+  // this every stream is a queue of its own. Call it before the streams it should cover are created; a later call
+  // takes over for the streams created after it. installEmulatedGpu makes the first call, with hardwareQueues() (the
+  // environment's CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set) or MIXCCL_TEST_EMULATED_QUEUES (0: a queue per stream).
+  void emulateHardwareQueues(int queues);
   void setMapsHostMemoryInPlace(bool maps) { mapsHostInPlace_.store(maps); }
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override;
@@ -110,6 +121,7 @@ class EmulatedGpu final : public GpuBackend {
   size_t liveHostRegistrations();
 
   class Stream;
+  class HardwareQueue;
 
  private:
   Stream* resolve(void* stream);
@@ -130,6 +142,10 @@ class EmulatedGpu final : public GpuBackend {
   std::map<uintptr_t, int> fds_;        // own allocations: base -> memfd
   std::map<uintptr_t, size_t> pinned_;
   std::map<uintptr_t, size_t> registered_;  // hostRegister'ed host ranges
+  std::vector<std::unique_ptr<HardwareQueue>> queues_;  // emulateHardwareQueues; before the streams, which use them
+  size_t firstQueue_ = 0;                                 // of the latest set; under mu_
+  size_t nextQueue_ = 0;                                  // under mu_
+  std::atomic<int> activeQueues_{0};                      // the latest set's size
   std::set<Stream*> streams_;
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;

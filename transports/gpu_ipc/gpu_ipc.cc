@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/datatype.h"
+#include "core/device_scope.h"
 #include "core/log.h"
 #include "device/event_wait.h"
 #include "transports/shm/peer_process.h"
@@ -20,6 +21,9 @@ namespace {
 
 constexpr size_t kFlagBytes = 4096;  // the flag page at the start of a workspace
 constexpr double kTeardownWaitSec = 10;
+// How long release() waits for its flag writes. They are a few writes on a stream of their own; one that has not run
+// by then queues behind a stream wait on a hardware queue its stream shares, which it would never get past.
+constexpr double kReleaseWaitSec = 2;
 constexpr auto kWatchEvery = std::chrono::milliseconds(20);
 
 // MIXCCL_GPU_IPC as a rank offers it.
@@ -202,6 +206,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
 
   std::unique_ptr<GpuIpc> ipc(new GpuIpc());
   ipc->gpu_ = gpu;
+  ipc->device_ = mine.device;
   ipc->rank_ = rank;
   ipc->nranks_ = n;
   ipc->chunkBytes_ = size_t(mine.chunkBytes);
@@ -210,8 +215,7 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   Exported ex;
   bool ok = gpu->loadKernels(/*onlyIfStarted=*/false) == mixcclSuccess &&
             gpu->allocDevice(kFlagBytes + 4 * ipc->chunkBytes_, &ipc->own_) == mixcclSuccess &&
-            gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess &&
-            gpu->streamCreate(&ipc->releaseStream_) == mixcclSuccess;
+            gpu->streamCreate(&ipc->hostStream_) == mixcclSuccess;
   void* bounce = nullptr;
   ok = ok && gpu->allocPinned(kBounceBytes, &bounce) == mixcclSuccess;
   ipc->bounce_ = static_cast<char*>(bounce);
@@ -297,9 +301,34 @@ void GpuIpc::watch(std::vector<int> pids, std::function<void(int, bool)> onFailu
 void GpuIpc::release(int rank, bool gone) {
   std::lock_guard<std::mutex> lock(releaseMu_);
   // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
-  if (setFlagsAhead(rank, kArrive, gone ? kGathered : kDone, releaseStream_) == mixcclSuccess) {
-    gpu_->streamSynchronize(releaseStream_);
+  if (openReleaseStream() && setFlagsAhead(rank, kArrive, gone ? kGathered : kDone, releaseStream_) == mixcclSuccess) {
+    awaitRelease();
   }
+}
+
+bool GpuIpc::openReleaseStream() {
+  if (releaseStream_ != nullptr) return true;
+  const DeviceScope onDevice(gpu_, device_);  // the watchdog's thread, or the aborting one, may have another current
+  return onDevice.status() == mixcclSuccess && gpu_->streamCreate(&releaseStream_) == mixcclSuccess;
+}
+
+void GpuIpc::awaitRelease() {
+  void* event = nullptr;
+  if (gpu_->eventCreate(&event) != mixcclSuccess) return;
+  if (gpu_->eventRecord(event, releaseStream_) != mixcclSuccess) {
+    gpu_->eventDestroy(event);
+    return;
+  }
+  if (eventDoneWithin(gpu_, event, kReleaseWaitSec)) {
+    gpu_->eventDestroy(event);
+    return;
+  }
+  // The writes stay queued (and the event with them, which the stream may still reach): they take effect if the
+  // stream ever gets there.
+  MIXCCL_LOG(kWarn, "gpu_ipc: rank %d could not release the stream waits within %.0f s: the stream that writes the "
+             "flags queues behind a wait on a hardware queue it shares (more streams wait than the GPU context has "
+             "queues: CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES); the waiting streams stay held",
+             rank_, kReleaseWaitSec);
 }
 
 Result GpuIpc::setFlagsAhead(int rank, Flag first, Flag last, void* stream) {
@@ -312,7 +341,14 @@ Result GpuIpc::setFlagsAhead(int rank, Flag first, Flag last, void* stream) {
 
 void GpuIpc::releaseAll() {
   aborted_.store(true);
-  for (int r = 0; r < nranks_; ++r) release(r, false);
+  {
+    std::lock_guard<std::mutex> lock(releaseMu_);
+    bool queued = openReleaseStream();
+    for (int r = 0; r < nranks_ && queued; ++r) {
+      queued = setFlagsAhead(r, kArrive, kDone, releaseStream_) == mixcclSuccess;
+    }
+    if (queued) awaitRelease();
+  }
   if (share_ != nullptr) share_->aborted(rank_);
 }
 

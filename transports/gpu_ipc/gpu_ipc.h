@@ -92,7 +92,9 @@
 // invalid results) and onFailure reports it. When a rank of this process aborts, the others' waits on it pass the
 // same way: they are told (onFailure), and their later calls fail with mixcclRemoteError; ranks of other processes
 // learn of an abort through the communicator's transports (its notice), and their later calls fail the same way
-// (core/device_launch.cc).
+// (core/device_launch.cc). The release's flag writes run on a stream of their own; where that stream queues behind
+// a wait on a hardware queue it shares (more waiting streams than queues), the abort stops waiting for them after a
+// bound, says so, and returns.
 //
 // Contract: create() is collective over the communicator's bootstrap (every rank calls it once, at init) and
 // gives every rank the same answer: a ready GpuIpc, or nullptr (with the reason at INFO) when IPC is off or cannot
@@ -197,6 +199,12 @@ class GpuIpc {
   // its `gathered` flags too where its process is `gone` (a live rank's are its own streams' to write: its teardown
   // and its calls on another stream wait for them).
   void release(int rank, bool gone);
+  // Waits (bounded) until the flag writes queued on releaseStream_ so far are done; past the bound, says why they may
+  // never be. Under releaseMu_.
+  void awaitRelease();
+  // Creates releaseStream_ on this rank's device if it is not there yet; false (logged) if that failed. Under
+  // releaseMu_.
+  bool openReleaseStream();
   // Enqueues on `stream` writes of `rank`'s flags of the kinds from `first` to `last` (both parities, in this rank's
   // mapping) far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
   Result setFlagsAhead(int rank, Flag first, Flag last, void* stream);
@@ -221,7 +229,10 @@ class GpuIpc {
   uint64_t rounds_ = 0;             // the same, never wrapping, as of the end of the last call (run())
   std::mutex releaseMu_;
   std::atomic<bool> aborted_{false};  // releaseAll() ran: teardown releases this rank's flags once more
-  void* releaseStream_ = nullptr;   // where release() writes flags
+  // Where release() writes flags; created at the first release, not at init: one more stream of the context is one
+  // more that may share a hardware queue with the ranks' waiting streams (the top of this file).
+  void* releaseStream_ = nullptr;
+  int device_ = -1;                 // this rank's GPU
   void* lastStream_ = nullptr;      // where this rank's previous call was enqueued
   std::shared_ptr<ProcessShare> share_;  // with this process's other ranks (process_share.h)
   std::atomic<bool> stop_{false};
