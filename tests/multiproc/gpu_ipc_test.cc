@@ -128,12 +128,21 @@ TEST(GpuIpc, AfterAPeerProcessAbortsTheOthersLaterCallsFail) {
 // round it will never run (10 s, then its workspace is leaked with a warning). Every process stays alive until all
 // have torn down, so that it is not the watchdog's notice of an exit that lets the waits pass.
 TEST(GpuIpc, AfterAnAbortNoTeardownWaitsForRoundsAPeerNeverRuns) {
-  auto* destroyed = static_cast<std::atomic<int>*>(
-      mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  ASSERT_NE(destroyed, MAP_FAILED);
+  struct Shared {
+    std::atomic<int> ready;      // ranks 1.. that have enqueued their calls (and, with rank 0 ahead, run them)
+    std::atomic<int> destroyed;  // ranks whose communicator is gone
+  };
+  auto* shared = static_cast<Shared*>(
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(shared, MAP_FAILED);
+  // Until `counter` reaches `value` (at most 30 s).
+  auto awaitCount = [](const std::atomic<int>& counter, int value) {
+    for (int i = 0; i < 3000 && counter.load() < value; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  };
   for (bool aborterBehind : {true, false}) {
-    new (destroyed) std::atomic<int>(0);
-    auto body = [destroyed, aborterBehind](int rank, int n, const mixcclUniqueId& id) -> int {
+    new (&shared->ready) std::atomic<int>(0);
+    new (&shared->destroyed) std::atomic<int>(0);
+    auto body = [shared, aborterBehind, awaitCount](int rank, int n, const mixcclUniqueId& id) -> int {
       RankGpu g;
       ipcRank(&g, rank);
       mixcclComm_t comm = initRankComm(rank, n, id);
@@ -142,27 +151,32 @@ TEST(GpuIpc, AfterAnAbortNoTeardownWaitsForRoundsAPeerNeverRuns) {
       const int calls = (rank == 0) == aborterBehind ? 1 : 2;  // the second one's results are whatever they are
       const testing::Int32AllReduces extra = testing::prepareInt32AllReduces(g, calls, 3000, rank, n);
       for (int c = 0; c < calls; ++c) ok &= testing::enqueueInt32AllReduce(extra, c, comm, g.stream(), rank);
-      const auto start = std::chrono::steady_clock::now();
+      double secs = 0;
       if (rank == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the others' calls are enqueued
+        awaitCount(shared->ready, n - 1);
+        const auto start = std::chrono::steady_clock::now();
         mixcclCommAbort(comm);
+        secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       } else {
-        g.sync();  // its second round (if any) passes the abort's released waits
+        // Ahead of rank 0 they cannot finish their calls before its abort; behind it, they do (so that no round of
+        // theirs rewrites its arrival after the abort's release).
+        if (aborterBehind) ++shared->ready;
+        g.sync();  // a second round passes the abort's released waits
+        if (!aborterBehind) ++shared->ready;
+        const auto start = std::chrono::steady_clock::now();
         mixcclCommDestroy(comm);
+        secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       }
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      ok &= rankCheck(secs < 5, rank, "its teardown took %.1f s", secs);
-      destroyed->fetch_add(1);
-      for (int i = 0; i < 3000 && destroyed->load() < n; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // until every rank has torn down
-      }
+      ok &= rankCheck(secs < 8, rank, "its teardown took %.1f s", secs);  // a wait for a round never run: 10 s
+      ++shared->destroyed;
+      awaitCount(shared->destroyed, n);  // no rank exits (which the others' watchdogs notice) before all are done
       return ok ? 0 : 1;
     };
-    auto result = runRanks(3, body, 60);
+    auto result = runRanks(3, body, 90);
     EXPECT_TRUE(result.ok) << (aborterBehind ? "aborter behind" : "aborter ahead") << ":\n" << result.report;
-    EXPECT_EQ(result.output.find("did not finish reading"), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("what may still use its workspace"), std::string::npos) << result.output;
   }
-  munmap(destroyed, sizeof(std::atomic<int>));
+  munmap(shared, sizeof(Shared));
 }
 
 TEST(GpuIpc, ManyAllReducesWithoutASyncReuseTheSlotsSafely) {

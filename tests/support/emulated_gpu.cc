@@ -84,6 +84,15 @@ class EmulatedGpu::Stream {
     std::lock_guard<std::mutex> lock(mu_);
     inHardwareQueue_ += delta;
   }
+  // push(), for an op its hardware queue counted (countInHardwareQueue(1)) and now hands on.
+  void pushFromQueue(std::function<void()> op) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_ops_.push_back(std::move(op));
+      --inHardwareQueue_;
+    }
+    cv_.notify_all();
+  }
 
  private:
   void loop() {
@@ -150,10 +159,18 @@ class EmulatedGpu::HardwareQueue {
       Item item = std::move(items_.front());
       items_.pop_front();
       lock.unlock();
-      napUntil([&] { return item.stream->threadIdle(); });
-      item.stream->push(std::move(item.op));
-      item.stream->countInHardwareQueue(-1);
-      if (item.blocks) napUntil([&] { return item.stream->threadIdle(); });
+      napUntil([&] { return item.stream->threadIdle(); });  // it cannot go meanwhile: it counts this op as queued
+      // After the hand-over the stream may finish and be destroyed at any time: never touched again here.
+      if (item.blocks) {
+        auto passed = std::make_shared<std::atomic<bool>>(false);
+        item.stream->pushFromQueue([op = std::move(item.op), passed] {
+          op();
+          passed->store(true);
+        });
+        napUntil([&] { return passed->load(); });
+      } else {
+        item.stream->pushFromQueue(std::move(item.op));
+      }
       lock.lock();
     }
   }
@@ -433,6 +450,7 @@ Result EmulatedGpu::reduceToAllAsync(const uint32_t* const* words, int n, size_t
 }
 
 void EmulatedGpu::emulateHardwareQueues(int queues) {
+  if (queues <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   firstQueue_ = queues_.size();  // an earlier set stays: its streams still use it
   for (int q = 0; q < queues; ++q) queues_.push_back(std::make_unique<HardwareQueue>());

@@ -62,9 +62,10 @@ class EmulatedGpu final : public GpuBackend {
   // robin in order of creation (the default stream first), as a CUDA context's connections: each queue hands its
   // operations on in the order they were enqueued, each once its own stream's previous one is done, and a stream wait
   // (on a flag or an event) holds its queue until it passes. Kernels, copies and flag writes do not hold it. Without
-  // this every stream is a queue of its own. Call it before the streams it should cover are created; a later call
-  // takes over for the streams created after it. installEmulatedGpu makes the first call, with hardwareQueues() (the
-  // environment's CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set) or MIXCCL_TEST_EMULATED_QUEUES (0: a queue per stream).
+  // this every stream is a queue of its own. Call it before the streams it should cover are created, and before other
+  // threads use the GPU; a later call takes over for the streams created after it (queues <= 0: no change).
+  // installEmulatedGpu makes the first call, with hardwareQueues() (the environment's CUDA_DEVICE_MAX_CONNECTIONS, 8
+  // unless set) or MIXCCL_TEST_EMULATED_QUEUES (0: a queue per stream).
   void emulateHardwareQueues(int queues);
   void setMapsHostMemoryInPlace(bool maps) { mapsHostInPlace_.store(maps); }
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;

@@ -21,8 +21,8 @@ namespace {
 
 constexpr size_t kFlagBytes = 4096;  // the flag page at the start of a workspace
 constexpr double kTeardownWaitSec = 10;
-// How long release() waits for its flag writes. They are a few writes on a stream of their own; one that has not run
-// by then queues behind a stream wait on a hardware queue its stream shares, which it would never get past.
+// How long a release waits for its flag writes: a few writes on a stream of their own. Ones that have not run by
+// then most likely queue behind a stream wait on a hardware queue their stream shares, which they may never get past.
 constexpr double kReleaseWaitSec = 2;
 constexpr auto kWatchEvery = std::chrono::milliseconds(20);
 
@@ -298,21 +298,17 @@ void GpuIpc::watch(std::vector<int> pids, std::function<void(int, bool)> onFailu
   });
 }
 
-void GpuIpc::release(int rank, bool gone) {
+void GpuIpc::release(int rank, bool gone) { releaseFlags(rank, rank + 1, gone ? kGathered : kDone); }
+
+void GpuIpc::releaseFlags(int firstRank, int endRank, Flag upTo) {
   std::lock_guard<std::mutex> lock(releaseMu_);
-  // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
-  if (openReleaseStream() && setFlagsAhead(rank, kArrive, gone ? kGathered : kDone, releaseStream_) == mixcclSuccess) {
-    awaitRelease();
-  }
-}
-
-bool GpuIpc::openReleaseStream() {
-  if (releaseStream_ != nullptr) return true;
   const DeviceScope onDevice(gpu_, device_);  // the watchdog's thread, or the aborting one, may have another current
-  return onDevice.status() == mixcclSuccess && gpu_->streamCreate(&releaseStream_) == mixcclSuccess;
-}
-
-void GpuIpc::awaitRelease() {
+  if (onDevice.status() != mixcclSuccess) return;
+  if (releaseStream_ == nullptr && gpu_->streamCreate(&releaseStream_) != mixcclSuccess) return;
+  // Stream writes rather than a copy from host memory: a pageable copy could wait behind the stuck streams.
+  for (int r = firstRank; r < endRank; ++r) {
+    if (setFlagsAhead(r, kArrive, upTo, releaseStream_) != mixcclSuccess) return;
+  }
   void* event = nullptr;
   if (gpu_->eventCreate(&event) != mixcclSuccess) return;
   if (gpu_->eventRecord(event, releaseStream_) != mixcclSuccess) {
@@ -324,11 +320,11 @@ void GpuIpc::awaitRelease() {
     return;
   }
   // The writes stay queued (and the event with them, which the stream may still reach): they take effect if the
-  // stream ever gets there.
-  MIXCCL_LOG(kWarn, "gpu_ipc: rank %d could not release the stream waits within %.0f s: the stream that writes the "
-             "flags queues behind a wait on a hardware queue it shares (more streams wait than the GPU context has "
-             "queues: CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES); the waiting streams stay held",
-             rank_, kReleaseWaitSec);
+  // stream ever gets there. The teardown waits for them (bounded) before it frees anything they write.
+  MIXCCL_LOG(kWarn, "gpu_ipc: rank %d: the flag writes that release the stream waits did not run within %.0f s; "
+             "most likely they queue behind a wait on a hardware queue their stream shares (more streams wait than "
+             "the GPU context has queues: CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES), and the waiting "
+             "streams may stay held", rank_, kReleaseWaitSec);
 }
 
 Result GpuIpc::setFlagsAhead(int rank, Flag first, Flag last, void* stream) {
@@ -341,14 +337,7 @@ Result GpuIpc::setFlagsAhead(int rank, Flag first, Flag last, void* stream) {
 
 void GpuIpc::releaseAll() {
   aborted_.store(true);
-  {
-    std::lock_guard<std::mutex> lock(releaseMu_);
-    bool queued = openReleaseStream();
-    for (int r = 0; r < nranks_ && queued; ++r) {
-      queued = setFlagsAhead(r, kArrive, kDone, releaseStream_) == mixcclSuccess;
-    }
-    if (queued) awaitRelease();
-  }
+  releaseFlags(0, nranks_, kDone);
   if (share_ != nullptr) share_->aborted(rank_);
 }
 
@@ -360,8 +349,9 @@ GpuIpc::~GpuIpc() {
   gpu_->freePinned(bounce_);  // host-only calls wait for their copies: no stream uses it now
   bool idle = true;
   const uint32_t last = seq_.load();
-  if (last > 0 && hostStream_ != nullptr) {
+  if ((last > 0 || releaseStream_ != nullptr) && hostStream_ != nullptr) {
     // In stream order, then one bounded wait for it all:
+    // 0. The flag writes of a release (abort, a peer's exit), which write into the workspaces freed below.
     // 1. This rank's rounds are done once its last one is gathered. From then on it reads no peer's workspace, and says
     //    so: its `gathered` goes far ahead, so that no peer's teardown waits for a round this rank will never run (it
     //    stopped behind them at an abort). After an abort, its rounds that were still queued ran through the released
@@ -370,20 +360,32 @@ GpuIpc::~GpuIpc() {
     // 2. Peers of other processes may still read this workspace in their last rounds: until they have gathered them.
     //    (Ranks of this process may already be gone with their workspaces; their streams are the application's to
     //    synchronise before it destroys the communicators.)
+    void* released = nullptr;
     void* event = nullptr;
     idle = false;
-    if (gpu_->streamWaitFlag(hostStream_, flag(rank_, kGathered, last & 1), last) == mixcclSuccess &&
-        setFlagsAhead(rank_, aborted_.load() ? kArrive : kGathered, kGathered, hostStream_) == mixcclSuccess &&
-        waitAll(hostStream_, kGathered, last & 1, last, true) == mixcclSuccess &&
-        (last < 2 || waitAll(hostStream_, kGathered, (last - 1) & 1, last - 1, true) == mixcclSuccess) &&
-        gpu_->eventCreate(&event) == mixcclSuccess && gpu_->eventRecord(event, hostStream_) == mixcclSuccess) {
+    bool queued = releaseStream_ == nullptr ||
+                  (gpu_->eventCreate(&released) == mixcclSuccess &&
+                   gpu_->eventRecord(released, releaseStream_) == mixcclSuccess &&
+                   gpu_->streamWaitEvent(hostStream_, released) == mixcclSuccess);
+    if (queued && last > 0) {
+      queued = gpu_->streamWaitFlag(hostStream_, flag(rank_, kGathered, last & 1), last) == mixcclSuccess &&
+               setFlagsAhead(rank_, aborted_.load() ? kArrive : kGathered, kGathered, hostStream_) == mixcclSuccess &&
+               waitAll(hostStream_, kGathered, last & 1, last, true) == mixcclSuccess &&
+               (last < 2 || waitAll(hostStream_, kGathered, (last - 1) & 1, last - 1, true) == mixcclSuccess);
+    }
+    queued = queued && gpu_->eventCreate(&event) == mixcclSuccess;
+    if (queued && gpu_->eventRecord(event, hostStream_) == mixcclSuccess) {
       idle = eventDoneWithin(gpu_, event, kTeardownWaitSec);
     }
-    if (event != nullptr && idle) gpu_->eventDestroy(event);
+    if (idle) {
+      if (event != nullptr) gpu_->eventDestroy(event);
+      if (released != nullptr) gpu_->eventDestroy(released);
+    }
   }
   if (!idle) {
-    MIXCCL_LOG(kWarn, "gpu_ipc: rank %d: peers did not finish reading its workspace within %.0f s; it stays "
-               "allocated", rank_, kTeardownWaitSec);
+    MIXCCL_LOG(kWarn, "gpu_ipc: rank %d: what may still use its workspace (its own rounds, a release's flag "
+               "writes, the peers' last rounds) did not finish within %.0f s; it stays allocated", rank_,
+               kTeardownWaitSec);
     // And so do the workspaces of this process's other ranks, which its streams may still use.
     if (share_ != nullptr) static_cast<void>(new std::shared_ptr<ProcessShare>(share_));
     return;

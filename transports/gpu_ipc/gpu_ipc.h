@@ -199,12 +199,10 @@ class GpuIpc {
   // its `gathered` flags too where its process is `gone` (a live rank's are its own streams' to write: its teardown
   // and its calls on another stream wait for them).
   void release(int rank, bool gone);
-  // Waits (bounded) until the flag writes queued on releaseStream_ so far are done; past the bound, says why they may
-  // never be. Under releaseMu_.
-  void awaitRelease();
-  // Creates releaseStream_ on this rank's device if it is not there yet; false (logged) if that failed. Under
-  // releaseMu_.
-  bool openReleaseStream();
+  // Sets the arrival and done flags, and up to `upTo`, of ranks [firstRank, endRank) far ahead, on releaseStream_ (on
+  // this rank's device; created at the first release), and waits for those writes at most kReleaseWaitSec; past that
+  // bound, says why they may never run.
+  void releaseFlags(int firstRank, int endRank, Flag upTo);
   // Enqueues on `stream` writes of `rank`'s flags of the kinds from `first` to `last` (both parities, in this rank's
   // mapping) far ahead in wrap-around order of every round enqueued so far, and of the next 2^29.
   Result setFlagsAhead(int rank, Flag first, Flag last, void* stream);
