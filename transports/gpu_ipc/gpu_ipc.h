@@ -199,7 +199,7 @@ class GpuIpc {
   // its `gathered` flags too where its process is `gone` (a live rank's are its own streams' to write: its teardown
   // and its calls on another stream wait for them).
   void release(int rank, bool gone);
-  // Sets the arrival and done flags, and up to `upTo`, of ranks [firstRank, endRank) far ahead, on releaseStream_ (on
+  // Sets the flags of the kinds kArrive through `upTo` of ranks [firstRank, endRank) far ahead, on releaseStream_ (on
   // this rank's device; created at the first release), and waits for those writes at most kReleaseWaitSec; past that
   // bound, says why they may never run.
   void releaseFlags(int firstRank, int endRank, Flag upTo);
