@@ -92,24 +92,27 @@ bool initAll(int n, std::vector<mixcclComm_t>* comms, const char* what) {
                    mixcclGetLastError(nullptr));
 }
 
-// Two ranks of one process through gpu_ipc's rounds (not its fused kernels), each on a stream of its own with a device
-// buffer of 1000 floats.
-struct TwoIpcRanks {
-  RankGpu g[2];
-  std::vector<mixcclComm_t> comms;
-  void* bufs[2] = {};
-  // False (printed) on failure.
-  bool open() {
-    setenv("MIXCCL_GPU_IPC", "1", 1);
-    setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    for (RankGpu& one : g) {
-      if (!openGpu(one)) return false;
-    }
-    if (!initAll(2, &comms, "two ranks")) return false;
-    for (int r = 0; r < 2; ++r) bufs[r] = g[r].upload(std::vector<char>(4000, 1));
-    return true;
-  }
-};
+// Runs `body` (its result the rank's exit code) in a test process, within 60 s, on two ranks of one process through
+// gpu_ipc's rounds (not its fused kernels), each on a stream of its own (g[r]) with a device buffer of 1000 floats
+// (bufs[r]); comms: their communicators, which the body destroys or aborts.
+using TwoIpcRanksBody = int (*)(RankGpu* g, std::vector<mixcclComm_t>& comms, void** bufs);
+testing::RankRunResult runOnTwoIpcRanks(TwoIpcRanksBody body) {
+  return runRanks(
+      1,
+      [body](int, int, const mixcclUniqueId&) -> int {
+        setenv("MIXCCL_GPU_IPC", "1", 1);
+        setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
+        RankGpu g[2];
+        for (RankGpu& one : g) {
+          if (!openGpu(one)) return 1;
+        }
+        std::vector<mixcclComm_t> comms;
+        if (!initAll(2, &comms, "two ranks")) return 1;
+        void* bufs[2] = {g[0].upload(std::vector<char>(4000, 1)), g[1].upload(std::vector<char>(4000, 1))};
+        return body(g, comms, bufs);
+      },
+      60);
+}
 
 // Two ranks of one process through gpu_ipc's rounds (not its fused kernels), both to use g's stream: g opened and
 // their communicators made. False (printed) on failure.
@@ -370,12 +373,7 @@ TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
   // gpu_ipc, two ranks of one process, each on a stream of its own: once rank 0 aborts, rank 1's waits on it pass
   // (its rounds would read whatever rank 0 left), so rank 1's communicator gets an asynchronous error naming the
   // abort, and its next call fails rather than computing garbage.
-  auto body = [](int, int, const mixcclUniqueId&) -> int {
-    TwoIpcRanks two;
-    if (!two.open()) return 1;
-    RankGpu* g = two.g;
-    std::vector<mixcclComm_t>& comms = two.comms;
-    void** bufs = two.bufs;
+  auto result = runOnTwoIpcRanks([](RankGpu* g, std::vector<mixcclComm_t>& comms, void** bufs) -> int {
     int failures = 0;
     bool ok = mixcclGroupStart() == mixcclSuccess;
     for (int r = 0; r < 2; ++r) {
@@ -383,7 +381,7 @@ TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
             mixcclSuccess;
     }
     ok &= mixcclGroupEnd() == mixcclSuccess;
-    for (RankGpu& one : two.g) one.sync();
+    for (int r = 0; r < 2; ++r) g[r].sync();
     failures += !rankCheck(ok, 0, "the first group failed: %s", mixcclGetLastError(nullptr));
     mixcclCommAbort(comms[0]);
     mixcclResult_t async = mixcclSuccess;
@@ -399,8 +397,7 @@ TEST(RanksOfOneProcess, WhenOneAbortsTheOthersAreToldAndTheirCallsFail) {
                            int(next), why.c_str());
     mixcclCommDestroy(comms[1]);
     return failures == 0 ? 0 : 1;
-  };
-  auto result = runRanks(1, body, 60);
+  });
   EXPECT_TRUE(result.ok) << result.report;
 }
 
@@ -410,15 +407,10 @@ TEST(RanksOfOneProcess, AnAbortOutlastsTheAbortingRanksOwnQueuedRounds) {
   // stream), runs through the released waits and writes its own arrival flag, undoing the release of that word;
   // rank 1's third round waits on that very word. Rank 0's teardown, once its stream is done, releases its flags
   // again, so rank 1's stream gets through (else it would wait forever: killed at the time limit).
-  auto body = [](int, int, const mixcclUniqueId&) -> int {
-    TwoIpcRanks two;
-    if (!two.open()) return 1;
-    RankGpu* g = two.g;
-    std::vector<mixcclComm_t>& comms = two.comms;
-    void** bufs = two.bufs;
-    for (RankGpu& one : two.g) {
-      one.sync();
-      one.closeGate();
+  auto result = runOnTwoIpcRanks([](RankGpu* g, std::vector<mixcclComm_t>& comms, void** bufs) -> int {
+    for (int r = 0; r < 2; ++r) {
+      g[r].sync();
+      g[r].closeGate();
     }
     bool ok = true;
     for (int call = 0; call < 3; ++call) {
@@ -435,8 +427,7 @@ TEST(RanksOfOneProcess, AnAbortOutlastsTheAbortingRanksOwnQueuedRounds) {
     g[1].sync();
     mixcclCommDestroy(comms[1]);
     return rankCheck(ok, 0, "enqueueing the all-reduces failed: %s", mixcclGetLastError(nullptr)) ? 0 : 1;
-  };
-  auto result = runRanks(1, body, 60);
+  });
   EXPECT_TRUE(result.ok) << result.report;
 }
 
