@@ -241,6 +241,7 @@ Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, 
     if (res == mixcclSuccess) res = launch.recordEvent(gpu, call.stream, &ready);
     if (res != mixcclSuccess) break;
     job.inputsReady.push_back(ready);
+    job.bytes = n * esz;
     CollCall sub = whole;
     sub.args.count = n;
     sub.send = at(whole.send, off);
@@ -327,6 +328,7 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
   }
   const bool hostOnly = !launch.anyStream();
   job.keepResult = hostOnly;
+  for (const CollCall& call : calls) job.bytes += recvElements(call.args, c.nranks()) * dataTypeSize(call.args.dtype);
   auto shared = std::make_shared<std::vector<CollCall>>(calls);
   job.run = [&c, rt, shared, steps](Result inputs, const std::atomic<bool>&) {
     return runStagedJob(c, *rt, *shared, inputs, steps);

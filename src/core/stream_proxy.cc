@@ -26,6 +26,7 @@ StreamProxy::~StreamProxy() {
   }
   cv_.notify_all();
   thread_.join();
+  for (const std::string& line : timing_.lines()) MIXCCL_LOG(kInfo, "staged jobs of %s", line.c_str());
 }
 
 void StreamProxy::submit(Job job, uint32_t* ticket) {
@@ -86,7 +87,15 @@ void StreamProxy::loop() {
     auto [ticket, job] = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    Result res = job.run(waitInputs(job), cancelled_);
+    const auto start = std::chrono::steady_clock::now();
+    const Result inputs = waitInputs(job);
+    const auto landed = std::chrono::steady_clock::now();
+    Result res = job.run(inputs, cancelled_);
+    const auto ran = std::chrono::steady_clock::now();
+    if (!job.inputsReady.empty()) {  // a staged job (not one of host buffers only, as the perf tools' barriers)
+      timing_.add(job.bytes, std::chrono::duration<double, std::micro>(landed - start).count(),
+                  std::chrono::duration<double, std::micro>(ran - landed).count());
+    }
     // The job's host writes (staged results) happen before the flag: a stream that sees the flag reads them.
     __atomic_store_n(flag_, ticket, __ATOMIC_RELEASE);
     lock.lock();

@@ -12,7 +12,8 @@
 //   order, so they match across ranks). A job that fails still advances the flag, so no stream waits forever;
 //   its error is the communicator's async error (set by the job itself).
 // * submit() and waitFor() are called by the thread that uses the communicator; the flag is read by GPUs.
-// * The destructor cancels what has not started, lets the running job end, and joins the thread.
+// * The destructor cancels what has not started, lets the running job end, and joins the thread; then it logs where
+//   the time of the jobs with input events went, by size (MIXCCL_DEBUG=INFO; core/job_timing.h).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/job_timing.h"
 #include "core/status.h"
 #include "device/gpu_backend.h"
 
@@ -38,6 +40,8 @@ class StreamProxy {
     std::function<Result(Result inputs, const std::atomic<bool>& cancelled)> run;
     // Whether waitFor(ticket) will be called for this job (its result is kept until then).
     bool keepResult = false;
+    // The job's payload bytes (its calls' per-rank results), for the timing logged at teardown (core/job_timing.h).
+    uint64_t bytes = 0;
   };
 
   // `flagWord` is a 32-bit word of pinned memory (GPU-readable) that this proxy alone advances; `gpu` the
@@ -75,6 +79,7 @@ class StreamProxy {
   std::map<uint32_t, Result> results_;  // of the jobs submitted with keepResult, until waitFor takes them
   bool stop_ = false;
   std::atomic<bool> cancelled_{false};
+  JobTiming timing_;  // the proxy thread's, read after it has been joined
   std::thread thread_;
 };
 

@@ -23,6 +23,8 @@
 #   CPU unit tests                   seconds
 #   perf_sweep_N<label>              all_reduce_perf float sum, device buffers, 8 B..256 MiB (labels: sweep_ranks)
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
+#   copy_latency(_kernel_wait)       small copies' latency, alone and beside another process's waiting stream
+#                                    (tests/gpu/copy_latency_probe.cc; its memop and its kernel wait): a measurement
 #   gpu_backend_fused, process_ranks, extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
 #                                    explorations (gpu_ipc's fused kernels, also behind a kernel that needs whole
 #                                    multiprocessors; ranks of one process on one stream, and on few hardware
@@ -332,15 +334,16 @@ for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test 
   if [ -x "$build/tests/$t" ]; then step "$t" 30 "$build/tests/$t" || true; fi
 done
 
-# sweep LABEL: one all_reduce_perf sweep (see sweep_ranks above for the labels).
+# sweep LABEL: one all_reduce_perf sweep (see sweep_ranks above for the labels). At MIXCCL_DEBUG=INFO each rank logs
+# at teardown where its time went, by size: "staged jobs of [8 B, 16 B): ..." (the wait for the stream's copies in,
+# and the host's run), or "device steps: ...".
 sweep() {
-  local n="$1" ipc procs threads round steps largest chunk pieces fused debug
-  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0 fused=0 debug=WARN
+  local n="$1" ipc procs threads round steps largest chunk pieces fused
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0 fused=0
   [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
   [[ "$n" == *dev* ]] && steps=1 ipc=0
-  # A GPU and a proxy hand-off per chunk step (see the labels above); each rank logs at teardown where its steps'
-  # time went ("device steps: ..." at INFO).
-  [[ "$n" == *dev* ]] && largest=8M debug=INFO
+  # A GPU and a proxy hand-off per chunk step (see the labels above).
+  [[ "$n" == *dev* ]] && largest=8M
   [[ "$n" == *thr* ]] && threads="$procs" procs=1
   [[ "$n" =~ r([0-9]+[KMG])$ ]] && round="${BASH_REMATCH[1]}"
   [[ "$n" =~ c([0-9]+[KMG])$ ]] && chunk="${BASH_REMATCH[1]}"
@@ -348,7 +351,7 @@ sweep() {
   [[ "$n" == *f ]] && fused=1
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
     MIXCCL_DEVICE_STEPS="$steps" MIXCCL_CHUNK_BYTES="$chunk" MIXCCL_SHM_SLOT_BYTES="$chunk" \
-    MIXCCL_STAGED_PIECE_BYTES="$pieces" MIXCCL_GPU_IPC_FUSED="$fused" MIXCCL_DEBUG="$debug" \
+    MIXCCL_STAGED_PIECE_BYTES="$pieces" MIXCCL_GPU_IPC_FUSED="$fused" MIXCCL_DEBUG=INFO \
     "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e "$largest" -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 }
@@ -359,6 +362,12 @@ for n in "${sweep_main[@]}"; do sweep "$n"; done
 # is not the GPU's.
 expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4 -b 8 -e 64M -f 4 -d float -o sum \
   -n 5 -w 2 --memory host || true
+
+# Small copies alone and beside another process's stream that waits for a flag (a staged rank's stream waits so):
+# whether their latency explains the staged rows of 8 B..1 KiB (190-260 us for 2 processes in run 5, 31 us at 2 KiB).
+optional=1 step copy_latency 20 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/copy_latency_probe" || true
+optional=1 step copy_latency_kernel_wait 20 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_STREAM_WAIT=kernel \
+  "$build/tests/copy_latency_probe" || true
 
 # The fused kernels of two ranks on two streams, on the device, before their sweeps; and a fused direct round behind
 # a kernel whose blocks each need a whole multiprocessor (a deadlock ends that test after 20 s).

@@ -123,6 +123,34 @@ TEST(StagedDevice, ALargeCallIsStagedPieceByPiece) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(StagedDevice, TeardownLogsWhereEachSizeOfStagedJobsSpentItsTime) {
+  // At MIXCCL_DEBUG=INFO the proxy logs, per size class, how long its jobs waited for their inputs and ran
+  // (core/job_timing.h): 3 staged all-reduces of 8 bytes and 2 of 4 KiB make exactly two classes.
+  const testing::ScopedEnv env({{"MIXCCL_DEBUG", "INFO"}, {"MIXCCL_GPU_IPC", "0"}, {"MIXCCL_DEVICE_STEPS", "0"},
+                                {"MIXCCL_STAGED_PIECE_BYTES", "0"}});
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    bool ok = testing::backToBackAllReduces(g, comm, 3, 2, rank, n);
+    ok &= testing::backToBackAllReduces(g, comm, 2, 1024, rank, n);
+    const std::string err = testing::captureStderr([&] { mixcclCommDestroy(comm); });
+    for (const char* want : {"staged jobs of [8 B, 16 B): 3 jobs; inputs landed after ",
+                             "staged jobs of [4 KiB, 8 KiB): 2 jobs; inputs landed after "}) {
+      ok &= rankCheck(err.find(want) != std::string::npos, rank, "no \"%s\" in: %s", want, err.c_str());
+    }
+    size_t classes = 0;
+    for (size_t at = err.find("staged jobs of"); at != std::string::npos; at = err.find("staged jobs of", at + 1)) {
+      ++classes;
+    }
+    ok &= rankCheck(classes == 2, rank, "%zu size classes logged, not 2: %s", classes, err.c_str());
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(2, body);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(StagedDevice, CallReturnsBeforeItsStreamRuns) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     RankGpu g;
