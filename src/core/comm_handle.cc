@@ -1,10 +1,12 @@
 #include "core/comm_handle.h"
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "core/group.h"
 #include "core/pre_mul_sum.h"
+#include "device/deferred_free.h"
 
 mixcclComm::mixcclComm() = default;
 mixcclComm::~mixcclComm() = default;
@@ -54,6 +56,9 @@ Result asyncState(mixcclComm* comm) {
 }
 
 void releaseComm(mixcclComm* comm, bool abort) {
+  // After an abort some stream may wait for what this thread does next (device/deferred_free.h).
+  std::optional<DeferGpuFrees> inBackground;
+  if (abort) inBackground.emplace();
   if (comm->pending) {
     comm->pending->abandon(abort);
     comm->pending.reset();

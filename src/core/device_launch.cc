@@ -12,6 +12,7 @@
 #include "core/pre_mul_sum.h"
 #include "core/staging_pool.h"
 #include "core/stream_proxy.h"
+#include "device/deferred_free.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 
 namespace mixccl {
@@ -417,7 +418,7 @@ StagedRuntime::~StagedRuntime() {
   }
   const bool idle = pool_->waitIdle(kTeardownWaitSec);
   pool_.reset();
-  if (idle) gpu_->freePinned(flag_);  // else a stream may still poll it
+  if (idle) freeGpuMemory(gpu_, GpuFreeKind::kPinned, flag_);  // else a stream may still poll it
 }
 
 void StagedRuntime::cancel() { proxy_->cancel(); }

@@ -10,6 +10,7 @@
 #include "core/communicator.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "device/deferred_free.h"
 #include "engine/coll_args.h"
 
 namespace mixccl {
@@ -258,10 +259,10 @@ DeviceSteps::~DeviceSteps() {
                "the queue, scratch and slot registrations stay in place", stuck, kTeardownWaitSec);
     return;
   }
-  for (void* base : registered_) gpu_->hostUnregister(base);
-  for (Arena& a : arenas_) gpu_->freeDevice(a.base);
-  if (counter_ != nullptr) gpu_->freeDevice(counter_);
-  if (queue_ != nullptr) gpu_->freePinned(queue_);
+  for (void* base : registered_) freeGpuMemory(gpu_, GpuFreeKind::kRegistered, base);
+  for (Arena& a : arenas_) freeGpuMemory(gpu_, GpuFreeKind::kDevice, a.base);
+  freeGpuMemory(gpu_, GpuFreeKind::kDevice, counter_);
+  freeGpuMemory(gpu_, GpuFreeKind::kPinned, queue_);
 }
 
 Result DeviceSteps::reserve(size_t bytes, int* arena) {

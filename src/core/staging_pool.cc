@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "device/deferred_free.h"
 
 namespace mixccl {
 namespace {
@@ -30,7 +31,7 @@ StagingPool::~StagingPool() {
       for (void* e : p.events) std::erase(allEvents_, e);
     }
   }
-  for (auto& [ptr, cap] : capacity_) gpu_->freePinned(ptr);
+  for (auto& [ptr, cap] : capacity_) freeGpuMemory(gpu_, GpuFreeKind::kPinned, ptr);
   for (void* e : allEvents_) gpu_->eventDestroy(e);
 }
 
@@ -57,9 +58,12 @@ void StagingPool::sweep() {
 }
 
 void StagingPool::trim() {
+  // Calls may be in flight on other ranks' streams that wait for this thread's next call: no free may wait here for
+  // the device to drain (device/deferred_free.h).
+  DeferGpuFrees inBackground;
   for (auto& [cap, list] : free_) {
     for (char* b : list) {
-      gpu_->freePinned(b);
+      freeGpuMemory(gpu_, GpuFreeKind::kPinned, b);
       capacity_.erase(b);
       heldBytes_ -= cap;
     }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -255,8 +256,32 @@ Result EmulatedGpu::allocDevice(size_t bytes, void** out) {
   return mixcclSuccess;
 }
 
+void EmulatedGpu::synchronizeDevice(const char* call) {
+  auto left = std::make_shared<std::atomic<size_t>>(0);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Stream*> all(streams_.begin(), streams_.end());
+    all.insert(all.end(), retiring_.begin(), retiring_.end());
+    all.push_back(default_.get());
+    left->store(all.size());
+    for (Stream* s : all) s->submit([left] { left->fetch_sub(1); });
+  }
+  const auto warnAt = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool warned = false;
+  napUntil([&] {
+    if (!warned && std::chrono::steady_clock::now() > warnAt) {
+      warned = true;
+      std::fprintf(stderr, "emulated gpu: %s has waited 10 s for every stream to run what was queued before it (a "
+                   "GPU's implicit synchronisation): is a stream waiting for something only this thread would do?\n",
+                   call);
+    }
+    return left->load() == 0;
+  });
+}
+
 Result EmulatedGpu::freeDevice(void* ptr) {
   if (ptr == nullptr) return mixcclSuccess;
+  synchronizeDevice("freeDevice (cudaFree)");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = device_.find(reinterpret_cast<uintptr_t>(ptr));
   if (it == device_.end() || fds_.count(it->first) == 0) {
@@ -282,6 +307,7 @@ Result EmulatedGpu::allocPinned(size_t bytes, void** out) {
 
 Result EmulatedGpu::freePinned(void* ptr) {
   if (ptr == nullptr) return mixcclSuccess;
+  synchronizeDevice("freePinned (cudaFreeHost)");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pinned_.find(reinterpret_cast<uintptr_t>(ptr));
   if (it == pinned_.end()) {
@@ -545,16 +571,23 @@ Result EmulatedGpu::streamDestroy(void* stream) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (streams_.erase(s) == 0) return failf(mixcclInvalidArgument, "emulated gpu: unknown stream %p", stream);
-  }
-  if (s->idle()) {
-    delete s;
-  } else {
-    // As CUDA's: the call returns at once, and the stream goes once its work is done (never, if it is held).
-    std::thread([this, s] {
-      streamSynchronize(s);
+    if (s->idle()) {
       delete s;
-    }).detach();
+      return mixcclSuccess;
+    }
+    retiring_.insert(s);  // synchronizeDevice waits for it too
   }
+  // As CUDA's: the call returns at once, and the stream goes once its work is done (never, if it is held).
+  std::thread([this, s] {
+    for (;;) {
+      streamSynchronize(s);
+      std::lock_guard<std::mutex> lock(mu_);  // no one submits to it meanwhile
+      if (!s->idle()) continue;
+      retiring_.erase(s);
+      delete s;
+      return;
+    }
+  }).detach();
   return mixcclSuccess;
 }
 
@@ -650,6 +683,11 @@ Result EmulatedGpu::ipcClose(void* mapped) {
 size_t EmulatedGpu::liveDeviceAllocations() {
   std::lock_guard<std::mutex> lock(mu_);
   return device_.size();
+}
+
+size_t EmulatedGpu::livePinnedAllocations() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pinned_.size();
 }
 
 EmulatedGpu& installEmulatedGpu(unsigned delayUs) {

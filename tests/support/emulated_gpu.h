@@ -9,7 +9,8 @@
 // * A stream is a worker thread running its operations in order; nullptr is one default stream. Operations are
 //   the host build of the kernel source (kernels::host), memcpy, event records and waits. Destroying a stream returns
 //   at once, as CUDA's; it goes once its work is done. Streams share hardware queues as a CUDA context's do, a wait
-//   at a queue's head holding up the streams behind it (emulateHardwareQueues).
+//   at a queue's head holding up the streams behind it (emulateHardwareQueues). Freeing device or pinned memory
+//   first waits for every stream to run what was queued before it, as cudaFree and cudaFreeHost do.
 // * Every stream operation first sleeps `delayUs`, so that a caller that reads results before the stream ran,
 //   or a proxy that runs before its inputs were copied, reads stale data and the test sees it.
 // * Device memory is a shared mapping of a memfd; an IPC handle names the exporting process and descriptor, and
@@ -118,6 +119,8 @@ class EmulatedGpu final : public GpuBackend {
   size_t peakPinnedBytes() const { return peakPinned_.load(); }
   // Device allocations and imported mappings not freed yet (leak checks).
   size_t liveDeviceAllocations();
+  // Pinned allocations not freed yet.
+  size_t livePinnedAllocations();
   // Host ranges registered with hostRegister and not unregistered yet.
   size_t liveHostRegistrations();
 
@@ -126,6 +129,10 @@ class EmulatedGpu final : public GpuBackend {
 
  private:
   Stream* resolve(void* stream);
+  // As the implicit synchronisation of cudaFree and cudaFreeHost: returns once every stream (those being destroyed
+  // too) has run what was queued on it before the call. So a stream held by a wait that only the calling thread would
+  // release hangs the call, as on a GPU (NVIDIA/nccl issue 48); after 10 s it says so on stderr, naming `call`.
+  void synchronizeDevice(const char* call);
   // The emulation of lazy kernel loading at a kernel launch (see the .cc).
   Result loadOnFirstLaunch();
   // A kernel may load and store only device, pinned and registered host memory: any other byte of
@@ -148,6 +155,7 @@ class EmulatedGpu final : public GpuBackend {
   size_t nextQueue_ = 0;                                  // under mu_
   std::atomic<int> activeQueues_{0};                      // the latest set's size
   std::set<Stream*> streams_;
+  std::set<Stream*> retiring_;  // destroyed with work left: deleted once it is done (under mu_)
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
   std::atomic<bool> kernelsLoaded_{false};

@@ -29,8 +29,12 @@ TEST(JobTiming, ClassesAreListedSmallestFirstWithTheirBounds) {
   t.add(~uint64_t{0}, 1, 1);
   const auto lines = t.lines();
   ASSERT_EQ(lines.size(), 6u);
-  const char* want[] = {"0 B: 1 job;", "[8 B, 16 B): 1 job;", "[512 B, 1 KiB): 1 job;", "[1 KiB, 2 KiB): 1 job;",
-                        "[64 MiB, 128 MiB): 1 job;", "[8 EiB, 16 EiB): 1 job;"};
+  const char* want[] = {"0 B: 1 job;",
+                        "[8 B, 16 B): 1 job;",
+                        "[512 B, 1 KiB): 1 job;",
+                        "[1 KiB, 2 KiB): 1 job;",
+                        "[64 MiB, 128 MiB): 1 job;",
+                        "[8 EiB, 16 EiB): 1 job;"};
   for (size_t i = 0; i < lines.size(); ++i) {
     EXPECT_EQ(lines[i].rfind(want[i], 0), 0u) << "line " << i << ": " << lines[i];
   }

@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/datatype.h"
 #include "core/device_scope.h"
+#include "device/deferred_free.h"
 #include "core/log.h"
 #include "device/event_wait.h"
 #include "transports/shm/peer_process.h"
@@ -346,7 +347,7 @@ GpuIpc::~GpuIpc() {
   if (gpu_ == nullptr) return;
   stop_.store(true);
   if (watchdog_.joinable()) watchdog_.join();
-  gpu_->freePinned(bounce_);  // host-only calls wait for their copies: no stream uses it now
+  freeGpuMemory(gpu_, GpuFreeKind::kPinned, bounce_);  // host-only calls wait for their copies: no stream uses it now
   bool idle = true;
   const uint32_t last = seq_.load();
   if ((last > 0 || releaseStream_ != nullptr) && hostStream_ != nullptr) {
@@ -391,17 +392,17 @@ GpuIpc::~GpuIpc() {
     return;
   }
   for (int r = 0; r < nranks_; ++r) {
-    if (workspaces_[r] != nullptr && !sameProcess_[r]) gpu_->ipcClose(workspaces_[r]);
+    if (workspaces_[r] != nullptr && !sameProcess_[r]) freeGpuMemory(gpu_, GpuFreeKind::kImported, workspaces_[r]);
   }
   if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
   if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
   if (share_ != nullptr) {
     share_->retire(gpu_, own_);  // freed once this process's other ranks, which may use it, are gone too
   } else {
-    gpu_->freeDevice(own_);
+    freeGpuMemory(gpu_, GpuFreeKind::kDevice, own_);
   }
-  if (stage_ != nullptr) gpu_->freeDevice(stage_);
-  for (void* stage : retiredStages_) gpu_->freeDevice(stage);
+  freeGpuMemory(gpu_, GpuFreeKind::kDevice, stage_);
+  for (void* stage : retiredStages_) freeGpuMemory(gpu_, GpuFreeKind::kDevice, stage);
 }
 
 uint32_t* GpuIpc::flag(int rank, Flag kind, uint32_t parity) const {

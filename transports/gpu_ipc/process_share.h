@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "device/deferred_free.h"
 #include "device/gpu_backend.h"
 
 namespace mixccl {
@@ -32,7 +33,7 @@ class ProcessShare {
  public:
   ProcessShare() = default;
   ~ProcessShare() {
-    for (auto& [gpu, workspace] : retired_) gpu->freeDevice(workspace);
+    for (auto& [gpu, workspace] : retired_) freeGpuMemory(gpu, GpuFreeKind::kDevice, workspace);
   }
   ProcessShare(const ProcessShare&) = delete;
   ProcessShare& operator=(const ProcessShare&) = delete;
