@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/group.h"
+#include "core/log.h"
 #include "core/pre_mul_sum.h"
 #include "device/deferred_free.h"
 
@@ -55,10 +56,12 @@ Result asyncState(mixcclComm* comm) {
   return comm->impl->asyncError();
 }
 
-void releaseComm(mixcclComm* comm, bool abort) {
-  // After an abort some stream may wait for what this thread does next (device/deferred_free.h).
-  std::optional<DeferGpuFrees> inBackground;
-  if (abort) inBackground.emplace();
+namespace {
+
+// How long an abort waits for the GPU frees it handed to the background thread.
+constexpr double kAbortFreeWaitSec = 2.0;
+
+void releaseHandle(mixcclComm* comm, bool abort) {
   if (comm->pending) {
     comm->pending->abandon(abort);
     comm->pending.reset();
@@ -66,6 +69,22 @@ void releaseComm(mixcclComm* comm, bool abort) {
   if (comm->impl && abort) comm->impl->notifyAbort();
   comm->magic = 0;
   delete comm;
+}
+
+}  // namespace
+
+void releaseComm(mixcclComm* comm, bool abort) {
+  {
+    // After an abort some stream may wait for what this thread does next (device/deferred_free.h).
+    std::optional<DeferGpuFrees> inBackground;
+    if (abort) inBackground.emplace();
+    releaseHandle(comm, abort);
+  }
+  // Usually the device drains at once, and the memory is gone when the abort returns.
+  if (abort && !waitForDeferredGpuFrees(kAbortFreeWaitSec)) {
+    MIXCCL_LOG(kWarn, "mixcclCommAbort: GPU memory frees still wait for every stream of the GPU to finish what was "
+               "queued before them (is a stream held?); a background thread makes them once it has");
+  }
 }
 
 Result optionsFrom(const mixcclConfig_t* config, const char* fn, Communicator::Options* opts, bool* blocking) {

@@ -19,7 +19,9 @@ Result readyComm(mixcclComm* comm, const char* fn);
 Result asyncState(mixcclComm* comm);
 
 // Frees the handle (Destroy, or Abort: peers are told this rank leaves). A handle still initializing is handed
-// to its init thread, which frees what it builds when the init ends; this never waits.
+// to its init thread, which frees what it builds when the init ends; that is never waited for. An abort's GPU frees
+// are made by a background thread (device/deferred_free.h), waited for up to 2 s (a warning says when they are not
+// done by then).
 void releaseComm(mixcclComm* comm, bool abort);
 
 // Applies `config` (NULL: nothing) on top of *opts (filled by the caller with the defaults, or a parent's

@@ -259,7 +259,7 @@ DeviceSteps::~DeviceSteps() {
                "the queue, scratch and slot registrations stay in place", stuck, kTeardownWaitSec);
     return;
   }
-  for (void* base : registered_) freeGpuMemory(gpu_, GpuFreeKind::kRegistered, base);
+  for (void* base : registered_) gpu_->hostUnregister(base);  // now: the transports unmap these ranges next
   for (Arena& a : arenas_) freeGpuMemory(gpu_, GpuFreeKind::kDevice, a.base);
   freeGpuMemory(gpu_, GpuFreeKind::kDevice, counter_);
   freeGpuMemory(gpu_, GpuFreeKind::kPinned, queue_);

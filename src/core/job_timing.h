@@ -1,7 +1,8 @@
 #pragma once
 // Where the time of a communicator's staged jobs went, by size class: how long the proxy, once it took a job up,
 // waited for its inputs to land (the user's stream reaching the call and copying in, behind the copies back of the
-// job before it) and how long the host then ran it. The proxy (core/stream_proxy.h) logs the classes at teardown
+// job before it) and how long the host then ran it. A call cut into pieces (MIXCCL_STAGED_PIECE_BYTES) is one job per
+// piece, counted at the piece's size. The proxy (core/stream_proxy.h) logs the classes at teardown
 // (MIXCCL_DEBUG=INFO), so one GPU run tells the GPU's turnaround from the host engine's work, size by size.
 //
 // Contract: used by one thread (the proxy's); add() is cheap (no allocation, no lock).

@@ -11,6 +11,7 @@ namespace mixccl {
 namespace {
 
 constexpr size_t kMinBuffer = 4096;
+constexpr size_t kMaxFitFactor = 4;
 constexpr auto kMaxWaitAtLimit = std::chrono::seconds(5);
 
 size_t capacityFor(size_t bytes) {
@@ -76,10 +77,12 @@ Result StagingPool::acquire(size_t bytes, char** out) {
   const auto giveUp = std::chrono::steady_clock::now() + kMaxWaitAtLimit;
   for (;;) {
     sweep();
-    std::vector<char*>& list = free_[cap];
-    if (!list.empty()) {
-      *out = list.back();
-      list.pop_back();
+    // The smallest cached buffer that holds the request, up to kMaxFitFactor times its size: calls of alternating
+    // sizes then reuse one buffer rather than free one and allocate another each time.
+    for (auto it = free_.lower_bound(cap); it != free_.end() && it->first <= cap * kMaxFitFactor; ++it) {
+      if (it->second.empty()) continue;
+      *out = it->second.back();
+      it->second.pop_back();
       return mixcclSuccess;
     }
     if (heldBytes_ + cap <= maxBytes_) break;

@@ -3,9 +3,12 @@
 // touches them is over (core/device_launch.h).
 //
 // Contract: used by the one thread that uses the communicator. Buffers come in power-of-two sizes (at least
-// 4 KiB) and are kept for reuse until the pool is destroyed. The destructor frees what no stream work can still
-// touch; what is still pending then (a stream that never ran) is left allocated, with a warning, rather than
-// freed under a GPU's feet. Owners drain their proxy and call waitIdle() first.
+// 4 KiB) and are kept for reuse until the pool is destroyed; a request takes the smallest cached buffer that holds
+// it (up to 4 times its size). Buffers freed to stay within the limit are freed by a background thread, which may wait
+// for every stream of the GPU to drain first (device/deferred_free.h); the limit counts them as gone from then on.
+// The destructor frees what no stream work can still touch; what is still pending then (a stream that never ran) is
+// left allocated, with a warning, rather than freed under a GPU's feet. Owners drain their proxy and call waitIdle()
+// first.
 #include <cstddef>
 #include <map>
 #include <vector>

@@ -1,7 +1,11 @@
 #include "device/deferred_free.h"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -10,29 +14,31 @@ namespace mixccl {
 namespace {
 
 thread_local int deferDepth = 0;
+std::atomic<bool> exiting{false};
 
 struct Free {
   GpuBackend* gpu;
   GpuFreeKind kind;
   void* ptr;
-  int device;  // current at the hand-off; -1 where unknown
+  int device;  // made current for the free; -1: whichever is
 };
 
-void freeNow(GpuBackend* gpu, GpuFreeKind kind, void* ptr) {
-  switch (kind) {
+void freeNow(const Free& f) {
+  int previous = -1;
+  const bool switched = f.device >= 0 && f.gpu->currentDevice(&previous) == mixcclSuccess && previous != f.device &&
+                        f.gpu->setDevice(f.device) == mixcclSuccess;
+  switch (f.kind) {
     case GpuFreeKind::kDevice:
-      gpu->freeDevice(ptr);
+      f.gpu->freeDevice(f.ptr);
       break;
     case GpuFreeKind::kPinned:
-      gpu->freePinned(ptr);
-      break;
-    case GpuFreeKind::kRegistered:
-      gpu->hostUnregister(ptr);
+      f.gpu->freePinned(f.ptr);
       break;
     case GpuFreeKind::kImported:
-      gpu->ipcClose(ptr);
+      f.gpu->ipcClose(f.ptr);
       break;
   }
+  if (switched) f.gpu->setDevice(previous);
 }
 
 // The background thread and its queue. Allocated once and never destroyed: the thread may still wait inside a free
@@ -60,6 +66,19 @@ class Releaser {
   }
 
  private:
+  Releaser() {
+    std::atexit([] { exiting.store(true); });
+    // Around a fork: no thread holds the lock while the address space is copied; the child has no background thread
+    // (it starts one at its first hand-off) and none of the parent's pending frees.
+    pthread_atfork([] { get().mu_.lock(); }, [] { get().mu_.unlock(); },
+                   [] {
+                     Releaser& r = get();
+                     r.queue_.clear();
+                     r.started_ = false;
+                     r.made_ = r.handedOff_;
+                     r.mu_.unlock();
+                   });
+  }
   void loop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
@@ -67,8 +86,7 @@ class Releaser {
       const Free f = queue_.front();
       queue_.pop_front();
       lock.unlock();
-      if (f.device >= 0) f.gpu->setDevice(f.device);
-      freeNow(f.gpu, f.kind, f.ptr);
+      if (!exiting.load()) freeNow(f);
       lock.lock();
       ++made_;
       cv_.notify_all();
@@ -84,14 +102,13 @@ class Releaser {
 
 }  // namespace
 
-void freeGpuMemory(GpuBackend* gpu, GpuFreeKind kind, void* ptr) {
+void freeGpuMemory(GpuBackend* gpu, GpuFreeKind kind, void* ptr, int device) {
   if (ptr == nullptr) return;
   if (deferDepth == 0) {
-    freeNow(gpu, kind, ptr);
+    freeNow(Free{gpu, kind, ptr, device});
     return;
   }
-  int device = -1;
-  if (gpu->currentDevice(&device) != mixcclSuccess) device = -1;
+  if (device < 0 && gpu->currentDevice(&device) != mixcclSuccess) device = -1;
   Releaser::get().handOff(Free{gpu, kind, ptr, device});
 }
 

@@ -7,24 +7,26 @@
 // after mixcclCommAbort returns (NVIDIA/nccl issue 48 is this hang). So teardown after an abort, and the staging
 // pool's trimming while calls are in flight, free through freeGpuMemory: inside a DeferGpuFrees scope the free is
 // handed to one background thread of the process, which makes it once the device has drained; outside one it is made
-// at once, on the calling thread.
+// at once, on the calling thread. (Unregistering host memory is not deferred: what it unregisters is unmapped right
+// after, in order.)
 //
-// Contract: thread-safe. Handed-off frees are made in the order given, with the device current at the hand-off made
-// current first; a failure is logged by the backend. The background thread is never joined: at process exit a free
-// that still waits for the device is abandoned with the process (its memory goes with it).
+// Contract: thread-safe. Handed-off frees are made in the order given, each with its device current; a failure is
+// logged by the backend. One that never returns (a stream held for good) holds up those after it, which then stay
+// allocated. The background thread is never joined: a fork's child starts its own (the parent's pending frees are not
+// the child's to make), and once the process has begun to exit no further free is made.
 #include "device/gpu_backend.h"
 
 namespace mixccl {
 
 enum class GpuFreeKind {
-  kDevice,      // allocDevice's: freeDevice
-  kPinned,      // allocPinned's: freePinned
-  kRegistered,  // hostRegister's range: hostUnregister
-  kImported,    // ipcImport's mapping: ipcClose
+  kDevice,    // allocDevice's: freeDevice
+  kPinned,    // allocPinned's: freePinned
+  kImported,  // ipcImport's mapping: ipcClose
 };
 
-// Frees `ptr` (nullptr: nothing) with `gpu`, now or, inside a DeferGpuFrees scope on this thread, in the background.
-void freeGpuMemory(GpuBackend* gpu, GpuFreeKind kind, void* ptr);
+// Frees `ptr` (nullptr: nothing) with `gpu`, now or, inside a DeferGpuFrees scope on this thread, in the background;
+// with `device` (>= 0) current for the free, else the device current on the calling thread now.
+void freeGpuMemory(GpuBackend* gpu, GpuFreeKind kind, void* ptr, int device = -1);
 
 // While one exists on a thread, that thread's freeGpuMemory calls hand their frees to the background thread. Scopes
 // nest.
@@ -36,7 +38,7 @@ class DeferGpuFrees {
   DeferGpuFrees& operator=(const DeferGpuFrees&) = delete;
 };
 
-// Blocks until every free handed off so far has been made, or `timeoutSec` passed; false on timeout (tests).
+// Blocks until every free handed off so far has been made, or `timeoutSec` passed; false on timeout.
 bool waitForDeferredGpuFrees(double timeoutSec);
 
 }  // namespace mixccl

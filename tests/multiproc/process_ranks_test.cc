@@ -436,11 +436,11 @@ TEST(RanksOfOneProcess, AnAbortOutlastsTheAbortingRanksOwnQueuedRounds) {
 }
 
 TEST(RanksOfOneProcess, EachOnAThreadStagedTheirStagingPoolsTrimWithoutWaitingForTheDevice) {
-  // 2 ranks as threads, staged, with room for one 32 KiB staging buffer: every call alternates 32 and 16 KiB, so rank
-  // 0's pool frees its cached buffer while it stages. Rank 1 has queued its call by then, its stream waiting for a
-  // proxy that waits for rank 0's part. Freeing waits for every stream to drain (as cudaFree does): made on rank 0's
+  // 2 ranks as threads, staged, with room for one 32 KiB staging buffer: the calls alternate 16 and 32 KiB, so at its
+  // first 32 KiB call rank 0's pool frees its cached 16 KiB buffer while it stages (later calls reuse the 32 KiB one).
+  // Rank 1 has queued that call by then, its stream waiting for a proxy that waits for rank 0's part. Freeing waits for every stream to drain (as cudaFree does): made on rank 0's
   // thread, that free would wait for ever (core/staging_pool.h hands it to device/deferred_free.h's thread). The pool
-  // also allocates its 16 KiB buffer then, on the rank's thread: on a GPU this shows whether cudaHostAlloc waits for
+  // also allocates its 32 KiB buffer then, on the rank's thread: on a GPU this shows whether cudaHostAlloc waits for
   // the streams too (20 s and killed, if so). Last in this file, so that such a hang costs no other test.
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     constexpr int n = 2;
@@ -459,7 +459,7 @@ TEST(RanksOfOneProcess, EachOnAThreadStagedTheirStagingPoolsTrimWithoutWaitingFo
     std::atomic<int> failures{0};
     auto rank = [&](int r) {
       for (int call = 0; call < kCalls; ++call) {
-        const uint64_t count = call % 2 == 0 ? 8192 : 4096;
+        const uint64_t count = call % 2 == 0 ? 4096 : 8192;
         std::vector<char> in(count * 4), want(count * 4);
         testdata::fillSend(0, in.data(), count, mixcclFloat32, mixcclSum, 0, r, n);
         testdata::fillExpectedRecv(0, want.data(), count, mixcclFloat32, mixcclSum, 0, r, n);

@@ -65,10 +65,8 @@ class EmulatedGpu::Stream {
   void setQueue(HardwareQueue* queue) { queue_ = queue; }
   // Runs `op` after every operation handed to this stream's thread so far.
   void push(std::function<void()> op) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_ops_.push_back(std::move(op));
-    }
+    std::lock_guard<std::mutex> lock(mu_);  // notified under it: once it is released the stream may be deleted
+    queue_ops_.push_back(std::move(op));
     cv_.notify_all();
   }
   // Nothing queued and nothing running (ops still in its hardware queue count as queued).
@@ -87,11 +85,9 @@ class EmulatedGpu::Stream {
   }
   // push(), for an op its hardware queue counted (countInHardwareQueue(1)) and now hands on.
   void pushFromQueue(std::function<void()> op) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_ops_.push_back(std::move(op));
-      --inHardwareQueue_;
-    }
+    std::lock_guard<std::mutex> lock(mu_);  // as push()
+    queue_ops_.push_back(std::move(op));
+    --inHardwareQueue_;
     cv_.notify_all();
   }
 

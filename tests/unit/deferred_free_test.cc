@@ -45,11 +45,11 @@ TEST(EmulatedGpuFree, WaitsForEveryStreamToRunWhatWasQueuedBeforeIt) {
   void* p = nullptr;
   ASSERT_EQ(gpu.allocDevice(4096, &p), mixcclSuccess);
   HeldStream held(gpu);
+  const auto start = Clock::now();  // before the releaser starts: it releases 300 ms after this at the earliest
   std::thread releaser([&held] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     held.release();
   });
-  const auto start = Clock::now();
   EXPECT_EQ(gpu.freeDevice(p), mixcclSuccess);
   EXPECT_GE(secondsSince(start), 0.25) << "freeDevice returned while a stream still held work queued before it";
   releaser.join();

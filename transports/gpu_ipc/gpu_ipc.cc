@@ -392,17 +392,18 @@ GpuIpc::~GpuIpc() {
     return;
   }
   for (int r = 0; r < nranks_; ++r) {
-    if (workspaces_[r] != nullptr && !sameProcess_[r]) freeGpuMemory(gpu_, GpuFreeKind::kImported, workspaces_[r]);
+    if (workspaces_[r] == nullptr || sameProcess_[r]) continue;
+    freeGpuMemory(gpu_, GpuFreeKind::kImported, workspaces_[r], device_);
   }
   if (hostStream_ != nullptr) gpu_->streamDestroy(hostStream_);
   if (releaseStream_ != nullptr) gpu_->streamDestroy(releaseStream_);
   if (share_ != nullptr) {
-    share_->retire(gpu_, own_);  // freed once this process's other ranks, which may use it, are gone too
+    share_->retire(gpu_, own_, device_);  // freed once this process's other ranks, which may use it, are gone too
   } else {
-    freeGpuMemory(gpu_, GpuFreeKind::kDevice, own_);
+    freeGpuMemory(gpu_, GpuFreeKind::kDevice, own_, device_);
   }
-  freeGpuMemory(gpu_, GpuFreeKind::kDevice, stage_);
-  for (void* stage : retiredStages_) freeGpuMemory(gpu_, GpuFreeKind::kDevice, stage);
+  freeGpuMemory(gpu_, GpuFreeKind::kDevice, stage_, device_);
+  for (void* stage : retiredStages_) freeGpuMemory(gpu_, GpuFreeKind::kDevice, stage, device_);
 }
 
 uint32_t* GpuIpc::flag(int rank, Flag kind, uint32_t parity) const {

@@ -33,7 +33,7 @@ class ProcessShare {
  public:
   ProcessShare() = default;
   ~ProcessShare() {
-    for (auto& [gpu, workspace] : retired_) freeGpuMemory(gpu, GpuFreeKind::kDevice, workspace);
+    for (const Retired& r : retired_) freeGpuMemory(r.gpu, GpuFreeKind::kDevice, r.workspace, r.device);
   }
   ProcessShare(const ProcessShare&) = delete;
   ProcessShare& operator=(const ProcessShare&) = delete;
@@ -76,10 +76,10 @@ class ProcessShare {
   }
   // The rank of this process that aborted first, or -1 (no lock: every call asks).
   int abortedBy() const { return aborter_.load(std::memory_order_acquire); }
-  // A gone rank's workspace (device memory of `gpu`), freed with this object.
-  void retire(GpuBackend* gpu, void* workspace) {
+  // A gone rank's workspace (memory of `gpu`'s device `device`), freed with this object.
+  void retire(GpuBackend* gpu, void* workspace, int device) {
     std::lock_guard<std::mutex> lock(mu_);
-    retired_.emplace_back(gpu, workspace);
+    retired_.push_back(Retired{gpu, workspace, device});
   }
 
  private:
@@ -91,7 +91,12 @@ class ProcessShare {
   };
   std::mutex mu_;
   std::unordered_map<void*, Holder> streams_;
-  std::vector<std::pair<GpuBackend*, void*>> retired_;
+  struct Retired {
+    GpuBackend* gpu;
+    void* workspace;
+    int device;
+  };
+  std::vector<Retired> retired_;
   std::map<int, std::function<void(int)>> onAbort_;
   std::atomic<int> aborter_{-1};
 };
