@@ -433,7 +433,12 @@ void StagedRuntime::initDeviceSteps(Communicator& comm) {
                "MPS: every step waits for a context switch (slower than staging through the CPU)", comm.rank());
   }
   std::string why;
-  DeviceSteps::create(gpu_, comm.transportsInUse(), timeoutSec_, &steps_, &why);
+  {
+    // At a rank's first staged call: other ranks' streams may wait for this thread's next call, so what a failed
+    // creation frees goes to the background thread (device/deferred_free.h).
+    DeferGpuFrees inBackground;
+    DeviceSteps::create(gpu_, comm.transportsInUse(), timeoutSec_, &steps_, &why);
+  }
   if (steps_ == nullptr) {
     // Asked for explicitly (MIXCCL_DEVICE_STEPS=1), not getting them is worth a warning.
     if (configString(cfg::kDeviceSteps) == "1") {

@@ -218,7 +218,7 @@ void DeviceSteps::create(GpuBackend* gpu, const std::vector<Transport*>& transpo
   void* counter = nullptr;
   if (gpu->allocPinned(sizeof(StepQueue), &queue) != mixcclSuccess ||
       gpu->allocDevice(kernels::kStepCounterWords * sizeof(uint64_t), &counter) != mixcclSuccess) {
-    if (queue != nullptr) gpu->freePinned(queue);
+    freeGpuMemory(gpu, GpuFreeKind::kPinned, queue);
     *why = "allocating the step queue failed (see above)";
     return;
   }
