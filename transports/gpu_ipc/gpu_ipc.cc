@@ -12,8 +12,8 @@
 #include "core/config.h"
 #include "core/datatype.h"
 #include "core/device_scope.h"
-#include "device/deferred_free.h"
 #include "core/log.h"
+#include "device/deferred_free.h"
 #include "device/event_wait.h"
 #include "transports/shm/peer_process.h"
 
