@@ -87,11 +87,12 @@ Result StagingPool::acquire(size_t bytes, char** out) {
     }
     if (heldBytes_ + cap <= maxBytes_) break;
     trim();
-    if (heldBytes_ + cap <= maxBytes_ || pending_.empty()) break;
+    // Nothing to wait for when no release could make room: none pending, or a request larger than the limit.
+    if (heldBytes_ + cap <= maxBytes_ || pending_.empty() || cap > maxBytes_) break;
     if (std::chrono::steady_clock::now() > giveUp) {
       // The streams holding the rest may wait for something the caller has yet to do: do not wait for ever.
-      MIXCCL_LOG(kInfo, "staging pool: over its limit of %zu bytes (streams still hold %zu); allocating %zu more",
-                 maxBytes_, heldBytes_, cap);
+      MIXCCL_LOG(kInfo, "staging pool: over its limit of %zu bytes (it holds %zu, in use or pending); allocating "
+                 "%zu more", maxBytes_, heldBytes_, cap);
       break;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));  // at the limit: earlier calls must finish first

@@ -45,10 +45,17 @@ void freeNow(const Free& f) {
 // when the process exits, and must not find its queue gone.
 class Releaser {
  public:
+  // Built at the first hand-off.
   static Releaser& get() {
-    static Releaser* const instance = new Releaser();
+    static Releaser* const instance = [] {
+      auto* r = new Releaser();
+      built.store(r, std::memory_order_release);
+      return r;
+    }();
     return *instance;
   }
+  // nullptr until something was handed off.
+  static Releaser* existing() { return built.load(std::memory_order_acquire); }
   void handOff(const Free& f) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_) {
@@ -57,43 +64,47 @@ class Releaser {
     }
     queue_.push_back(f);
     ++handedOff_;
-    cv_.notify_all();
+    cv_->notify_all();
   }
   bool waitDone(double timeoutSec) {
     std::unique_lock<std::mutex> lock(mu_);
     const uint64_t target = handedOff_;
-    return cv_.wait_for(lock, std::chrono::duration<double>(timeoutSec), [&] { return made_ >= target; });
+    return cv_->wait_for(lock, std::chrono::duration<double>(timeoutSec), [&] { return made_ >= target; });
   }
 
  private:
   Releaser() {
     std::atexit([] { exiting.store(true); });
     // Around a fork: no thread holds the lock while the address space is copied; the child has no background thread
-    // (it starts one at its first hand-off) and none of the parent's pending frees.
+    // (it starts one at its first hand-off) and none of the parent's pending frees. Its copy of the condition
+    // variable still counts the parent's waiting thread, which the child does not have (a broadcast would wait for it
+    // for ever): a new one takes its place, the old one left as it is.
     pthread_atfork([] { get().mu_.lock(); }, [] { get().mu_.unlock(); },
                    [] {
                      Releaser& r = get();
                      r.queue_.clear();
                      r.started_ = false;
                      r.made_ = r.handedOff_;
+                     r.cv_ = new std::condition_variable();
                      r.mu_.unlock();
                    });
   }
   void loop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      cv_.wait(lock, [&] { return !queue_.empty(); });
+      cv_->wait(lock, [&] { return !queue_.empty(); });
       const Free f = queue_.front();
       queue_.pop_front();
       lock.unlock();
       if (!exiting.load()) freeNow(f);
       lock.lock();
       ++made_;
-      cv_.notify_all();
+      cv_->notify_all();
     }
   }
+  static inline std::atomic<Releaser*> built{nullptr};
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable* cv_ = new std::condition_variable();  // replaced in a fork's child, never deleted
   std::deque<Free> queue_;
   bool started_ = false;
   uint64_t handedOff_ = 0;
@@ -115,6 +126,9 @@ void freeGpuMemory(GpuBackend* gpu, GpuFreeKind kind, void* ptr, int device) {
 DeferGpuFrees::DeferGpuFrees() { ++deferDepth; }
 DeferGpuFrees::~DeferGpuFrees() { --deferDepth; }
 
-bool waitForDeferredGpuFrees(double timeoutSec) { return Releaser::get().waitDone(timeoutSec); }
+bool waitForDeferredGpuFrees(double timeoutSec) {
+  Releaser* r = Releaser::existing();
+  return r == nullptr || r->waitDone(timeoutSec);
+}
 
 }  // namespace mixccl

@@ -13,7 +13,8 @@
 // Contract: thread-safe. Handed-off frees are made in the order given, each with its device current; a failure is
 // logged by the backend. One that never returns (a stream held for good) holds up those after it, which then stay
 // allocated. The background thread is never joined: a fork's child starts its own (the parent's pending frees are not
-// the child's to make), and once the process has begun to exit no further free is made.
+// the child's to make), and once the exit handler it registers at the first hand-off has run, it makes no further
+// free (one under way goes on).
 #include "device/gpu_backend.h"
 
 namespace mixccl {

@@ -3,42 +3,24 @@
 #include "device/deferred_free.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 
 #include "support/emulated_gpu.h"
+#include "support/held_stream.h"
 
 namespace mixccl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using testing::HeldStream;
 
 double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// A stream held by a wait on a pinned flag until release() (or the destructor) sets it.
-class HeldStream {
- public:
-  explicit HeldStream(testing::EmulatedGpu& gpu) : gpu_(gpu) {
-    EXPECT_EQ(gpu_.allocPinned(sizeof(uint32_t), &flag_), mixcclSuccess);
-    *static_cast<volatile uint32_t*>(flag_) = 0;
-    EXPECT_EQ(gpu_.streamCreate(&stream_), mixcclSuccess);
-    EXPECT_EQ(gpu_.streamWaitFlag(stream_, static_cast<uint32_t*>(flag_), 1), mixcclSuccess);
-  }
-  ~HeldStream() {
-    release();
-    gpu_.streamSynchronize(stream_);
-    gpu_.streamDestroy(stream_);
-    gpu_.freePinned(flag_);
-  }
-  void release() { __atomic_store_n(static_cast<uint32_t*>(flag_), 1u, __ATOMIC_RELEASE); }
-
- private:
-  testing::EmulatedGpu& gpu_;
-  void* flag_ = nullptr;
-  void* stream_ = nullptr;
-};
 
 TEST(EmulatedGpuFree, WaitsForEveryStreamToRunWhatWasQueuedBeforeIt) {
   testing::EmulatedGpu& gpu = testing::installEmulatedGpu();
@@ -94,6 +76,48 @@ TEST(DeferredFree, InsideAScopeItReturnsWhileAStreamIsHeldAndTheFreeFollowsOnceT
   }
   EXPECT_EQ(gpu.liveDeviceAllocations(), live - 1);
   EXPECT_EQ(gpu.livePinnedAllocations(), livePinned - 1);
+}
+
+TEST(DeferredFree, AForkedChildMakesItsOwnHandedOffFrees) {
+  // The parent's background thread waits for work when the fork copies the process; the child has no such thread,
+  // and its copy of the thread's condition variable still counts it. The child's hand-offs must still be made.
+  testing::EmulatedGpu& gpu = testing::installEmulatedGpu();
+  void* p = nullptr;
+  ASSERT_EQ(gpu.allocDevice(4096, &p), mixcclSuccess);
+  {
+    DeferGpuFrees inBackground;
+    freeGpuMemory(&gpu, GpuFreeKind::kDevice, p);
+  }
+  ASSERT_TRUE(waitForDeferredGpuFrees(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the background thread is back in its wait
+  const pid_t child = fork();
+  if (child == 0) {
+    alarm(20);  // a hang ends the child (killed by SIGALRM), which the parent reports
+    // In the child the emulated streams' threads are gone: only an imported mapping, whose close waits for no
+    // stream, is freed here (the child's own device memory, mapped a second time).
+    for (int i = 0; i < 3; ++i) {
+      void* own = nullptr;
+      IpcHandle handle;
+      void* mapped = nullptr;
+      if (gpu.allocDevice(4096, &own) != mixcclSuccess || gpu.ipcExport(own, &handle) != mixcclSuccess ||
+          gpu.ipcImport(handle, &mapped) != mixcclSuccess) {
+        _exit(2);
+      }
+      const size_t live = gpu.liveDeviceAllocations();
+      {
+        DeferGpuFrees inBackground;
+        freeGpuMemory(&gpu, GpuFreeKind::kImported, mapped);
+      }
+      if (!waitForDeferredGpuFrees(5) || gpu.liveDeviceAllocations() != live - 1) _exit(3);
+    }
+    _exit(0);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << (WIFSIGNALED(status) ? "the child hung (killed by signal " + std::to_string(WTERMSIG(status)) + ")"
+                              : "the child exited " + std::to_string(WEXITSTATUS(status)));
 }
 
 }  // namespace

@@ -3,8 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "device/deferred_free.h"
 #include "support/emulated_gpu.h"
+#include "support/held_stream.h"
 
 namespace mixccl {
 namespace {
@@ -36,16 +41,58 @@ TEST(StagingPool, ARequestReusesTheSmallestCachedBufferUpToFourTimesItsSize) {
 }
 
 TEST(StagingPool, AtItsLimitItFreesCachedBuffersThroughTheBackgroundThread) {
+  // While a stream is held, a free would wait for it (as cudaFreeHost does): the pool must not wait.
   testing::EmulatedGpu& gpu = testing::installEmulatedGpu();
   const size_t before = gpu.livePinnedAllocations();
   {
     StagingPool pool(&gpu, 32 << 10);
     takeAndGiveBack(pool, 16 << 10);
-    takeAndGiveBack(pool, 32 << 10);  // 16 + 32 KiB would pass the limit: the 16 KiB one goes
-    EXPECT_TRUE(waitForDeferredGpuFrees(10));
+    {
+      testing::HeldStream held(gpu);  // its flag is one more pinned allocation
+      const auto start = std::chrono::steady_clock::now();
+      std::atomic<bool> checked{false};
+      std::thread rescue([&] {  // releases the stream after the checks, or after 2 s: a pool that waits fails
+        const auto giveUp = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!checked.load() && std::chrono::steady_clock::now() < giveUp) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        held.release();
+      });
+      takeAndGiveBack(pool, 32 << 10);  // 16 + 32 KiB would pass the limit: the 16 KiB one goes
+      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      EXPECT_LT(waited, 0.2) << "the pool waited for the held stream";
+      if (waited < 1.0) {
+        EXPECT_FALSE(waitForDeferredGpuFrees(0.3)) << "the 16 KiB buffer was freed while a stream was held";
+        EXPECT_EQ(gpu.livePinnedAllocations(), before + 3);
+      }
+      checked.store(true);
+      rescue.join();
+      EXPECT_TRUE(waitForDeferredGpuFrees(10));
+      EXPECT_EQ(gpu.livePinnedAllocations(), before + 2);
+    }
     EXPECT_EQ(gpu.livePinnedAllocations(), before + 1);
   }
   EXPECT_EQ(gpu.livePinnedAllocations(), before);
+}
+
+TEST(StagingPool, ARequestLargerThanTheLimitIsServedWithoutWaiting) {
+  // No release can make room for it: it must not wait for the pending buffers (up to 5 s) first.
+  testing::EmulatedGpu& gpu = testing::installEmulatedGpu();
+  StagingPool pool(&gpu, 32 << 10);
+  testing::HeldStream held(gpu);
+  char* pending = nullptr;
+  ASSERT_EQ(pool.acquire(16 << 10, &pending), mixcclSuccess);
+  void* after = nullptr;  // recorded behind the held stream's wait: the buffer stays pending until it is released
+  ASSERT_EQ(gpu.eventCreate(&after), mixcclSuccess);
+  ASSERT_EQ(gpu.eventRecord(after, held.stream()), mixcclSuccess);
+  pool.releaseAfter({pending}, {after}, {after});
+  const auto start = std::chrono::steady_clock::now();
+  char* big = nullptr;
+  ASSERT_EQ(pool.acquire(64 << 10, &big), mixcclSuccess);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
+  pool.releaseAfter({big}, {}, {});
+  held.release();
+  EXPECT_TRUE(pool.waitIdle(10));
 }
 
 }  // namespace
