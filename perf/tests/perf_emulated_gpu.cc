@@ -4,8 +4,11 @@
 //
 //   perf_emulated_gpu <tool> [tool flags]      e.g.  perf_emulated_gpu all_reduce_perf -N 4 -b 8 -e 64K -f 8
 //
-// Each rank installs the emulation in its own process (after the -N fork), when the harness asks for its GPU.
+// Each rank installs the emulation in its own process (after the -N fork), when the harness asks for its GPU. Its
+// streams sleep 200 us before each operation (so that early reads show), or MIXCCL_TEST_EMULATED_DELAY_US: with 0 the
+// times measure the host's own work (the copies are memcpy), as perf/shared_reduce_host_cost.sh compares.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common/collective.h"
@@ -14,7 +17,10 @@
 
 namespace {
 
-mixccl::GpuBackend* emulatedGpu(std::string*) { return &mixccl::testing::installEmulatedGpu(); }
+mixccl::GpuBackend* emulatedGpu(std::string*) {
+  const char* delay = std::getenv("MIXCCL_TEST_EMULATED_DELAY_US");
+  return &mixccl::testing::installEmulatedGpu(delay != nullptr ? unsigned(std::strtoul(delay, nullptr, 10)) : 200);
+}
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 #include "core/datatype.h"
 #include "core/log.h"
 #include "core/shared_gpu.h"
+#include "core/shared_reduce.h"
 #include "topology/host_id.h"
 #include "transports/registry.h"
 #include "transports/shm/shm_transport.h"
@@ -60,6 +61,15 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
                               self->peers_[peer].pid));
   };
   MIXCCL_TRY(GpuIpc::create(*comm->bootstrap_, oneHost, pids, lost, &comm->ipc_));
+  MIXCCL_TRY(SharedReduce::create(*comm->bootstrap_, oneHost && comm->ipc_ == nullptr, comm->deviceGpu_ != nullptr,
+                                  &comm->shared_));
+  if (comm->shared_ != nullptr) {
+    // Every call goes through the proxy from now on, host-memory ones too, so that the all-reduces of every rank
+    // meet in the segment in issue order (core/device_launch.h).
+    StagedRuntime* rt = nullptr;
+    MIXCCL_TRY(comm->shared_->registerWith(comm->deviceGpu_));
+    MIXCCL_TRY(comm->createStagedRuntime(comm->deviceGpu_, &rt));
+  }
   setLogRank(rank);
   noteSharedGpus(comm->peers_, rank);
   MIXCCL_LOG(kInfo, "communicator %s ready: rank %d of %d, chunk %llu bytes", options.name.c_str(), rank, nranks,
@@ -70,7 +80,15 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
 
 Communicator::~Communicator() {
   fork_.reset();
-  staged_.reset();  // the proxy thread uses the transports: it goes first
+  // The proxy thread uses the transports: it goes first. Streams that still copy to or from the shared segment after
+  // the bounded wait keep it mapped (its name is gone already: nothing is left behind once the process ends).
+  const bool streamsDone = staged_ == nullptr || staged_->finish();
+  staged_.reset();
+  if (!streamsDone && shared_ != nullptr) {
+    MIXCCL_LOG(kWarn, "rank %d: streams still use the shared all-reduce segment at teardown; it stays mapped", rank_);
+    (void)shared_.release();
+  }
+  shared_.reset();
   ipc_.reset();
 }
 
@@ -225,6 +243,14 @@ bool Communicator::gpuTimeSliced() const { return mixccl::gpuTimeSliced(peers_, 
 bool Communicator::hasRemotePeers() const {
   for (const PeerInfo& p : peers_) {
     if (p.hostHash != peers_[size_t(rank_)].hostHash) return true;
+  }
+  return false;
+}
+
+bool Communicator::sharesProcess() const {
+  const PeerInfo& me = peers_[size_t(rank_)];
+  for (int r = 0; r < nranks_; ++r) {
+    if (r != rank_ && peers_[size_t(r)].hostHash == me.hostHash && peers_[size_t(r)].pid == me.pid) return true;
   }
   return false;
 }

@@ -27,6 +27,7 @@ class ForkStream;
 class StagedRuntime;
 class GpuBackend;
 class GpuIpc;
+class SharedReduce;
 
 // What each rank tells the others at init (fixed size: exchanged as bytes through the bootstrap).
 struct PeerInfo {
@@ -87,6 +88,8 @@ class Communicator {
   const std::vector<Transport*>& transportsInUse() const { return used_; }
   // Whether some peer is on another host.
   bool hasRemotePeers() const;
+  // Whether another rank of this communicator is a thread of this process (same host and pid).
+  bool sharesProcess() const;
   // Whether this rank's GPU time-slices between processes of the communicator (core/shared_gpu.h).
   bool gpuTimeSliced() const;
 
@@ -113,6 +116,10 @@ class Communicator {
   // The mapped device memory of the ranks' GPUs (transports/gpu_ipc), or null when not used (decided at init,
   // alike on every rank).
   GpuIpc* gpuIpc() { return ipc_.get(); }
+  // The segment where all-reduces meet (core/shared_reduce.h), or null when not used (decided at init, alike on
+  // every rank). When used, every call of the communicator goes through its proxy (the staged runtime is made at
+  // init).
+  SharedReduce* sharedReduce() const { return shared_.get(); }
   // This communicator's stream for the calls a group moves off a stream it shares with other communicators
   // (core/fork_stream.h): made on first use, on `device` of `gpu`; an error if an earlier one is on another device.
   Result forkStream(GpuBackend* gpu, int device, ForkStream** out);
@@ -164,6 +171,7 @@ class Communicator {
   std::atomic<bool> cancelled_{false};  // set by notifyAbort; seen by every wait (WaitPolicy::cancelled)
   std::unique_ptr<StagedRuntime> staged_;
   std::unique_ptr<GpuIpc> ipc_;
+  std::unique_ptr<SharedReduce> shared_;  // after staged_ (whose streams copy to and from it) is gone
   std::unique_ptr<ForkStream> fork_;  // destroyed first: it waits for its last join's work (gpu_ipc's rounds too)
 };
 

@@ -60,6 +60,8 @@ extern const ConfigVar kGpuIpcFused;
 extern const ConfigVar kStagingMaxBytes;
 extern const ConfigVar kDeviceSteps;
 extern const ConfigVar kStagedPieceBytes;
+extern const ConfigVar kSharedReduce;
+extern const ConfigVar kSharedReduceSlotBytes;
 }  // namespace cfg
 
 }  // namespace mixccl

@@ -86,6 +86,18 @@ const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kByte
                                   "size, so that staged GPU calls pipeline their copies (core/pieces.h); 0: never. "
                                   "Must be equal on every rank (checked at init)"};
 
+const ConfigVar kSharedReduce{"MIXCCL_SHARED_REDUCE", ConfigType::kString, "0",
+                              "1: where every rank is a process (or thread) with a GPU on one host and gpu_ipc is "
+                              "off, all-reduces meet in one shared host-memory segment: each rank's stream copies "
+                              "its input there, its proxy reduces one shard of all inputs, and the stream copies "
+                              "the result back (core/shared_reduce.h); 0: the host engine's algorithms. Must be "
+                              "equal on every rank"};
+
+const ConfigVar kSharedReduceSlotBytes{"MIXCCL_SHARED_REDUCE_SLOT_BYTES", ConfigType::kBytes, "4M",
+                                       "the piece a MIXCCL_SHARED_REDUCE all-reduce moves at a time (each rank "
+                                       "has two input slots of this size, and the ranks two output slots): a "
+                                       "multiple of 4096 from 64K to 1G, equal on every rank"};
+
 }  // namespace cfg
 
 const std::vector<const ConfigVar*>& configRegistry() {
@@ -96,7 +108,7 @@ const std::vector<const ConfigVar*>& configRegistry() {
       &cfg::kSpinUs,     &cfg::kTransports,
       &cfg::kOfiProvider, &cfg::kTopoFile,    &cfg::kSite,     &cfg::kLinkCosts,
       &cfg::kStreamWait, &cfg::kGpuIpc, &cfg::kGpuIpcChunkBytes, &cfg::kGpuIpcFused, &cfg::kStagingMaxBytes,
-      &cfg::kDeviceSteps, &cfg::kStagedPieceBytes,
+      &cfg::kDeviceSteps, &cfg::kStagedPieceBytes, &cfg::kSharedReduce, &cfg::kSharedReduceSlotBytes,
   };
   return all;
 }

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/pieces.h"
 #include "core/pre_mul_sum.h"
+#include "core/shared_launch.h"
 #include "core/staging_pool.h"
 #include "core/stream_proxy.h"
 #include "device/deferred_free.h"
@@ -194,10 +195,12 @@ struct StepJob {
 };
 
 // The host side of a staged job, on the proxy thread: scale deferred pre-mul-sum inputs, then run the calls (those
-// with device steps through the job's step server; this thread makes no GPU call).
+// with device steps through the job's step server, the shared all-reduces through the segment; this thread makes no
+// GPU call).
 Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>& calls, Result inputs,
-                    const StepJob& steps) {
+                    const StepJob& steps, const std::vector<uint64_t>& shared, const std::atomic<bool>& cancelled) {
   Result res = inputs;
+  if (res != mixcclSuccess) failSharedPieces(comm, shared);  // the others would wait for its pieces
   if (steps.used) rt.deviceSteps()->beginJob(steps.id, steps.arena);
   for (CollCall& c : calls) {
     if (res != mixcclSuccess || !c.scale) continue;
@@ -205,7 +208,7 @@ Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>
     c.send = c.owned.get();
     c.args.op = mixcclSum;
   }
-  if (res == mixcclSuccess) res = runHostCalls(calls);
+  if (res == mixcclSuccess) res = runCallsInOrder(comm, calls, shared, cancelled);
   // Said before the server is ended, which may wait for a stream that has not reached the call yet.
   if (res != mixcclSuccess) comm.setAsyncError(res);
   if (steps.used) {
@@ -248,8 +251,8 @@ Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, 
     sub.send = at(whole.send, off);
     sub.recv = at(whole.recv, off);
     auto one = std::make_shared<std::vector<CollCall>>(1, sub);
-    job.run = [&c, rt, one](Result inputs, const std::atomic<bool>&) {
-      return runStagedJob(c, *rt, *one, inputs, StepJob{});
+    job.run = [&c, rt, one](Result inputs, const std::atomic<bool>& cancelled) {
+      return runStagedJob(c, *rt, *one, inputs, StepJob{}, {kNotShared}, cancelled);
     };
     tickets.emplace_back();
     rt->proxy().submit(std::move(job), &tickets.back());
@@ -303,6 +306,9 @@ Result launchSteps(Communicator& c, StagedRuntime* rt, const std::vector<CollCal
 
 // Stages `calls` on their streams, hands the job to the proxy and queues the copies back (see the header).
 Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::vector<CollCall>& calls) {
+  if (calls.size() == 1 && viaSharedAllReduce(c, calls[0]) && needsStaging(calls[0])) {
+    return enqueueSharedAllReduce(c, rt, gpu, calls[0]);
+  }
   if (calls.size() == 1 && calls[0].deviceSteps == nullptr && !calls[0].scale && needsStaging(calls[0])) {
     const uint64_t piece = pieceElements(calls[0].args, c.pieceBytes());
     if (piece > 0) return enqueueStagedPieces(c, rt, gpu, calls[0], piece);
@@ -330,15 +336,19 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
   const bool hostOnly = !launch.anyStream();
   job.keepResult = hostOnly;
   for (const CollCall& call : calls) job.bytes += recvElements(call.args, c.nranks()) * dataTypeSize(call.args.dtype);
-  auto shared = std::make_shared<std::vector<CollCall>>(calls);
-  job.run = [&c, rt, shared, steps](Result inputs, const std::atomic<bool>&) {
-    return runStagedJob(c, *rt, *shared, inputs, steps);
+  const std::vector<uint64_t> sharedAt = reserveSharedPieces(c, calls);
+  auto own = std::make_shared<std::vector<CollCall>>(calls);
+  job.run = [&c, rt, own, steps, sharedAt](Result inputs, const std::atomic<bool>& cancelled) {
+    return runStagedJob(c, *rt, *own, inputs, steps, sharedAt, cancelled);
   };
   uint32_t ticket = 0;
   rt->proxy().submit(std::move(job), &ticket);
   if (hostOnly) {
     launch.release(false);
-    return rt->proxy().waitFor(ticket);
+    res = rt->proxy().waitFor(ticket);
+    // Logged on the proxy thread; the caller's thread reports it too.
+    if (res != mixcclSuccess) setLastErrorMessage(c.asyncErrorMessage());
+    return res;
   }
   res = launch.copyOutputs(gpu, calls, staged, rt->proxy().flag(), ticket);
   launch.release(res == mixcclSuccess);
@@ -410,15 +420,20 @@ Result StagedRuntime::create(GpuBackend* gpu, double timeoutSec, std::unique_ptr
   return mixcclSuccess;
 }
 
-StagedRuntime::~StagedRuntime() {
+StagedRuntime::~StagedRuntime() { finish(); }
+
+bool StagedRuntime::finish() {
+  if (finished_) return idle_;
+  finished_ = true;
   proxy_.reset();  // runs (or, after cancel(), fails) what is queued: every flag is advanced
   if (steps_ != nullptr) {
     DeviceScope scope(gpu_, stepsDevice_);
     steps_.reset();
   }
-  const bool idle = pool_->waitIdle(kTeardownWaitSec);
+  idle_ = pool_->waitIdle(kTeardownWaitSec);
   pool_.reset();
-  if (idle) freeGpuMemory(gpu_, GpuFreeKind::kPinned, flag_);  // else a stream may still poll it
+  if (idle_) freeGpuMemory(gpu_, GpuFreeKind::kPinned, flag_);  // else a stream may still poll it
+  return idle_;
 }
 
 void StagedRuntime::cancel() { proxy_->cancel(); }
@@ -486,7 +501,9 @@ Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
   MIXCCL_TRY(rt->gpu()->loadKernels(/*onlyIfStarted=*/false));  // a no-op after the first call on this device
   if (device >= 0) rt->initDeviceSteps(c);
   for (CollCall& call : calls) {
-    const bool fits = rt->deviceSteps() != nullptr && deviceStepsFit(call, rt->stepsDevice());
+    // The shared all-reduces meet in their segment on every rank, whatever its device steps.
+    const bool fits = !viaSharedAllReduce(c, call) && rt->deviceSteps() != nullptr &&
+                      deviceStepsFit(call, rt->stepsDevice());
     call.deviceSteps = fits ? rt->deviceSteps() : nullptr;
   }
   return enqueueStaged(c, rt, rt->gpu(), calls);

@@ -51,7 +51,11 @@ class StagedRuntime {
  public:
   // `timeoutSec`: how long a job may wait for its inputs on the user's stream (MIXCCL_TIMEOUT).
   static Result create(GpuBackend* gpu, double timeoutSec, std::unique_ptr<StagedRuntime>* out);
-  ~StagedRuntime();  // drains the proxy, waits (bounded) for the streams to release the staging memory
+  ~StagedRuntime();  // finish(), if not done yet
+  // Drains the proxy, waits (bounded) for the streams to be done with the staging memory and frees what they are
+  // done with. Returns whether they all were (false: some memory is left allocated, a stream may still use it). Once;
+  // later calls return the same answer. Nothing else may be called after it.
+  bool finish();
   GpuBackend* gpu() const { return gpu_; }
   // Makes queued and running jobs fail fast (abort).
   void cancel();
@@ -78,6 +82,8 @@ class StagedRuntime {
   std::unique_ptr<DeviceSteps> steps_;
   bool stepsDecided_ = false;
   int stepsDevice_ = -1;  // the device current when the steps were set up
+  bool finished_ = false;
+  bool idle_ = false;  // finish()'s answer
 };
 
 }  // namespace mixccl

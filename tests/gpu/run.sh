@@ -25,7 +25,7 @@
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
 #   copy_latency(_kernel_wait)       small copies' latency, alone and beside another process's waiting stream
 #                                    (tests/gpu/copy_latency_probe.cc; its memop and its kernel wait): a measurement
-#   gpu_backend_fused, process_ranks, extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
+#   gpu_backend_fused, process_ranks, shared_reduce, extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
 #                                    explorations (gpu_ipc's fused kernels, also behind a kernel that needs whole
 #                                    multiprocessors; ranks of one process on one stream, and on few hardware
 #                                    queues; device steps in separate processes on the one GPU), whose running out
@@ -63,11 +63,12 @@ started=$(date +%s)
 # "p<size>" cuts large calls into pieces staged one by one, their copies overlapping (MIXCCL_STAGED_PIECE_BYTES);
 # a final "f" turns on gpu_ipc's fused kernels (MIXCCL_GPU_IPC_FUSED=1: every all-reduce round of ranks as threads
 # as one kernel per rank, the ranks' kernels waiting for each other inside the GPU; one-shot up to 16 KiB, direct
-# above).
+# above); "<n>sh": n processes whose all-reduces meet in one shared host segment (MIXCCL_SHARED_REDUCE=1: each
+# rank's input crosses PCIe once each way and the host reads it once; core/shared_reduce.h).
 # The first sweeps are the perf table's; the extra ones (explorations) run last, and one that no longer fits the
 # budget is reported as skipped without failing the run.
 sweep_main=(1 2 4 8 4ipc 2thr 4thr 8thr 4thrdev)
-sweep_extra=(4thrf 2thrf 8thrf 4p8M 4dev 4thrdevc1M 8ipc 4ipcr32M)
+sweep_extra=(4sh 4thrf 2thrf 8thrf 2sh 8sh 4p8M 4dev 4thrdevc1M 8ipc 4ipcr32M)
 if [ -n "${MIXCCL_GPU_RUN_SWEEPS:-}" ]; then
   read -r -a sweep_main <<<"$MIXCCL_GPU_RUN_SWEEPS"
   sweep_extra=()
@@ -338,8 +339,8 @@ done
 # at teardown where its time went, by size: "staged jobs of [8 B, 16 B): ..." (the wait for the stream's copies in,
 # and the host's run), or "device steps: ...".
 sweep() {
-  local n="$1" ipc procs threads round steps largest chunk pieces fused
-  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0 fused=0
+  local n="$1" ipc procs threads round steps largest chunk pieces fused shared
+  ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0 fused=0 shared=0
   [[ "$n" == *ipc* || "$n" == *thr* ]] && ipc=1
   [[ "$n" == *dev* ]] && steps=1 ipc=0
   # A GPU and a proxy hand-off per chunk step (see the labels above).
@@ -349,9 +350,11 @@ sweep() {
   [[ "$n" =~ c([0-9]+[KMG])$ ]] && chunk="${BASH_REMATCH[1]}"
   [[ "$n" =~ p([0-9]+[KMG])$ ]] && pieces="${BASH_REMATCH[1]}"
   [[ "$n" == *f ]] && fused=1
+  [[ "$n" == *sh ]] && shared=1
   expect='^# memory: cuda' step "perf_sweep_N$n" 60 env MIXCCL_GPU_IPC="$ipc" MIXCCL_GPU_IPC_CHUNK_BYTES="$round" \
     MIXCCL_DEVICE_STEPS="$steps" MIXCCL_CHUNK_BYTES="$chunk" MIXCCL_SHM_SLOT_BYTES="$chunk" \
-    MIXCCL_STAGED_PIECE_BYTES="$pieces" MIXCCL_GPU_IPC_FUSED="$fused" MIXCCL_DEBUG=INFO \
+    MIXCCL_STAGED_PIECE_BYTES="$pieces" MIXCCL_GPU_IPC_FUSED="$fused" MIXCCL_SHARED_REDUCE="$shared" \
+    MIXCCL_DEBUG=INFO \
     "$build/perf/all_reduce_perf" -N "$procs" -t "$threads" -b 8 -e "$largest" -f 2 -d float -o sum -n 5 -w 2 \
     --memory device --json "$logs/perf_sweep_N$n.json" || true
 }
@@ -376,6 +379,9 @@ if [ "${#sweep_extra[@]}" -gt 0 ]; then
   # Ranks of one process on ONE stream: in a group (forked into a stream per rank), and outside one (refused); and
   # one rank's abort told to the others.
   optional=1 step process_ranks 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
+  # All-reduces that meet in one shared host segment (core/shared_reduce.h), before their sweeps: exact, straight
+  # through the registered segment, host and device buffers in issue order, a lost rank.
+  optional=1 step shared_reduce 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" || true
 fi
 for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 

@@ -332,11 +332,7 @@ TEST(StagedDevice, LostPeerReleasesTheStreamWithAnAsyncError) {
                                                      std::string::npos),
                         rank, "the enqueue failed with %d: %s", res, mixcclGetLastError(comm));
     g.sync();  // must come back: the proxy advances the flag even when the collective fails
-    mixcclResult_t async = mixcclSuccess;
-    for (int i = 0; i < 100 && async == mixcclSuccess; ++i) {
-      mixcclCommGetAsyncError(comm, &async);
-      if (async == mixcclSuccess) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    const mixcclResult_t async = testing::awaitAsyncError(comm, 5);
     ok &= rankCheck(async == mixcclRemoteError, rank, "async error %d, want mixcclRemoteError", async);
     mixcclCommAbort(comm);
     return ok ? 0 : 1;
@@ -363,11 +359,7 @@ TEST(StagedDevice, AStreamThatNeverReachesTheCallFailsItWithinTheTimeout) {
     ok &= mixcclSend(buf, in.size(), mixcclUint8, peer, comm, g.stream()) == mixcclSuccess;
     ok &= mixcclRecv(other, in.size(), mixcclUint8, peer, comm, g.stream()) == mixcclSuccess;
     ok &= mixcclGroupEnd() == mixcclSuccess;
-    mixcclResult_t async = mixcclSuccess;
-    for (int i = 0; i < 100 && async == mixcclSuccess; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      mixcclCommGetAsyncError(comm, &async);
-    }
+    const mixcclResult_t async = testing::awaitAsyncError(comm, 5);
     ok &= rankCheck(async == mixcclRemoteError, rank, "async error %d, want mixcclRemoteError", async);
     g.openGate();
     g.sync();  // the stream is released: the failed call advanced the flag

@@ -359,7 +359,7 @@ Result EmulatedGpu::checkKernelAccess(const void* ptr, size_t bytes, const char*
 Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* stream) {
   if (bytes == 0 || dst == src) return mixcclSuccess;
   ++copyCalls_;
-  bool toPageable = false;
+  bool toPageable = false, fromHost = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto known = [this, bytes](const void* ptr) {
@@ -368,6 +368,8 @@ Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* st
     };
     if (!known(dst) || !known(src)) ++pageableCopies_;
     toPageable = !known(dst) && within(device_, reinterpret_cast<uintptr_t>(src), bytes);
+    fromHost = within(device_, reinterpret_cast<uintptr_t>(dst), bytes) &&
+               !within(device_, reinterpret_cast<uintptr_t>(src), bytes);
   }
   if (toPageable) {
     // Device to pageable memory: done on return, and until then the runtime is held (see runtime_).
@@ -381,8 +383,12 @@ Result EmulatedGpu::copyAsync(void* dst, const void* src, size_t bytes, void* st
     done.wait();
     return mixcclSuccess;
   }
+  const unsigned extra = fromHost ? hostToDeviceDelayUs_.load() : 0;
   const std::shared_lock<std::shared_mutex> launching(runtime_);
-  resolve(stream)->submit([=] { std::memcpy(dst, src, bytes); });
+  resolve(stream)->submit([=] {
+    if (extra > 0) std::this_thread::sleep_for(std::chrono::microseconds(extra));
+    std::memcpy(dst, src, bytes);
+  });
   return mixcclSuccess;
 }
 

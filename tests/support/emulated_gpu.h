@@ -69,6 +69,10 @@ class EmulatedGpu final : public GpuBackend {
   // unless set) or MIXCCL_TEST_EMULATED_QUEUES (0: a queue per stream).
   void emulateHardwareQueues(int queues);
   void setMapsHostMemoryInPlace(bool maps) { mapsHostInPlace_.store(maps); }
+  // Copies from host to device memory enqueued from now on take `us` longer than the others (0: no longer), as
+  // that direction is the slower one on an H100 (43 against 55 GB/s): a path that reuses host memory before its
+  // copy to the device is done reads changed data.
+  void setHostToDeviceDelayUs(unsigned us) { hostToDeviceDelayUs_.store(us); }
   Result copyAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result copyKernelAsync(void* dst, const void* src, size_t bytes, void* stream) override;
   Result reduceAsync(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec,
@@ -162,6 +166,7 @@ class EmulatedGpu final : public GpuBackend {
   std::atomic<bool> mapsHostInPlace_{true};
   std::atomic<size_t> reduceCalls_{0};
   std::atomic<size_t> copyCalls_{0};
+  std::atomic<unsigned> hostToDeviceDelayUs_{0};
   std::atomic<size_t> pageableCopies_{0};
   std::atomic<size_t> stepServers_{0};
   std::atomic<size_t> stepFaults_{0};

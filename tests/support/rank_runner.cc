@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mixccl::testing {
@@ -25,6 +26,16 @@ bool rankCheck(bool ok, int rank, const char* fmt, ...) {
   va_end(ap);
   fprintf(stderr, "rank %d: %s\n", rank, buf);
   return false;
+}
+
+mixcclResult_t awaitAsyncError(mixcclComm_t comm, double seconds) {
+  mixcclResult_t async = mixcclSuccess;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    mixcclCommGetAsyncError(comm, &async);
+    if (async != mixcclSuccess || std::chrono::steady_clock::now() >= until) return async;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 mixcclComm_t initRankComm(int rank, int nranks, const mixcclUniqueId& id) {

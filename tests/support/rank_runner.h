@@ -27,6 +27,10 @@ RankRunResult runRanks(int nranks, const RankBody& body, double timeoutSec = 120
 // returns nullptr.
 mixcclComm_t initRankComm(int rank, int nranks, const mixcclUniqueId& id);
 
+// For rank bodies: polls `comm`'s asynchronous error every 50 ms until it is set or `seconds` passed; returns it
+// (mixcclSuccess when none came).
+mixcclResult_t awaitAsyncError(mixcclComm_t comm, double seconds);
+
 // For rank bodies: prints "rank R: message" to stderr when `ok` is false; returns ok.
 bool rankCheck(bool ok, int rank, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 

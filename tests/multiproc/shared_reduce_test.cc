@@ -1,0 +1,322 @@
+// All-reduces that meet in one shared host-memory segment (MIXCCL_SHARED_REDUCE=1, core/shared_reduce.h): exact
+// for every data type and operator piece by piece, with the copies going straight to and from the segment (no
+// staging buffer, nothing pageable); host and device buffers and groups of one communicator in issue order; a
+// lost rank fails the others instead of holding them; settings that must agree. The GPU is the host emulation
+// (support/emulated_gpu.h) unless MIXCCL_TEST_REAL_GPU=1.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/emulated_gpu.h"
+#include "support/rank_gpu.h"
+#include "support/rank_runner.h"
+#include "support/scoped_env.h"
+#include "support/test_gpu.h"
+
+namespace mixccl {
+namespace {
+
+using testing::initRankComm;
+using testing::rankCheck;
+using testing::RankGpu;
+using testing::runDeviceCollective;
+using testing::runRanks;
+
+// The shared all-reduce on, cut into 64 KiB pieces; the paths that would take the all-reduces elsewhere off.
+testing::ScopedEnv sharedOn() {
+  return testing::ScopedEnv({{"MIXCCL_SHARED_REDUCE", "1"},
+                             {"MIXCCL_SHARED_REDUCE_SLOT_BYTES", "64K"},
+                             {"MIXCCL_GPU_IPC", "0"},
+                             {"MIXCCL_DEVICE_STEPS", "0"},
+                             {"MIXCCL_DEBUG", "INFO"}});
+}
+
+testing::EmulatedGpu* emulated(RankGpu& g) {
+  return testing::testGpuIsEmulated() ? static_cast<testing::EmulatedGpu*>(g.gpu()) : nullptr;
+}
+
+// /dev/shm entries of the shared segments that process `pid` made.
+int segmentsOf(int pid) {
+  const std::string prefix = "mixccl-" + std::to_string(pid) + "-";
+  int found = 0;
+  if (DIR* dir = opendir("/dev/shm")) {
+    while (dirent* e = readdir(dir)) found += std::string(e->d_name).rfind(prefix, 0) == 0 ? 1 : 0;
+    closedir(dir);
+  }
+  return found;
+}
+
+// An int32 sum all-reduce of `count` elements, on device or host buffers, out of place: rank r's element i is
+// (r + 1) * (i % 13 + seed). Enqueued only: check() reads the result back.
+struct IntCall {
+  uint64_t count;
+  int seed;
+  bool onDevice;
+  std::vector<int32_t> hostIn, hostOut;
+  void* in = nullptr;
+  void* out = nullptr;
+
+  IntCall(RankGpu& g, uint64_t c, int s, bool device, int rank) : count(c), seed(s), onDevice(device) {
+    hostIn.resize(count);
+    hostOut.assign(count, -1);
+    for (uint64_t i = 0; i < count; ++i) hostIn[i] = (rank + 1) * (int32_t(i % 13) + seed);
+    if (onDevice) {
+      std::vector<char> bytes(count * 4);
+      memcpy(bytes.data(), hostIn.data(), bytes.size());
+      in = g.upload(bytes);
+      out = g.alloc(bytes.size());
+      g.sync();
+    } else {
+      in = hostIn.data();
+      out = hostOut.data();
+    }
+  }
+  bool check(RankGpu& g, int rank, int n) {
+    if (onDevice) {
+      std::vector<char> got = g.download(out, count * 4);
+      memcpy(hostOut.data(), got.data(), got.size());
+    }
+    for (uint64_t i = 0; i < count; ++i) {
+      const int32_t want = (int32_t(i % 13) + seed) * n * (n + 1) / 2;
+      if (hostOut[i] != want) {
+        return rankCheck(false, rank, "call with seed %d (%s buffers): element %llu is %d, want %d", seed,
+                         onDevice ? "device" : "host", (unsigned long long)i, hostOut[i], want);
+      }
+    }
+    return true;
+  }
+};
+
+TEST(SharedReduce, AllReducesOfEveryTypeAndOpAreExactPieceByPieceStraightThroughTheSegment) {
+  const auto env = sharedOn();
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank, /*pinnedCopyBytes=*/1 << 20)) return 1;  // the test's own copies: not pageable either
+    testing::EmulatedGpu* emu = emulated(g);
+    const size_t registeredBefore = emu != nullptr ? emu->liveHostRegistrations() : 0;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const size_t pinnedAtInit = emu != nullptr ? emu->peakPinnedBytes() : 0;
+    const size_t pageableBefore = emu != nullptr ? emu->pageableCopies() : 0;
+    int failures = 0;
+    for (mixcclDataType_t dt :
+         {mixcclFloat32, mixcclFloat16, mixcclBfloat16, mixcclInt32, mixcclUint8, mixcclFloat64}) {
+      for (mixcclRedOp_t op : {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg}) {
+        // One element; a piece and a bit (64 KiB slots); several pieces, so slots are reused.
+        for (uint64_t count : {1ull, 16411ull, 70001ull}) {
+          for (bool inPlace : {false, true}) {
+            failures += runDeviceCollective(g, comm, 0, count, dt, op, inPlace, rank, n);
+          }
+        }
+      }
+    }
+    if (emu != nullptr) {
+      // Copies to the device far slower than those from it: an output slot that the ranks overwrote with a later
+      // piece before this rank's copy of it to the device was done would show.
+      // (Element i's value has period 13, so a piece differs from the one two pieces on.)
+      IntCall slow(g, 70001, 7, /*device=*/true, rank);
+      emu->setHostToDeviceDelayUs(3000);
+      const bool called =
+          mixcclAllReduce(slow.in, slow.out, slow.count, mixcclInt32, mixcclSum, comm, g.stream()) == mixcclSuccess;
+      failures += rankCheck(called, rank, "slow all-reduce: %s", mixcclGetLastError(comm)) ? 0 : 1;
+      failures += called && slow.check(g, rank, n) ? 0 : 1;
+      emu->setHostToDeviceDelayUs(0);
+      // The stream copied into and out of the registered segment: no staging buffer was taken, nothing pageable.
+      failures += rankCheck(emu->peakPinnedBytes() == pinnedAtInit, rank, "%zu bytes of pinned staging taken",
+                            emu->peakPinnedBytes() - pinnedAtInit)
+                      ? 0
+                      : 1;
+      failures += rankCheck(emu->pageableCopies() == pageableBefore, rank, "%zu copies from or to pageable memory",
+                            emu->pageableCopies() - pageableBefore)
+                      ? 0
+                      : 1;
+      failures += rankCheck(emu->liveHostRegistrations() == registeredBefore + 1, rank,
+                            "%zu host ranges registered, want the segment only",
+                            emu->liveHostRegistrations() - registeredBefore)
+                      ? 0
+                      : 1;
+    }
+    mixcclCommDestroy(comm);
+    if (emu != nullptr) {
+      failures += rankCheck(emu->liveHostRegistrations() == registeredBefore, rank,
+                            "the segment is still registered after destroy")
+                      ? 0
+                      : 1;
+    }
+    return failures == 0 ? 0 : 1;
+  };
+  for (int n : {2, 4}) {
+    auto result = runRanks(n, body, 300);
+    EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
+    EXPECT_NE(result.output.find("all-reduces meet in one shared segment"), std::string::npos) << result.output;
+    for (int pid : result.pids) EXPECT_EQ(segmentsOf(pid), 0) << "a segment of pid " << pid << " was left behind";
+  }
+}
+
+TEST(SharedReduce, HostAndDeviceBuffersAndGroupsMeetInIssueOrder) {
+  const auto env = sharedOn();
+  const testing::ScopedEnv timeout({{"MIXCCL_TIMEOUT", "20"}});
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    // Rank 0 uses host memory where the others use device memory, and the other way round.
+    const bool dev = rank != 0;
+    std::vector<IntCall> calls;
+    calls.reserve(6);
+    calls.emplace_back(g, 40000, 1, dev, rank);  // 3 pieces
+    calls.emplace_back(g, 5, 2, !dev, rank);
+    calls.emplace_back(g, 20000, 3, dev, rank);  // in rank 0's group
+    calls.emplace_back(g, 17, 4, dev, rank);     // in rank 0's group
+    calls.emplace_back(g, 33000, 5, !dev, rank);
+    auto allReduce = [&](IntCall& c) {
+      return mixcclAllReduce(c.in, c.out, c.count, mixcclInt32, mixcclSum, comm, g.stream());
+    };
+    bool ok = rankCheck(allReduce(calls[0]) == mixcclSuccess, rank, "call 0: %s", mixcclGetLastError(comm));
+    ok &= rankCheck(allReduce(calls[1]) == mixcclSuccess, rank, "call 1: %s", mixcclGetLastError(comm));
+    // An all-gather (the host engine's path) between two all-reduces; rank 0 groups the three, the others do not:
+    // the order still holds.
+    std::vector<int32_t> mine(9, rank), gathered(9 * size_t(n), -1);
+    if (rank == 0) mixcclGroupStart();
+    allReduce(calls[2]);
+    mixcclAllGather(mine.data(), gathered.data(), mine.size(), mixcclInt32, comm, g.stream());
+    allReduce(calls[3]);
+    if (rank == 0) ok &= rankCheck(mixcclGroupEnd() == mixcclSuccess, rank, "group: %s", mixcclGetLastError(comm));
+    ok &= rankCheck(allReduce(calls[4]) == mixcclSuccess, rank, "call 4: %s", mixcclGetLastError(comm));
+    g.sync();
+    for (IntCall& c : calls) ok &= c.check(g, rank, n);
+    for (size_t i = 0; i < gathered.size(); ++i) {
+      if (gathered[i] != int32_t(i / 9)) {
+        ok = rankCheck(false, rank, "all-gather element %zu is %d", i, gathered[i]);
+        break;
+      }
+    }
+    mixcclResult_t async = mixcclSuccess;
+    mixcclCommGetAsyncError(comm, &async);
+    ok &= rankCheck(async == mixcclSuccess, rank, "async error %d", async);
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 300);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(SharedReduce, ALostRankFailsTheOthersInsteadOfHoldingThem) {
+  const auto env = sharedOn();
+  const testing::ScopedEnv timeout({{"MIXCCL_TIMEOUT", "60"}});
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    if (rank == n - 1) _exit(0);  // leaves without taking part
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<char> in(1 << 20, 1);
+    void* buf = g.upload(in);
+    mixcclAllReduce(buf, buf, in.size(), mixcclUint8, mixcclSum, comm, g.stream());
+    g.sync();  // must come back: every piece's job advances the flag, a failed one too
+    const mixcclResult_t async = testing::awaitAsyncError(comm, 10);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    bool ok = rankCheck(async == mixcclRemoteError, rank, "async error %d, want mixcclRemoteError", async);
+    // Far sooner than MIXCCL_TIMEOUT: the lost rank's socket closed, or the other rank marked the segment failed.
+    ok &= rankCheck(took < 20, rank, "the failure took %.1f s to show", took);
+    mixcclCommAbort(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+  EXPECT_NE(result.output.find("shared all-reduce"), std::string::npos) << result.output;
+}
+
+TEST(SharedReduce, AnAbortWithItsStreamHeldReturnsAndKeepsTheSegmentForTheStream) {
+  const auto env = sharedOn();
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    testing::EmulatedGpu* emu = emulated(g);
+    const size_t registeredBefore = emu != nullptr ? emu->liveHostRegistrations() : 0;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    std::vector<char> in(1 << 20, 1);
+    void* buf = g.upload(in);
+    g.sync();
+    g.closeGate();  // the stream reaches none of the call's copies before the abort
+    bool ok =
+        rankCheck(mixcclAllReduce(buf, buf, in.size() / 4, mixcclFloat32, mixcclSum, comm, g.stream()) == mixcclSuccess,
+                  rank, "enqueue: %s", mixcclGetLastError(comm));
+    const auto start = std::chrono::steady_clock::now();
+    mixcclCommAbort(comm);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ok &= rankCheck(took < 30, rank, "the abort took %.1f s", took);
+    if (emu != nullptr) {
+      // The stream will still copy to and from the segment: it stays registered (and mapped).
+      ok &= rankCheck(emu->liveHostRegistrations() == registeredBefore + 1, rank,
+                      "%zu host ranges registered after the abort, want the segment's",
+                      emu->liveHostRegistrations() - registeredBefore);
+    }
+    g.openGate();
+    g.sync();  // the stream's copies run against memory that is still there, and its waits pass
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(2, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+  EXPECT_NE(result.output.find("it stays mapped"), std::string::npos) << result.output;
+}
+
+// Init with MIXCCL_SHARED_REDUCE(_SLOT_BYTES) per rank as `settings(rank)` gives; every rank must fail with an error
+// that contains `want`.
+void expectInitFails(const std::function<std::vector<std::pair<std::string, std::string>>(int)>& settings,
+                     const std::string& want) {
+  auto body = [&](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    for (const auto& [name, value] : settings(rank)) setenv(name.c_str(), value.c_str(), 1);
+    mixcclComm_t comm = nullptr;
+    const mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
+    const std::string error = mixcclGetLastError(nullptr);
+    if (res == mixcclSuccess) mixcclCommDestroy(comm);
+    bool ok = rankCheck(res != mixcclSuccess, rank, "init succeeded");
+    ok &= rankCheck(error.find(want) != std::string::npos, rank, "error \"%s\" does not say \"%s\"", error.c_str(),
+                    want.c_str());
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 60);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(SharedReduce, SettingsMustAgreeAndBeWellFormed) {
+  const testing::ScopedEnv env({{"MIXCCL_GPU_IPC", "0"}});
+  expectInitFails(
+      [](int rank) {
+        return std::vector<std::pair<std::string, std::string>>{{"MIXCCL_SHARED_REDUCE", rank == 1 ? "0" : "1"}};
+      },
+      "MIXCCL_SHARED_REDUCE differs between ranks");
+  expectInitFails(
+      [](int rank) {
+        return std::vector<std::pair<std::string, std::string>>{
+            {"MIXCCL_SHARED_REDUCE", "1"}, {"MIXCCL_SHARED_REDUCE_SLOT_BYTES", rank == 2 ? "128K" : "64K"}};
+      },
+      "MIXCCL_SHARED_REDUCE_SLOT_BYTES differs between ranks");
+  expectInitFails(
+      [](int) {
+        return std::vector<std::pair<std::string, std::string>>{{"MIXCCL_SHARED_REDUCE", "1"},
+                                                                {"MIXCCL_SHARED_REDUCE_SLOT_BYTES", "5000"}};
+      },
+      "must be a multiple of 4096");
+  expectInitFails(
+      [](int) {
+        return std::vector<std::pair<std::string, std::string>>{{"MIXCCL_SHARED_REDUCE", "yes"}};
+      },
+      "MIXCCL_SHARED_REDUCE");
+}
+
+}  // namespace
+}  // namespace mixccl
