@@ -7,18 +7,18 @@
 
 #include "algorithms/p2p.h"
 #include "core/cluster_init.h"
+#include "core/config.h"
+#include "core/datatype.h"
 #include "core/device_launch.h"
 #include "core/device_steps.h"
 #include "core/fork_stream.h"
-#include "core/pieces.h"
-#include "device/gpu_backend.h"
-#include "transports/gpu_ipc/gpu_ipc.h"
-#include "core/config.h"
-#include "core/datatype.h"
 #include "core/log.h"
+#include "core/pieces.h"
 #include "core/shared_gpu.h"
 #include "core/shared_reduce.h"
+#include "device/gpu_backend.h"
 #include "topology/host_id.h"
+#include "transports/gpu_ipc/gpu_ipc.h"
 #include "transports/registry.h"
 #include "transports/shm/shm_transport.h"
 
@@ -61,15 +61,9 @@ Result Communicator::create(const UniqueId& id, int rank, int nranks, const Opti
                               self->peers_[peer].pid));
   };
   MIXCCL_TRY(GpuIpc::create(*comm->bootstrap_, oneHost, pids, lost, &comm->ipc_));
-  MIXCCL_TRY(SharedReduce::create(*comm->bootstrap_, oneHost && comm->ipc_ == nullptr, comm->deviceGpu_ != nullptr,
-                                  &comm->shared_));
-  if (comm->shared_ != nullptr) {
-    // Every call goes through the proxy from now on, host-memory ones too, so that the all-reduces of every rank
-    // meet in the segment in issue order (core/device_launch.h).
-    StagedRuntime* rt = nullptr;
-    MIXCCL_TRY(comm->shared_->registerWith(comm->deviceGpu_));
-    MIXCCL_TRY(comm->createStagedRuntime(comm->deviceGpu_, &rt));
-  }
+  MIXCCL_TRY(
+      SharedReduce::create(*comm->bootstrap_, oneHost && comm->ipc_ == nullptr, comm->deviceGpu_, &comm->shared_));
+  if (comm->shared_ != nullptr) MIXCCL_TRY(comm->proxyEveryCall());
   setLogRank(rank);
   noteSharedGpus(comm->peers_, rank);
   MIXCCL_LOG(kInfo, "communicator %s ready: rank %d of %d, chunk %llu bytes", options.name.c_str(), rank, nranks,
@@ -95,6 +89,22 @@ Communicator::~Communicator() {
 Result Communicator::createStagedRuntime(GpuBackend* gpu, StagedRuntime** out) {
   MIXCCL_TRY(StagedRuntime::create(gpu, policy_.timeoutSec, &staged_));
   *out = staged_.get();
+  return mixcclSuccess;
+}
+
+// With the shared segment every call goes through the proxy, host-memory ones too, so that the all-reduces of every
+// rank take their pieces in issue order (core/shared_launch.h). Every rank has the segment, so every rank takes part
+// in the status exchange: one that cannot make its proxy fails them all.
+Result Communicator::proxyEveryCall() {
+  StagedRuntime* rt = nullptr;
+  const Result made = createStagedRuntime(deviceGpu_, &rt);
+  const int32_t mine = made == mixcclSuccess ? 0 : 1;
+  std::vector<int32_t> all(size_t(nranks_), 0);
+  MIXCCL_TRY(bootstrap_->allGather(&mine, all.data(), sizeof(mine)));
+  MIXCCL_TRY(made);
+  for (int r = 0; r < nranks_; ++r) {
+    if (all[size_t(r)] != 0) return failf(mixcclRemoteError, "rank %d: rank %d failed to start its proxy", rank_, r);
+  }
   return mixcclSuccess;
 }
 
@@ -306,7 +316,7 @@ ActiveOp Communicator::activeOp(std::vector<PreparedOp>& ops) {
   op.transports = used_;
   op.peerGone = peerGoneCheck();
   for (PreparedOp& p : ops) {
-    op.chain.push_back(p.executor.get());
+    op.chain.push_back(p.runner != nullptr ? p.runner.get() : static_cast<OpRunner*>(p.executor.get()));
     op.collectives.push_back(collName(p.args.type));
   }
   return op;

@@ -47,6 +47,8 @@ struct PreparedOp {
   std::shared_ptr<const Plan> plan;
   std::unique_ptr<Executor> executor;
   std::unique_ptr<char[]> scratch;  // the plan's scratch (host memory), if it needs any
+  // When set, what runs the op instead of a plan's executor (core/shared_reduce.h's all-reduce).
+  std::unique_ptr<OpRunner> runner;
 };
 
 class Communicator {
@@ -134,6 +136,8 @@ class Communicator {
  private:
   Communicator() = default;
   Result connect();
+  // Makes the staged runtime now (collective): every call then goes through the proxy.
+  Result proxyEveryCall();
   // runNow for one piece.
   Result runWhole(const CollArgs& args, const void* send, void* recv);
   // The scratch and executor of `out`, whose args and plan are set.

@@ -11,6 +11,7 @@
 #include "core/pieces.h"
 #include "core/pre_mul_sum.h"
 #include "core/shared_launch.h"
+#include "core/shared_reduce.h"
 #include "core/staging_pool.h"
 #include "core/stream_proxy.h"
 #include "device/deferred_free.h"
@@ -198,9 +199,8 @@ struct StepJob {
 // with device steps through the job's step server, the shared all-reduces through the segment; this thread makes no
 // GPU call).
 Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>& calls, Result inputs,
-                    const StepJob& steps, const std::vector<uint64_t>& shared, const std::atomic<bool>& cancelled) {
+                    const StepJob& steps) {
   Result res = inputs;
-  if (res != mixcclSuccess) failSharedPieces(comm, shared);  // the others would wait for its pieces
   if (steps.used) rt.deviceSteps()->beginJob(steps.id, steps.arena);
   for (CollCall& c : calls) {
     if (res != mixcclSuccess || !c.scale) continue;
@@ -208,9 +208,12 @@ Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>
     c.send = c.owned.get();
     c.args.op = mixcclSum;
   }
-  if (res == mixcclSuccess) res = runCallsInOrder(comm, calls, shared, cancelled);
+  if (res == mixcclSuccess) res = runHostCalls(calls);
   // Said before the server is ended, which may wait for a stream that has not reached the call yet.
-  if (res != mixcclSuccess) comm.setAsyncError(res);
+  if (res != mixcclSuccess) {
+    comm.setAsyncError(res);
+    failSharedPieces(comm, calls);  // the others would wait for its pieces
+  }
   if (steps.used) {
     // Also after a failure: the server must have run what was queued, and left, before the user's stream goes on.
     const Result ended = rt.deviceSteps()->endJob();
@@ -251,8 +254,8 @@ Result enqueueStagedPieces(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, 
     sub.send = at(whole.send, off);
     sub.recv = at(whole.recv, off);
     auto one = std::make_shared<std::vector<CollCall>>(1, sub);
-    job.run = [&c, rt, one](Result inputs, const std::atomic<bool>& cancelled) {
-      return runStagedJob(c, *rt, *one, inputs, StepJob{}, {kNotShared}, cancelled);
+    job.run = [&c, rt, one](Result inputs, const std::atomic<bool>&) {
+      return runStagedJob(c, *rt, *one, inputs, StepJob{});
     };
     tickets.emplace_back();
     rt->proxy().submit(std::move(job), &tickets.back());
@@ -336,13 +339,14 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
   const bool hostOnly = !launch.anyStream();
   job.keepResult = hostOnly;
   for (const CollCall& call : calls) job.bytes += recvElements(call.args, c.nranks()) * dataTypeSize(call.args.dtype);
-  const std::vector<uint64_t> sharedAt = reserveSharedPieces(c, calls);
+  const bool shared = reserveSharedPieces(c, calls);
   auto own = std::make_shared<std::vector<CollCall>>(calls);
-  job.run = [&c, rt, own, steps, sharedAt](Result inputs, const std::atomic<bool>& cancelled) {
-    return runStagedJob(c, *rt, *own, inputs, steps, sharedAt, cancelled);
+  job.run = [&c, rt, own, steps](Result inputs, const std::atomic<bool>&) {
+    return runStagedJob(c, *rt, *own, inputs, steps);
   };
   uint32_t ticket = 0;
   rt->proxy().submit(std::move(job), &ticket);
+  if (shared) noteSharedUse(c, calls, ticket);
   if (hostOnly) {
     launch.release(false);
     res = rt->proxy().waitFor(ticket);
@@ -472,8 +476,10 @@ void StagedRuntime::initDeviceSteps(Communicator& comm) {
 
 void StagedRuntime::drain() { proxy_->drain(); }
 
-Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
-  Communicator& c = *comm->impl;
+namespace {
+
+// launchThroughProxy, but for marking the shared segment failed.
+Result launchStaged(Communicator& c, std::vector<CollCall>& calls) {
   GpuBackend* gpu = nullptr;
   for (const CollCall& call : calls) {
     for (MemoryType t : {call.sendMem, call.recvMem, call.scale ? call.scalarMem : MemoryType::kHost}) {
@@ -507,6 +513,18 @@ Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
     call.deviceSteps = fits ? rt->deviceSteps() : nullptr;
   }
   return enqueueStaged(c, rt, rt->gpu(), calls);
+}
+
+}  // namespace
+
+Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
+  Communicator& c = *comm->impl;
+  const bool shared =
+      std::any_of(calls.begin(), calls.end(), [&](const CollCall& call) { return viaSharedAllReduce(c, call); });
+  const Result res = launchStaged(c, calls);
+  // A call this rank did not hand over, or whose pieces it will not run: the others would wait for them.
+  if (res != mixcclSuccess && shared) c.sharedReduce()->fail();
+  return res;
 }
 
 }  // namespace mixccl

@@ -11,6 +11,7 @@
 #include "core/fork_stream.h"
 #include "core/log.h"
 #include "core/pieces.h"
+#include "core/shared_reduce.h"
 
 namespace mixccl {
 namespace {
@@ -62,7 +63,12 @@ Result runHostCalls(std::vector<CollCall>& calls) {
     const bool isSend = c.args.type == CollType::kSend;
     DeviceSteps* steps = c.deviceSteps;
     Result res = mixcclSuccess;
-    if (c.args.type != CollType::kSend && c.args.type != CollType::kRecv) {
+    if (c.sharedPiece != ~uint64_t(0)) {
+      // Through the shared segment, in order on the collective chain (core/shared_launch.h).
+      w.chains[0].emplace_back();
+      w.chains[0].back().args = c.args;
+      w.chains[0].back().runner = comm.sharedReduce()->hostOp(c.args, c.send, c.recv, c.sharedPiece);
+    } else if (c.args.type != CollType::kSend && c.args.type != CollType::kRecv) {
       // One op per piece (core/pieces.h), in order on the collective chain.
       res = forEachPiece(c.args, comm.pieceBytes(), c.send, c.recv, [&](const CollArgs& a, const void* s, void* r) {
         w.chains[0].emplace_back();

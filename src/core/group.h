@@ -3,13 +3,13 @@
 //
 // Outside a group a collective runs at once, on the calling thread, and completes before the call returns (host
 // memory); calls on GPU buffers, and every later call of their communicator, go through that communicator's proxy
-// thread instead, stream-ordered (core/device_launch.h). Inside a group, collectives and communicator inits are deferred to the outermost GroupEnd, which
-// first runs the deferred inits (in parallel threads, so one thread may init several ranks of one communicator)
-// and then all deferred calls, interleaved on this thread: the collectives of one communicator in issue order;
-// its sends to one peer in order, its receives from one peer in order, each such stream concurrently with the
-// others (so a group of sends and receives cannot deadlock on full FIFOs); different communicators concurrently.
-// A send to oneself is matched with the receive from oneself of the same position and done as a copy.
-// Group state is per thread.
+// thread instead, stream-ordered (core/device_launch.h). Inside a group, collectives and communicator inits are
+// deferred to the outermost GroupEnd, which first runs the deferred inits (in parallel threads, so one thread may init
+// several ranks of one communicator) and then all deferred calls, interleaved on this thread: the collectives of one
+// communicator in issue order; its sends to one peer in order, its receives from one peer in order, each such stream
+// concurrently with the others (so a group of sends and receives cannot deadlock on full FIFOs); different
+// communicators concurrently. A send to oneself is matched with the receive from oneself of the same position and done
+// as a copy. Group state is per thread.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,6 +41,9 @@ struct CollCall {
   // Set when the staged path runs the call with device steps (core/device_steps.h): the executor works on the
   // device buffers, its arithmetic on the GPU.
   DeviceSteps* deviceSteps = nullptr;
+  // The first piece of an all-reduce that runs through the shared segment (core/shared_launch.h), reserved when it
+  // was handed to the proxy; ~0 for every other call.
+  uint64_t sharedPiece = ~uint64_t(0);
 };
 
 bool inGroup();

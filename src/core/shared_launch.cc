@@ -73,70 +73,46 @@ Result runSharedPiece(Communicator& comm, uint64_t k, const CollArgs& a, const c
   }
   if (hostSend != nullptr) memcpy(sr.input(k), hostSend, bytes);
   MIXCCL_TRY(sr.meet(k, a.count, a.dtype, a.op, comm.waitPolicy().timeoutSec, sharedCheck(comm, cancelled)));
-  if (hostRecv != nullptr) memcpy(hostRecv, sr.output(k), bytes);
-  return mixcclSuccess;
-}
-
-// A shared all-reduce on host memory (staged or the user's), piece by piece from piece `first`.
-Result runSharedHost(Communicator& comm, const CollCall& call, uint64_t first, const std::atomic<bool>& cancelled) {
-  const uint64_t per = comm.sharedReduce()->pieceElements(call.args.dtype);
-  const size_t esz = dataTypeSize(call.args.dtype);
-  uint64_t k = first;
-  for (uint64_t off = 0; off < call.args.count; off += per, ++k) {
-    CollArgs a = call.args;
-    a.count = std::min(per, call.args.count - off);
-    MIXCCL_TRY(runSharedPiece(comm, k, a, static_cast<const char*>(call.send) + off * esz,
-                              static_cast<char*>(call.recv) + off * esz, mixcclSuccess, cancelled));
+  if (hostRecv != nullptr) {
+    memcpy(hostRecv, sr.output(k), bytes);
+    sr.copiedOut(k);
   }
   return mixcclSuccess;
-}
-
-bool anyShared(const std::vector<uint64_t>& shared) {
-  return std::find_if(shared.begin(), shared.end(), [](uint64_t k) { return k != kNotShared; }) != shared.end();
 }
 
 }  // namespace
 
-Result runCallsInOrder(Communicator& comm, std::vector<CollCall>& calls, const std::vector<uint64_t>& shared,
-                       const std::atomic<bool>& cancelled) {
-  if (!anyShared(shared)) return runHostCalls(calls);
-  std::vector<CollCall> batch;
-  auto flush = [&]() -> Result {
-    if (batch.empty()) return mixcclSuccess;
-    Result r = runHostCalls(batch);
-    batch.clear();
-    return r;
-  };
-  for (size_t i = 0; i < calls.size(); ++i) {
-    if (shared[i] == kNotShared) {
-      batch.push_back(std::move(calls[i]));
-      continue;
-    }
-    MIXCCL_TRY(flush());
-    Result r = runSharedHost(comm, calls[i], shared[i], cancelled);
-    if (r != mixcclSuccess) {
-      comm.sharedReduce()->fail();
-      return r;
-    }
-  }
-  return flush();
-}
-
-std::vector<uint64_t> reserveSharedPieces(Communicator& c, const std::vector<CollCall>& calls) {
-  std::vector<uint64_t> at(calls.size(), kNotShared);
-  for (size_t i = 0; i < calls.size() && c.sharedReduce() != nullptr; ++i) {
-    uint64_t pieces = 0;
-    if (SharedReduce::fits(calls[i].args)) at[i] = c.sharedReduce()->reserve(calls[i].args, &pieces);
-  }
-  return at;
-}
-
-void failSharedPieces(Communicator& c, const std::vector<uint64_t>& shared) {
-  if (anyShared(shared)) c.sharedReduce()->fail();
-}
-
 bool viaSharedAllReduce(const Communicator& c, const CollCall& call) {
-  return c.sharedReduce() != nullptr && SharedReduce::fits(call.args);
+  return c.sharedReduce() != nullptr && SharedReduce::fits(call.args) && !call.scale && call.owned == nullptr;
+}
+
+bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls) {
+  bool any = false;
+  for (CollCall& call : calls) {
+    if (!viaSharedAllReduce(c, call)) continue;
+    uint64_t pieces = 0;
+    call.sharedPiece = c.sharedReduce()->reserve(call.args, &pieces);
+    any = true;
+  }
+  return any;
+}
+
+void noteSharedUse(Communicator& c, const std::vector<CollCall>& calls, uint32_t ticket) {
+  for (const CollCall& call : calls) {
+    if (call.sharedPiece == kNotShared) continue;
+    const uint64_t pieces = (call.args.count + c.sharedReduce()->pieceElements(call.args.dtype) - 1) /
+                            c.sharedReduce()->pieceElements(call.args.dtype);
+    // The last kSlots pieces name every slot the job used last.
+    for (uint64_t k = pieces > SharedReduce::kSlots ? pieces - SharedReduce::kSlots : 0; k < pieces; ++k) {
+      c.sharedReduce()->noteSlotUse(call.sharedPiece + k, ticket);
+    }
+  }
+}
+
+void failSharedPieces(Communicator& c, const std::vector<CollCall>& calls) {
+  for (const CollCall& call : calls) {
+    if (call.sharedPiece != kNotShared) c.sharedReduce()->fail();
+  }
 }
 
 // A shared all-reduce on device memory (core/shared_reduce.h), one job per piece. The copies in run on the
@@ -145,12 +121,12 @@ bool viaSharedAllReduce(const Communicator& c, const CollCall& call) {
 // process: their streams' copies overlap with this rank's already, and a second stream per rank that waits for the
 // proxy would make the ranks' streams share the context's hardware queues sooner, one rank's wait then holding
 // another's copies.) For piece k:
-//   copy-in stream:  [wait for job k - 2]  D2H k into the input slot  event E_k
-//   job k (proxy):   waits for E_k and for F_(k-2); meets the other ranks (runSharedPiece)
-//   user's stream:   wait for job k  H2D k from the output slot  event F_k
-// Piece k + 2 reuses piece k's slots: its copy in waits for job k (every rank reduced piece k), and its job waits for
-// F_k (this rank copied piece k out) before it says the input landed, after which the others may write the output
-// slot. A buffer in host memory is copied by the job instead (and the copy-in stream is then not used).
+//   copy-in stream:  [wait for the job that used the slot last]  D2H k into the input slot  event E_k
+//   job k (proxy):   waits for E_k; meets the other ranks (SharedReduce::meet, which first waits until this rank
+//                    copied piece k - 2 out of the slot)
+//   user's stream:   wait for job k  H2D k from the output slot  copied-out word of the slot = k + 1
+// A buffer in host memory is copied by the job instead (and the copy-in stream is then not used). Before the call's
+// last event, the user's stream waits for the copy-in stream: later work, and the teardown, see both done.
 Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call) {
   SharedReduce& sr = *c.sharedReduce();
   const CollArgs& a = call.args;
@@ -177,29 +153,27 @@ Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gp
   };
   auto countOf = [&](uint64_t k) { return std::min(per, a.count - k * per); };
   std::vector<uint32_t> tickets;
-  std::vector<void*> copiedOut;  // F_k
   auto copyBack = [&](uint64_t k) -> Result {
     MIXCCL_TRY(gpu->streamWaitFlag(call.stream, rt->proxy().flag(), tickets[k]));
-    if (recvOnGpu) MIXCCL_TRY(gpu->copyAsync(at(call.recv, k), sr.output(first + k), countOf(k) * esz, call.stream));
-    copiedOut.emplace_back();
-    return events.record(call.stream, &copiedOut.back());
+    if (!recvOnGpu) return mixcclSuccess;  // the job copied it
+    MIXCCL_TRY(gpu->copyAsync(at(call.recv, k), sr.output(first + k), countOf(k) * esz, call.stream));
+    return gpu->streamWriteFlag(call.stream, sr.copiedOutWord(first + k), uint32_t(first + k + 1));
   };
   Result res = mixcclSuccess;
+  void* landed = nullptr;
   for (uint64_t k = 0; k < pieces && res == mixcclSuccess; ++k) {
-    const bool reuse = k >= SharedReduce::kSlots;
-    if (reuse) res = copyBack(k - SharedReduce::kSlots);
-    if (res == mixcclSuccess && reuse && inStream != call.stream) {
-      res = gpu->streamWaitFlag(inStream, rt->proxy().flag(), tickets[k - SharedReduce::kSlots]);
+    if (k >= SharedReduce::kSlots) res = copyBack(k - SharedReduce::kSlots);
+    uint32_t slotFree = 0;
+    if (res == mixcclSuccess && sendOnGpu && sr.slotTicket(first + k, &slotFree)) {
+      res = gpu->streamWaitFlag(inStream, rt->proxy().flag(), slotFree);
     }
     if (res == mixcclSuccess && sendOnGpu) {
       res = gpu->copyAsync(sr.input(first + k), at(call.send, k), countOf(k) * esz, inStream);
     }
-    void* landed = nullptr;
     if (res == mixcclSuccess) res = events.record(inStream, &landed);
     if (res != mixcclSuccess) break;
     StreamProxy::Job job;
     job.inputsReady.push_back(landed);
-    if (reuse) job.inputsReady.push_back(copiedOut[k - SharedReduce::kSlots]);
     job.bytes = countOf(k) * esz;
     CollArgs piece = a;
     piece.count = countOf(k);
@@ -212,9 +186,11 @@ Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gp
     };
     tickets.emplace_back();
     rt->proxy().submit(std::move(job), &tickets.back());
+    sr.noteSlotUse(first + k, tickets.back());
   }
   const uint64_t tail = pieces > SharedReduce::kSlots ? pieces - SharedReduce::kSlots : 0;
   for (uint64_t k = tail; k < tickets.size() && res == mixcclSuccess; ++k) res = copyBack(k);
+  if (res == mixcclSuccess && inStream != call.stream) res = gpu->streamWaitEvent(call.stream, landed);
   void* done = nullptr;
   if (res == mixcclSuccess) res = events.record(call.stream, &done);
   if (res != mixcclSuccess) {

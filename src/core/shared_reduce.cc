@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -56,7 +57,9 @@ struct Offer {
   int64_t slotBytes;
 };
 
-size_t dataOffset(int nranks) { return (kCountersAt + 2 * size_t(nranks) * 64 + kPage - 1) / kPage * kPage; }
+// After the header: landed[n] and reduced[n] (a line each), then each rank's copied-out words (a line per rank).
+size_t copiedAt(int nranks) { return kCountersAt + 2 * size_t(nranks) * 64; }
+size_t dataOffset(int nranks) { return (copiedAt(nranks) + size_t(nranks) * 64 + kPage - 1) / kPage * kPage; }
 
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -77,7 +80,7 @@ std::string whyNot(const std::vector<Offer>& offers) {
 }  // namespace
 
 SharedReduce::~SharedReduce() {
-  if (registered_ != nullptr) registered_->hostUnregister(data_);
+  if (registered_ != nullptr) registered_->hostUnregister(segment_->base());
 }
 
 SharedReduce::Header* SharedReduce::header() const { return static_cast<Header*>(segment_->base()); }
@@ -86,14 +89,14 @@ SharedReduce::Counter* SharedReduce::counters() const {
   return reinterpret_cast<Counter*>(static_cast<char*>(segment_->base()) + kCountersAt);
 }
 
-Result SharedReduce::create(Bootstrap& bs, bool eligible, bool hasGpu, std::unique_ptr<SharedReduce>* out) {
+Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::unique_ptr<SharedReduce>* out) {
   out->reset();
   const int rank = bs.rank(), n = bs.nranks();
   const std::string setting = configString(cfg::kSharedReduce);
   Offer mine{setting == "1"   ? kOn
              : setting == "0" ? kOff
                               : kBad,
-             hasGpu ? 1 : 0, eligible ? 1 : 0, 0, configInt(cfg::kSharedReduceSlotBytes)};
+             gpu != nullptr ? 1 : 0, eligible ? 1 : 0, 0, configInt(cfg::kSharedReduceSlotBytes)};
   std::vector<Offer> offers(static_cast<size_t>(n));
   MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));  // a bad setting too: everyone fails alike
   if (mine.setting == kBad) {
@@ -135,8 +138,7 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, bool hasGpu, std::uniq
   sr->rank_ = rank;
   sr->nranks_ = n;
   sr->slotBytes_ = uint64_t(mine.slotBytes);
-  sr->dataBytes_ = size_t(kSlots) * size_t(n + 1) * sr->slotBytes_;
-  const size_t bytes = dataOffset(n) + sr->dataBytes_;
+  const size_t bytes = dataOffset(n) + size_t(kSlots) * size_t(n + 1) * sr->slotBytes_;
   // Rank 0 makes the segment; every rank takes part in every exchange even after a failure of its own, so that
   // all fail together instead of waiting for one that gave up.
   Result local = mixcclSuccess;
@@ -179,6 +181,11 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, bool hasGpu, std::uniq
       }
     }
   }
+  // Registered with this rank's GPU, all of it (the copied-out words too), before the ranks say whether they are set.
+  if (local == mixcclSuccess) {
+    local = gpu->hostRegister(sr->segment_->base(), sr->segment_->bytes());
+    if (local == mixcclSuccess) sr->registered_ = gpu;
+  }
   // Doubles as the barrier after which no one opens the segment any more.
   int32_t myStatus = local == mixcclSuccess ? 0 : 1;
   std::vector<int32_t> status(static_cast<size_t>(n));
@@ -220,13 +227,6 @@ const char* SharedReduce::output(uint64_t k) const {
   return data_ + (size_t(k % kSlots) * size_t(nranks_ + 1) + size_t(nranks_)) * slotBytes_;
 }
 
-Result SharedReduce::registerWith(GpuBackend* gpu) {
-  if (registered_ != nullptr) return mixcclSuccess;
-  MIXCCL_TRY(gpu->hostRegister(data_, dataBytes_));
-  registered_ = gpu;
-  return mixcclSuccess;
-}
-
 void SharedReduce::fail() {
   int32_t none = 0;
   header()->failedBy.compare_exchange_strong(none, rank_ + 1);
@@ -240,53 +240,46 @@ Result SharedReduce::failedError(uint64_t k) const {
                rank_, (unsigned long long)k, by);
 }
 
-Result SharedReduce::waitAll(int which, uint64_t target, uint64_t k, double timeoutSec, const Check& check) {
-  Counter* c = counters() + size_t(which) * size_t(nranks_);
-  const auto start = std::chrono::steady_clock::now();
-  auto lastCheck = start;
-  int polls = 0;
-  for (int r = 0; r < nranks_; ++r) {
-    while (c[r].value.load(std::memory_order_acquire) < target) {
-      if (header()->failedBy.load(std::memory_order_acquire) != 0) return failedError(k);
-      if (++polls < kSpinPolls) {
-        cpuRelax();
-        continue;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      if (now - lastCheck >= kCheckEvery) {
-        lastCheck = now;
-        const Result res = check(r);
-        if (res != mixcclSuccess) {
-          fail();
-          return res;
-        }
-        if (now - start > std::chrono::duration<double>(timeoutSec)) {
-          fail();
-          return failf(mixcclRemoteError,
-                       "rank %d: shared all-reduce piece %llu: rank %d's %s not come after %.1f s "
-                       "(MIXCCL_TIMEOUT)",
-                       rank_, (unsigned long long)k, r, which == 0 ? "input has" : "shard of the result has",
-                       timeoutSec);
-        }
-      }
-      if (polls < kYieldPolls) {
-        std::this_thread::yield();
-      } else {
-        std::this_thread::sleep_for(kNap);
-      }
-    }
-  }
-  return mixcclSuccess;
+bool SharedReduce::slotTicket(uint64_t k, uint32_t* ticket) const {
+  *ticket = slotTicket_[k % kSlots];
+  return slotUsed_[k % kSlots];
 }
 
-Result SharedReduce::meet(uint64_t k, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op, double timeoutSec,
-                          const Check& check) {
-  if (header()->failedBy.load(std::memory_order_acquire) != 0) return failedError(k);
-  Counter* landed = counters();
-  Counter* reduced = landed + nranks_;
-  landed[rank_].value.store(k + 1, std::memory_order_release);
-  MIXCCL_TRY(waitAll(0, k + 1, k, timeoutSec, check));
+void SharedReduce::noteSlotUse(uint64_t k, uint32_t ticket) {
+  slotTicket_[k % kSlots] = ticket;
+  slotUsed_[k % kSlots] = true;
+}
 
+uint32_t* SharedReduce::copiedOutWord(uint64_t k) const {
+  char* line = static_cast<char*>(segment_->base()) + copiedAt(nranks_) + size_t(rank_) * 64;
+  return reinterpret_cast<uint32_t*>(line) + k % kSlots;
+}
+
+void SharedReduce::copiedOut(uint64_t k) { __atomic_store_n(copiedOutWord(k), uint32_t(k + 1), __ATOMIC_RELEASE); }
+
+bool SharedReduce::slotDrained(uint64_t k) const {
+  if (k < kSlots) return true;
+  // Piece k - 2 copied out: the word is at or past uint32(k - 1), in wrap-around order.
+  return int32_t(__atomic_load_n(copiedOutWord(k), __ATOMIC_ACQUIRE) - uint32_t(k - 1)) >= 0;
+}
+
+void SharedReduce::land(uint64_t k) { counters()[rank_].value.store(k + 1, std::memory_order_release); }
+
+void SharedReduce::markReduced(uint64_t k) {
+  counters()[nranks_ + rank_].value.store(k + 1, std::memory_order_release);
+}
+
+int SharedReduce::firstBehind(bool reduced, uint64_t k) const {
+  const Counter* c = counters() + (reduced ? nranks_ : 0);
+  for (int r = 0; r < nranks_; ++r) {
+    if (c[r].value.load(std::memory_order_acquire) < k + 1) return r;
+  }
+  return -1;
+}
+
+bool SharedReduce::failed() const { return header()->failedBy.load(std::memory_order_acquire) != 0; }
+
+void SharedReduce::reduceShard(uint64_t k, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op) {
   // This rank's shard: whole cache lines of elements, so that no two ranks write one line.
   const size_t esz = dataTypeSize(dtype);
   const uint64_t unit = std::max<uint64_t>(1, 64 / esz);
@@ -306,8 +299,148 @@ Result SharedReduce::meet(uint64_t k, uint64_t count, mixcclDataType_t dtype, mi
       cpuReduce(out + at, (q == 1 ? region(0) : out) + at, region(q) + at, size_t(len), spec);
     }
   }
-  reduced[rank_].value.store(k + 1, std::memory_order_release);
-  return waitAll(1, k + 1, k, timeoutSec, check);
+}
+
+Result SharedReduce::waitFor(uint64_t k, const char* what, const std::function<int()>& behind, double timeoutSec,
+                             const Check& check) {
+  const auto start = std::chrono::steady_clock::now();
+  auto lastCheck = start;
+  for (int polls = 1;; ++polls) {
+    const int r = behind();
+    if (r < 0) return mixcclSuccess;
+    if (failed()) return failedError(k);
+    if (polls < kSpinPolls) {
+      cpuRelax();
+      continue;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - lastCheck >= kCheckEvery) {
+      lastCheck = now;
+      const Result res = check(r);
+      if (res != mixcclSuccess) {
+        fail();
+        return res;
+      }
+      if (now - start > std::chrono::duration<double>(timeoutSec)) {
+        fail();
+        return failf(mixcclRemoteError,
+                     "rank %d: shared all-reduce piece %llu: waited %.1f s for rank %d's %s "
+                     "(MIXCCL_TIMEOUT)",
+                     rank_, (unsigned long long)k, timeoutSec, r, what);
+      }
+    }
+    if (polls < kYieldPolls) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(kNap);
+    }
+  }
+}
+
+Result SharedReduce::meet(uint64_t k, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op, double timeoutSec,
+                          const Check& check) {
+  if (failed()) return failedError(k);
+  MIXCCL_TRY(waitFor(
+      k, "copy of the piece two before out of its slot (its stream)", [&] { return slotDrained(k) ? -1 : rank_; },
+      timeoutSec, check));
+  land(k);
+  MIXCCL_TRY(waitFor(
+      k, "input", [&] { return firstBehind(false, k); }, timeoutSec, check));
+  reduceShard(k, count, dtype, op);
+  markReduced(k);
+  return waitFor(
+      k, "shard of the result", [&] { return firstBehind(true, k); }, timeoutSec, check);
+}
+
+namespace {
+
+// SharedReduce::hostOp's runner: the steps of each piece in turn, with the host's copies in and out.
+class SharedHostOp final : public OpRunner {
+ public:
+  SharedHostOp(SharedReduce& sr, const CollArgs& args, const void* send, void* recv, uint64_t first)
+      : sr_(sr),
+        args_(args),
+        send_(static_cast<const char*>(send)),
+        recv_(static_cast<char*>(recv)),
+        first_(first),
+        per_(sr.pieceElements(args.dtype)),
+        esz_(dataTypeSize(args.dtype)),
+        pieces_((args.count + per_ - 1) / per_) {}
+  ~SharedHostOp() override {
+    if (!done()) sr_.fail();  // the others would wait for this rank's pieces
+  }
+
+  Result advance(bool* progressed) override {
+    *progressed = false;
+    while (i_ < pieces_) {
+      const uint64_t k = first_ + i_;
+      if (sr_.failed()) return sr_.failedError(k);
+      const uint64_t count = std::min(per_, args_.count - i_ * per_);
+      const size_t off = size_t(i_ * per_) * esz_, bytes = size_t(count) * esz_;
+      if (stage_ == Stage::kIn) {
+        behind_ = -1;
+        if (!sr_.slotDrained(k)) return mixcclSuccess;  // this rank's stream still copies piece k - 2 out
+        memcpy(sr_.input(k), send_ + off, bytes);
+        sr_.land(k);
+        stage_ = Stage::kLanded;
+        *progressed = true;
+      }
+      if (stage_ == Stage::kLanded) {
+        behind_ = sr_.firstBehind(false, k);
+        if (behind_ >= 0) return mixcclSuccess;
+        sr_.reduceShard(k, count, args_.dtype, args_.op);
+        sr_.markReduced(k);
+        stage_ = Stage::kReduced;
+        *progressed = true;
+      }
+      behind_ = sr_.firstBehind(true, k);
+      if (behind_ >= 0) return mixcclSuccess;
+      memcpy(recv_ + off, sr_.output(k), bytes);
+      sr_.copiedOut(k);
+      stage_ = Stage::kIn;
+      ++i_;
+      *progressed = true;
+    }
+    return mixcclSuccess;
+  }
+  bool done() const override { return i_ == pieces_; }
+  bool deviceBusy() const override { return !done(); }  // shared-memory words: no transport event announces them
+  void blockedPeers(std::vector<int>* peers) const override {
+    if (!done() && behind_ >= 0) peers->push_back(behind_);
+  }
+  std::string waitingFor() const override {
+    char buf[160];
+    const unsigned long long k = first_ + i_;
+    if (stage_ == Stage::kIn) {
+      snprintf(buf, sizeof(buf),
+               "shared all-reduce piece %llu waits for this rank's stream to copy piece %llu out "
+               "of its slot",
+               k, k - SharedReduce::kSlots);
+    } else {
+      snprintf(buf, sizeof(buf), "shared all-reduce piece %llu waits for rank %d's %s", k, behind_,
+               stage_ == Stage::kLanded ? "input" : "shard of the result");
+    }
+    return buf;
+  }
+
+ private:
+  enum class Stage { kIn, kLanded, kReduced };
+  SharedReduce& sr_;
+  const CollArgs args_;
+  const char* send_;
+  char* recv_;
+  const uint64_t first_, per_;
+  const size_t esz_;
+  const uint64_t pieces_;
+  uint64_t i_ = 0;  // the piece under way
+  Stage stage_ = Stage::kIn;
+  int behind_ = -1;  // the rank it waits for
+};
+
+}  // namespace
+
+std::unique_ptr<OpRunner> SharedReduce::hostOp(const CollArgs& args, const void* send, void* recv, uint64_t first) {
+  return std::make_unique<SharedHostOp>(*this, args, send, recv, first);
 }
 
 }  // namespace mixccl

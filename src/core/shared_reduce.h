@@ -5,23 +5,25 @@
 // through its transport's slots, each byte copied into a slot and out again, on top of whole-buffer staging.
 //
 // The segment holds two slots; each has an input region per rank and one output region, all of `slotBytes`, and
-// every rank has two counters in it (`landed`, `reduced`). A call is cut into pieces of at most slotBytes, and
-// the pieces of all calls are numbered from 0 in issue order (reserve()): every rank issues the same all-reduces
-// in the same order, so the numbers agree. For piece k, on rank r:
-//   1. the input lands in input(k), slot k % 2 (the rank's stream copies it, or its proxy for host memory); then
-//      meet(k): landed[r] = k + 1;
-//   2. once every rank's landed >= k + 1, the rank reduces its shard of the piece (about an nth of the elements)
+// every rank has two counters in it (`landed`, `reduced`) and a word per slot (`copied out`). A call is cut into
+// pieces of at most slotBytes, and the pieces of all calls are numbered from 0 in issue order (reserve()): every
+// rank issues the same all-reduces in the same order, so the numbers agree. For piece k, on rank r:
+//   0. once the rank has copied piece k - 2 out of slot k % 2 (its copied-out word, which the copier sets to
+//      k - 1: the rank's stream with streamWriteFlag, or the host with copiedOut()), and its input has landed in
+//      input(k) (the rank's stream copies it, or the host): landed[r] = k + 1;
+//   1. once every rank's landed >= k + 1, the rank reduces its shard of the piece (about an nth of the elements)
 //      over every rank's input, in rank order, into output(k); reduced[r] = k + 1;
-//   3. once every rank's reduced >= k + 1, meet(k) returns: the output is whole, and is copied out.
-// Reuse, which the caller orders: a rank's input(k + 2) may be written only once its meet(k) has returned (every
-// rank has then reduced piece k); a rank lands piece k + 2 only after it copied piece k out, and the shards of
-// piece k + 2 are written only once every rank has landed it.
+//   2. once every rank's reduced >= k + 1, the output is whole: the rank copies it out.
+// So the output slot is written for piece k only when every rank has copied piece k - 2 out of it. The input slot
+// may be written for piece k only once every rank has reduced piece k - 2: the host runs pieces in order; a stream
+// copies in after its proxy's job that used the slot last has run (slotTicket(), noteSlotUse()).
 // Every element is reduced once, by one rank, and copied: every rank gets the same bits, whatever its memory.
 //
-// Failure: a rank whose meet fails (time-out, abort, a peer gone) or that gives up on a piece (fail()) marks the
-// segment failed; every later or waiting meet of every rank then fails at once, naming that rank.
+// Failure: a rank whose wait fails (time-out, abort, a peer gone), or that gives up on a piece (fail()), marks the
+// segment failed; every later or waiting step of every rank then fails at once, naming that rank.
 //
-// Thread-safety: reserve() from the thread that issues the calls, meet() from one thread at a time (the proxy).
+// Thread-safety: reserve(), slotTicket() and noteSlotUse() from the thread that issues the calls; the steps and
+// meet() from one thread at a time (the proxy).
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -30,6 +32,7 @@
 #include "bootstrap/bootstrap.h"
 #include "core/status.h"
 #include "engine/coll_args.h"
+#include "engine/op_runner.h"
 
 namespace mixccl {
 
@@ -42,39 +45,61 @@ class SharedReduce {
  public:
   static constexpr int kSlots = 2;
 
-  // Collective over `bs`: every rank calls it once at init. Sets *out when MIXCCL_SHARED_REDUCE=1 on every rank and
-  // `eligible` (this rank's view of shared facts: one host, no gpu_ipc) holds and every rank has a GPU (`hasGpu`);
-  // leaves it null otherwise (saying why at INFO). Errors: settings that differ between ranks or are malformed
-  // (mixcclInvalidUsage / mixcclInvalidArgument), a segment that cannot be made or mapped, or /dev/shm too small
-  // for it (mixcclSystemError); every rank fails alike.
-  static Result create(Bootstrap& bs, bool eligible, bool hasGpu, std::unique_ptr<SharedReduce>* out);
-  ~SharedReduce();  // unregisters the slots from the GPU (registerWith) and unmaps the segment
+  // Collective over `bs`: every rank calls it once at init. Sets *out when MIXCCL_SHARED_REDUCE=1 on every rank, and
+  // `eligible` (this rank's view of shared facts: one host, no gpu_ipc) holds and every rank has a GPU (`gpu`: this
+  // rank's backend, with its device current; the segment is registered with it); leaves it null otherwise (saying
+  // why at INFO). Errors: settings that differ between ranks or are malformed (mixcclInvalidUsage /
+  // mixcclInvalidArgument), a segment that cannot be made, mapped or registered, or /dev/shm too small for it
+  // (mixcclSystemError); every rank fails alike.
+  static Result create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::unique_ptr<SharedReduce>* out);
+  ~SharedReduce();  // unregisters the segment from the GPU and unmaps it
   SharedReduce(const SharedReduce&) = delete;
   SharedReduce& operator=(const SharedReduce&) = delete;
 
-  // Whether an all-reduce with these arguments goes through here: the same answer on every rank.
+  // Whether an all-reduce with these arguments goes through here (the caller also leaves out pre-mul-sum calls).
   static bool fits(const CollArgs& args);
   // Elements of `dtype` per piece.
   uint64_t pieceElements(mixcclDataType_t dtype) const;
   // The number of pieces of `args`, and reserves as many piece numbers; returns the first.
   uint64_t reserve(const CollArgs& args, uint64_t* pieces);
+  // The proxy ticket of the last job that used piece k's slot (false when none did): a stream's copy into the slot
+  // waits for it. noteSlotUse: a job of `ticket` uses the slot of piece k.
+  bool slotTicket(uint64_t k, uint32_t* ticket) const;
+  void noteSlotUse(uint64_t k, uint32_t ticket);
 
   // Where piece `k`'s input of this rank goes, and where its output is read.
   char* input(uint64_t k) const;
   const char* output(uint64_t k) const;
+  // This rank's copied-out word of piece k's slot: whoever copies piece k out sets it to uint32(k + 1) (a stream with
+  // streamWriteFlag: the segment is registered with the GPU), or calls copiedOut(k) (the host).
+  uint32_t* copiedOutWord(uint64_t k) const;
+  void copiedOut(uint64_t k);
+
+  // The steps of one piece, which never wait (their order is the header's):
+  // whether this rank copied piece k - 2 out (true for k < 2);
+  bool slotDrained(uint64_t k) const;
+  // step 0 (the input has landed); step 1's reduction of this rank's shard of `count` elements, then its mark;
+  void land(uint64_t k);
+  void reduceShard(uint64_t k, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op);
+  void markReduced(uint64_t k);
+  // the first rank that has not landed (reduced = false) or reduced (true) piece k yet, or -1 when all have.
+  int firstBehind(bool reduced, uint64_t k) const;
+  // Whether some rank marked the segment failed, and the error that says so for piece k.
+  bool failed() const;
+  Result failedError(uint64_t k) const;
+  // Marks the segment failed by this rank (a piece it cannot take part in).
+  void fail();
 
   // What meet() checks while it waits for `peer` (after the first few polls): a non-success result, already
   // logged, makes it give up with that result.
   using Check = std::function<Result(int peer)>;
-  // Steps 1 to 3 above for piece `k` of `count` elements, once this rank's input has landed. Waits at most
-  // `timeoutSec` for each rank.
+  // The steps of piece `k` of `count` elements, waiting between them, once this rank's input has landed: returns
+  // when the output is whole. Waits at most `timeoutSec` for each.
   Result meet(uint64_t k, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op, double timeoutSec,
               const Check& check);
-  // Marks the segment failed by this rank (a piece it cannot take part in).
-  void fail();
-
-  // Registers the slots with `gpu`, so that its streams copy straight to and from them. Once.
-  Result registerWith(GpuBackend* gpu);
+  // An all-reduce of host buffers through the segment from piece `first` (reserved), copies included, as an
+  // OpRunner that a wait loop drives beside other ops. Marks the segment failed if destroyed before it is done.
+  std::unique_ptr<OpRunner> hostOp(const CollArgs& args, const void* send, void* recv, uint64_t first);
 
  private:
   SharedReduce() = default;
@@ -82,17 +107,18 @@ class SharedReduce {
   struct Counter;
   Header* header() const;
   Counter* counters() const;  // landed[0..n), then reduced[0..n)
-  // Waits until every rank's counter of `which` (0 landed, 1 reduced) is >= target.
-  Result waitAll(int which, uint64_t target, uint64_t k, double timeoutSec, const Check& check);
-  Result failedError(uint64_t k) const;
+  // Waits until `behind()` says -1 (else the rank it waits for), checking failure, `check` and the time-out.
+  Result waitFor(uint64_t k, const char* what, const std::function<int()>& behind, double timeoutSec,
+                 const Check& check);
 
   int rank_ = 0;
   int nranks_ = 0;
   uint64_t slotBytes_ = 0;
   std::unique_ptr<detail::ShmSegment> segment_;
-  char* data_ = nullptr;  // the slots (page-aligned)
-  size_t dataBytes_ = 0;
+  char* data_ = nullptr;           // the slots (page-aligned)
   std::atomic<uint64_t> next_{0};  // the next piece number to reserve
+  uint32_t slotTicket_[kSlots] = {};
+  bool slotUsed_[kSlots] = {};
   GpuBackend* registered_ = nullptr;
 };
 

@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "device/device_backend.h"
 #include "engine/coll_args.h"
+#include "engine/op_runner.h"
 #include "engine/plan.h"
 #include "engine/step_device.h"
 #include "transports/transport.h"
@@ -27,7 +28,7 @@ struct ExecBuffers {
   void* scratch = nullptr;
 };
 
-class Executor {
+class Executor final : public OpRunner {
  public:
   // routes[peer] is the transport that reaches `peer` (nullptr for this rank / unreachable peers). `device`, when
   // given, does the arithmetic instead of `backend` (and must outlive the executor).
@@ -40,15 +41,15 @@ class Executor {
   // Runs the steps that are ready. *progressed tells whether any step ran. Errors: a received message whose size
   // differs from the step's (mixcclInternalError: the ranks' plans disagree), or a step on a channel the transport
   // does not offer (mixcclInternalError).
-  Result advance(bool* progressed);
-  bool done() const { return lanesLeft_ == 0; }
+  Result advance(bool* progressed) override;
+  bool done() const override { return lanesLeft_ == 0; }
   // Whether a step waits for its StepDevice work (the caller should poll again soon rather than sleep).
-  bool deviceBusy() const { return busyLanes_ > 0; }
+  bool deviceBusy() const override { return busyLanes_ > 0; }
 
   // The peers the unfinished lanes are blocked on (to check their liveness) and a sentence saying what the first
   // blocked lane waits for, e.g. "step 4 of 12 waits for data from rank 3".
-  void blockedPeers(std::vector<int>* peers) const;
-  std::string waitingFor() const;
+  void blockedPeers(std::vector<int>* peers) const override;
+  std::string waitingFor() const override;
 
  private:
   enum class StepState { kBlocked, kRunning, kDone };

@@ -68,7 +68,7 @@ int awaitAbortCulprit(const ActiveOp& op) {
 
 // Fails because of `culprit`, after passing the notice on to every peer: a rank that learnt of the failure tells
 // the others before it leaves, so no one mistakes its own exit for the cause.
-Result failForNotice(const ActiveOp& op, Executor* exec, const char* coll, int culprit) {
+Result failForNotice(const ActiveOp& op, OpRunner* exec, const char* coll, int culprit) {
   for (Transport* t : op.transports) t->notifyAbort(culprit);
   return failf(mixcclRemoteError, "%s on rank %d: the communicator failed because rank %d was lost or aborted "
                "(reported by a peer); %s", coll, op.rank, culprit, exec->waitingFor().c_str());
@@ -78,7 +78,7 @@ Result failForNotice(const ActiveOp& op, Executor* exec, const char* coll, int c
 Result checkHealth(std::vector<ActiveOp>& ops) {
   for (ActiveOp& op : ops) {
     if (opDone(op)) continue;
-    Executor* exec = op.chain[op.current];
+    OpRunner* exec = op.chain[op.current];
     const char* coll = op.collectives[op.current];
     int culprit = abortCulprit(op);
     if (culprit >= 0) return failForNotice(op, exec, coll, culprit);

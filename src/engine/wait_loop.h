@@ -29,7 +29,7 @@ struct WaitPolicy {
 // The ops of one communicator, run one after the other (they share channels, so they must not interleave);
 // ops of different communicators run concurrently.
 struct ActiveOp {
-  std::vector<Executor*> chain;  // run in order
+  std::vector<OpRunner*> chain;  // run in order
   size_t current = 0;            // index of the executor running now
   std::vector<const char*> collectives;  // name of each chain entry, for messages
   int rank = 0;

@@ -209,6 +209,103 @@ TEST(SharedReduce, HostAndDeviceBuffersAndGroupsMeetInIssueOrder) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
+TEST(SharedReduce, SlotsAreReusedOnlyOnceFreeAcrossCallsStreamsAndMemories) {
+  // One rank's copies to the device are slow: a later call (of any kind) that wrote a slot before that rank's copy
+  // out of it was done, or before every rank had reduced its last piece in it, would show. Every call spans several
+  // 64 KiB pieces; element i's value has period 13, so a piece differs from the ones around it.
+  const auto env = sharedOn();
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank, /*pinnedCopyBytes=*/1 << 20)) return 1;
+    testing::EmulatedGpu* emu = emulated(g);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    void* other = nullptr;
+    if (g.gpu()->streamCreate(&other) != mixcclSuccess) return rankCheck(false, rank, "no second stream") ? 0 : 1;
+    std::vector<IntCall> calls;
+    calls.reserve(6);
+    calls.emplace_back(g, 70001, 1, true, rank);   // device, the rank's stream
+    calls.emplace_back(g, 40000, 2, false, rank);  // host
+    calls.emplace_back(g, 70001, 3, true, rank);   // device, another stream
+    calls.emplace_back(g, 50001, 4, true, rank);   // device, in a group with the next
+    calls.emplace_back(g, 30000, 5, false, rank);  // host, in that group
+    calls.emplace_back(g, 33333, 6, true, rank);   // device, the rank's stream again
+    if (emu != nullptr && rank == 0) emu->setHostToDeviceDelayUs(20000);
+    auto allReduce = [&](IntCall& c, void* stream) {
+      return mixcclAllReduce(c.in, c.out, c.count, mixcclInt32, mixcclSum, comm, stream) == mixcclSuccess;
+    };
+    bool ok =
+        rankCheck(allReduce(calls[0], g.stream()) && allReduce(calls[1], g.stream()) && allReduce(calls[2], other),
+                  rank, "a call failed: %s", mixcclGetLastError(comm));
+    mixcclGroupStart();
+    allReduce(calls[3], g.stream());
+    allReduce(calls[4], g.stream());
+    ok &= rankCheck(mixcclGroupEnd() == mixcclSuccess, rank, "group: %s", mixcclGetLastError(comm));
+    ok &= rankCheck(allReduce(calls[5], g.stream()), rank, "last call: %s", mixcclGetLastError(comm));
+    g.sync();
+    g.gpu()->streamSynchronize(other);
+    if (emu != nullptr) emu->setHostToDeviceDelayUs(0);
+    for (IntCall& c : calls) ok &= c.check(g, rank, n);
+    ok &= rankCheck(testing::awaitAsyncError(comm, 0) == mixcclSuccess, rank, "async error");
+    mixcclCommDestroy(comm);
+    g.gpu()->streamDestroy(other);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 300);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(SharedReduce, PreMulSumOnHostAndDeviceRanksAndPointToPointInGroupsStillMeet) {
+  // A pre-mul-sum goes the host engine's way on every rank, whatever its memory (a host rank scales its input on
+  // the calling thread, a device rank in its job). A send that one rank groups before an all-reduce and its
+  // receive that the other groups after it progress beside the all-reduce.
+  const auto env = sharedOn();
+  const testing::ScopedEnv timeout({{"MIXCCL_TIMEOUT", "30"}});
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank, /*pinnedCopyBytes=*/1 << 20)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    float scalar = 2.0f;
+    mixcclRedOp_t op;
+    bool ok = rankCheck(
+        mixcclRedOpCreatePreMulSum(&op, &scalar, mixcclFloat32, mixcclScalarHostImmediate, comm) == mixcclSuccess, rank,
+        "pre-mul-sum: %s", mixcclGetLastError(comm));
+    const size_t count = 100000;
+    std::vector<float> hin(count, float(rank + 1)), hout(count, 0.0f);
+    std::vector<char> bytes(count * 4);
+    memcpy(bytes.data(), hin.data(), bytes.size());
+    void* din = g.upload(bytes);
+    void* dout = g.alloc(bytes.size());
+    g.sync();
+    const bool onDevice = rank != 0;
+    ok &= rankCheck(mixcclAllReduce(onDevice ? din : hin.data(), onDevice ? dout : hout.data(), count, mixcclFloat32,
+                                    op, comm, g.stream()) == mixcclSuccess,
+                    rank, "all-reduce: %s", mixcclGetLastError(comm));
+    g.sync();
+    if (onDevice) memcpy(hout.data(), g.download(dout, bytes.size()).data(), bytes.size());
+    const float want = 2.0f * float(n * (n + 1) / 2);
+    ok &= rankCheck(hout[0] == want && hout[count - 1] == want, rank, "pre-mul-sum gave %f, want %f", hout[0], want);
+
+    const size_t big = 8 << 20;  // more than the transport's slots hold: the send waits for the receive
+    std::vector<char> msg(big, char(rank + 1)), got(big, 0);
+    IntCall mid(g, 40000, 3, onDevice, rank);
+    mixcclGroupStart();
+    if (rank == 0) mixcclSend(msg.data(), big, mixcclUint8, 1, comm, g.stream());
+    mixcclAllReduce(mid.in, mid.out, mid.count, mixcclInt32, mixcclSum, comm, g.stream());
+    if (rank == 1) mixcclRecv(got.data(), big, mixcclUint8, 0, comm, g.stream());
+    ok &= rankCheck(mixcclGroupEnd() == mixcclSuccess, rank, "group: %s", mixcclGetLastError(comm));
+    g.sync();
+    ok &= mid.check(g, rank, n);
+    if (rank == 1) ok &= rankCheck(got[0] == 1 && got[big - 1] == 1, rank, "received %d", got[big - 1]);
+    mixcclRedOpDestroy(op, comm);
+    mixcclCommDestroy(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 TEST(SharedReduce, ALostRankFailsTheOthersInsteadOfHoldingThem) {
   const auto env = sharedOn();
   const testing::ScopedEnv timeout({{"MIXCCL_TIMEOUT", "60"}});
