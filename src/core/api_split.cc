@@ -63,7 +63,7 @@ mixcclResult_t mixcclCommShrink(mixcclComm_t comm, int* excludeRanksList, int ex
   bool blocking = true;
   MIXCCL_TRY(optionsFrom(config, fn, &opts, &blocking));
   // Stream-ordered calls still queued: abort mode makes them fail now, the default lets them end first.
-  if (shrinkFlags == MIXCCL_SHRINK_ABORT && parent->stagedRuntime() != nullptr) parent->stagedRuntime()->cancel();
+  if (shrinkFlags == MIXCCL_SHRINK_ABORT) parent->cancelStaged();
   parent->drainStaged();
   return runCreate(newcomm, [parent, excluded, opts](std::unique_ptr<Communicator>* out) {
     return shrinkCommunicator(*parent, excluded, opts, out);

@@ -357,9 +357,14 @@ int Communicator::peerAbortCulprit() const {
   return -1;
 }
 
+void Communicator::cancelStaged() {
+  if (staged_) staged_->cancel();
+  if (shared_) shared_->fail();  // its waits, here and on the other ranks, end now too
+}
+
 void Communicator::notifyAbort() {
   cancelled_.store(true);
-  if (staged_) staged_->cancel();
+  cancelStaged();
   if (ipc_) ipc_->releaseAll();
   for (auto& t : transports_) t->notifyAbort(rank_);
 }

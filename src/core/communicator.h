@@ -115,6 +115,8 @@ class Communicator {
   Result createStagedRuntime(GpuBackend* gpu, StagedRuntime** out);
   // Waits until every call handed to the proxy has run (finalize, split, destroy).
   void drainStaged();
+  // Makes the calls queued on the proxy fail now, and the shared segment's waits end (shrink's abort mode, abort).
+  void cancelStaged();
   // The mapped device memory of the ranks' GPUs (transports/gpu_ipc), or null when not used (decided at init,
   // alike on every rank).
   GpuIpc* gpuIpc() { return ipc_.get(); }

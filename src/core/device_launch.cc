@@ -345,8 +345,8 @@ Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::v
     return runStagedJob(c, *rt, *own, inputs, steps);
   };
   uint32_t ticket = 0;
-  rt->proxy().submit(std::move(job), &ticket);
-  if (shared) noteSharedUse(c, calls, ticket);
+  const uint64_t place = rt->proxy().submit(std::move(job), &ticket);
+  if (shared) noteSharedUse(c, calls, ticket, place);
   if (hostOnly) {
     launch.release(false);
     res = rt->proxy().waitFor(ticket);
@@ -504,7 +504,9 @@ Result launchStaged(Communicator& c, std::vector<CollCall>& calls) {
   for (const CollCall& call : calls) device = std::max(device, call.device);
   DeviceScope scope(rt->gpu(), device);
   MIXCCL_TRY(scope.status());
-  MIXCCL_TRY(rt->gpu()->loadKernels(/*onlyIfStarted=*/false));  // a no-op after the first call on this device
+  // A no-op after the first call on this device; not for host buffers alone (on a thread whose current device is
+  // another, it would make a context there).
+  if (gpu != nullptr) MIXCCL_TRY(rt->gpu()->loadKernels(/*onlyIfStarted=*/false));
   if (device >= 0) rt->initDeviceSteps(c);
   for (CollCall& call : calls) {
     // The shared all-reduces meet in their segment on every rank, whatever its device steps.

@@ -11,6 +11,7 @@
 #include "core/fork_stream.h"
 #include "core/log.h"
 #include "core/pieces.h"
+#include "core/shared_launch.h"
 #include "core/shared_reduce.h"
 
 namespace mixccl {
@@ -167,7 +168,14 @@ Result dispatchPerCommunicator(std::vector<CollCall>& calls) {
 Result dispatch(std::vector<CollCall>& calls) {
   if (calls.size() == 1) return dispatchForked(calls);
   std::vector<StreamJoin> joins;
-  MIXCCL_TRY(forkSharedStreams(calls, &joins));
+  const Result forked = forkSharedStreams(calls, &joins);
+  if (forked != mixcclSuccess) {
+    // Nothing was launched: the other ranks would wait for this rank's pieces of the shared segment.
+    for (const CollCall& c : calls) {
+      if (viaSharedAllReduce(*c.comm->impl, c)) c.comm->impl->sharedReduce()->fail();
+    }
+    return forked;
+  }
   bool severalComms = false, holds = false;
   for (const CollCall& c : calls) {
     severalComms |= c.comm != calls.front().comm;

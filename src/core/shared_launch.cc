@@ -97,14 +97,14 @@ bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls) {
   return any;
 }
 
-void noteSharedUse(Communicator& c, const std::vector<CollCall>& calls, uint32_t ticket) {
+void noteSharedUse(Communicator& c, const std::vector<CollCall>& calls, uint32_t ticket, uint64_t place) {
   for (const CollCall& call : calls) {
     if (call.sharedPiece == kNotShared) continue;
     const uint64_t pieces = (call.args.count + c.sharedReduce()->pieceElements(call.args.dtype) - 1) /
                             c.sharedReduce()->pieceElements(call.args.dtype);
     // The last kSlots pieces name every slot the job used last.
     for (uint64_t k = pieces > SharedReduce::kSlots ? pieces - SharedReduce::kSlots : 0; k < pieces; ++k) {
-      c.sharedReduce()->noteSlotUse(call.sharedPiece + k, ticket);
+      c.sharedReduce()->noteSlotUse(call.sharedPiece + k, ticket, place);
     }
   }
 }
@@ -164,7 +164,9 @@ Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gp
   for (uint64_t k = 0; k < pieces && res == mixcclSuccess; ++k) {
     if (k >= SharedReduce::kSlots) res = copyBack(k - SharedReduce::kSlots);
     uint32_t slotFree = 0;
-    if (res == mixcclSuccess && sendOnGpu && sr.slotTicket(first + k, &slotFree)) {
+    uint64_t user = 0;
+    if (res == mixcclSuccess && sendOnGpu && sr.slotUser(first + k, &slotFree, &user) &&
+        rt->proxy().completed() < user) {
       res = gpu->streamWaitFlag(inStream, rt->proxy().flag(), slotFree);
     }
     if (res == mixcclSuccess && sendOnGpu) {
@@ -185,19 +187,23 @@ Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gp
       return r;
     };
     tickets.emplace_back();
-    rt->proxy().submit(std::move(job), &tickets.back());
-    sr.noteSlotUse(first + k, tickets.back());
+    const uint64_t place = rt->proxy().submit(std::move(job), &tickets.back());
+    sr.noteSlotUse(first + k, tickets.back(), place);
   }
   const uint64_t tail = pieces > SharedReduce::kSlots ? pieces - SharedReduce::kSlots : 0;
   for (uint64_t k = tail; k < tickets.size() && res == mixcclSuccess; ++k) res = copyBack(k);
-  if (res == mixcclSuccess && inStream != call.stream) res = gpu->streamWaitEvent(call.stream, landed);
+  // The user's stream joins the copy-in stream, then the call's last event: once it has passed, neither stream
+  // touches the segment, the events or the user's buffers for this call. Also after a failure, for what was queued.
+  Result joined = landed == nullptr || inStream == call.stream ? mixcclSuccess
+                                                                : gpu->streamWaitEvent(call.stream, landed);
   void* done = nullptr;
-  if (res == mixcclSuccess) res = events.record(call.stream, &done);
+  if (joined == mixcclSuccess) joined = events.record(call.stream, &done);
+  if (res == mixcclSuccess) res = joined;
   if (res != mixcclSuccess) {
     // The other ranks would wait for the pieces this rank did not hand over: they fail instead.
     sr.fail();
     if (!tickets.empty()) rt->proxy().drain();
-    events.release(nullptr);
+    events.release(done);  // null when not even that could be recorded: given back at once
     c.setAsyncError(res);
     return res;
   }

@@ -37,8 +37,9 @@ Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gp
 // For a job's calls, before it is submitted: reserves the pieces of each all-reduce that uses the segment (sets its
 // sharedPiece). Returns whether there was any.
 bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls);
-// After the job is submitted as `ticket`: the slots its pieces used are free for a stream's copies once it has run.
-void noteSharedUse(Communicator& c, const std::vector<CollCall>& calls, uint32_t ticket);
+// After the job is submitted as `ticket` (its `place`: StreamProxy::submit): the slots its pieces used are free for a
+// stream's copies once it has run.
+void noteSharedUse(Communicator& c, const std::vector<CollCall>& calls, uint32_t ticket, uint64_t place);
 // Marks the segment failed when any of `calls` has pieces reserved: for a job that will not run them all.
 void failSharedPieces(Communicator& c, const std::vector<CollCall>& calls);
 

@@ -190,10 +190,8 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   int32_t myStatus = local == mixcclSuccess ? 0 : 1;
   std::vector<int32_t> status(static_cast<size_t>(n));
   MIXCCL_TRY(bs.allGather(&myStatus, status.data(), sizeof(myStatus)));
-  if (rank == 0 && sr->segment_ != nullptr) {
-    const Result unlinked = sr->segment_->unlink();
-    if (local == mixcclSuccess) local = unlinked;
-  }
+  // Past the last exchange: a name left behind is logged (and removed once this process is gone), not fatal alone.
+  if (rank == 0 && sr->segment_ != nullptr) (void)sr->segment_->unlink();
   MIXCCL_TRY(local);
   for (int r = 0; r < n; ++r) {
     if (status[size_t(r)] != 0) {
@@ -240,14 +238,15 @@ Result SharedReduce::failedError(uint64_t k) const {
                rank_, (unsigned long long)k, by);
 }
 
-bool SharedReduce::slotTicket(uint64_t k, uint32_t* ticket) const {
+bool SharedReduce::slotUser(uint64_t k, uint32_t* ticket, uint64_t* place) const {
   *ticket = slotTicket_[k % kSlots];
-  return slotUsed_[k % kSlots];
+  *place = slotPlace_[k % kSlots];
+  return *place != 0;
 }
 
-void SharedReduce::noteSlotUse(uint64_t k, uint32_t ticket) {
+void SharedReduce::noteSlotUse(uint64_t k, uint32_t ticket, uint64_t place) {
   slotTicket_[k % kSlots] = ticket;
-  slotUsed_[k % kSlots] = true;
+  slotPlace_[k % kSlots] = place;
 }
 
 uint32_t* SharedReduce::copiedOutWord(uint64_t k) const {

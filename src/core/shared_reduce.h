@@ -16,13 +16,13 @@
 //   2. once every rank's reduced >= k + 1, the output is whole: the rank copies it out.
 // So the output slot is written for piece k only when every rank has copied piece k - 2 out of it. The input slot
 // may be written for piece k only once every rank has reduced piece k - 2: the host runs pieces in order; a stream
-// copies in after its proxy's job that used the slot last has run (slotTicket(), noteSlotUse()).
+// copies in after its proxy's job that used the slot last has run (slotUser(), noteSlotUse()).
 // Every element is reduced once, by one rank, and copied: every rank gets the same bits, whatever its memory.
 //
 // Failure: a rank whose wait fails (time-out, abort, a peer gone), or that gives up on a piece (fail()), marks the
 // segment failed; every later or waiting step of every rank then fails at once, naming that rank.
 //
-// Thread-safety: reserve(), slotTicket() and noteSlotUse() from the thread that issues the calls; the steps and
+// Thread-safety: reserve(), slotUser() and noteSlotUse() from the thread that issues the calls; the steps and
 // meet() from one thread at a time (the proxy).
 #include <atomic>
 #include <cstdint>
@@ -62,10 +62,11 @@ class SharedReduce {
   uint64_t pieceElements(mixcclDataType_t dtype) const;
   // The number of pieces of `args`, and reserves as many piece numbers; returns the first.
   uint64_t reserve(const CollArgs& args, uint64_t* pieces);
-  // The proxy ticket of the last job that used piece k's slot (false when none did): a stream's copy into the slot
-  // waits for it. noteSlotUse: a job of `ticket` uses the slot of piece k.
-  bool slotTicket(uint64_t k, uint32_t* ticket) const;
-  void noteSlotUse(uint64_t k, uint32_t ticket);
+  // The last proxy job that used piece k's slot (false when none did): its ticket, which a stream's copy into the
+  // slot waits for, and its place among the proxy's jobs (StreamProxy::submit; no wait is needed once it completed).
+  // noteSlotUse: that job uses the slot of piece k.
+  bool slotUser(uint64_t k, uint32_t* ticket, uint64_t* place) const;
+  void noteSlotUse(uint64_t k, uint32_t ticket, uint64_t place);
 
   // Where piece `k`'s input of this rank goes, and where its output is read.
   char* input(uint64_t k) const;
@@ -118,7 +119,7 @@ class SharedReduce {
   char* data_ = nullptr;           // the slots (page-aligned)
   std::atomic<uint64_t> next_{0};  // the next piece number to reserve
   uint32_t slotTicket_[kSlots] = {};
-  bool slotUsed_[kSlots] = {};
+  uint64_t slotPlace_[kSlots] = {};  // 0: no job used the slot yet
   GpuBackend* registered_ = nullptr;
 };
 

@@ -29,13 +29,16 @@ StreamProxy::~StreamProxy() {
   for (const std::string& line : timing_.lines()) MIXCCL_LOG(kInfo, "staged jobs of %s", line.c_str());
 }
 
-void StreamProxy::submit(Job job, uint32_t* ticket) {
+uint64_t StreamProxy::submit(Job job, uint32_t* ticket) {
+  uint64_t place = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     *ticket = ++nextTicket_;
+    place = ++submitted_;
     queue_.emplace_back(*ticket, std::move(job));
   }
   cv_.notify_all();
+  return place;
 }
 
 Result StreamProxy::waitFor(uint32_t ticket) {
@@ -98,6 +101,7 @@ void StreamProxy::loop() {
     }
     // The job's host writes (staged results) happen before the flag: a stream that sees the flag reads them.
     __atomic_store_n(flag_, ticket, __ATOMIC_RELEASE);
+    completed_.fetch_add(1, std::memory_order_release);
     lock.lock();
     doneTicket_ = ticket;
     if (job.keepResult) results_[ticket] = res;

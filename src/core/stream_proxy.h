@@ -52,8 +52,11 @@ class StreamProxy {
   StreamProxy(const StreamProxy&) = delete;
   StreamProxy& operator=(const StreamProxy&) = delete;
 
-  // Queues `job`; *ticket is the flag value that means "this job has run".
-  void submit(Job job, uint32_t* ticket);
+  // Queues `job`; *ticket is the flag value that means "this job has run". Returns the job's place in the order of
+  // all jobs submitted, from 1 (64 bits: never wraps, unlike the ticket), which completed() reaches once it has run.
+  uint64_t submit(Job job, uint32_t* ticket);
+  // How many jobs have run (any thread).
+  uint64_t completed() const { return completed_.load(std::memory_order_acquire); }
   // Blocks until the job of `ticket` (submitted with keepResult) has run; returns that job's result.
   Result waitFor(uint32_t ticket);
   // Blocks until every submitted job has run.
@@ -75,6 +78,8 @@ class StreamProxy {
   std::condition_variable cv_;
   std::deque<std::pair<uint32_t, Job>> queue_;
   uint32_t nextTicket_ = 0;
+  uint64_t submitted_ = 0;
+  std::atomic<uint64_t> completed_{0};
   uint32_t doneTicket_ = 0;
   std::map<uint32_t, Result> results_;  // of the jobs submitted with keepResult, until waitFor takes them
   bool stop_ = false;

@@ -368,6 +368,51 @@ TEST(SharedReduce, AnAbortWithItsStreamHeldReturnsAndKeepsTheSegmentForTheStream
   EXPECT_NE(result.output.find("it stays mapped"), std::string::npos) << result.output;
 }
 
+TEST(SharedReduce, AShrinkThatAbortsEndsTheWaitOfAQueuedGroupForAHungRank) {
+  // Rank 2 stays alive but never calls (no lost peer to notice); the others' group of two all-reduces waits for it
+  // on their proxies, as ops beside each other. A shrink in abort mode must end that wait at once, not after
+  // MIXCCL_TIMEOUT, and the survivors' child communicator must work.
+  const auto env = sharedOn();
+  const testing::ScopedEnv timeout({{"MIXCCL_TIMEOUT", "60"}});
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank, /*pinnedCopyBytes=*/1 << 20)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    if (rank == 2) {
+      std::this_thread::sleep_for(std::chrono::seconds(15));
+      _exit(0);
+    }
+    IntCall a(g, 40000, 1, true, rank), b(g, 40000, 2, true, rank);
+    mixcclGroupStart();
+    mixcclAllReduce(a.in, a.out, a.count, mixcclInt32, mixcclSum, comm, g.stream());
+    mixcclAllReduce(b.in, b.out, b.count, mixcclInt32, mixcclSum, comm, g.stream());
+    bool ok = rankCheck(mixcclGroupEnd() == mixcclSuccess, rank, "group: %s", mixcclGetLastError(comm));
+    // By then the group's inputs have landed and its job waits in the segment for rank 2 (not for the stream).
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto start = std::chrono::steady_clock::now();
+    int excluded[] = {2};
+    mixcclComm_t small = nullptr;
+    ok &= rankCheck(mixcclCommShrink(comm, excluded, 1, &small, nullptr, MIXCCL_SHRINK_ABORT) == mixcclSuccess, rank,
+                    "shrink: %s", mixcclGetLastError(comm));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ok &= rankCheck(took < 5, rank, "the shrink took %.1f s: the queued group still waited for rank 2", took);
+    g.sync();  // released: the failed job advanced the flag
+    if (small != nullptr) {
+      IntCall c(g, 50000, 3, true, rank);
+      ok &= rankCheck(mixcclAllReduce(c.in, c.out, c.count, mixcclInt32, mixcclSum, small, g.stream()) == mixcclSuccess,
+                      rank, "child all-reduce: %s", mixcclGetLastError(small));
+      g.sync();
+      ok &= c.check(g, rank, 2);
+      mixcclCommDestroy(small);
+    }
+    mixcclCommAbort(comm);
+    return ok ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
 // Init with MIXCCL_SHARED_REDUCE(_SLOT_BYTES) per rank as `settings(rank)` gives; every rank must fail with an error
 // that contains `want`.
 void expectInitFails(const std::function<std::vector<std::pair<std::string, std::string>>(int)>& settings,
