@@ -23,8 +23,6 @@ namespace {
 // How long teardown waits for streams to finish with the staging memory before leaving it allocated.
 constexpr double kTeardownWaitSec = 10;
 
-bool onGpu(MemoryType t) { return t != MemoryType::kHost; }
-
 // The staging of one call: where its buffers live on the host while the proxy runs it.
 struct StagedCall {
   size_t sendBytes = 0, recvBytes = 0;

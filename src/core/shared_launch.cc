@@ -15,8 +15,6 @@
 namespace mixccl {
 namespace {
 
-bool onGpu(MemoryType t) { return t != MemoryType::kHost; }
-
 // The events of one launch, taken from the staging pool and given back once the stream passed the last one.
 class Events {
  public:

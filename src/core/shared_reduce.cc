@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/cpu_relax.h"
 #include "core/datatype.h"
 #include "core/log.h"
 #include "device/cpu/cpu_reduce.h"
@@ -60,12 +61,6 @@ struct Offer {
 // After the header: landed[n] and reduced[n] (a line each), then each rank's copied-out words (a line per rank).
 size_t copiedAt(int nranks) { return kCountersAt + 2 * size_t(nranks) * 64; }
 size_t dataOffset(int nranks) { return (copiedAt(nranks) + size_t(nranks) * 64 + kPage - 1) / kPage * kPage; }
-
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 // The reason, from the gathered offers, that the shared all-reduce is not used ("" when it is).
 std::string whyNot(const std::vector<Offer>& offers) {

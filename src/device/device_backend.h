@@ -17,6 +17,7 @@ namespace mixccl {
 enum class MemoryType : uint8_t { kHost = 0, kCuda = 1, kHip = 2 };
 constexpr int kNumMemoryTypes = 3;
 const char* memoryTypeName(MemoryType type);
+inline bool onGpu(MemoryType type) { return type != MemoryType::kHost; }
 
 // How to combine elements. `op` is never mixcclAvg here: avg is a sum followed, where the value is final, by a
 // division by `divisor` (0 or 1: no division). Floating types that are narrower than fp32 (fp16, bf16, fp8)

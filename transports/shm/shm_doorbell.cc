@@ -9,6 +9,8 @@
 #include <climits>
 #include <ctime>
 
+#include "core/cpu_relax.h"
+
 namespace mixccl::detail {
 namespace {
 
@@ -18,14 +20,6 @@ uint64_t nowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
-
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
 }
 
 }  // namespace
