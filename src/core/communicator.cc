@@ -79,7 +79,7 @@ Communicator::~Communicator() {
   const bool streamsDone = staged_ == nullptr || staged_->finish();
   staged_.reset();
   if (!streamsDone && shared_ != nullptr) {
-    MIXCCL_LOG(kWarn, "rank %d: streams still use the shared all-reduce segment at teardown; it stays mapped", rank_);
+    MIXCCL_LOG(kWarn, "rank %d: streams still use the shared segment at teardown; it stays mapped", rank_);
     (void)shared_.release();
   }
   shared_.reset();

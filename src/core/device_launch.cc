@@ -194,7 +194,7 @@ struct StepJob {
 };
 
 // The host side of a staged job, on the proxy thread: scale deferred pre-mul-sum inputs, then run the calls (those
-// with device steps through the job's step server, the shared all-reduces through the segment; this thread makes no
+// with device steps through the job's step server, the shared collectives through the segment; this thread makes no
 // GPU call).
 Result runStagedJob(Communicator& comm, StagedRuntime& rt, std::vector<CollCall>& calls, Result inputs,
                     const StepJob& steps) {
@@ -307,8 +307,8 @@ Result launchSteps(Communicator& c, StagedRuntime* rt, const std::vector<CollCal
 
 // Stages `calls` on their streams, hands the job to the proxy and queues the copies back (see the header).
 Result enqueueStaged(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, std::vector<CollCall>& calls) {
-  if (calls.size() == 1 && viaSharedAllReduce(c, calls[0]) && needsStaging(calls[0])) {
-    return enqueueSharedAllReduce(c, rt, gpu, calls[0]);
+  if (calls.size() == 1 && viaShared(c, calls[0]) && needsStaging(calls[0])) {
+    return enqueueShared(c, rt, gpu, calls[0]);
   }
   if (calls.size() == 1 && calls[0].deviceSteps == nullptr && !calls[0].scale && needsStaging(calls[0])) {
     const uint64_t piece = pieceElements(calls[0].args, c.pieceBytes());
@@ -507,8 +507,8 @@ Result launchStaged(Communicator& c, std::vector<CollCall>& calls) {
   if (gpu != nullptr) MIXCCL_TRY(rt->gpu()->loadKernels(/*onlyIfStarted=*/false));
   if (device >= 0) rt->initDeviceSteps(c);
   for (CollCall& call : calls) {
-    // The shared all-reduces meet in their segment on every rank, whatever its device steps.
-    const bool fits = !viaSharedAllReduce(c, call) && rt->deviceSteps() != nullptr &&
+    // The shared collectives meet in their segment on every rank, whatever its device steps.
+    const bool fits = !viaShared(c, call) && rt->deviceSteps() != nullptr &&
                       deviceStepsFit(call, rt->stepsDevice());
     call.deviceSteps = fits ? rt->deviceSteps() : nullptr;
   }
@@ -520,7 +520,7 @@ Result launchStaged(Communicator& c, std::vector<CollCall>& calls) {
 Result launchThroughProxy(mixcclComm* comm, std::vector<CollCall> calls) {
   Communicator& c = *comm->impl;
   const bool shared =
-      std::any_of(calls.begin(), calls.end(), [&](const CollCall& call) { return viaSharedAllReduce(c, call); });
+      std::any_of(calls.begin(), calls.end(), [&](const CollCall& call) { return viaShared(c, call); });
   const Result res = launchStaged(c, calls);
   // A call this rank did not hand over, or whose pieces it will not run: the others would wait for them.
   if (res != mixcclSuccess && shared) c.sharedReduce()->fail();

@@ -172,7 +172,7 @@ Result dispatch(std::vector<CollCall>& calls) {
   if (forked != mixcclSuccess) {
     // Nothing was launched: the other ranks would wait for this rank's pieces of the shared segment.
     for (const CollCall& c : calls) {
-      if (viaSharedAllReduce(*c.comm->impl, c)) c.comm->impl->sharedReduce()->fail();
+      if (viaShared(*c.comm->impl, c)) c.comm->impl->sharedReduce()->fail();
     }
     return forked;
   }

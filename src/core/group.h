@@ -41,7 +41,7 @@ struct CollCall {
   // Set when the staged path runs the call with device steps (core/device_steps.h): the executor works on the
   // device buffers, its arithmetic on the GPU.
   DeviceSteps* deviceSteps = nullptr;
-  // The first piece of an all-reduce that runs through the shared segment (core/shared_launch.h), reserved when it
+  // The first piece of a collective that runs through the shared segment (core/shared_launch.h), reserved when it
   // was handed to the proxy; ~0 for every other call.
   uint64_t sharedPiece = ~uint64_t(0);
 };

@@ -9,6 +9,7 @@
 #include "core/device_launch.h"
 #include "core/fork_stream.h"
 #include "core/shared_reduce.h"
+#include "core/shared_shape.h"
 #include "core/staging_pool.h"
 #include "core/stream_proxy.h"
 
@@ -36,43 +37,44 @@ class Events {
   std::vector<void*> taken_;
 };
 
-// What a shared all-reduce's wait checks on the proxy thread (core/shared_reduce.h): an abort of this rank or of
+// What a shared collective's wait checks on the proxy thread (core/shared_reduce.h): an abort of this rank or of
 // a peer, and a peer that is gone.
 SharedReduce::Check sharedCheck(Communicator& comm, const std::atomic<bool>& cancelled) {
   auto gone = comm.peerGoneCheck();
   return [&comm, &cancelled, gone](int peer) -> Result {
     if (cancelled.load() || comm.waitPolicy().cancelled->load()) {
-      return failf(mixcclRemoteError, "rank %d: shared all-reduce: the communicator was aborted", comm.rank());
+      return failf(mixcclRemoteError, "rank %d: shared segment: the communicator was aborted", comm.rank());
     }
     const int culprit = comm.peerAbortCulprit();
     if (culprit >= 0) {
-      return failf(mixcclRemoteError, "rank %d: shared all-reduce: rank %d aborted the communicator", comm.rank(),
+      return failf(mixcclRemoteError, "rank %d: shared segment: rank %d aborted the communicator", comm.rank(),
                    culprit);
     }
     std::string why;
     if (gone(peer, &why)) {
-      return failf(mixcclRemoteError, "rank %d: shared all-reduce: rank %d is gone (%s)", comm.rank(), peer,
+      return failf(mixcclRemoteError, "rank %d: shared segment: rank %d is gone (%s)", comm.rank(), peer,
                    why.c_str());
     }
     return mixcclSuccess;
   };
 }
 
-// One piece of a shared all-reduce on the proxy thread, once the stream reached it (`inputs`): the host-memory
-// side's copy in, the meeting, the host-memory side's copy out (null: that side is the stream's). `a.count` is the
-// piece's.
-Result runSharedPiece(Communicator& comm, uint64_t k, const CollArgs& a, const char* hostSend, char* hostRecv,
-                      Result inputs, const std::atomic<bool>& cancelled) {
+// Piece i (numbered k) of a shared collective on the proxy thread, once the stream reached it (`inputs`): the
+// copies in from a send buffer in host memory (`hostSend`; null: the stream's), the meeting, and where the receive
+// buffer is not on the GPU (`recvByHost`) the copies out to `hostRecv` and the slot's copied-out word.
+Result runSharedPiece(Communicator& comm, uint64_t k, const SharedShape& shape, uint64_t i, const char* hostSend,
+                      char* hostRecv, bool recvByHost, Result inputs, const std::atomic<bool>& cancelled) {
   SharedReduce& sr = *comm.sharedReduce();
-  const size_t bytes = a.count * dataTypeSize(a.dtype);
   if (inputs != mixcclSuccess) {
     sr.fail();  // the others would wait for this piece
     return inputs;
   }
-  if (hostSend != nullptr) memcpy(sr.input(k), hostSend, bytes);
-  MIXCCL_TRY(sr.meet(k, a.count, a.dtype, a.op, comm.waitPolicy().timeoutSec, sharedCheck(comm, cancelled)));
-  if (hostRecv != nullptr) {
-    memcpy(hostRecv, sr.output(k), bytes);
+  if (hostSend != nullptr) {
+    shape.forEachIn(i, [&](const SharedCopy& c) { memcpy(sr.input(k) + c.region, hostSend + c.user, c.bytes); });
+  }
+  MIXCCL_TRY(sr.meet(k, shape, i, comm.waitPolicy().timeoutSec, sharedCheck(comm, cancelled)));
+  if (recvByHost) {
+    shape.forEachOut(i, [&](const SharedCopy& c) { memcpy(hostRecv + c.user, sr.output(k) + c.region, c.bytes); });
     sr.copiedOut(k);
   }
   return mixcclSuccess;
@@ -80,14 +82,14 @@ Result runSharedPiece(Communicator& comm, uint64_t k, const CollArgs& a, const c
 
 }  // namespace
 
-bool viaSharedAllReduce(const Communicator& c, const CollCall& call) {
-  return c.sharedReduce() != nullptr && SharedReduce::fits(call.args) && !call.scale && call.owned == nullptr;
+bool viaShared(const Communicator& c, const CollCall& call) {
+  return c.sharedReduce() != nullptr && c.sharedReduce()->fits(call.args) && !call.scale && call.owned == nullptr;
 }
 
 bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls) {
   bool any = false;
   for (CollCall& call : calls) {
-    if (!viaSharedAllReduce(c, call)) continue;
+    if (!viaShared(c, call)) continue;
     uint64_t pieces = 0;
     call.sharedPiece = c.sharedReduce()->reserve(call.args, &pieces);
     any = true;
@@ -98,8 +100,7 @@ bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls) {
 void noteSharedUse(Communicator& c, const std::vector<CollCall>& calls, uint32_t ticket, uint64_t place) {
   for (const CollCall& call : calls) {
     if (call.sharedPiece == kNotShared) continue;
-    const uint64_t pieces = (call.args.count + c.sharedReduce()->pieceElements(call.args.dtype) - 1) /
-                            c.sharedReduce()->pieceElements(call.args.dtype);
+    const uint64_t pieces = c.sharedReduce()->shape(call.args).pieces();
     // The last kSlots pieces name every slot the job used last.
     for (uint64_t k = pieces > SharedReduce::kSlots ? pieces - SharedReduce::kSlots : 0; k < pieces; ++k) {
       c.sharedReduce()->noteSlotUse(call.sharedPiece + k, ticket, place);
@@ -113,21 +114,20 @@ void failSharedPieces(Communicator& c, const std::vector<CollCall>& calls) {
   }
 }
 
-// A shared all-reduce on device memory (core/shared_reduce.h), one job per piece. The copies in run on the
+// A shared collective on device memory (core/shared_reduce.h), one job per piece. The copies in run on the
 // communicator's own stream (core/fork_stream.h; it first waits for the user's stream to reach the call), the copies
 // out on the user's stream, so the two directions of PCIe overlap. (Not where other ranks are threads of this
 // process: their streams' copies overlap with this rank's already, and a second stream per rank that waits for the
 // proxy would make the ranks' streams share the context's hardware queues sooner, one rank's wait then holding
-// another's copies.) For piece k:
+// another's copies.) For piece k (its copies: core/shared_shape.h):
 //   copy-in stream:  [wait for the job that used the slot last]  D2H k into the input slot  event E_k
 //   job k (proxy):   waits for E_k; meets the other ranks (SharedReduce::meet, which first waits until this rank
 //                    copied piece k - 2 out of the slot)
 //   user's stream:   wait for job k  H2D k from the output slot  copied-out word of the slot = k + 1
 // A buffer in host memory is copied by the job instead (and the copy-in stream is then not used). Before the call's
 // last event, the user's stream waits for the copy-in stream: later work, and the teardown, see both done.
-Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call) {
+Result enqueueShared(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call) {
   SharedReduce& sr = *c.sharedReduce();
-  const CollArgs& a = call.args;
   const bool sendOnGpu = onGpu(call.sendMem), recvOnGpu = onGpu(call.recvMem);
   void* inStream = call.stream;
   if (sendOnGpu && !c.sharesProcess()) {
@@ -142,54 +142,59 @@ Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gp
     inStream = fork->stream();
   }
   Events events(rt->pool(), gpu);
-  const size_t esz = dataTypeSize(a.dtype);
-  const uint64_t per = sr.pieceElements(a.dtype);
+  const SharedShape shape = sr.shape(call.args);
   uint64_t pieces = 0;
-  const uint64_t first = sr.reserve(a, &pieces);
-  auto at = [esz, per](const void* p, uint64_t k) {
-    return const_cast<char*>(static_cast<const char*>(p)) + k * per * esz;
-  };
-  auto countOf = [&](uint64_t k) { return std::min(per, a.count - k * per); };
+  const uint64_t first = sr.reserve(call.args, &pieces);
+  const char* send = static_cast<const char*>(call.send);
+  char* recv = static_cast<char*>(call.recv);
   std::vector<uint32_t> tickets;
-  auto copyBack = [&](uint64_t k) -> Result {
-    MIXCCL_TRY(gpu->streamWaitFlag(call.stream, rt->proxy().flag(), tickets[k]));
+  auto copyBack = [&](uint64_t i) -> Result {
+    MIXCCL_TRY(gpu->streamWaitFlag(call.stream, rt->proxy().flag(), tickets[i]));
     if (!recvOnGpu) return mixcclSuccess;  // the job copied it
-    MIXCCL_TRY(gpu->copyAsync(at(call.recv, k), sr.output(first + k), countOf(k) * esz, call.stream));
-    return gpu->streamWriteFlag(call.stream, sr.copiedOutWord(first + k), uint32_t(first + k + 1));
+    Result r = mixcclSuccess;
+    shape.forEachOut(i, [&](const SharedCopy& cp) {
+      if (r != mixcclSuccess) return;
+      r = gpu->copyAsync(recv + cp.user, sr.output(first + i) + cp.region, cp.bytes, call.stream);
+    });
+    MIXCCL_TRY(r);
+    return gpu->streamWriteFlag(call.stream, sr.copiedOutWord(first + i), uint32_t(first + i + 1));
+  };
+  auto copyIn = [&](uint64_t i) -> Result {
+    Result r = mixcclSuccess;
+    shape.forEachIn(i, [&](const SharedCopy& cp) {
+      if (r == mixcclSuccess) r = gpu->copyAsync(sr.input(first + i) + cp.region, send + cp.user, cp.bytes, inStream);
+    });
+    return r;
   };
   Result res = mixcclSuccess;
   void* landed = nullptr;
-  for (uint64_t k = 0; k < pieces && res == mixcclSuccess; ++k) {
-    if (k >= SharedReduce::kSlots) res = copyBack(k - SharedReduce::kSlots);
+  for (uint64_t i = 0; i < pieces && res == mixcclSuccess; ++i) {
+    const uint64_t k = first + i;
+    if (i >= SharedReduce::kSlots) res = copyBack(i - SharedReduce::kSlots);
     uint32_t slotFree = 0;
     uint64_t user = 0;
-    if (res == mixcclSuccess && sendOnGpu && sr.slotUser(first + k, &slotFree, &user) &&
-        rt->proxy().completed() < user) {
+    if (res == mixcclSuccess && sendOnGpu && sr.slotUser(k, &slotFree, &user) && rt->proxy().completed() < user) {
       res = gpu->streamWaitFlag(inStream, rt->proxy().flag(), slotFree);
     }
-    if (res == mixcclSuccess && sendOnGpu) {
-      res = gpu->copyAsync(sr.input(first + k), at(call.send, k), countOf(k) * esz, inStream);
-    }
+    if (res == mixcclSuccess && sendOnGpu) res = copyIn(i);
     if (res == mixcclSuccess) res = events.record(inStream, &landed);
     if (res != mixcclSuccess) break;
     StreamProxy::Job job;
     job.inputsReady.push_back(landed);
-    job.bytes = countOf(k) * esz;
-    CollArgs piece = a;
-    piece.count = countOf(k);
-    const char* hostSend = sendOnGpu ? nullptr : at(call.send, k);
-    char* hostRecv = recvOnGpu ? nullptr : at(call.recv, k);
-    job.run = [&c, k = first + k, piece, hostSend, hostRecv](Result inputs, const std::atomic<bool>& cancelled) {
-      Result r = runSharedPiece(c, k, piece, hostSend, hostRecv, inputs, cancelled);
+    job.bytes = shape.length(i) * dataTypeSize(call.args.dtype);
+    const char* hostSend = sendOnGpu ? nullptr : send;
+    char* hostRecv = recvOnGpu ? nullptr : recv;
+    job.run = [&c, k, shape, i, hostSend, hostRecv, recvOnGpu](Result inputs, const std::atomic<bool>& cancelled) {
+      Result r = runSharedPiece(c, k, shape, i, hostSend, hostRecv, !recvOnGpu, inputs, cancelled);
       if (r != mixcclSuccess) c.setAsyncError(r);
       return r;
     };
     tickets.emplace_back();
     const uint64_t place = rt->proxy().submit(std::move(job), &tickets.back());
-    sr.noteSlotUse(first + k, tickets.back(), place);
+    sr.noteSlotUse(k, tickets.back(), place);
   }
   const uint64_t tail = pieces > SharedReduce::kSlots ? pieces - SharedReduce::kSlots : 0;
-  for (uint64_t k = tail; k < tickets.size() && res == mixcclSuccess; ++k) res = copyBack(k);
+  for (uint64_t i = tail; i < tickets.size() && res == mixcclSuccess; ++i) res = copyBack(i);
   // The user's stream joins the copy-in stream, then the call's last event: once it has passed, neither stream
   // touches the segment, the events or the user's buffers for this call. Also after a failure, for what was queued.
   Result joined = landed == nullptr || inStream == call.stream ? mixcclSuccess

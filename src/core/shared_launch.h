@@ -1,10 +1,10 @@
 #pragma once
-// How calls reach the shared all-reduce segment (core/shared_reduce.h; MIXCCL_SHARED_REDUCE=1): the launch side of
-// core/device_launch.h for the all-reduces that meet there.
+// How calls reach the shared segment (core/shared_reduce.h; MIXCCL_SHARED_REDUCE=1): the launch side of
+// core/device_launch.h for the collectives that meet there (all-reduce, reduce-scatter, all-gather, broadcast, reduce).
 //
-// * A lone all-reduce with a buffer in device memory (enqueueSharedAllReduce): the stream copies each piece into the
+// * A lone such collective with a buffer in device memory (enqueueShared): the stream copies each piece into the
 //   rank's input slot and back out of the output slot, the proxy runs one job per piece that meets the other ranks.
-// * Any other call list of the communicator (a group, host buffers, a mix): its all-reduces get their pieces
+// * Any other call list of the communicator (a group, host buffers, a mix): its shared collectives get their pieces
 //   reserved when the job is submitted (reserveSharedPieces: CollCall::sharedPiece), and the job's host run
 //   (core/group.h runHostCalls) runs each of them as an op of its own (SharedReduce::hostOp) in order among the
 //   collectives, beside the point-to-point calls.
@@ -25,16 +25,16 @@ class StagedRuntime;
 // What a call that does not use the segment has in place of its first piece number (CollCall::sharedPiece).
 constexpr uint64_t kNotShared = ~uint64_t(0);
 
-// Whether `call` is an all-reduce of a communicator that uses the segment, not a pre-mul-sum (the same answer on
-// every rank).
-bool viaSharedAllReduce(const Communicator& c, const CollCall& call);
+// Whether `call` is a collective of a communicator that uses the segment, that fits it (SharedShape::fits), not a
+// pre-mul-sum (the same answer on every rank).
+bool viaShared(const Communicator& c, const CollCall& call);
 
-// Enqueues `call` (such an all-reduce, with its send or receive buffer on `gpu`) on its stream piece by piece and
+// Enqueues `call` (such a collective, with its send or receive buffer on `gpu`) on its stream piece by piece and
 // hands one job per piece to the proxy of `rt`. On an error nothing more is enqueued, the segment is marked failed
 // (the other ranks would wait for this rank's pieces) and the communicator's async error is set.
-Result enqueueSharedAllReduce(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call);
+Result enqueueShared(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call);
 
-// For a job's calls, before it is submitted: reserves the pieces of each all-reduce that uses the segment (sets its
+// For a job's calls, before it is submitted: reserves the pieces of each collective that uses the segment (sets its
 // sharedPiece). Returns whether there was any.
 bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls);
 // After the job is submitted as `ticket` (its `place`: StreamProxy::submit): the slots its pieces used are free for a

@@ -62,7 +62,7 @@ struct Offer {
 size_t copiedAt(int nranks) { return kCountersAt + 2 * size_t(nranks) * 64; }
 size_t dataOffset(int nranks) { return (copiedAt(nranks) + size_t(nranks) * 64 + kPage - 1) / kPage * kPage; }
 
-// The reason, from the gathered offers, that the shared all-reduce is not used ("" when it is).
+// The reason, from the gathered offers, that the shared segment is not used ("" when it is).
 std::string whyNot(const std::vector<Offer>& offers) {
   if (offers.size() < 2) return "one rank";
   for (size_t r = 0; r < offers.size(); ++r) {
@@ -170,7 +170,7 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
       if (sr->segment_->bytes() < bytes || h->magic != kMagic || h->nranks != uint32_t(n) ||
           h->slotBytes != sr->slotBytes_) {
         local = failf(mixcclInternalError,
-                      "rank %d: the shared all-reduce segment %s does not have the expected "
+                      "rank %d: the shared segment %s does not have the expected "
                       "layout",
                       rank, sr->segment_->name().c_str());
       }
@@ -190,35 +190,28 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   MIXCCL_TRY(local);
   for (int r = 0; r < n; ++r) {
     if (status[size_t(r)] != 0) {
-      return failf(mixcclRemoteError, "rank %d: rank %d failed to set up the shared all-reduce segment", rank, r);
+      return failf(mixcclRemoteError, "rank %d: rank %d failed to set up the shared segment", rank, r);
     }
   }
   sr->data_ = static_cast<char*>(sr->segment_->base()) + dataOffset(n);
-  MIXCCL_LOG(kInfo, "rank %d: all-reduces meet in one shared segment (%d ranks, %d slots of %llu bytes per rank)", rank,
+  MIXCCL_LOG(kInfo, "rank %d: collectives meet in one shared segment (%d ranks, %d slots of %llu bytes per rank)", rank,
              n, kSlots, (unsigned long long)sr->slotBytes_);
   *out = std::move(sr);
   return mixcclSuccess;
 }
 
-bool SharedReduce::fits(const CollArgs& args) {
-  return args.type == CollType::kAllReduce && isValidRedOp(args.op) && args.count > 0;
-}
+bool SharedReduce::fits(const CollArgs& args) const { return SharedShape::fits(args, nranks_, slotBytes_); }
 
-uint64_t SharedReduce::pieceElements(mixcclDataType_t dtype) const { return slotBytes_ / dataTypeSize(dtype); }
+SharedShape SharedReduce::shape(const CollArgs& args) const { return SharedShape(args, nranks_, rank_, slotBytes_); }
 
 uint64_t SharedReduce::reserve(const CollArgs& args, uint64_t* pieces) {
-  const uint64_t per = pieceElements(args.dtype);
-  *pieces = (args.count + per - 1) / per;
+  *pieces = shape(args).pieces();
   return next_.fetch_add(*pieces);
 }
 
-char* SharedReduce::input(uint64_t k) const {
-  return data_ + (size_t(k % kSlots) * size_t(nranks_ + 1) + size_t(rank_)) * slotBytes_;
-}
+char* SharedReduce::input(uint64_t k) const { return region(k, rank_); }
 
-const char* SharedReduce::output(uint64_t k) const {
-  return data_ + (size_t(k % kSlots) * size_t(nranks_ + 1) + size_t(nranks_)) * slotBytes_;
-}
+const char* SharedReduce::output(uint64_t k) const { return region(k, nranks_); }
 
 void SharedReduce::fail() {
   int32_t none = 0;
@@ -228,7 +221,7 @@ void SharedReduce::fail() {
 Result SharedReduce::failedError(uint64_t k) const {
   const int32_t by = header()->failedBy.load(std::memory_order_acquire) - 1;
   return failf(mixcclRemoteError,
-               "rank %d: shared all-reduce piece %llu: rank %d failed in an earlier or the same "
+               "rank %d: shared-segment piece %llu: rank %d failed in an earlier or the same "
                "piece (its error says why), so this rank gives up too",
                rank_, (unsigned long long)k, by);
 }
@@ -273,25 +266,57 @@ int SharedReduce::firstBehind(bool reduced, uint64_t k) const {
 
 bool SharedReduce::failed() const { return header()->failedBy.load(std::memory_order_acquire) != 0; }
 
-void SharedReduce::reduceShard(uint64_t k, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op) {
-  // This rank's shard: whole cache lines of elements, so that no two ranks write one line.
-  const size_t esz = dataTypeSize(dtype);
+namespace {
+
+// This rank's shard of `count` elements of `esz` bytes: whole cache lines, so that no two ranks write one line.
+void shardOf(uint64_t count, size_t esz, int rank, int nranks, uint64_t* lo, uint64_t* hi) {
   const uint64_t unit = std::max<uint64_t>(1, 64 / esz);
   const uint64_t units = (count + unit - 1) / unit;
-  const uint64_t lo = std::min(count, units * uint64_t(rank_) / uint64_t(nranks_) * unit);
-  const uint64_t hi = std::min(count, units * uint64_t(rank_ + 1) / uint64_t(nranks_) * unit);
-  const size_t slotBase = size_t(k % kSlots) * size_t(nranks_ + 1);
-  auto region = [&](int i) { return data_ + (slotBase + size_t(i)) * slotBytes_; };
-  char* out = region(nranks_);
+  *lo = std::min(count, units * uint64_t(rank) / uint64_t(nranks) * unit);
+  *hi = std::min(count, units * uint64_t(rank + 1) / uint64_t(nranks) * unit);
+}
+
+}  // namespace
+
+char* SharedReduce::region(uint64_t k, int i) const {
+  return data_ + (size_t(k % kSlots) * size_t(nranks_ + 1) + size_t(i)) * slotBytes_;
+}
+
+void SharedReduce::reduceRange(uint64_t k, size_t at, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op) {
+  const size_t esz = dataTypeSize(dtype);
+  char* out = region(k, nranks_) + at;
   const uint64_t block = kBlockBytes / esz;
   ReduceSpec spec{dtype, op == mixcclAvg ? mixcclSum : op, 0};
-  for (uint64_t b = lo; b < hi; b += block) {
-    const uint64_t len = std::min(block, hi - b);
-    const size_t at = size_t(b) * esz;
+  for (uint64_t b = 0; b < count; b += block) {
+    const uint64_t len = std::min(block, count - b);
+    const size_t off = size_t(b) * esz;
     for (int q = 1; q < nranks_; ++q) {
       spec.divisor = op == mixcclAvg && q == nranks_ - 1 ? uint32_t(nranks_) : 0;
-      cpuReduce(out + at, (q == 1 ? region(0) : out) + at, region(q) + at, size_t(len), spec);
+      cpuReduce(out + off, (q == 1 ? region(k, 0) + at : out) + off, region(k, q) + at + off, size_t(len), spec);
     }
+  }
+}
+
+void SharedReduce::work(uint64_t k, const SharedShape& shape, uint64_t i) {
+  const CollArgs& a = shape.args();
+  const size_t esz = dataTypeSize(a.dtype);
+  const uint64_t len = shape.length(i);
+  uint64_t lo = 0, hi = 0;
+  switch (a.type) {
+    case CollType::kReduceScatter:
+      reduceRange(k, size_t(rank_) * size_t(len) * esz, len, a.dtype, a.op);
+      return;
+    case CollType::kAllGather:
+      memcpy(region(k, nranks_) + size_t(rank_) * size_t(len) * esz, region(k, rank_), size_t(len) * esz);
+      return;
+    case CollType::kBroadcast:
+      shardOf(len, esz, rank_, nranks_, &lo, &hi);
+      memcpy(region(k, nranks_) + size_t(lo) * esz, region(k, a.root) + size_t(lo) * esz, size_t(hi - lo) * esz);
+      return;
+    default:  // all-reduce, reduce
+      shardOf(len, esz, rank_, nranks_, &lo, &hi);
+      reduceRange(k, size_t(lo) * esz, hi - lo, a.dtype, a.op);
+      return;
   }
 }
 
@@ -318,7 +343,7 @@ Result SharedReduce::waitFor(uint64_t k, const char* what, const std::function<i
       if (now - start > std::chrono::duration<double>(timeoutSec)) {
         fail();
         return failf(mixcclRemoteError,
-                     "rank %d: shared all-reduce piece %llu: waited %.1f s for rank %d's %s "
+                     "rank %d: shared-segment piece %llu: waited %.1f s for rank %d's %s "
                      "(MIXCCL_TIMEOUT)",
                      rank_, (unsigned long long)k, timeoutSec, r, what);
       }
@@ -331,8 +356,7 @@ Result SharedReduce::waitFor(uint64_t k, const char* what, const std::function<i
   }
 }
 
-Result SharedReduce::meet(uint64_t k, uint64_t count, mixcclDataType_t dtype, mixcclRedOp_t op, double timeoutSec,
-                          const Check& check) {
+Result SharedReduce::meet(uint64_t k, const SharedShape& shape, uint64_t i, double timeoutSec, const Check& check) {
   if (failed()) return failedError(k);
   MIXCCL_TRY(waitFor(
       k, "copy of the piece two before out of its slot (its stream)", [&] { return slotDrained(k) ? -1 : rank_; },
@@ -340,7 +364,7 @@ Result SharedReduce::meet(uint64_t k, uint64_t count, mixcclDataType_t dtype, mi
   land(k);
   MIXCCL_TRY(waitFor(
       k, "input", [&] { return firstBehind(false, k); }, timeoutSec, check));
-  reduceShard(k, count, dtype, op);
+  work(k, shape, i);
   markReduced(k);
   return waitFor(
       k, "shard of the result", [&] { return firstBehind(true, k); }, timeoutSec, check);
@@ -353,13 +377,11 @@ class SharedHostOp final : public OpRunner {
  public:
   SharedHostOp(SharedReduce& sr, const CollArgs& args, const void* send, void* recv, uint64_t first)
       : sr_(sr),
-        args_(args),
+        shape_(sr.shape(args)),
         send_(static_cast<const char*>(send)),
         recv_(static_cast<char*>(recv)),
         first_(first),
-        per_(sr.pieceElements(args.dtype)),
-        esz_(dataTypeSize(args.dtype)),
-        pieces_((args.count + per_ - 1) / per_) {}
+        pieces_(shape_.pieces()) {}
   ~SharedHostOp() override {
     if (!done()) sr_.fail();  // the others would wait for this rank's pieces
   }
@@ -369,12 +391,10 @@ class SharedHostOp final : public OpRunner {
     while (i_ < pieces_) {
       const uint64_t k = first_ + i_;
       if (sr_.failed()) return sr_.failedError(k);
-      const uint64_t count = std::min(per_, args_.count - i_ * per_);
-      const size_t off = size_t(i_ * per_) * esz_, bytes = size_t(count) * esz_;
       if (stage_ == Stage::kIn) {
         behind_ = -1;
         if (!sr_.slotDrained(k)) return mixcclSuccess;  // this rank's stream still copies piece k - 2 out
-        memcpy(sr_.input(k), send_ + off, bytes);
+        shape_.forEachIn(i_, [&](const SharedCopy& c) { memcpy(sr_.input(k) + c.region, send_ + c.user, c.bytes); });
         sr_.land(k);
         stage_ = Stage::kLanded;
         *progressed = true;
@@ -382,14 +402,14 @@ class SharedHostOp final : public OpRunner {
       if (stage_ == Stage::kLanded) {
         behind_ = sr_.firstBehind(false, k);
         if (behind_ >= 0) return mixcclSuccess;
-        sr_.reduceShard(k, count, args_.dtype, args_.op);
+        sr_.work(k, shape_, i_);
         sr_.markReduced(k);
         stage_ = Stage::kReduced;
         *progressed = true;
       }
       behind_ = sr_.firstBehind(true, k);
       if (behind_ >= 0) return mixcclSuccess;
-      memcpy(recv_ + off, sr_.output(k), bytes);
+      shape_.forEachOut(i_, [&](const SharedCopy& c) { memcpy(recv_ + c.user, sr_.output(k) + c.region, c.bytes); });
       sr_.copiedOut(k);
       stage_ = Stage::kIn;
       ++i_;
@@ -407,11 +427,11 @@ class SharedHostOp final : public OpRunner {
     const unsigned long long k = first_ + i_;
     if (stage_ == Stage::kIn) {
       snprintf(buf, sizeof(buf),
-               "shared all-reduce piece %llu waits for this rank's stream to copy piece %llu out "
+               "shared-segment piece %llu waits for this rank's stream to copy piece %llu out "
                "of its slot",
                k, k - SharedReduce::kSlots);
     } else {
-      snprintf(buf, sizeof(buf), "shared all-reduce piece %llu waits for rank %d's %s", k, behind_,
+      snprintf(buf, sizeof(buf), "shared-segment piece %llu waits for rank %d's %s", k, behind_,
                stage_ == Stage::kLanded ? "input" : "shard of the result");
     }
     return buf;
@@ -420,11 +440,10 @@ class SharedHostOp final : public OpRunner {
  private:
   enum class Stage { kIn, kLanded, kReduced };
   SharedReduce& sr_;
-  const CollArgs args_;
+  const SharedShape shape_;
   const char* send_;
   char* recv_;
-  const uint64_t first_, per_;
-  const size_t esz_;
+  const uint64_t first_;
   const uint64_t pieces_;
   uint64_t i_ = 0;  // the piece under way
   Stage stage_ = Stage::kIn;

@@ -379,9 +379,10 @@ if [ "${#sweep_extra[@]}" -gt 0 ]; then
   # Ranks of one process on ONE stream: in a group (forked into a stream per rank), and outside one (refused); and
   # one rank's abort told to the others.
   optional=1 step process_ranks 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
-  # All-reduces that meet in one shared host segment (core/shared_reduce.h), before their sweeps: exact, straight
-  # through the registered segment, host and device buffers in issue order, a lost rank.
-  optional=1 step shared_reduce 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" || true
+  # Collectives that meet in one shared host segment (core/shared_reduce.h), before their sweeps: exact (all-reduce,
+  # reduce-scatter, all-gather, broadcast, reduce), straight through the registered segment, host and device buffers
+  # in issue order, a lost rank.
+  optional=1 step shared_reduce 90 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" || true
 fi
 for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 

@@ -8,7 +8,8 @@
 
 namespace mixccl::test {
 
-// The current device's multiprocessors; 0 with the reason in *why when the runtime cannot say.
+// The current device's multiprocessors; 0 with the reason in *why when the runtime cannot say. Also readies the
+// kernel (its module loaded): call it before anything spins on the device that the kernel's first use could wait for.
 int wholeSmMultiprocessors(std::string* why);
 
 // Enqueues on `stream` (a cudaStream_t) `blocks` blocks, each holding a whole multiprocessor for about `holdUs`

@@ -155,7 +155,55 @@ TEST(SharedReduce, AllReducesOfEveryTypeAndOpAreExactPieceByPieceStraightThrough
   for (int n : {2, 4}) {
     auto result = runRanks(n, body, 300);
     EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
-    EXPECT_NE(result.output.find("all-reduces meet in one shared segment"), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("collectives meet in one shared segment"), std::string::npos) << result.output;
+    for (int pid : result.pids) EXPECT_EQ(segmentsOf(pid), 0) << "a segment of pid " << pid << " was left behind";
+  }
+}
+
+// Reduce-scatter, all-gather, broadcast and reduce go through the segment too (core/shared_shape.h): exact on device
+// and host buffers, in and out of place, from one element to several pieces (a reduce-scatter's and an all-gather's
+// pieces hold a block per rank), with no staging buffer taken for the device buffers.
+TEST(SharedReduce, TheOtherCollectivesAreExactPieceByPieceThroughTheSegment) {
+  const auto env = sharedOn();
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank, /*pinnedCopyBytes=*/1 << 22)) return 1;
+    testing::EmulatedGpu* emu = emulated(g);
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const size_t pinnedAtInit = emu != nullptr ? emu->peakPinnedBytes() : 0;
+    int failures = 0;
+    for (int coll : {1, 2, 3, 4}) {
+      const bool reduces = coll == 2 || coll == 4;
+      for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt32, mixcclUint8, mixcclFloat64}) {
+        for (mixcclRedOp_t op : {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg}) {
+          if (!reduces && op != mixcclSum) continue;  // no operator
+          // One element; a piece of the 64 KiB slots and a bit; several pieces, so slots are reused.
+          for (uint64_t count : {1ull, 16411ull / uint64_t(reduces || coll == 1 ? n : 1) + 1, 70001ull}) {
+            for (bool inPlace : {false, true}) {
+              for (bool host : {false, true}) {
+                failures += runDeviceCollective(g, comm, coll, count, dt, op, inPlace, rank, n, host);
+              }
+            }
+          }
+        }
+      }
+    }
+    if (emu != nullptr) {
+      failures += rankCheck(emu->peakPinnedBytes() == pinnedAtInit, rank, "%zu bytes of pinned staging taken",
+                            emu->peakPinnedBytes() - pinnedAtInit)
+                      ? 0
+                      : 1;
+    }
+    mixcclResult_t async = mixcclSuccess;
+    mixcclCommGetAsyncError(comm, &async);
+    failures += rankCheck(async == mixcclSuccess, rank, "async error %d", async) ? 0 : 1;
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  for (int n : {2, 3}) {
+    auto result = runRanks(n, body, 300);
+    EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
     for (int pid : result.pids) EXPECT_EQ(segmentsOf(pid), 0) << "a segment of pid " << pid << " was left behind";
   }
 }
@@ -182,8 +230,8 @@ TEST(SharedReduce, HostAndDeviceBuffersAndGroupsMeetInIssueOrder) {
     };
     bool ok = rankCheck(allReduce(calls[0]) == mixcclSuccess, rank, "call 0: %s", mixcclGetLastError(comm));
     ok &= rankCheck(allReduce(calls[1]) == mixcclSuccess, rank, "call 1: %s", mixcclGetLastError(comm));
-    // An all-gather (the host engine's path) between two all-reduces; rank 0 groups the three, the others do not:
-    // the order still holds.
+    // An all-gather on host buffers (through the segment too) between two all-reduces; rank 0 groups the three, the
+    // others do not: the order still holds.
     std::vector<int32_t> mine(9, rank), gathered(9 * size_t(n), -1);
     if (rank == 0) mixcclGroupStart();
     allReduce(calls[2]);
@@ -330,7 +378,7 @@ TEST(SharedReduce, ALostRankFailsTheOthersInsteadOfHoldingThem) {
   };
   auto result = runRanks(3, body, 120);
   EXPECT_TRUE(result.ok) << result.report;
-  EXPECT_NE(result.output.find("shared all-reduce"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("shared segment"), std::string::npos) << result.output;
 }
 
 TEST(SharedReduce, AnAbortWithItsStreamHeldReturnsAndKeepsTheSegmentForTheStream) {
@@ -458,6 +506,29 @@ TEST(SharedReduce, SettingsMustAgreeAndBeWellFormed) {
         return std::vector<std::pair<std::string, std::string>>{{"MIXCCL_SHARED_REDUCE", "yes"}};
       },
       "MIXCCL_SHARED_REDUCE");
+}
+
+// A reduce's other ranks never wait for their calls: they enqueue one after another, and destroy the communicator
+// while their streams still copy in. The root's results stay exact: each rank's copies wait for its own stream to
+// reach the call, and what the teardown frees (the copy-in stream's events) goes only once the GPU is done with it.
+TEST(SharedReduce, RanksThatNeverWaitAndDestroyAtOnceStillGiveTheRootExactResults) {
+  const auto env = sharedOn();
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    int failures = 0;
+    for (int call = 0; call < 30; ++call) {
+      // One piece, mostly; every fifth call several, so that slots are reused within a call too.
+      const uint64_t count = call % 5 == 4 ? 40001 : 7;
+      failures += runDeviceCollective(g, comm, 4, count, mixcclFloat32, mixcclMax, call % 2 == 1, rank, n);
+    }
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  auto result = runRanks(3, body, 120);
+  EXPECT_TRUE(result.ok) << result.report;
 }
 
 }  // namespace

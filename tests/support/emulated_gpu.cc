@@ -26,12 +26,17 @@
 namespace mixccl::testing {
 namespace {
 
-struct Event {
+// An event's counters, shared with the stream operations that record or wait for it: as CUDA's, an event destroyed
+// while such an operation is still queued goes only once the operation has run (its handle is invalid at once).
+struct EventState {
   std::atomic<uint64_t> recorded{0};   // records issued
   std::atomic<uint64_t> completed{0};  // records the stream has reached
 };
+struct Event {
+  std::shared_ptr<EventState> state = std::make_shared<EventState>();
+};
 
-Event* asEvent(void* e) { return static_cast<Event*>(e); }
+std::shared_ptr<EventState> stateOf(void* e) { return static_cast<Event*>(e)->state; }
 
 // Whether [p, p + bytes) lies inside one range of `m` (base -> bytes).
 bool within(const std::map<uintptr_t, size_t>& m, uintptr_t p, size_t bytes) {
@@ -607,13 +612,13 @@ Result EmulatedGpu::eventCreate(void** out) {
 }
 
 Result EmulatedGpu::eventDestroy(void* event) {
-  delete asEvent(event);
+  delete static_cast<Event*>(event);
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::eventRecord(void* event, void* stream) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
-  Event* e = asEvent(event);
+  std::shared_ptr<EventState> e = stateOf(event);
   const uint64_t n = e->recorded.fetch_add(1) + 1;
   resolve(stream)->submit([e, n] { e->completed.store(n); });
   return mixcclSuccess;
@@ -621,14 +626,14 @@ Result EmulatedGpu::eventRecord(void* event, void* stream) {
 
 Result EmulatedGpu::streamWaitEvent(void* stream, void* event) {
   const std::shared_lock<std::shared_mutex> launching(runtime_);
-  Event* e = asEvent(event);
+  std::shared_ptr<EventState> e = stateOf(event);
   const uint64_t n = e->recorded.load();
   resolve(stream)->submit([e, n] { napUntil([&] { return e->completed.load() >= n; }); }, true);
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::eventQuery(void* event, bool* done) {
-  Event* e = asEvent(event);
+  const std::shared_ptr<EventState> e = stateOf(event);
   *done = e->completed.load() >= e->recorded.load();
   return mixcclSuccess;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <list>
 #include <string>
 
 #include "core/datatype.h"
@@ -162,7 +163,7 @@ int runDeviceSendRecvRing(RankGpu& g, mixcclComm_t comm, uint64_t count, mixcclD
 }
 
 int runDeviceCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mixcclDataType_t dt,
-                        mixcclRedOp_t op, bool inPlace, int rank, int n) {
+                        mixcclRedOp_t op, bool inPlace, int rank, int n, bool hostBuffers) {
   const int root = (n > 1) ? 1 : 0;
   const CollArgs args{static_cast<CollType>(coll), count, dt, op, root};
   const size_t esz = dataTypeSize(dt);
@@ -170,28 +171,42 @@ int runDeviceCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count,
   std::vector<char> send(sendBytes), want(recvBytes, 0x5a), garbage(recvBytes, 0x5a);
   testdata::fillSend(coll, send.data(), count, dt, op, root, rank, n);
   testdata::fillExpectedRecv(coll, want.data(), count, dt, op, root, rank, n);
+  std::list<std::vector<char>> hostCopies;  // the host buffers (a list: elements never move)
+  auto place = [&](const std::vector<char>& bytes) -> void* {
+    if (!hostBuffers) return g.upload(bytes);
+    return hostCopies.emplace_back(bytes).data();
+  };
   void* dsend = nullptr;
   void* drecv = nullptr;
   if (!inPlace) {
-    dsend = g.upload(send);
-    drecv = g.upload(garbage);
+    dsend = place(send);
+    drecv = place(garbage);
   } else if (coll == 1) {  // all-gather: my block of the output is the input
     std::vector<char> whole = garbage;
     std::memcpy(whole.data() + rank * sendBytes, send.data(), sendBytes);
-    drecv = g.upload(whole);
+    drecv = place(whole);
     dsend = static_cast<char*>(drecv) + rank * sendBytes;
   } else if (coll == 2) {  // reduce-scatter: the output is my block of the input
-    dsend = g.upload(send);
+    dsend = place(send);
     drecv = static_cast<char*>(dsend) + rank * recvBytes;
   } else {
-    dsend = drecv = g.upload(send);
+    dsend = drecv = place(send);
   }
   if (callDeviceCollective(coll, dsend, drecv, count, dt, op, root, comm, g.stream()) != mixcclSuccess) {
     rankCheck(false, rank, "%s failed: %s", collName(args.type), mixcclGetLastError(comm));
     return 1;
   }
-  if (coll == 4 && rank != root) return 0;  // a reduce writes only the root's output
-  std::vector<char> got = g.download(drecv, recvBytes);
+  if (coll == 4 && rank != root) {  // a reduce writes only the root's output
+    if (hostBuffers) g.sync();        // before its buffers go
+    return 0;
+  }
+  std::vector<char> got;
+  if (hostBuffers) {
+    g.sync();
+    got.assign(static_cast<char*>(drecv), static_cast<char*>(drecv) + recvBytes);
+  } else {
+    got = g.download(drecv, recvBytes);
+  }
   uint64_t wrong = testdata::countWrong(got.data(), want.data(), dt, recvBytes / esz);
   return rankCheck(wrong == 0, rank, "%s dt %d op %d count %llu %s: %llu wrong", collName(args.type), dt, op,
                    static_cast<unsigned long long>(count), inPlace ? "in place" : "out of place",

@@ -62,9 +62,10 @@ bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t cou
 
 // One collective (0 all-reduce, 1 all-gather, 2 reduce-scatter, 3 broadcast, 4 reduce; root 1, or 0 with one rank)
 // on g's device buffers with exact inputs, in place (the nccl-tests layouts) or not, its output read back after the
-// stream and compared bitwise. Returns 0, or 1 with the failure printed for the rank.
+// stream and compared bitwise. Returns 0, or 1 with the failure printed for the rank. With `hostBuffers` the buffers
+// are in host memory instead (the call still names g's stream).
 int runDeviceCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mixcclDataType_t dt,
-                        mixcclRedOp_t op, bool inPlace, int rank, int n);
+                        mixcclRedOp_t op, bool inPlace, int rank, int n, bool hostBuffers = false);
 
 // A ring of sends and receives in one group (each rank sends `count` elements of `dt` to rank + 1 and receives
 // from rank - 1) on g's device buffers, compared bitwise. Returns 0, or 1 with the failure printed for the rank.

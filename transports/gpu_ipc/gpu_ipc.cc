@@ -347,6 +347,7 @@ GpuIpc::~GpuIpc() {
   if (gpu_ == nullptr) return;
   stop_.store(true);
   if (watchdog_.joinable()) watchdog_.join();
+  const DeviceScope onDevice(gpu_, device_);  // the destroying thread may have another device current
   freeGpuMemory(gpu_, GpuFreeKind::kPinned, bounce_);  // host-only calls wait for their copies: no stream uses it now
   bool idle = true;
   const uint32_t last = seq_.load();

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/datatype.h"
+#include "core/device_scope.h"
 #include "transports/gpu_ipc/gpu_ipc.h"
 
 namespace mixccl {
@@ -230,6 +231,8 @@ Result GpuIpc::run(const CollArgs& args, const void* sendPtr, void* recvPtr, con
                    bool sendOnHost, bool recvOnHost) {
   const bool hostOnly = sendOnHost && recvOnHost;
   if (hostOnly) stream = hostStream_;
+  // A host-only call may come on a thread whose current device is another (the caller set none for it).
+  const DeviceScope onDevice(hostOnly ? gpu_ : nullptr, device_);
   const int aborter = share_ == nullptr ? -1 : share_->abortedBy();
   if (aborter >= 0) {
     return failf(mixcclRemoteError, "rank %d: %s: rank %d of this process aborted the communicator; its ranks' "
