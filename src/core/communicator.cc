@@ -92,7 +92,7 @@ Result Communicator::createStagedRuntime(GpuBackend* gpu, StagedRuntime** out) {
   return mixcclSuccess;
 }
 
-// With the shared segment every call goes through the proxy, host-memory ones too, so that the all-reduces of every
+// With the shared segment every call goes through the proxy, host-memory ones too, so that the collectives of every
 // rank take their pieces in issue order (core/shared_launch.h). Every rank has the segment, so every rank takes part
 // in the status exchange: one that cannot make its proxy fails them all.
 Result Communicator::proxyEveryCall() {

@@ -47,7 +47,7 @@ struct PreparedOp {
   std::shared_ptr<const Plan> plan;
   std::unique_ptr<Executor> executor;
   std::unique_ptr<char[]> scratch;  // the plan's scratch (host memory), if it needs any
-  // When set, what runs the op instead of a plan's executor (core/shared_reduce.h's all-reduce).
+  // When set, what runs the op instead of a plan's executor (core/shared_reduce.h's collectives).
   std::unique_ptr<OpRunner> runner;
 };
 
@@ -120,7 +120,7 @@ class Communicator {
   // The mapped device memory of the ranks' GPUs (transports/gpu_ipc), or null when not used (decided at init,
   // alike on every rank).
   GpuIpc* gpuIpc() { return ipc_.get(); }
-  // The segment where all-reduces meet (core/shared_reduce.h), or null when not used (decided at init, alike on
+  // The segment where collectives meet (core/shared_reduce.h), or null when not used (decided at init, alike on
   // every rank). When used, every call of the communicator goes through its proxy (the staged runtime is made at
   // init).
   SharedReduce* sharedReduce() const { return shared_.get(); }

@@ -88,14 +88,15 @@ const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kByte
 
 const ConfigVar kSharedReduce{"MIXCCL_SHARED_REDUCE", ConfigType::kString, "0",
                               "1: where every rank is a process (or thread) with a GPU on one host and gpu_ipc is "
-                              "off, all-reduces meet in one shared host-memory segment: each rank's stream copies "
-                              "its input there, its proxy reduces one shard of all inputs, and the stream copies "
-                              "the result back (core/shared_reduce.h); 0: the host engine's algorithms. Must be "
-                              "equal on every rank"};
+                              "off, all-reduces, reduce-scatters, all-gathers, broadcasts and reduces meet in one "
+                              "shared host-memory segment: each rank's stream copies its input there, its proxy "
+                              "reduces (or copies) its share of all inputs, and the stream copies its result back "
+                              "(core/shared_reduce.h); 0: the host engine's algorithms. Must be equal on every rank"};
 
 const ConfigVar kSharedReduceSlotBytes{"MIXCCL_SHARED_REDUCE_SLOT_BYTES", ConfigType::kBytes, "4M",
-                                       "the piece a MIXCCL_SHARED_REDUCE all-reduce moves at a time (each rank "
-                                       "has two input slots of this size, and the ranks two output slots): a "
+                                       "the piece a MIXCCL_SHARED_REDUCE collective moves at a time (each rank "
+                                       "has two input slots of this size, and the ranks two output slots; an "
+                                       "all-gather's or reduce-scatter's piece holds a block per rank): a "
                                        "multiple of 4096 from 64K to 1G, equal on every rank"};
 
 }  // namespace cfg

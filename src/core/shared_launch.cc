@@ -128,7 +128,9 @@ void failSharedPieces(Communicator& c, const std::vector<CollCall>& calls) {
 // last event, the user's stream waits for the copy-in stream: later work, and the teardown, see both done.
 Result enqueueShared(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call) {
   SharedReduce& sr = *c.sharedReduce();
-  const bool sendOnGpu = onGpu(call.sendMem), recvOnGpu = onGpu(call.recvMem);
+  // (A broadcast's other ranks read no send buffer: it may be anywhere, or null.)
+  const bool readsInput = readsSend(call.args, c.rank());
+  const bool sendOnGpu = readsInput && onGpu(call.sendMem), recvOnGpu = onGpu(call.recvMem);
   void* inStream = call.stream;
   if (sendOnGpu && !c.sharesProcess()) {
     ForkStream* fork = nullptr;
@@ -181,8 +183,9 @@ Result enqueueShared(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const 
     if (res != mixcclSuccess) break;
     StreamProxy::Job job;
     job.inputsReady.push_back(landed);
-    job.bytes = shape.length(i) * dataTypeSize(call.args.dtype);
-    const char* hostSend = sendOnGpu ? nullptr : send;
+    job.bytes = 0;  // this rank's result bytes
+    shape.forEachOut(i, [&](const SharedCopy& cp) { job.bytes += cp.bytes; });
+    const char* hostSend = readsInput && !sendOnGpu ? send : nullptr;
     char* hostRecv = recvOnGpu ? nullptr : recv;
     job.run = [&c, k, shape, i, hostSend, hostRecv, recvOnGpu](Result inputs, const std::atomic<bool>& cancelled) {
       Result r = runSharedPiece(c, k, shape, i, hostSend, hostRecv, !recvOnGpu, inputs, cancelled);

@@ -304,10 +304,10 @@ void SharedReduce::work(uint64_t k, const SharedShape& shape, uint64_t i) {
   uint64_t lo = 0, hi = 0;
   switch (a.type) {
     case CollType::kReduceScatter:
-      reduceRange(k, size_t(rank_) * size_t(len) * esz, len, a.dtype, a.op);
+      reduceRange(k, size_t(rank_) * shape.stride(), len, a.dtype, a.op);
       return;
     case CollType::kAllGather:
-      memcpy(region(k, nranks_) + size_t(rank_) * size_t(len) * esz, region(k, rank_), size_t(len) * esz);
+      memcpy(region(k, nranks_) + size_t(rank_) * shape.stride(), region(k, rank_), size_t(len) * esz);
       return;
     case CollType::kBroadcast:
       shardOf(len, esz, rank_, nranks_, &lo, &hi);
@@ -367,7 +367,7 @@ Result SharedReduce::meet(uint64_t k, const SharedShape& shape, uint64_t i, doub
   work(k, shape, i);
   markReduced(k);
   return waitFor(
-      k, "shard of the result", [&] { return firstBehind(true, k); }, timeoutSec, check);
+      k, "part of the result", [&] { return firstBehind(true, k); }, timeoutSec, check);
 }
 
 namespace {
@@ -432,7 +432,7 @@ class SharedHostOp final : public OpRunner {
                k, k - SharedReduce::kSlots);
     } else {
       snprintf(buf, sizeof(buf), "shared-segment piece %llu waits for rank %d's %s", k, behind_,
-               stage_ == Stage::kLanded ? "input" : "shard of the result");
+               stage_ == Stage::kLanded ? "input" : "part of the result");
     }
     return buf;
   }

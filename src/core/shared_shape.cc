@@ -5,10 +5,11 @@
 namespace mixccl {
 
 uint64_t SharedShape::perBlock(const CollArgs& args, int nranks, uint64_t slotBytes) {
-  const uint64_t elements = slotBytes / dataTypeSize(args.dtype);
-  // An all-gather's output region and a reduce-scatter's input regions hold a block per rank.
+  const uint64_t esz = dataTypeSize(args.dtype);
+  // An all-gather's output region and a reduce-scatter's input regions hold a block per rank, each starting on a
+  // cache line of its own (no two ranks write one line of the output).
   const bool blocks = args.type == CollType::kAllGather || args.type == CollType::kReduceScatter;
-  return blocks ? elements / uint64_t(nranks) : elements;
+  return blocks ? slotBytes / uint64_t(nranks) / 64 * 64 / esz : slotBytes / esz;
 }
 
 bool SharedShape::fits(const CollArgs& args, int nranks, uint64_t slotBytes) {

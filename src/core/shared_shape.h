@@ -9,10 +9,10 @@
 //                                                   rank's input in rank order   out: the piece (a reduce: root only)
 //   broadcast           in: the piece (root only)   work: this rank's shard, copied from the root's input
 //                                                   out: the piece
-//   reduce-scatter      in: the piece of each block, block b at b * length    work: block `rank`, folded over every
-//                                                   rank's input in rank order   out: block `rank`
-//   all-gather          in: the piece               work: this rank's input, copied to rank * length in the output
-//                                                   out: block b of the output to block b of the receive buffer
+//   reduce-scatter      in: the piece of each block, block b at b * stride()
+//                       work: block `rank`, folded over every rank's input in rank order   out: block `rank`
+//   all-gather          in: the piece               work: this rank's input, copied to rank * stride() in the output
+//                       out: block b of the output to block b of the receive buffer
 // So every element of an output is computed once, by one rank, the same way on every rank.
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +40,9 @@ class SharedShape {
   uint64_t pieces() const { return (args_.count + per_ - 1) / per_; }
   uint64_t offset(uint64_t i) const { return i * per_; }
   uint64_t length(uint64_t i) const { return args_.count - offset(i) < per_ ? args_.count - offset(i) : per_; }
+  // Bytes from one block of a region to the next (a reduce-scatter's input, an all-gather's output): a whole number of
+  // cache lines.
+  size_t stride() const { return size_t(per_) * esz_; }
 
   // Piece i's copies from this rank's send buffer into its input region, and from the output region into its
   // receive buffer: f(const SharedCopy&) for each (none where the rank has no such side in the collective).
@@ -70,7 +73,7 @@ void SharedShape::forEachIn(uint64_t i, F&& f) const {
       return;
     case CollType::kReduceScatter:
       for (int b = 0; b < nranks_; ++b)
-        f(SharedCopy{size_t(b) * size_t(args_.count) * esz_ + at, size_t(b) * bytes, bytes});
+        f(SharedCopy{size_t(b) * size_t(args_.count) * esz_ + at, size_t(b) * stride(), bytes});
       return;
     default:
       f(SharedCopy{at, 0, bytes});
@@ -83,11 +86,11 @@ void SharedShape::forEachOut(uint64_t i, F&& f) const {
   const size_t at = size_t(offset(i)) * esz_, bytes = size_t(length(i)) * esz_;
   switch (args_.type) {
     case CollType::kReduceScatter:
-      f(SharedCopy{at, size_t(rank_) * bytes, bytes});
+      f(SharedCopy{at, size_t(rank_) * stride(), bytes});
       return;
     case CollType::kAllGather:
       for (int b = 0; b < nranks_; ++b)
-        f(SharedCopy{size_t(b) * size_t(args_.count) * esz_ + at, size_t(b) * bytes, bytes});
+        f(SharedCopy{size_t(b) * size_t(args_.count) * esz_ + at, size_t(b) * stride(), bytes});
       return;
     default:
       if (copiesOut()) f(SharedCopy{at, 0, bytes});

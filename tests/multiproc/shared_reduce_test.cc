@@ -1,6 +1,6 @@
-// All-reduces that meet in one shared host-memory segment (MIXCCL_SHARED_REDUCE=1, core/shared_reduce.h): exact
-// for every data type and operator piece by piece, with the copies going straight to and from the segment (no
-// staging buffer, nothing pageable); host and device buffers and groups of one communicator in issue order; a
+// Collectives that meet in one shared host-memory segment (MIXCCL_SHARED_REDUCE=1, core/shared_reduce.h): exact
+// for every collective, data type and operator piece by piece, with the copies going straight to and from the segment
+// (no staging buffer, nothing pageable); host and device buffers and groups of one communicator in issue order; a
 // lost rank fails the others instead of holding them; settings that must agree. The GPU is the host emulation
 // (support/emulated_gpu.h) unless MIXCCL_TEST_REAL_GPU=1.
 #include <dirent.h>
@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,7 +31,7 @@ using testing::RankGpu;
 using testing::runDeviceCollective;
 using testing::runRanks;
 
-// The shared all-reduce on, cut into 64 KiB pieces; the paths that would take the all-reduces elsewhere off.
+// The shared segment on, cut into 64 KiB pieces; the paths that would take the collectives elsewhere off.
 testing::ScopedEnv sharedOn() {
   return testing::ScopedEnv({{"MIXCCL_SHARED_REDUCE", "1"},
                              {"MIXCCL_SHARED_REDUCE_SLOT_BYTES", "64K"},
@@ -179,7 +181,7 @@ TEST(SharedReduce, TheOtherCollectivesAreExactPieceByPieceThroughTheSegment) {
         for (mixcclRedOp_t op : {mixcclSum, mixcclProd, mixcclMax, mixcclMin, mixcclAvg}) {
           if (!reduces && op != mixcclSum) continue;  // no operator
           // One element; a piece of the 64 KiB slots and a bit; several pieces, so slots are reused.
-          for (uint64_t count : {1ull, 16411ull / uint64_t(reduces || coll == 1 ? n : 1) + 1, 70001ull}) {
+          for (uint64_t count : {1ull, 16411ull / uint64_t(coll == 1 || coll == 2 ? n : 1) + 1, 70001ull}) {
             for (bool inPlace : {false, true}) {
               for (bool host : {false, true}) {
                 failures += runDeviceCollective(g, comm, coll, count, dt, op, inPlace, rank, n, host);
@@ -529,6 +531,225 @@ TEST(SharedReduce, RanksThatNeverWaitAndDestroyAtOnceStillGiveTheRootExactResult
   };
   auto result = runRanks(3, body, 120);
   EXPECT_TRUE(result.ok) << result.report;
+}
+
+// A buffer of int32 elements in host or device memory, with the values it was made with.
+struct MixedBuffer {
+  bool dev = false;
+  std::vector<int32_t> host;
+  void* p = nullptr;
+  size_t n = 0;
+};
+// Rank r's element i of block b in call `call`.
+int32_t valueOf(int r, int b, uint64_t i, int call) { return (r + 1) * int32_t((i * 7 + b * 3 + call) % 101) + 1; }
+
+// Every collective in turn, several pieces each, enqueued back to back without a wait, the last rank 300 ms late, so
+// that slots are reused across calls of different layouts; each rank's memory chosen per call (send and receive
+// buffers apart, host or device); non-root buffers NULL or left as they were; roots 0 and n - 1; send buffers
+// unchanged. Every call went through the segment (no "shared segment:" failure, and its init line).
+TEST(SharedReduce, MixedCollectivesBackToBackWithMixedMemoryAndNullNonRootBuffers) {
+  const auto env = sharedOn();
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    std::list<MixedBuffer> bufs;
+    auto make = [&](bool dev, size_t elems, std::function<int32_t(size_t)> init) -> MixedBuffer* {
+      MixedBuffer& b = bufs.emplace_back();
+      b.dev = dev;
+      b.n = elems;
+      b.host.resize(elems);
+      for (size_t i = 0; i < elems; ++i) b.host[i] = init(i);
+      if (dev) {
+        std::vector<char> bytes(elems * 4);
+        memcpy(bytes.data(), b.host.data(), bytes.size());
+        b.p = g.upload(bytes);
+      } else {
+        b.p = b.host.data();
+      }
+      return &b;
+    };
+    g.sync();
+    struct Check {
+      MixedBuffer* b;
+      size_t off;
+      std::vector<int32_t> want;
+      std::string what;
+    };
+    std::vector<Check> checks;
+    const uint64_t c = 40001;
+    if (rank == n - 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    int failures = 0;
+    for (int call = 0; call < 24; ++call) {
+      const int coll = call % 5;
+      const bool sdev = ((rank + call) % 3) != 0, rdev = ((rank * 2 + call) % 4) < 2;
+      const int root = (call / 5) % 2 == 0 ? 0 : n - 1;
+      mixcclResult_t res = mixcclSuccess;
+      if (coll == 0) {  // all-gather
+        MixedBuffer* s = make(sdev, c, [&](size_t i) { return valueOf(rank, 0, i, call); });
+        MixedBuffer* r = make(rdev, c * n, [](size_t) { return -5; });
+        res = mixcclAllGather(s->p, r->p, c, mixcclInt32, comm, g.stream());
+        std::vector<int32_t> w(c * n);
+        for (int b = 0; b < n; ++b)
+          for (uint64_t i = 0; i < c; ++i) w[b * c + i] = valueOf(b, 0, i, call);
+        checks.push_back({r, 0, w, "ag recv"});
+        checks.push_back({s, 0, s->host, "ag send"});
+      } else if (coll == 1) {  // reduce-scatter
+        MixedBuffer* s = make(sdev, c * n, [&](size_t i) { return valueOf(rank, int(i / c), i % c, call); });
+        MixedBuffer* r = make(rdev, c, [](size_t) { return -5; });
+        res = mixcclReduceScatter(s->p, r->p, c, mixcclInt32, mixcclSum, comm, g.stream());
+        std::vector<int32_t> w(c, 0);
+        for (int q = 0; q < n; ++q)
+          for (uint64_t i = 0; i < c; ++i) w[i] += valueOf(q, rank, i, call);
+        checks.push_back({r, 0, w, "rs recv"});
+        checks.push_back({s, 0, s->host, "rs send"});
+      } else if (coll == 2) {  // broadcast, non-root send NULL
+        MixedBuffer* s = rank == root ? make(sdev, c, [&](size_t i) { return valueOf(rank, 0, i, call); }) : nullptr;
+        MixedBuffer* r = make(rdev, c, [](size_t) { return -5; });
+        res = mixcclBroadcast(s ? s->p : nullptr, r->p, c, mixcclInt32, root, comm, g.stream());
+        std::vector<int32_t> w(c);
+        for (uint64_t i = 0; i < c; ++i) w[i] = valueOf(root, 0, i, call);
+        checks.push_back({r, 0, w, "bc recv"});
+      } else if (coll == 3) {  // reduce, non-root recv NULL or sentinel
+        MixedBuffer* s = make(sdev, c, [&](size_t i) { return valueOf(rank, 0, i, call); });
+        MixedBuffer* r = nullptr;
+        if (rank == root || call % 2 == 0) r = make(rdev, c, [](size_t) { return -5; });
+        res = mixcclReduce(s->p, r ? r->p : nullptr, c, mixcclInt32, mixcclSum, root, comm, g.stream());
+        std::vector<int32_t> w(c, rank == root ? 0 : -5);
+        if (rank == root)
+          for (int q = 0; q < n; ++q)
+            for (uint64_t i = 0; i < c; ++i) w[i] += valueOf(q, 0, i, call);
+        if (r) checks.push_back({r, 0, w, "reduce recv"});
+        checks.push_back({s, 0, s->host, "reduce send"});
+      } else {  // all-reduce
+        MixedBuffer* s = make(sdev, c, [&](size_t i) { return valueOf(rank, 0, i, call); });
+        MixedBuffer* r = make(rdev, c, [](size_t) { return -5; });
+        res = mixcclAllReduce(s->p, r->p, c, mixcclInt32, mixcclSum, comm, g.stream());
+        std::vector<int32_t> w(c, 0);
+        for (int q = 0; q < n; ++q)
+          for (uint64_t i = 0; i < c; ++i) w[i] += valueOf(q, 0, i, call);
+        checks.push_back({r, 0, w, "ar recv"});
+      }
+      if (res != mixcclSuccess) {
+        rankCheck(false, rank, "call %d failed: %s", call, mixcclGetLastError(comm));
+        return 1;
+      }
+      checks.back().what += " call " + std::to_string(call);
+      if (checks.size() >= 2) checks[checks.size() - 2].what += " call " + std::to_string(call);
+    }
+    g.sync();
+    for (Check& ch : checks) {
+      std::vector<int32_t> got(ch.b->n);
+      if (ch.b->dev) {
+        std::vector<char> bytes = g.download(ch.b->p, ch.b->n * 4);
+        memcpy(got.data(), bytes.data(), bytes.size());
+      } else {
+        got = ch.b->host;
+      }
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (got[i] != ch.want[i]) {
+          rankCheck(false, rank, "%s (%s): element %zu is %d want %d", ch.what.c_str(), ch.b->dev ? "dev" : "host", i,
+                    got[i], ch.want[i]);
+          ++failures;
+          break;
+        }
+      }
+    }
+    mixcclResult_t async = mixcclSuccess;
+    mixcclCommGetAsyncError(comm, &async);
+    failures += rankCheck(async == mixcclSuccess, rank, "async error %d", async) ? 0 : 1;
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  for (int n : {2, 3}) {
+    auto result = runRanks(n, body, 300);
+    EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
+    EXPECT_NE(result.output.find("collectives meet in one shared segment"), std::string::npos);
+    EXPECT_EQ(result.output.find("shared segment:"), std::string::npos);
+  }
+}
+
+// Reduce-scatter, all-gather and broadcast in place on device buffers, in one group (staged whole, then run as ops of
+// their own through the segment).
+TEST(SharedReduce, AGroupOfInPlaceCollectivesOnDeviceBuffers) {
+  const auto env = sharedOn();
+  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+    RankGpu g;
+    if (!g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    const uint64_t c = 30011;
+    std::vector<int32_t> rs(c * n), ag(c * n, -5), bc(c);
+    for (size_t i = 0; i < rs.size(); ++i) rs[i] = valueOf(rank, int(i / c), i % c, 1);
+    for (uint64_t i = 0; i < c; ++i) ag[rank * c + i] = valueOf(rank, 0, i, 2);
+    for (uint64_t i = 0; i < c; ++i) bc[i] = rank == 0 ? valueOf(0, 0, i, 3) : -5;
+    auto up = [&](const std::vector<int32_t>& v) {
+      std::vector<char> b(v.size() * 4);
+      memcpy(b.data(), v.data(), b.size());
+      return g.upload(b);
+    };
+    void* drs = up(rs);
+    void* dag = up(ag);
+    void* dbc = up(bc);
+    g.sync();
+    mixcclGroupStart();
+    mixcclReduceScatter(drs, static_cast<char*>(drs) + rank * c * 4, c, mixcclInt32, mixcclSum, comm, g.stream());
+    mixcclAllGather(static_cast<char*>(dag) + rank * c * 4, dag, c, mixcclInt32, comm, g.stream());
+    mixcclBroadcast(dbc, dbc, c, mixcclInt32, 0, comm, g.stream());
+    mixcclResult_t res = mixcclGroupEnd();
+    if (res != mixcclSuccess) {
+      rankCheck(false, rank, "group: %s", mixcclGetLastError(comm));
+      return 1;
+    }
+    int failures = 0;
+    auto down = [&](void* p, size_t elems) {
+      std::vector<char> b = g.download(p, elems * 4);
+      std::vector<int32_t> v(elems);
+      memcpy(v.data(), b.data(), b.size());
+      return v;
+    };
+    std::vector<int32_t> grs = down(drs, c * n), gag = down(dag, c * n), gbc = down(dbc, c);
+    for (uint64_t i = 0; i < c; ++i) {
+      int32_t w = 0;
+      for (int q = 0; q < n; ++q) w += valueOf(q, rank, i, 1);
+      if (grs[rank * c + i] != w) {
+        ++failures;
+        rankCheck(false, rank, "rs %llu", (unsigned long long)i);
+        break;
+      }
+    }
+    for (int b = 0; b < n; ++b)
+      for (uint64_t i = 0; i < c; ++i) {
+        if (b != rank && grs[b * c + i] != valueOf(rank, b, i, 1)) {
+          ++failures;
+          rankCheck(false, rank, "rs send changed");
+          b = n;
+          break;
+        }
+      }
+    for (int b = 0; b < n; ++b)
+      for (uint64_t i = 0; i < c; ++i) {
+        if (gag[b * c + i] != valueOf(b, 0, i, 2)) {
+          ++failures;
+          rankCheck(false, rank, "ag %d %llu", b, (unsigned long long)i);
+          b = n;
+          break;
+        }
+      }
+    for (uint64_t i = 0; i < c; ++i)
+      if (gbc[i] != valueOf(0, 0, i, 3)) {
+        ++failures;
+        rankCheck(false, rank, "bc");
+        break;
+      }
+    mixcclCommDestroy(comm);
+    return failures == 0 ? 0 : 1;
+  };
+  for (int n : {2, 3}) {
+    auto result = runRanks(n, body, 300);
+    EXPECT_TRUE(result.ok) << n << " ranks:\n" << result.report;
+  }
 }
 
 }  // namespace
