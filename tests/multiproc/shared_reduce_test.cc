@@ -44,6 +44,16 @@ testing::EmulatedGpu* emulated(RankGpu& g) {
   return testing::testGpuIsEmulated() ? static_cast<testing::EmulatedGpu*>(g.gpu()) : nullptr;
 }
 
+// A rank's end: whether its communicator has no asynchronous error (printed if it has), then its destruction. Returns
+// the rank's exit code: 0 when `ok` and no error.
+int destroyClean(mixcclComm_t comm, int rank, bool ok) {
+  mixcclResult_t async = mixcclSuccess;
+  mixcclCommGetAsyncError(comm, &async);
+  ok &= rankCheck(async == mixcclSuccess, rank, "async error %d", async);
+  mixcclCommDestroy(comm);
+  return ok ? 0 : 1;
+}
+
 // /dev/shm entries of the shared segments that process `pid` made.
 int segmentsOf(int pid) {
   const std::string prefix = "mixccl-" + std::to_string(pid) + "-";
@@ -197,11 +207,7 @@ TEST(SharedReduce, TheOtherCollectivesAreExactPieceByPieceThroughTheSegment) {
                       ? 0
                       : 1;
     }
-    mixcclResult_t async = mixcclSuccess;
-    mixcclCommGetAsyncError(comm, &async);
-    failures += rankCheck(async == mixcclSuccess, rank, "async error %d", async) ? 0 : 1;
-    mixcclCommDestroy(comm);
-    return failures == 0 ? 0 : 1;
+    return destroyClean(comm, rank, failures == 0);
   };
   for (int n : {2, 3}) {
     auto result = runRanks(n, body, 300);
@@ -249,11 +255,7 @@ TEST(SharedReduce, HostAndDeviceBuffersAndGroupsMeetInIssueOrder) {
         break;
       }
     }
-    mixcclResult_t async = mixcclSuccess;
-    mixcclCommGetAsyncError(comm, &async);
-    ok &= rankCheck(async == mixcclSuccess, rank, "async error %d", async);
-    mixcclCommDestroy(comm);
-    return ok ? 0 : 1;
+    return destroyClean(comm, rank, ok);
   };
   auto result = runRanks(3, body, 300);
   EXPECT_TRUE(result.ok) << result.report;
@@ -656,11 +658,7 @@ TEST(SharedReduce, MixedCollectivesBackToBackWithMixedMemoryAndNullNonRootBuffer
         }
       }
     }
-    mixcclResult_t async = mixcclSuccess;
-    mixcclCommGetAsyncError(comm, &async);
-    failures += rankCheck(async == mixcclSuccess, rank, "async error %d", async) ? 0 : 1;
-    mixcclCommDestroy(comm);
-    return failures == 0 ? 0 : 1;
+    return destroyClean(comm, rank, failures == 0);
   };
   for (int n : {2, 3}) {
     auto result = runRanks(n, body, 300);
