@@ -125,7 +125,9 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   }
   const std::string why = whyNot(offers);
   if (!why.empty()) {
-    MIXCCL_LOG(kInfo, "rank %d: MIXCCL_SHARED_REDUCE=1 is not used: %s", rank, why.c_str());
+    // Asked for and not given: said where it shows.
+    MIXCCL_LOG(kWarn, "rank %d: MIXCCL_SHARED_REDUCE=1 is not used: %s (the host engine's algorithms run instead)",
+               rank, why.c_str());
     return mixcclSuccess;
   }
 

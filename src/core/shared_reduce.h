@@ -52,9 +52,9 @@ class SharedReduce {
   // Collective over `bs`: every rank calls it once at init. Sets *out when MIXCCL_SHARED_REDUCE=1 on every rank, and
   // `eligible` (this rank's view of shared facts: one host, no gpu_ipc) holds and every rank has a GPU (`gpu`: this
   // rank's backend, with its device current; the segment is registered with it); leaves it null otherwise (saying
-  // why at INFO). Errors: settings that differ between ranks or are malformed (mixcclInvalidUsage /
-  // mixcclInvalidArgument), a segment that cannot be made, mapped or registered, or /dev/shm too small for it
-  // (mixcclSystemError); every rank fails alike.
+  // why in a warning when the setting is 1). Errors: settings that differ between ranks or are malformed
+  // (mixcclInvalidUsage / mixcclInvalidArgument), a segment that cannot be made, mapped or registered, or /dev/shm too
+  // small for it (mixcclSystemError); every rank fails alike.
   static Result create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::unique_ptr<SharedReduce>* out);
   ~SharedReduce();  // unregisters the segment from the GPU and unmaps it
   SharedReduce(const SharedReduce&) = delete;
