@@ -2,6 +2,8 @@
 # PyTorch DDP on mixccl's libnccl.so.2 (issue 6, item 5). For N = 2 and 4 ranks on ONE GPU: torch_ddp.py runs
 # under torchrun with backend "gloo" (reference) and with backend "nccl" with mixccl's libnccl.so.2 preloaded; the
 # two loss curves must agree to fp32 round-off. Usage: run_torch_ddp.sh BUILD_DIR [N...]
+# With MIXCCL_TORCH_REFERENCE_DIR set, the gloo curves are kept there (gloo_N.json) and reused by later runs with the
+# same N (the reference does not depend on mixccl's settings: tests/gpu/run.sh runs this script twice).
 # Exit 77 (ctest: skipped), with the reason printed, where PyTorch, torchrun or a GPU is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,10 +25,21 @@ command -v torchrun >/dev/null || skip "torchrun is not on PATH"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 status=0
+ref_dir="${MIXCCL_TORCH_REFERENCE_DIR:-}"
+[ -z "$ref_dir" ] || mkdir -p "$ref_dir"
 for n in "${sizes[@]}"; do
-  echo "== $n ranks: gloo (reference)"
-  timeout 600 torchrun --standalone --nproc_per_node="$n" "$here/torch_ddp.py" \
-    --backend gloo --out "$work/gloo_$n.json"
+  if [ -n "$ref_dir" ] && [ -s "$ref_dir/gloo_$n.json" ]; then
+    echo "== $n ranks: gloo (reference), kept from an earlier run in $ref_dir"
+    cp "$ref_dir/gloo_$n.json" "$work/gloo_$n.json"
+  else
+    echo "== $n ranks: gloo (reference)"
+    timeout 600 torchrun --standalone --nproc_per_node="$n" "$here/torch_ddp.py" \
+      --backend gloo --out "$work/gloo_$n.json"
+    if [ -n "$ref_dir" ]; then  # kept only once whole, so a later run never reads half a curve
+      cp "$work/gloo_$n.json" "$ref_dir/gloo_$n.json.tmp"
+      mv "$ref_dir/gloo_$n.json.tmp" "$ref_dir/gloo_$n.json"
+    fi
+  fi
   echo "== $n ranks: nccl = mixccl's $lib, all on GPU 0"
   LD_PRELOAD="$lib${LD_PRELOAD:+:$LD_PRELOAD}" timeout 600 torchrun --standalone --nproc_per_node="$n" \
     "$here/torch_ddp.py" --backend nccl --out "$work/nccl_$n.json" --expect-lib "$lib"

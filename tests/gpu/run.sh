@@ -267,6 +267,7 @@ trap print_table EXIT
 trap 'echo "tests/gpu/run.sh: interrupted" >&2; status=1; exit 143' TERM INT
 
 mkdir -p "$build" "$logs" "$logs/stacks"
+rm -rf "$logs/torch-reference"  # gloo curves of an earlier run (reused build dir) are not kept
 export MIXCCL_STACKS_DIR="$logs/stacks"  # tools/stack_dump.cc: backtraces on SIGUSR1
 echo "==== nvidia-smi"
 if ! nvidia-smi; then
@@ -306,9 +307,12 @@ expect='^# memory: cuda' step perf_all_types 150 \
 
 # PyTorch DDP with backend "nccl" on mixccl's libnccl.so.2 against gloo (exit 77, a skip, without PyTorch).
 if command -v python3 >/dev/null && python3 -c 'import torch' >/dev/null 2>&1; then
-  step torch_ddp 150 "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
+  # The gloo reference curves are computed once and kept for the second step (about 14 s per torchrun).
+  step torch_ddp 150 env MIXCCL_TORCH_REFERENCE_DIR="$logs/torch-reference" \
+    "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
   # The same with the all-reduces through gpu_ipc (what it takes to turn gpu_ipc on by default).
-  step torch_ddp_ipc 150 env MIXCCL_GPU_IPC=1 "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
+  step torch_ddp_ipc 150 env MIXCCL_GPU_IPC=1 MIXCCL_TORCH_REFERENCE_DIR="$logs/torch-reference" \
+    "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
 else
   add_row torch_ddp skip 0 "python3 with torch is not installed"
 fi
