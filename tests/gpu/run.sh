@@ -25,7 +25,8 @@
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
 #   copy_latency(_kernel_wait)       small copies' latency, alone and beside another process's waiting stream
 #                                    (tests/gpu/copy_latency_probe.cc; its memop and its kernel wait): a measurement
-#   gpu_backend_fused, process_ranks, shared_reduce, extra sweeps, device_steps_processes, staged_device_steps (2 ranks)
+#   gpu_backend_fused, process_ranks, shared_reduce, extra sweeps, shared_reduce_aborts, device_steps_processes,
+#   staged_device_steps (2 ranks)
 #                                    explorations (gpu_ipc's fused kernels, also behind a kernel that needs whole
 #                                    multiprocessors; ranks of one process on one stream, and on few hardware
 #                                    queues; device steps in separate processes on the one GPU), whose running out
@@ -69,6 +70,8 @@ started=$(date +%s)
 # budget is reported as skipped without failing the run.
 sweep_main=(1 2 4 8 4ipc 2thr 4thr 8thr 4thrdev)
 sweep_extra=(4sh 4thrf 2thrf 8thrf 2sh 8sh 4p8M 4dev 4thrdevc1M 8ipc 4ipcr32M)
+# shared_reduce_test's tests that wait out a hung rank (25 s): in a step of their own after the sweeps.
+shared_waits='*AnAbortWithItsStreamHeld*:*AShrinkThatAborts*'
 if [ -n "${MIXCCL_GPU_RUN_SWEEPS:-}" ]; then
   read -r -a sweep_main <<<"$MIXCCL_GPU_RUN_SWEEPS"
   sweep_extra=()
@@ -385,14 +388,17 @@ if [ "${#sweep_extra[@]}" -gt 0 ]; then
   optional=1 step process_ranks 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
   # Collectives that meet in one shared host segment (core/shared_reduce.h), before their sweeps: exact (all-reduce,
   # reduce-scatter, all-gather, broadcast, reduce), straight through the registered segment, host and device buffers
-  # in issue order, a lost rank.
-  optional=1 step shared_reduce 90 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" || true
+  # in issue order, a lost rank. Its abort and shrink tests (25 s of waiting for a hung rank) run after the sweeps.
+  optional=1 step shared_reduce 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" \
+    --gtest_filter="-$shared_waits" || true
 fi
 for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 
 # Device steps forced on for ranks of separate processes sharing the GPU without MPS, where every step waits for a
 # context switch (on the H200, with the proxy launching the kernels, 4 processes did not finish these in 60 s).
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
+  optional=1 step shared_reduce_aborts 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" \
+    --gtest_filter="$shared_waits" || true
   optional=1 step device_steps_processes 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
     --gtest_filter='-*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*StageThroughHostMemoryByDefault*' || true
   optional=1 step staged_device_steps 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_DEVICE_STEPS=1 MIXCCL_TEST_RANK_COUNTS="2" \
