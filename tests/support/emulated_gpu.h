@@ -8,7 +8,8 @@
 //   other pointer is an error at launch, as a real device would fault on it.
 // * A stream is a worker thread running its operations in order; nullptr is one default stream. Operations are
 //   the host build of the kernel source (kernels::host), memcpy, event records and waits. Destroying a stream returns
-//   at once, as CUDA's; it goes once its work is done. Streams share hardware queues as a CUDA context's do, a wait
+//   at once, as CUDA's; it goes once its work is done. So does an event: queued records and waits of a destroyed one
+//   still run. Streams share hardware queues as a CUDA context's do, a wait
 //   at a queue's head holding up the streams behind it (emulateHardwareQueues). Freeing device or pinned memory
 //   first waits for every stream to run what was queued before it, as cudaFree and cudaFreeHost do.
 // * Every stream operation first sleeps `delayUs`, so that a caller that reads results before the stream ran,
