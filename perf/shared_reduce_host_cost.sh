@@ -7,15 +7,18 @@
 #   pieces  the same cut into 4 MiB pieces that pipeline (MIXCCL_STAGED_PIECE_BYTES=4M; all-reduce, broadcast and
 #           reduce only: for the others the column is "-")
 #   shared  the collectives meeting in one shared segment (MIXCCL_SHARED_REDUCE=1, 4 MiB slots; core/shared_reduce.h)
+# With --memory host the ranks have no GPU and host buffers (the perf tools themselves): "whole" is then the host
+# engine's algorithms, "shared" the same segment (there is no "pieces").
 # The configurations alternate within each round (rounds are repeated; the median is printed), so a busy machine
 # slows all of them alike. Prints the out-of-place time per call (us) and whole/shared, pieces/shared.
 # Usage: perf/shared_reduce_host_cost.sh [--coll all_reduce|reduce_scatter|all_gather|broadcast|reduce] [--ranks 2]
-#                                        [--build-dir build] [--rounds 3] [--min 1M] [--max 64M]
+#                                        [--memory device|host] [--build-dir build] [--rounds 3] [--min 1M] [--max 64M]
 # (Sizes are those of the perf tools: the bytes of a rank's receive buffer for all-gather, of its send buffer for
 # reduce-scatter.)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 coll=all_reduce
+memory=device
 ranks=2
 build="$root/build"
 rounds=3
@@ -24,6 +27,7 @@ max=64M
 while [ $# -gt 0 ]; do
   case "$1" in
     --coll) coll="$2"; shift 2 ;;
+    --memory) memory="$2"; shift 2 ;;
     --ranks) ranks="$2"; shift 2 ;;
     --build-dir) build="$(cd "$2" && pwd)"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
@@ -39,8 +43,12 @@ case "$coll" in
   all_gather | reduce_scatter) configs=(whole shared) ;;
   *) echo "$0: --coll $coll: must be all_reduce, reduce_scatter, all_gather, broadcast or reduce" >&2; exit 2 ;;
 esac
-tool="$build/perf/perf_emulated_gpu"
-[ -x "$tool" ] || { echo "cannot run: $tool is not built (configure with tests on)" >&2; exit 1; }
+case "$memory" in
+  device) tool=("$build/perf/perf_emulated_gpu" "${coll}_perf") ;;
+  host) tool=("$build/perf/${coll}_perf"); configs=(whole shared) ;;
+  *) echo "$0: --memory $memory: must be device or host" >&2; exit 2 ;;
+esac
+[ -x "${tool[0]}" ] || { echo "cannot run: ${tool[0]} is not built (configure with tests on)" >&2; exit 1; }
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
@@ -52,8 +60,8 @@ run() {
     pieces) env+=(MIXCCL_STAGED_PIECE_BYTES=4M) ;;
     shared) env+=(MIXCCL_SHARED_REDUCE=1 MIXCCL_SHARED_REDUCE_SLOT_BYTES=4M) ;;
   esac
-  if ! env "${env[@]}" "$tool" "${coll}_perf" -N "$ranks" -b "$min" -e "$max" -f 4 -d float -o sum -n 5 -w 2 \
-    --memory device >"$out/$1.$2" 2>&1; then
+  if ! env "${env[@]}" "${tool[@]}" -N "$ranks" -b "$min" -e "$max" -f 4 -d float -o sum -n 5 -w 2 \
+    --memory "$memory" >"$out/$1.$2" 2>&1; then
     echo "the $1 sweep failed:" >&2
     tail -5 "$out/$1.$2" >&2
     exit 1
@@ -64,7 +72,9 @@ for ((r = 0; r < rounds; r++)); do
   for c in "${configs[@]}"; do run "$c" "$r"; done
 done
 
-echo "# staged $coll, float sum, $ranks ranks on the emulated GPU without delay, $rounds rounds (median)"
+where="on the emulated GPU without delay"
+[ "$memory" = host ] && where="without a GPU"
+echo "# $coll on $memory buffers, float sum, $ranks ranks $where, $rounds rounds (median)"
 echo "# out-of-place time per call (us); ratios against shared"
 printf '%12s %12s %12s %12s %14s %14s\n' bytes whole pieces shared whole/shared pieces/shared
 # The out-of-place time (column 6) of each size, median over the rounds, per configuration.

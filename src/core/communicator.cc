@@ -92,12 +92,13 @@ Result Communicator::createStagedRuntime(GpuBackend* gpu, StagedRuntime** out) {
   return mixcclSuccess;
 }
 
-// With the shared segment every call goes through the proxy, host-memory ones too, so that the collectives of every
-// rank take their pieces in issue order (core/shared_launch.h). Every rank has the segment, so every rank takes part
-// in the status exchange: one that cannot make its proxy fails them all.
+// With the shared segment every call of a rank with a GPU goes through its proxy, host-memory ones too, so that the
+// collectives of every rank take their pieces in issue order (core/shared_launch.h); a rank without a GPU runs its
+// calls on the calling thread, in issue order too. Every rank has the segment, so every rank takes part in the status
+// exchange: one that cannot make its proxy fails them all.
 Result Communicator::proxyEveryCall() {
   StagedRuntime* rt = nullptr;
-  const Result made = createStagedRuntime(deviceGpu_, &rt);
+  const Result made = deviceGpu_ != nullptr ? createStagedRuntime(deviceGpu_, &rt) : mixcclSuccess;
   const int32_t mine = made == mixcclSuccess ? 0 : 1;
   std::vector<int32_t> all(size_t(nranks_), 0);
   MIXCCL_TRY(bootstrap_->allGather(&mine, all.data(), sizeof(mine)));

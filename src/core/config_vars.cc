@@ -87,11 +87,12 @@ const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kByte
                                   "Must be equal on every rank (checked at init)"};
 
 const ConfigVar kSharedReduce{"MIXCCL_SHARED_REDUCE", ConfigType::kString, "0",
-                              "1: where every rank is a process (or thread) with a GPU on one host and gpu_ipc is "
-                              "off, all-reduces, reduce-scatters, all-gathers, broadcasts and reduces meet in one "
-                              "shared host-memory segment: each rank's stream copies its input there, its proxy "
-                              "reduces (or copies) its share of all inputs, and the stream copies its result back "
-                              "(core/shared_reduce.h); 0: the host engine's algorithms. Must be equal on every rank"};
+                              "1: where all ranks (processes or threads, with a GPU or without) are on one host and "
+                              "gpu_ipc is off, all-reduces, reduce-scatters, all-gathers, broadcasts and reduces "
+                              "meet in one shared host-memory segment: each rank's stream copies its input there, its "
+                              "proxy reduces (or copies) its share of all inputs, and the stream copies its result "
+                              "back (a rank without a GPU: all on the calling thread; core/shared_reduce.h); 0: the "
+                              "host engine's algorithms. Must be equal on every rank"};
 
 const ConfigVar kSharedReduceSlotBytes{"MIXCCL_SHARED_REDUCE_SLOT_BYTES", ConfigType::kBytes, "4M",
                                        "the piece a MIXCCL_SHARED_REDUCE collective moves at a time (each rank "

@@ -56,7 +56,7 @@ Result runHostCalls(std::vector<CollCall>& calls) {
   };
   std::map<mixcclComm*, CommWork> work;
   std::vector<mixcclComm*> order;
-  for (const CollCall& c : calls) {
+  for (CollCall& c : calls) {
     auto [it, fresh] = work.try_emplace(c.comm);
     if (fresh) order.push_back(c.comm);
     CommWork& w = it->second;
@@ -64,7 +64,13 @@ Result runHostCalls(std::vector<CollCall>& calls) {
     const bool isSend = c.args.type == CollType::kSend;
     DeviceSteps* steps = c.deviceSteps;
     Result res = mixcclSuccess;
-    if (c.sharedPiece != ~uint64_t(0)) {
+    // On a rank without a GPU the calls of a communicator that uses the shared segment run here, in issue order,
+    // rather than through a proxy: they take their pieces now (core/shared_launch.h).
+    if (c.sharedPiece == kNotShared && viaShared(comm, c)) {
+      uint64_t pieces = 0;
+      c.sharedPiece = comm.sharedReduce()->reserve(c.args, &pieces);
+    }
+    if (c.sharedPiece != kNotShared) {
       // Through the shared segment, in order on the collective chain (core/shared_launch.h).
       w.chains[0].emplace_back();
       w.chains[0].back().args = c.args;
@@ -281,7 +287,8 @@ Result launchOrDefer(const CollCall& call) {
   }
   const bool proxied = call.comm->impl->stagedRuntime() != nullptr || needsStaging(call) || viaGpuIpc(call) ||
                        viaSingleRankCopy(call);
-  if (!proxied && static_cast<int>(call.args.type) < kNumCollTypes) {
+  // (A collective through the shared segment takes its pieces in runHostCalls, on a rank without a GPU.)
+  if (!proxied && static_cast<int>(call.args.type) < kNumCollTypes && !viaShared(*call.comm->impl, call)) {
     return call.comm->impl->runNow(call.args, call.send, call.recv);
   }
   std::vector<CollCall> one{call};

@@ -51,9 +51,7 @@ enum : int32_t { kOff = 0, kOn = 1, kBad = 2 };
 // What each rank says at init.
 struct Offer {
   int32_t setting;
-  int32_t hasGpu;
   int32_t eligible;
-  int32_t reserved;
   int64_t slotBytes;
 };
 
@@ -66,7 +64,6 @@ std::string whyNot(const std::vector<Offer>& offers) {
   if (offers.size() < 2) return "one rank";
   for (size_t r = 0; r < offers.size(); ++r) {
     if (offers[r].eligible == 0) return "the ranks are on several hosts, or use gpu_ipc";
-    if (offers[r].hasGpu == 0) return "rank " + std::to_string(r) + " has no GPU";
   }
   return "";
 }
@@ -90,7 +87,7 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   Offer mine{setting == "1"   ? kOn
              : setting == "0" ? kOff
                               : kBad,
-             gpu != nullptr ? 1 : 0, eligible ? 1 : 0, 0, configInt(cfg::kSharedReduceSlotBytes)};
+             eligible ? 1 : 0, configInt(cfg::kSharedReduceSlotBytes)};
   std::vector<Offer> offers(static_cast<size_t>(n));
   MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));  // a bad setting too: everyone fails alike
   if (mine.setting == kBad) {
@@ -177,8 +174,9 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
       }
     }
   }
-  // Registered with this rank's GPU, all of it (the copied-out words too), before the ranks say whether they are set.
-  if (local == mixcclSuccess) {
+  // Registered with this rank's GPU, if it has one, all of it (the copied-out words too), before the ranks say
+  // whether they are set.
+  if (local == mixcclSuccess && gpu != nullptr) {
     local = gpu->hostRegister(sr->segment_->base(), sr->segment_->bytes());
     if (local == mixcclSuccess) sr->registered_ = gpu;
   }

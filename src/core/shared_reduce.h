@@ -1,9 +1,10 @@
 #pragma once
 // Collectives of the ranks of one host through one segment of shared host memory (MIXCCL_SHARED_REDUCE=1), for
-// GPU ranks that stage through the host (issue 5's PCIe target): all-reduce, reduce-scatter, all-gather, broadcast
-// and reduce. Each rank's input crosses PCIe once each way and the host reads every input once, where the host
-// engine's ring sends 2 (n - 1) / n of every rank's buffer (for an all-reduce) through its transport's slots, each
-// byte copied into a slot and out again, on top of whole-buffer staging.
+// GPU ranks that stage through the host (issue 5's PCIe target), and beside them (or alone) ranks without a GPU:
+// all-reduce, reduce-scatter, all-gather, broadcast and reduce. Each rank's input crosses PCIe once each way and the
+// host reads every input once, where the host engine's ring sends 2 (n - 1) / n of every rank's buffer (for an
+// all-reduce) through its transport's slots, each byte copied into a slot and out again, on top of whole-buffer
+// staging.
 //
 // The segment holds two slots; each has an input region per rank and one output region, all of `slotBytes`, and
 // every rank has two counters in it (`landed`, `reduced`) and a word per slot (`copied out`). A call is cut into
@@ -49,12 +50,12 @@ class SharedReduce {
  public:
   static constexpr int kSlots = 2;
 
-  // Collective over `bs`: every rank calls it once at init. Sets *out when MIXCCL_SHARED_REDUCE=1 on every rank, and
-  // `eligible` (this rank's view of shared facts: one host, no gpu_ipc) holds and every rank has a GPU (`gpu`: this
-  // rank's backend, with its device current; the segment is registered with it); leaves it null otherwise (saying
-  // why in a warning when the setting is 1). Errors: settings that differ between ranks or are malformed
-  // (mixcclInvalidUsage / mixcclInvalidArgument), a segment that cannot be made, mapped or registered, or /dev/shm too
-  // small for it (mixcclSystemError); every rank fails alike.
+  // Collective over `bs`: every rank calls it once at init. Sets *out when MIXCCL_SHARED_REDUCE=1 on every rank and
+  // `eligible` (this rank's view of shared facts: one host, no gpu_ipc) holds; leaves it null otherwise (saying why
+  // in a warning when the setting is 1). `gpu`: this rank's backend, with its device current, or null for a rank
+  // without a GPU (a CPU rank); the segment is registered with it. Errors: settings that differ between ranks or are
+  // malformed (mixcclInvalidUsage / mixcclInvalidArgument), a segment that cannot be made, mapped or registered, or
+  // /dev/shm too small for it (mixcclSystemError); every rank fails alike.
   static Result create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::unique_ptr<SharedReduce>* out);
   ~SharedReduce();  // unregisters the segment from the GPU and unmaps it
   SharedReduce(const SharedReduce&) = delete;

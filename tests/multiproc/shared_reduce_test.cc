@@ -216,6 +216,39 @@ TEST(SharedReduce, TheOtherCollectivesAreExactPieceByPieceThroughTheSegment) {
   }
 }
 
+// Ranks without a GPU take part too: in a communicator of CPU ranks alone, and beside GPU ranks (rank 0 without
+// one), every collective is exact, and the segment is used (its init line, no warning).
+TEST(SharedReduce, RanksWithoutAGpuMeetThereTooAloneAndBesideGpuRanks) {
+  const auto env = sharedOn();
+  for (bool gpuRanks : {false, true}) {
+    auto body = [gpuRanks](int rank, int n, const mixcclUniqueId& id) -> int {
+      const bool onGpu = gpuRanks && rank != 0;
+      RankGpu g;
+      if (onGpu && !g.open(rank, /*pinnedCopyBytes=*/1 << 22)) return 1;
+      mixcclComm_t comm = initRankComm(rank, n, id);
+      if (comm == nullptr) return 1;
+      int failures = 0;
+      for (int coll : {0, 1, 2, 3, 4}) {
+        for (mixcclDataType_t dt : {mixcclFloat32, mixcclBfloat16, mixcclInt32}) {
+          for (mixcclRedOp_t op : {mixcclSum, mixcclMax, mixcclAvg}) {
+            if ((coll == 1 || coll == 3) && op != mixcclSum) continue;  // no operator
+            for (uint64_t count : {1ull, 70001ull}) {
+              for (bool inPlace : {false, true}) {
+                failures += runDeviceCollective(g, comm, coll, count, dt, op, inPlace, rank, n, /*hostBuffers=*/!onGpu);
+              }
+            }
+          }
+        }
+      }
+      return destroyClean(comm, rank, failures == 0);
+    };
+    auto result = runRanks(3, body, 300);
+    EXPECT_TRUE(result.ok) << (gpuRanks ? "beside GPU ranks" : "alone") << ":\n" << result.report;
+    EXPECT_NE(result.output.find("collectives meet in one shared segment"), std::string::npos) << result.output;
+    EXPECT_EQ(result.output.find("is not used"), std::string::npos) << result.output;
+  }
+}
+
 TEST(SharedReduce, HostAndDeviceBuffersAndGroupsMeetInIssueOrder) {
   const auto env = sharedOn();
   const testing::ScopedEnv timeout({{"MIXCCL_TIMEOUT", "20"}});

@@ -75,7 +75,7 @@ std::vector<char> RankGpu::download(const void* p, size_t bytes) {
 }
 
 void RankGpu::sync() {
-  gpu_->streamSynchronize(stream_);
+  if (gpu_ != nullptr) gpu_->streamSynchronize(stream_);  // never opened: nothing was queued
   uploads_.clear();
 }
 

@@ -63,7 +63,7 @@ bool backToBackAllReduces(RankGpu& g, mixcclComm_t comm, int calls, uint64_t cou
 // One collective (0 all-reduce, 1 all-gather, 2 reduce-scatter, 3 broadcast, 4 reduce; root 1, or 0 with one rank)
 // on g's device buffers with exact inputs, in place (the nccl-tests layouts) or not, its output read back after the
 // stream and compared bitwise. Returns 0, or 1 with the failure printed for the rank. With `hostBuffers` the buffers
-// are in host memory instead (the call still names g's stream).
+// are in host memory instead (the call still names g's stream; g need not be open: a rank without a GPU).
 int runDeviceCollective(RankGpu& g, mixcclComm_t comm, int coll, uint64_t count, mixcclDataType_t dt,
                         mixcclRedOp_t op, bool inPlace, int rank, int n, bool hostBuffers = false);
 
