@@ -65,12 +65,8 @@ Result runHostCalls(std::vector<CollCall>& calls) {
     DeviceSteps* steps = c.deviceSteps;
     Result res = mixcclSuccess;
     // On a rank without a GPU the calls of a communicator that uses the shared segment run here, in issue order,
-    // rather than through a proxy: they take their pieces now (core/shared_launch.h).
-    if (c.sharedPiece == kNotShared && viaShared(comm, c)) {
-      uint64_t pieces = 0;
-      c.sharedPiece = comm.sharedReduce()->reserve(c.args, &pieces);
-    }
-    if (c.sharedPiece != kNotShared) {
+    // rather than through a proxy: they take their pieces now (core/shared_launch.h); a proxy's job has them already.
+    if (reserveSharedPiece(comm, c)) {
       // Through the shared segment, in order on the collective chain (core/shared_launch.h).
       w.chains[0].emplace_back();
       w.chains[0].back().args = c.args;

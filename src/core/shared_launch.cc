@@ -86,14 +86,17 @@ bool viaShared(const Communicator& c, const CollCall& call) {
   return c.sharedReduce() != nullptr && c.sharedReduce()->fits(call.args) && !call.scale && call.owned == nullptr;
 }
 
+bool reserveSharedPiece(Communicator& c, CollCall& call) {
+  if (call.sharedPiece != kNotShared) return true;
+  if (!viaShared(c, call)) return false;
+  uint64_t pieces = 0;
+  call.sharedPiece = c.sharedReduce()->reserve(call.args, &pieces);
+  return true;
+}
+
 bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls) {
   bool any = false;
-  for (CollCall& call : calls) {
-    if (!viaShared(c, call)) continue;
-    uint64_t pieces = 0;
-    call.sharedPiece = c.sharedReduce()->reserve(call.args, &pieces);
-    any = true;
-  }
+  for (CollCall& call : calls) any |= reserveSharedPiece(c, call);
   return any;
 }
 

@@ -34,8 +34,9 @@ bool viaShared(const Communicator& c, const CollCall& call);
 // (the other ranks would wait for this rank's pieces) and the communicator's async error is set.
 Result enqueueShared(Communicator& c, StagedRuntime* rt, GpuBackend* gpu, const CollCall& call);
 
-// For a job's calls, before it is submitted: reserves the pieces of each collective that uses the segment (sets its
-// sharedPiece). Returns whether there was any.
+// Reserves the pieces of `call` if it uses the segment and has none yet (sets its sharedPiece); returns whether it
+// uses the segment. reserveSharedPieces: the same for a job's calls, before it is submitted (whether any does).
+bool reserveSharedPiece(Communicator& c, CollCall& call);
 bool reserveSharedPieces(Communicator& c, std::vector<CollCall>& calls);
 // After the job is submitted as `ticket` (its `place`: StreamProxy::submit): the slots its pieces used are free for a
 // stream's copies once it has run.
