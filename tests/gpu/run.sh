@@ -67,9 +67,12 @@ started=$(date +%s)
 # above); "<n>sh": n processes whose all-reduces meet in one shared host segment (MIXCCL_SHARED_REDUCE=1: each
 # rank's input crosses PCIe once each way and the host reads it once; core/shared_reduce.h).
 # The first sweeps are the perf table's; the extra ones (explorations) run last, and one that no longer fits the
-# budget is reported as skipped without failing the run.
+# budget is reported as skipped without failing the run. The first $early_extras extras, the candidates for the
+# perf targets at n = 4 (fused kernels: latency and the HBM floor; the shared segment: the PCIe rate), run right
+# after the main sweeps, before the other extra steps: in run 5 the required steps left about 140 s of the budget.
 sweep_main=(1 2 4 8 4ipc 2thr 4thr 8thr 4thrdev)
-sweep_extra=(4sh 4thrf 2thrf 8thrf 2sh 8sh 4p8M 4dev 4thrdevc1M 8ipc 4ipcr32M)
+sweep_extra=(4thrf 4sh 2thrf 8thrf 2sh 8sh 4p8M 4dev 4thrdevc1M 8ipc 4ipcr32M)
+early_extras=2
 # shared_reduce_test's tests that wait out a hung rank (25 s): in a step of their own after the sweeps.
 shared_waits='*AnAbortWithItsStreamHeld*:*AShrinkThatAborts*'
 if [ -n "${MIXCCL_GPU_RUN_SWEEPS:-}" ]; then
@@ -309,13 +312,13 @@ expect='^# memory: cuda' step perf_all_types 150 \
   "$build/perf/all_reduce_perf" -N 4 -b 8 -e 256M -f 2 -d all -n 1 -w 0 --memory device || true
 
 # PyTorch DDP with backend "nccl" on mixccl's libnccl.so.2 against gloo (exit 77, a skip, without PyTorch).
-if command -v python3 >/dev/null && python3 -c 'import torch' >/dev/null 2>&1; then
+have_torch=0
+if command -v python3 >/dev/null && python3 -c 'import torch' >/dev/null 2>&1; then have_torch=1; fi
+if [ "$have_torch" = 1 ]; then
   # The gloo reference curves are computed once and kept for the second step (about 14 s per torchrun).
   step torch_ddp 150 env MIXCCL_TORCH_REFERENCE_DIR="$logs/torch-reference" \
     "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
-  # The same with the all-reduces through gpu_ipc (what it takes to turn gpu_ipc on by default).
-  step torch_ddp_ipc 150 env MIXCCL_GPU_IPC=1 MIXCCL_TORCH_REFERENCE_DIR="$logs/torch-reference" \
-    "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
+  # (The same with gpu_ipc forced on for the processes is an extra step at the end.)
 else
   add_row torch_ddp skip 0 "python3 with torch is not installed"
 fi
@@ -373,16 +376,21 @@ for n in "${sweep_main[@]}"; do sweep "$n"; done
 expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4 -b 8 -e 64M -f 4 -d float -o sum \
   -n 5 -w 2 --memory host || true
 
+# The fused kernels of two ranks on two streams, on the device, before their sweeps; and a fused direct round behind
+# a kernel whose blocks each need a whole multiprocessor (a deadlock ends that test after 20 s). Then the sweeps of
+# the candidates for the perf targets (see early_extras).
+if [ "${#sweep_extra[@]}" -gt 0 ]; then
+  optional=1 step gpu_backend_fused 45 "$build/tests/gpu_backend_test" --gtest_filter='*Fused*-*/hip' || true
+fi
+for n in ${sweep_extra[@]+"${sweep_extra[@]:0:early_extras}"}; do optional=1 sweep "$n"; done
+
 # Small copies alone and beside another process's stream that waits for a flag (a staged rank's stream waits so):
 # whether their latency explains the staged rows of 8 B..1 KiB (190-260 us for 2 processes in run 5, 31 us at 2 KiB).
 optional=1 step copy_latency 20 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/copy_latency_probe" || true
 optional=1 step copy_latency_kernel_wait 20 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_STREAM_WAIT=kernel \
   "$build/tests/copy_latency_probe" || true
 
-# The fused kernels of two ranks on two streams, on the device, before their sweeps; and a fused direct round behind
-# a kernel whose blocks each need a whole multiprocessor (a deadlock ends that test after 20 s).
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
-  optional=1 step gpu_backend_fused 45 "$build/tests/gpu_backend_test" --gtest_filter='*Fused*-*/hip' || true
   # Ranks of one process on ONE stream: in a group (forked into a stream per rank), and outside one (refused); and
   # one rank's abort told to the others.
   optional=1 step process_ranks 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
@@ -392,13 +400,18 @@ if [ "${#sweep_extra[@]}" -gt 0 ]; then
   optional=1 step shared_reduce 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" \
     --gtest_filter="-$shared_waits" || true
 fi
-for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
+for n in ${sweep_extra[@]+"${sweep_extra[@]:early_extras}"}; do optional=1 sweep "$n"; done
 
-# Device steps forced on for ranks of separate processes sharing the GPU without MPS, where every step waits for a
-# context switch (on the H200, with the proxy launching the kernels, 4 processes did not finish these in 60 s).
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
+  # PyTorch DDP with gpu_ipc forced on for its processes (they stage by default), against the gloo curves kept above.
+  if [ "$have_torch" = 1 ]; then
+    optional=1 step torch_ddp_ipc 150 env MIXCCL_GPU_IPC=1 MIXCCL_TORCH_REFERENCE_DIR="$logs/torch-reference" \
+      "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
+  fi
   optional=1 step shared_reduce_aborts 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" \
     --gtest_filter="$shared_waits" || true
+  # Device steps forced on for ranks of separate processes sharing the GPU without MPS, where every step waits for a
+  # context switch (on the H200, with the proxy launching the kernels, 4 processes did not finish these in 60 s).
   optional=1 step device_steps_processes 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
     --gtest_filter='-*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*StageThroughHostMemoryByDefault*' || true
   optional=1 step staged_device_steps 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_DEVICE_STEPS=1 MIXCCL_TEST_RANK_COUNTS="2" \
