@@ -697,12 +697,16 @@ TEST(GpuIpc, EveryOtherCollectiveIsExactAcrossRoundsAndNeverStaged) {
   }
 }
 
-TEST(GpuIpc, NotUsedByAnyRankWhenOneHasNoGpu) {
-  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
+// With MIXCCL_GPU_IPC=1, rank r's buffers on an emulated GPU of vendors[r % vendors.size()] (kHost: host memory, no
+// GPU): gpu_ipc must not be used by any rank (it needs a GPU of one vendor on every rank), and the all-reduce must
+// still be exact. Returns the runRanks result of n ranks.
+testing::RankRunResult ipcDeclined(int n, std::vector<MemoryType> vendors) {
+  auto body = [vendors](int rank, int n, const mixcclUniqueId& id) -> int {
     setenv("MIXCCL_GPU_IPC", "1", 1);
+    const MemoryType vendor = vendors[size_t(rank) % vendors.size()];
     RankGpu g;
-    testing::EmulatedGpu* emu = rank == 0 ? nullptr : &testing::installEmulatedGpu(20);
-    if (emu != nullptr) g.open(rank);
+    testing::EmulatedGpu* emu = vendor == MemoryType::kHost ? nullptr : &testing::installEmulatedGpu(20, vendor);
+    if (emu != nullptr && !g.open(rank, 0, vendor)) return 1;
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
     const uint64_t count = 5000;
@@ -717,14 +721,23 @@ TEST(GpuIpc, NotUsedByAnyRankWhenOneHasNoGpu) {
       void* buf = g.upload(in);
       ok = mixcclAllReduce(buf, buf, count, mixcclFloat32, mixcclSum, comm, g.stream()) == mixcclSuccess;
       got = g.download(buf, in.size());
-      ok &= rankCheck(emu->reduceNCalls() == 0, rank, "gpu_ipc was used although rank 0 has no GPU");
+      ok &= rankCheck(emu->reduceNCalls() == 0, rank, "gpu_ipc was used");
     }
     ok = rankCheck(ok, rank, "all-reduce failed: %s", mixcclGetLastError(comm));
     ok &= rankCheck(testdata::countWrong(got.data(), want.data(), mixcclFloat32, count) == 0, rank, "wrong result");
     mixcclCommDestroy(comm);
     return ok ? 0 : 1;
   };
-  auto result = runRanks(3, body);
+  return runRanks(n, body);
+}
+
+TEST(GpuIpc, NotUsedByAnyRankWhenOneHasNoGpu) {
+  auto result = ipcDeclined(3, {MemoryType::kHost, MemoryType::kCuda, MemoryType::kCuda});
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(GpuIpc, NotUsedBetweenGpusOfTwoVendors) {
+  auto result = ipcDeclined(4, {MemoryType::kCuda, MemoryType::kHip});
   EXPECT_TRUE(result.ok) << result.report;
 }
 

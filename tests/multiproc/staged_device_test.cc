@@ -1,9 +1,10 @@
 // Collectives and point-to-point calls on GPU buffers through the host-staged, stream-ordered path
 // (core/device_launch.h): exact results for every collective in and out of place, calls that return before their
-// stream has run, groups, a communicator of CPU and GPU ranks with bitwise-identical results, pre-mul-sum with a
-// scalar in device memory, a lost peer that must not leave a stream waiting forever, and finalize/destroy with
-// work still queued. By default the GPU is the host emulation (support/emulated_gpu.h, whose streams delay every
-// operation so early reads show); with MIXCCL_TEST_REAL_GPU=1 (tests/gpu/run.sh) the same tests run on the device.
+// stream has run, groups, a communicator of CPU and GPU ranks with bitwise-identical results (on the emulation also
+// CUDA and HIP ranks in one communicator), pre-mul-sum with a scalar in device memory, a lost peer that must not
+// leave a stream waiting forever, and finalize/destroy with work still queued. By default the GPU is the host
+// emulation (support/emulated_gpu.h, whose streams delay every operation so early reads show); with
+// MIXCCL_TEST_REAL_GPU=1 (tests/gpu/run.sh) the same tests run on the device.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -237,15 +238,32 @@ TEST(StagedDevice, GroupsAllToAllAndSendRecvAreExact) {
   }
 }
 
-TEST(StagedDevice, CpuAndGpuRanksOfOneCommunicatorAgreeBitwise) {
-  // Odd ranks keep their buffers on the GPU, even ranks in host memory. The inputs are random floats, so the
-  // result depends on the order of the additions: every rank must still hold the very same bits.
-  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    const bool onGpu = rank % 2 == 1;
+// Where a rank of a mixed communicator keeps its buffers: host memory (no GPU opened), or device memory of the
+// test's GPU (testGpu), of a CUDA or of a HIP GPU.
+enum class RankMemory { kHost, kAnyGpu, kCuda, kHip };
+
+// Rank r of a mixed communicator keeps its buffers where kinds[r % kinds.size()] says. An all-reduce of random
+// floats, whose result depends on the order of the additions, must leave the very same bits on every rank; then
+// every collective on exact data, in and out of place. Returns the runRanks result of n ranks.
+testing::RankRunResult mixedRanksAgree(int n, std::vector<RankMemory> kinds) {
+  auto body = [kinds](int rank, int n, const mixcclUniqueId& id) -> int {
+    const RankMemory kind = kinds[size_t(rank) % kinds.size()];
+    const bool onGpu = kind != RankMemory::kHost;
+    const MemoryType vendor = kind == RankMemory::kCuda  ? MemoryType::kCuda
+                              : kind == RankMemory::kHip ? MemoryType::kHip
+                                                         : testing::kAnyVendor;
     RankGpu g;
-    if (onGpu && !g.open(rank)) return 1;
+    if (onGpu && !g.open(rank, 0, vendor)) return 1;
     mixcclComm_t comm = initRankComm(rank, n, id);
     if (comm == nullptr) return 1;
+    if (vendor != testing::kAnyVendor) {
+      PointerInfo info;
+      queryMemoryType(g.alloc(64), &info);
+      if (!rankCheck(info.type == vendor, rank, "its device memory is of type %d, not %d", int(info.type),
+                     int(vendor))) {
+        return 1;
+      }
+    }
     const uint64_t count = 100003;
     std::vector<float> in(count);
     std::mt19937 rng(1234 + rank);
@@ -272,10 +290,32 @@ TEST(StagedDevice, CpuAndGpuRanksOfOneCommunicatorAgreeBitwise) {
       ok &= rankCheck(std::memcmp(all.data() + r * bytes.size(), result.data(), bytes.size()) == 0, rank,
                       "rank %d's result differs from mine", r);
     }
+    int failures = ok ? 0 : 1;
+    for (int coll = 0; coll < 5; ++coll) {
+      for (bool inPlace : {false, true}) {
+        failures += runDeviceCollective(g, comm, coll, 30001, mixcclBfloat16, mixcclSum, inPlace, rank, n, !onGpu);
+      }
+    }
     mixcclCommDestroy(comm);
-    return ok ? 0 : 1;
+    return failures == 0 ? 0 : 1;
   };
-  auto result = runRanks(4, body);
+  return runRanks(n, body, 300);
+}
+
+TEST(StagedDevice, CpuAndGpuRanksOfOneCommunicatorAgreeBitwise) {
+  // Odd ranks keep their buffers on the GPU, even ranks in host memory.
+  auto result = mixedRanksAgree(4, {RankMemory::kHost, RankMemory::kAnyGpu});
+  EXPECT_TRUE(result.ok) << result.report;
+}
+
+TEST(StagedDevice, CpuCudaAndHipRanksOfOneCommunicatorAgreeBitwise) {
+  // Issue 5's mixed communicator: host, CUDA and HIP ranks at once (each GPU rank in a process of its own), two of
+  // each vendor.
+  if (!testing::testGpuIsEmulated()) {
+    GTEST_SKIP() << "needs a CUDA and a HIP GPU on one host; runs on the emulated GPUs of both vendors instead";
+  }
+  auto result = mixedRanksAgree(5, {RankMemory::kHost, RankMemory::kCuda, RankMemory::kHip, RankMemory::kCuda,
+                                     RankMemory::kHip});
   EXPECT_TRUE(result.ok) << result.report;
 }
 

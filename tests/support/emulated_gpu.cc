@@ -191,7 +191,8 @@ void EmulatedGpu::Stream::submit(std::function<void()> op, bool blocks) {
   }
 }
 
-EmulatedGpu::EmulatedGpu(unsigned delayUs) : default_(std::make_unique<Stream>(delayUs)), delayUs_(delayUs) {}
+EmulatedGpu::EmulatedGpu(unsigned delayUs, MemoryType vendor)
+    : default_(std::make_unique<Stream>(delayUs)), delayUs_(delayUs), vendor_(vendor) {}
 
 EmulatedGpu::~EmulatedGpu() = default;
 
@@ -227,7 +228,7 @@ Result EmulatedGpu::queryPointer(const void* ptr, PointerInfo* out) {
   auto inside = [p](const std::map<uintptr_t, size_t>& m) { return within(m, p, 1); };
   PointerInfo info;
   if (inside(device_)) {
-    info.type = MemoryType::kCuda;
+    info.type = vendor_;
     info.device = 0;
   } else if (inside(pinned_) || inside(registered_)) {
     info.pinned = true;
@@ -697,19 +698,21 @@ size_t EmulatedGpu::livePinnedAllocations() {
   return pinned_.size();
 }
 
-EmulatedGpu& installEmulatedGpu(unsigned delayUs) {
-  // Never destroyed: the library may use it while the process exits.
-  static EmulatedGpu* gpu = [delayUs] {
-    auto* g = new EmulatedGpu(delayUs);
+EmulatedGpu& installEmulatedGpu(unsigned delayUs, MemoryType vendor) {
+  static std::mutex mu;
+  static EmulatedGpu* gpus[kNumMemoryTypes] = {};  // never destroyed: the library may use them while the process exits
+  std::lock_guard<std::mutex> lock(mu);
+  EmulatedGpu*& g = gpus[int(vendor)];
+  if (g == nullptr) {
+    g = new EmulatedGpu(delayUs, vendor);
     // The streams share as many hardware queues as a CUDA context has (emulateHardwareQueues), unless the
     // environment says otherwise: MIXCCL_TEST_EMULATED_QUEUES=n, n queues; 0, a queue per stream.
     const char* forced = std::getenv("MIXCCL_TEST_EMULATED_QUEUES");
     const int queues = forced != nullptr ? std::atoi(forced) : g->hardwareQueues();
     if (queues > 0) g->emulateHardwareQueues(queues);
-    setGpuBackendForTesting(MemoryType::kCuda, g);
-    return g;
-  }();
-  return *gpu;
+    setGpuBackendForTesting(vendor, g);
+  }
+  return *g;
 }
 
 }  // namespace mixccl::testing

@@ -1,8 +1,9 @@
 #pragma once
 // A GpuBackend that runs on the host, so the engine's GPU paths (stream-ordered calls, staging, the proxy) are
-// tested on machines without a GPU. Installed as the CUDA backend with setGpuBackendForTesting.
+// tested on machines without a GPU. Installed as the CUDA backend (or the HIP one: a mixed-vendor communicator) with
+// setGpuBackendForTesting.
 //
-// * "Device memory" is host memory this backend allocated; queryPointer reports it as CUDA memory of device 0.
+// * "Device memory" is host memory this backend allocated; queryPointer reports it as CUDA (HIP) memory of device 0.
 //   Pinned memory is host memory it allocated, reported as pinned host memory; so is host memory given to
 //   hostRegister. Kernels (reduce, post-op, copy kernel, n-input reduce) may touch only those three kinds: any
 //   other pointer is an error at launch, as a real device would fault on it.
@@ -30,11 +31,12 @@ namespace mixccl::testing {
 
 class EmulatedGpu final : public GpuBackend {
  public:
-  explicit EmulatedGpu(unsigned delayUs);
+  // `vendor` (kCuda or kHip): the backend it stands for, and the memory type its device pointers report.
+  explicit EmulatedGpu(unsigned delayUs, MemoryType vendor = MemoryType::kCuda);
   ~EmulatedGpu() override;
 
-  MemoryType memoryType() const override { return MemoryType::kCuda; }
-  const char* name() const override { return "emulated-gpu"; }
+  MemoryType memoryType() const override { return vendor_; }
+  const char* name() const override { return vendor_ == MemoryType::kHip ? "emulated-gpu-hip" : "emulated-gpu"; }
   void reduce(void* dst, const void* a, const void* b, size_t count, const ReduceSpec& spec) override;
   void postOp(void* dst, const void* src, size_t count, const ReduceSpec& spec) override;
   void copy(void* dst, const void* src, size_t bytes) override;
@@ -47,7 +49,8 @@ class EmulatedGpu final : public GpuBackend {
   // Marks the kernels loaded (the emulation's context always exists, so onlyIfStarted changes nothing); until
   // then the first kernel launch emulates lazy loading (see loadOnFirstLaunch).
   Result loadKernels(bool onlyIfStarted) override;
-  std::string busIdInUse(int) override { return "emulated:0"; }  // the one emulated device, always in use
+  // The one emulated device of its vendor, always in use.
+  std::string busIdInUse(int) override { return vendor_ == MemoryType::kHip ? "emulated-hip:0" : "emulated:0"; }
   Result queryPointer(const void* ptr, PointerInfo* out) override;
   Result allocDevice(size_t bytes, void** out) override;
   Result freeDevice(void* ptr) override;
@@ -163,6 +166,7 @@ class EmulatedGpu final : public GpuBackend {
   std::set<Stream*> retiring_;  // destroyed with work left: deleted once it is done (under mu_)
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
+  const MemoryType vendor_;
   std::atomic<bool> kernelsLoaded_{false};
   std::atomic<bool> mapsHostInPlace_{true};
   std::atomic<size_t> reduceCalls_{0};
@@ -180,8 +184,9 @@ class EmulatedGpu final : public GpuBackend {
   std::atomic<size_t> peakPinned_{0};
 };
 
-// Creates the process's emulated GPU and installs it as the CUDA backend (once per process; later calls return
-// the same object).
-EmulatedGpu& installEmulatedGpu(unsigned delayUs = 200);
+// Creates the process's emulated GPU of `vendor` (kCuda or kHip) and installs it as that vendor's backend (once
+// per process and vendor; later calls return the same object, with the delay of the first). A process may hold
+// one of each: pointers report the vendor of the emulation that allocated them.
+EmulatedGpu& installEmulatedGpu(unsigned delayUs = 200, MemoryType vendor = MemoryType::kCuda);
 
 }  // namespace mixccl::testing

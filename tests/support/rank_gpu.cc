@@ -13,9 +13,9 @@
 
 namespace mixccl::testing {
 
-bool RankGpu::open(int rank, size_t pinnedCopyBytes) {
+bool RankGpu::open(int rank, size_t pinnedCopyBytes, MemoryType vendor) {
   std::string why;
-  gpu_ = testGpu(&why);
+  gpu_ = testGpu(&why, vendor);
   if (!rankCheck(gpu_ != nullptr, rank, "no GPU: %s", why.c_str())) return false;
   if (pinnedCopyBytes > 0) {
     void* p = nullptr;

@@ -6,6 +6,7 @@
 
 #include "device/gpu_backend.h"
 #include "mixccl.h"
+#include "support/test_gpu.h"
 
 namespace mixccl::testing {
 
@@ -19,7 +20,8 @@ class RankGpu {
   // upload() and download() copy through that much pinned memory, allocated now, and wait for each copy: a copy from
   // or into pageable memory may hold up other threads' CUDA calls until its stream reaches it (a proxy's launches the
   // stream waits for, among them).
-  bool open(int rank, size_t pinnedCopyBytes = 0);
+  // `vendor`: the GPU's (test_gpu.h's testGpu).
+  bool open(int rank, size_t pinnedCopyBytes = 0, MemoryType vendor = kAnyVendor);
   GpuBackend* gpu() { return gpu_; }
   void* stream() { return stream_; }
   // Device memory holding a copy of `host`, made on the stream (the source is kept until the next sync()).

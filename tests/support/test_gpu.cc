@@ -12,9 +12,10 @@ bool testGpuIsEmulated() {
   return real == nullptr || std::strcmp(real, "1") != 0;
 }
 
-GpuBackend* testGpu(std::string* why) {
-  if (testGpuIsEmulated()) return &installEmulatedGpu();
+GpuBackend* testGpu(std::string* why, MemoryType vendor) {
+  if (testGpuIsEmulated()) return &installEmulatedGpu(200, vendor == kAnyVendor ? MemoryType::kCuda : vendor);
   for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
+    if (vendor != kAnyVendor && t != vendor) continue;
     std::string reason;
     if (GpuBackend* g = gpuBackend(t, &reason)) return g;
     *why += reason + "; ";

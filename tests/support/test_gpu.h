@@ -8,8 +8,12 @@
 
 namespace mixccl::testing {
 
-// nullptr with *why when MIXCCL_TEST_REAL_GPU=1 and no GPU is usable.
-GpuBackend* testGpu(std::string* why);
+// What testGpu picks: the first usable GPU of either vendor (kAnyVendor), or one of the vendor named (kCuda, kHip).
+constexpr MemoryType kAnyVendor = MemoryType::kHost;
+
+// nullptr with *why when MIXCCL_TEST_REAL_GPU=1 and no GPU (of `vendor`) is usable. Emulated: the process's
+// emulated GPU of that vendor (CUDA for kAnyVendor).
+GpuBackend* testGpu(std::string* why, MemoryType vendor = kAnyVendor);
 
 // True when the tests run on the emulation (delays and checks that only it can make hold).
 bool testGpuIsEmulated();
