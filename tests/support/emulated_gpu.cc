@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "device/kernels/gpu_kernels.h"
 #include "device/kernels/host_step_check.h"
+#include "support/device_memory_guard.h"
 
 namespace mixccl::testing {
 namespace {
@@ -107,6 +108,7 @@ class EmulatedGpu::Stream {
       running_ = true;
       lock.unlock();
       if (delayUs_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delayUs_));
+      device_guard::allowThisThread();  // a thread of the device (again: an op may have called a host entry point)
       op();
       lock.lock();
       running_ = false;
@@ -197,6 +199,7 @@ EmulatedGpu::EmulatedGpu(unsigned delayUs, MemoryType vendor)
 EmulatedGpu::~EmulatedGpu() = default;
 
 EmulatedGpu::Stream* EmulatedGpu::resolve(void* stream) {
+  device_guard::denyThisThread();  // a host thread: it enqueues work for the device
   return stream == nullptr ? default_.get() : static_cast<Stream*>(stream);
 }
 
@@ -251,6 +254,12 @@ Result EmulatedGpu::allocDevice(size_t bytes, void** out) {
     return failf(mixcclSystemError, "emulated gpu: mmap of %zu bytes: %s", size, strerror(errno));
   }
   std::memset(p, 0xA5, size);  // garbage, as fresh device memory is
+  if (!device_guard::protect(p, size)) {
+    munmap(p, size);
+    close(fd);
+    return failf(mixcclSystemError, "emulated gpu: guarding %zu bytes of device memory: %s", size, strerror(errno));
+  }
+  device_guard::denyThisThread();
   std::lock_guard<std::mutex> lock(mu_);
   device_[reinterpret_cast<uintptr_t>(p)] = size;
   fds_[reinterpret_cast<uintptr_t>(p)] = fd;
@@ -671,6 +680,11 @@ Result EmulatedGpu::ipcImport(const IpcHandle& handle, void** out) {
   void* p = mmap(nullptr, h.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
   if (p == MAP_FAILED) return failf(mixcclSystemError, "emulated gpu: ipcImport: mmap: %s", strerror(errno));
+  if (!device_guard::protect(p, h.bytes)) {
+    munmap(p, h.bytes);
+    return failf(mixcclSystemError, "emulated gpu: ipcImport: guarding the mapping: %s", strerror(errno));
+  }
+  device_guard::denyThisThread();
   std::lock_guard<std::mutex> lock(mu_);
   device_[reinterpret_cast<uintptr_t>(p)] = h.bytes;  // a peer's device memory, mapped here
   *out = p;
@@ -699,6 +713,7 @@ size_t EmulatedGpu::livePinnedAllocations() {
 }
 
 EmulatedGpu& installEmulatedGpu(unsigned delayUs, MemoryType vendor) {
+  device_guard::denyThisThread();  // the caller is a host thread, and so are the threads it makes from now on
   static std::mutex mu;
   static EmulatedGpu* gpus[kNumMemoryTypes] = {};  // never destroyed: the library may use them while the process exits
   std::lock_guard<std::mutex> lock(mu);

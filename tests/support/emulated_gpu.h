@@ -6,7 +6,8 @@
 // * "Device memory" is host memory this backend allocated; queryPointer reports it as CUDA (HIP) memory of device 0.
 //   Pinned memory is host memory it allocated, reported as pinned host memory; so is host memory given to
 //   hostRegister. Kernels (reduce, post-op, copy kernel, n-input reduce) may touch only those three kinds: any
-//   other pointer is an error at launch, as a real device would fault on it.
+//   other pointer is an error at launch, as a real device would fault on it. Host threads, in turn, fault on device
+//   memory (support/device_memory_guard.h, where the CPU has protection keys): only the streams may touch it.
 // * A stream is a worker thread running its operations in order; nullptr is one default stream. Operations are
 //   the host build of the kernel source (kernels::host), memcpy, event records and waits. Destroying a stream returns
 //   at once, as CUDA's; it goes once its work is done. So does an event: queued records and waits of a destroyed one
