@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -46,24 +47,38 @@ constexpr int kYieldPolls = 4096;
 constexpr auto kNap = std::chrono::microseconds(20);
 constexpr auto kCheckEvery = std::chrono::milliseconds(10);
 
-enum : int32_t { kOff = 0, kOn = 1, kBad = 2 };
+enum : int32_t { kOff = 0, kOn = 1, kBad = 2, kAuto = 3 };
+
+const char* settingName(int32_t setting) { return setting == kOn ? "1" : setting == kAuto ? "auto" : "0"; }
 
 // What each rank says at init.
 struct Offer {
   int32_t setting;
   int32_t eligible;
   int64_t slotBytes;
+  int32_t hasGpu;
+  int32_t pad;
 };
+
+// What rank 0 tells the others once it has (or has not) made the segment.
+struct Notice {
+  int32_t state;  // kMade, kFailed, kDeclined (auto: too little /dev/shm)
+  char name[kNameBytes];
+  char why[256];  // kFailed: rank 0's error
+};
+enum : int32_t { kMade = 0, kFailed = 1, kDeclined = 2 };
 
 // After the header: landed[n] and reduced[n] (a line each), then each rank's copied-out words (a line per rank).
 size_t copiedAt(int nranks) { return kCountersAt + 2 * size_t(nranks) * 64; }
 size_t dataOffset(int nranks) { return (copiedAt(nranks) + size_t(nranks) * 64 + kPage - 1) / kPage * kPage; }
 
-// The reason, from the gathered offers, that the shared segment is not used ("" when it is).
-std::string whyNot(const std::vector<Offer>& offers) {
+// The reason, from the gathered offers, that the shared segment is not used ("" when it is). `automatic`: for
+// MIXCCL_SHARED_REDUCE=auto, which also leaves communicators with a rank without a GPU to the host engine.
+std::string whyNot(const std::vector<Offer>& offers, bool automatic) {
   if (offers.size() < 2) return "one rank";
   for (size_t r = 0; r < offers.size(); ++r) {
     if (offers[r].eligible == 0) return "the ranks are on several hosts, or use gpu_ipc";
+    if (automatic && offers[r].hasGpu == 0) return "rank " + std::to_string(r) + " has no GPU";
   }
   return "";
 }
@@ -84,24 +99,26 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   out->reset();
   const int rank = bs.rank(), n = bs.nranks();
   const std::string setting = configString(cfg::kSharedReduce);
-  Offer mine{setting == "1"   ? kOn
-             : setting == "0" ? kOff
-                              : kBad,
-             eligible ? 1 : 0, configInt(cfg::kSharedReduceSlotBytes)};
+  Offer mine{setting == "1"      ? kOn
+             : setting == "0"    ? kOff
+             : setting == "auto" ? kAuto
+                                 : kBad,
+             eligible ? 1 : 0, configInt(cfg::kSharedReduceSlotBytes), gpu != nullptr ? 1 : 0, 0};
   std::vector<Offer> offers(static_cast<size_t>(n));
   MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));  // a bad setting too: everyone fails alike
   if (mine.setting == kBad) {
-    return failf(mixcclInvalidArgument, "rank %d: MIXCCL_SHARED_REDUCE=%s: must be 0 or 1", rank, setting.c_str());
+    return failf(mixcclInvalidArgument, "rank %d: MIXCCL_SHARED_REDUCE=%s: must be 0, 1 or auto", rank,
+                 setting.c_str());
   }
   for (int r = 0; r < n; ++r) {
     if (offers[size_t(r)].setting == kBad) {
-      return failf(mixcclInvalidArgument, "rank %d: rank %d's MIXCCL_SHARED_REDUCE is not 0 or 1", rank, r);
+      return failf(mixcclInvalidArgument, "rank %d: rank %d's MIXCCL_SHARED_REDUCE is not 0, 1 or auto", rank, r);
     }
     if (offers[size_t(r)].setting != mine.setting) {
       return failf(mixcclInvalidUsage,
-                   "rank %d: MIXCCL_SHARED_REDUCE differs between ranks (rank %d has %d, this "
-                   "rank %d): set the same value everywhere",
-                   rank, r, offers[size_t(r)].setting, mine.setting);
+                   "rank %d: MIXCCL_SHARED_REDUCE differs between ranks (rank %d has %s, this "
+                   "rank %s): set the same value everywhere",
+                   rank, r, settingName(offers[size_t(r)].setting), settingName(mine.setting));
     }
   }
   if (mine.setting == kOff) return mixcclSuccess;
@@ -119,11 +136,16 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
                  "from 64K to 1G",
                  rank, (long long)mine.slotBytes);
   }
-  const std::string why = whyNot(offers);
+  const bool automatic = mine.setting == kAuto;
+  const std::string why = whyNot(offers, automatic);
   if (!why.empty()) {
-    // Asked for and not given: said where it shows.
-    MIXCCL_LOG(kWarn, "rank %d: MIXCCL_SHARED_REDUCE=1 is not used: %s (the host engine's algorithms run instead)",
-               rank, why.c_str());
+    // Asked for and not given: said where it shows (where auto decides, only at INFO).
+    if (automatic) {
+      MIXCCL_LOG(kInfo, "rank %d: MIXCCL_SHARED_REDUCE=auto is not used: %s", rank, why.c_str());
+    } else {
+      MIXCCL_LOG(kWarn, "rank %d: MIXCCL_SHARED_REDUCE=1 is not used: %s (the host engine's algorithms run instead)",
+                 rank, why.c_str());
+    }
     return mixcclSuccess;
   }
 
@@ -135,33 +157,56 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   // Rank 0 makes the segment; every rank takes part in every exchange even after a failure of its own, so that
   // all fail together instead of waiting for one that gave up.
   Result local = mixcclSuccess;
-  std::vector<char> name(kNameBytes, '\0');
+  Notice notice{};
   if (rank == 0) {
     const long long freeBytes = detail::shmFreeBytes();
     if (freeBytes >= 0 && (unsigned long long)freeBytes < bytes) {
-      local = failf(mixcclSystemError,
-                    "rank 0: MIXCCL_SHARED_REDUCE needs %zu MiB of /dev/shm for %d ranks but %lld "
-                    "MiB are free: enlarge /dev/shm (docker --shm-size) or lower MIXCCL_SHARED_REDUCE_SLOT_BYTES",
-                    bytes >> 20, n, freeBytes >> 20);
+      if (automatic) {
+        notice.state = kDeclined;
+        MIXCCL_LOG(kInfo, "rank 0: MIXCCL_SHARED_REDUCE=auto is not used: it needs %zu MiB of /dev/shm for %d "
+                   "ranks and %lld MiB are free (the host engine's algorithms run instead)", bytes >> 20, n,
+                   freeBytes >> 20);
+      } else {
+        local = failf(mixcclSystemError,
+                      "rank 0: MIXCCL_SHARED_REDUCE needs %zu MiB of /dev/shm for %d ranks but %lld "
+                      "MiB are free: enlarge /dev/shm (docker --shm-size) or lower MIXCCL_SHARED_REDUCE_SLOT_BYTES",
+                      bytes >> 20, n, freeBytes >> 20);
+      }
     }
-    if (local == mixcclSuccess) local = detail::ShmSegment::create(bytes, &sr->segment_);
-    if (local == mixcclSuccess) {
+    if (local == mixcclSuccess && notice.state != kDeclined) {
+      local = detail::ShmSegment::create(bytes, &sr->segment_);
+    }
+    if (local == mixcclSuccess && notice.state != kDeclined) {
       Header* h = sr->header();
       h->magic = kMagic;
       h->nranks = uint32_t(n);
       h->slotBytes = sr->slotBytes_;
       h->failedBy.store(0);
-      memcpy(name.data(), sr->segment_->name().data(), std::min(sr->segment_->name().size(), kNameBytes - 1));
+      memcpy(notice.name, sr->segment_->name().data(), std::min(sr->segment_->name().size(), kNameBytes - 1));
+    }
+    if (local != mixcclSuccess) {
+      notice.state = kFailed;
+      std::snprintf(notice.why, sizeof(notice.why), "%s", lastErrorMessage());
     }
   }
-  std::vector<char> names(size_t(n) * kNameBytes);
-  MIXCCL_TRY(bs.allGather(name.data(), names.data(), kNameBytes));
+  std::vector<Notice> notices(static_cast<size_t>(n));
+  MIXCCL_TRY(bs.allGather(&notice, notices.data(), sizeof(Notice)));
+  const Notice& first = notices[0];
+  if (first.state == kDeclined) {
+    if (rank != 0) {
+      MIXCCL_LOG(kInfo, "rank %d: MIXCCL_SHARED_REDUCE=auto is not used: too little /dev/shm (rank 0 says how much)",
+                 rank);
+    }
+    return mixcclSuccess;
+  }
   if (rank != 0) {
-    const char* first = names.data();
-    if (first[0] == '\0') {
-      local = mixcclRemoteError;  // rank 0 said why
+    if (first.state == kFailed && automatic) {
+      local = mixcclRemoteError;  // rank 0 said why; everyone falls back below
+    } else if (first.state == kFailed) {
+      local = failf(mixcclRemoteError, "rank %d: rank 0 could not make the shared segment: %.*s", rank,
+                    int(strnlen(first.why, sizeof(first.why))), first.why);
     } else {
-      local = detail::ShmSegment::open(std::string(first, strnlen(first, kNameBytes)), &sr->segment_);
+      local = detail::ShmSegment::open(std::string(first.name, strnlen(first.name, kNameBytes)), &sr->segment_);
     }
     if (local == mixcclSuccess) {
       const Header* h = sr->header();
@@ -186,6 +231,16 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   MIXCCL_TRY(bs.allGather(&myStatus, status.data(), sizeof(myStatus)));
   // Past the last exchange: a name left behind is logged (and removed once this process is gone), not fatal alone.
   if (rank == 0 && sr->segment_ != nullptr) (void)sr->segment_->unlink();
+  if (automatic) {
+    // A default must not stop a job: whatever went wrong (said where it happened), every rank falls back alike.
+    for (int r = 0; r < n; ++r) {
+      if (status[size_t(r)] != 0) {
+        MIXCCL_LOG(kInfo, "rank %d: MIXCCL_SHARED_REDUCE=auto is not used: rank %d could not set up the shared "
+                   "segment (the host engine's algorithms run instead)", rank, r);
+        return mixcclSuccess;
+      }
+    }
+  }
   MIXCCL_TRY(local);
   for (int r = 0; r < n; ++r) {
     if (status[size_t(r)] != 0) {

@@ -1,10 +1,13 @@
 // Collectives that meet in one shared host-memory segment (MIXCCL_SHARED_REDUCE=1, core/shared_reduce.h): exact
 // for every collective, data type and operator piece by piece, with the copies going straight to and from the segment
 // (no staging buffer, nothing pageable); host and device buffers and groups of one communicator in issue order; a
-// lost rank fails the others instead of holding them; settings that must agree. The GPU is the host emulation
-// (support/emulated_gpu.h) unless MIXCCL_TEST_REAL_GPU=1.
+// lost rank fails the others instead of holding them; settings that must agree; what MIXCCL_SHARED_REDUCE=auto
+// decides. The GPU is the host emulation (support/emulated_gpu.h) unless MIXCCL_TEST_REAL_GPU=1.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -528,6 +531,11 @@ TEST(SharedReduce, SettingsMustAgreeAndBeWellFormed) {
       "MIXCCL_SHARED_REDUCE differs between ranks");
   expectInitFails(
       [](int rank) {
+        return std::vector<std::pair<std::string, std::string>>{{"MIXCCL_SHARED_REDUCE", rank == 1 ? "auto" : "1"}};
+      },
+      "auto");  // each rank names the values: "rank 1 has auto", or "this rank auto"
+  expectInitFails(
+      [](int rank) {
         return std::vector<std::pair<std::string, std::string>>{
             {"MIXCCL_SHARED_REDUCE", "1"}, {"MIXCCL_SHARED_REDUCE_SLOT_BYTES", rank == 2 ? "128K" : "64K"}};
       },
@@ -542,7 +550,108 @@ TEST(SharedReduce, SettingsMustAgreeAndBeWellFormed) {
       [](int) {
         return std::vector<std::pair<std::string, std::string>>{{"MIXCCL_SHARED_REDUCE", "yes"}};
       },
-      "MIXCCL_SHARED_REDUCE");
+      "must be 0, 1 or auto");
+}
+
+// MIXCCL_SHARED_REDUCE=auto (64 KiB pieces, or `slotBytes`), three ranks, rank 0 with a GPU or not: each makes
+// three all-reduces of its memory and checks them. Returns the runRanks result (its output at INFO).
+testing::RankRunResult autoRanks(bool rank0OnGpu, const char* slotBytes = "64K") {
+  const testing::ScopedEnv env({{"MIXCCL_SHARED_REDUCE", "auto"},
+                                {"MIXCCL_SHARED_REDUCE_SLOT_BYTES", slotBytes},
+                                {"MIXCCL_GPU_IPC", "0"},
+                                {"MIXCCL_DEVICE_STEPS", "0"},
+                                {"MIXCCL_DEBUG", "INFO"}});
+  auto body = [rank0OnGpu](int rank, int n, const mixcclUniqueId& id) -> int {
+    const bool onGpu = rank0OnGpu || rank != 0;
+    RankGpu g;
+    if (onGpu && !g.open(rank)) return 1;
+    mixcclComm_t comm = initRankComm(rank, n, id);
+    if (comm == nullptr) return 1;
+    bool ok = true;
+    for (int seed : {1, 2, 3}) {
+      IntCall call(g, 100000, seed, onGpu, rank);
+      ok &= rankCheck(mixcclAllReduce(call.in, call.out, call.count, mixcclInt32, mixcclSum, comm, g.stream()) ==
+                          mixcclSuccess,
+                      rank, "all-reduce: %s", mixcclGetLastError(comm));
+      if (onGpu) g.sync();
+      ok &= call.check(g, rank, n);
+    }
+    return destroyClean(comm, rank, ok);
+  };
+  return runRanks(3, body, 120);
+}
+
+TEST(SharedReduce, AutoMeetsThereWhereEveryRankHasAGpu) {
+  auto result = autoRanks(true);
+  EXPECT_TRUE(result.ok) << result.report;
+  EXPECT_NE(result.output.find("collectives meet in one shared segment"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("is not used"), std::string::npos) << result.output;
+}
+
+TEST(SharedReduce, AutoLeavesACommunicatorWithARankWithoutAGpuToTheHostEngine) {
+  auto result = autoRanks(false);
+  EXPECT_TRUE(result.ok) << result.report;
+  EXPECT_NE(result.output.find("MIXCCL_SHARED_REDUCE=auto is not used: rank 0 has no GPU"), std::string::npos)
+      << result.output;
+  EXPECT_EQ(result.output.find("collectives meet in one shared segment"), std::string::npos) << result.output;
+}
+
+// Runs `check` in a child process whose /dev/shm is a tmpfs of `megabytes` MiB of its own (a mount namespace):
+// returns "" when check() returned true, else what it printed; a reason to skip starts with "skip: ".
+std::string withSmallDevShm(int megabytes, const std::function<bool()>& check) {
+  if (geteuid() != 0) return "skip: needs root for a mount namespace with a small /dev/shm";
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    const std::string size = "size=" + std::to_string(megabytes) + "m";
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", 0, size.c_str()) != 0) {
+      std::printf("skip: no mount namespace with a tmpfs on /dev/shm here: %s\n", std::strerror(errno));
+      std::fflush(stdout);
+      _exit(0);
+    }
+    const bool ok = check();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(ok ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t got;
+  while ((got = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, size_t(got));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (out.rfind("skip: ", 0) == 0) return out;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : out + "\n(the child failed)";
+}
+
+TEST(SharedReduce, AutoFallsBackWhereDevShmIsTooSmallWhereOneFailsInit) {
+  // 16 MiB pieces need (3 + 1) * 2 * 16 MiB of /dev/shm for three ranks; 48 MiB are there (the transports' own
+  // segments fit). auto: the host engine instead, every rank exact; 1: every rank's init fails, naming /dev/shm.
+  const std::string result = withSmallDevShm(48, [] {
+    const testing::RankRunResult fallback = autoRanks(true, "16M");
+    bool ok = fallback.ok && fallback.output.find("MIXCCL_SHARED_REDUCE=auto is not used: it needs") !=
+                                 std::string::npos;
+    if (!ok) std::printf("auto:\n%s\n%s\n", fallback.report.c_str(), fallback.output.c_str());
+    const testing::ScopedEnv env({{"MIXCCL_SHARED_REDUCE_SLOT_BYTES", "16M"}});
+    expectInitFails(
+        [](int) {
+          return std::vector<std::pair<std::string, std::string>>{{"MIXCCL_SHARED_REDUCE", "1"},
+                                                                  {"MIXCCL_GPU_IPC", "0"}};
+        },
+        "/dev/shm");
+    return ok && !::testing::Test::HasFailure();
+  });
+  if (result.rfind("skip: ", 0) == 0) GTEST_SKIP() << result.substr(6);
+  EXPECT_EQ(result, "");
 }
 
 // A reduce's other ranks never wait for their calls: they enqueue one after another, and destroy the communicator
