@@ -67,8 +67,8 @@ const ConfigVar kGpuIpcFused{"MIXCCL_GPU_IPC_FUSED", ConfigType::kString, "0",
                              "1: gpu_ipc all-reduces between ranks that are threads of one process run as one "
                              "kernel per rank and round that waits for the others inside the GPU (one launch, no "
                              "stream wait; one block up to 16 KiB, a shard per rank above), where their streams fit "
-                             "the GPU context's queues; 0: copies, stream waits and reduce kernels. Must be equal on "
-                             "every rank"};
+                             "the GPU context's queues (else a warning); auto: the same without the warning; 0: "
+                             "copies, stream waits and reduce kernels. Must be equal on every rank"};
 
 const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
                                  "pinned host memory a communicator holds at most for staging GPU buffers; a call "

@@ -401,19 +401,21 @@ TEST(GpuIpc, ByDefaultProcessesWithEqualPidsInSeparatePidNamespacesStageThroughH
 }
 
 TEST(GpuIpc, AnUnknownSettingIsAnErrorThatNamesIt) {
-  auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
-    testing::installEmulatedGpu(20);
-    setenv("MIXCCL_GPU_IPC", "yes", 1);
-    mixcclComm_t comm = nullptr;
-    const mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
-    const std::string msg = mixcclGetLastError(nullptr);
-    bool ok = rankCheck(res == mixcclInvalidArgument, rank, "init gave %d", res);
-    ok &= rankCheck(msg.find("MIXCCL_GPU_IPC=yes: must be auto, 1 or 0") != std::string::npos, rank, "message: %s",
-                    msg.c_str());
-    return ok ? 0 : 1;
-  };
-  auto result = runRanks(2, body);
-  EXPECT_TRUE(result.ok) << result.report;
+  for (const char* var : {"MIXCCL_GPU_IPC", "MIXCCL_GPU_IPC_FUSED"}) {
+    auto body = [var](int rank, int n, const mixcclUniqueId& id) -> int {
+      testing::installEmulatedGpu(20);
+      setenv(var, "yes", 1);
+      mixcclComm_t comm = nullptr;
+      const mixcclResult_t res = mixcclCommInitRank(&comm, n, id, rank);
+      const std::string msg = mixcclGetLastError(nullptr);
+      bool ok = rankCheck(res == mixcclInvalidArgument, rank, "init gave %d", res);
+      ok &= rankCheck(msg.find(std::string(var) + "=yes: must be auto, 1 or 0") != std::string::npos, rank,
+                      "message: %s", msg.c_str());
+      return ok ? 0 : 1;
+    };
+    auto result = runRanks(2, body);
+    EXPECT_TRUE(result.ok) << var << ":\n" << result.report;
+  }
 }
 
 TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
@@ -442,6 +444,46 @@ TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
     };
     auto result = runRanks(1, body);
     EXPECT_TRUE(result.ok) << "CUDA_DEVICE_MAX_CONNECTIONS=" << queues << ":\n" << result.report;
+  }
+}
+
+TEST(GpuIpc, FusedAutoWhereTheStreamsFitTheQueuesAndWithoutAWarningWhereNot) {
+  // Five ranks of one process (ten waiting streams): with 32 hardware queues every rank runs the fused kernels; with
+  // CUDA's default 8 none does, and only MIXCCL_GPU_IPC_FUSED=1 warns about it, auto does not.
+  struct Case {
+    const char* fused;
+    const char* queues;
+    size_t fusedRanks, warnings;
+  };
+  for (const Case& c : {Case{"auto", "32", 5, 0}, Case{"auto", "", 0, 0}, Case{"1", "", 0, 1}}) {
+    auto body = [c](int, int, const mixcclUniqueId&) -> int {
+      const int n = 5;
+      setenv("MIXCCL_GPU_IPC", "1", 1);
+      setenv("MIXCCL_GPU_IPC_FUSED", c.fused, 1);
+      setenv("MIXCCL_DEBUG", "INFO", 1);
+      if (c.queues[0] != '\0') setenv("CUDA_DEVICE_MAX_CONNECTIONS", c.queues, 1);
+      RankGpu g[n];
+      ipcRank(&g[0], 0);
+      for (int r = 1; r < n; ++r) g[r].open(r);
+      mixcclComm_t comms[n];
+      mixcclResult_t res = mixcclSuccess;
+      const std::string err = testing::captureStderr([&] { res = mixcclCommInitAll(comms, n, nullptr); });
+      if (!rankCheck(res == mixcclSuccess, 0, "init-all failed: %s", mixcclGetLastError(nullptr))) return 1;
+      auto count = [&err](const char* what) {
+        size_t found = 0;
+        for (size_t at = err.find(what); at != std::string::npos; at = err.find(what, at + 1)) ++found;
+        return found;
+      };
+      const size_t fusedRanks = count(", fused kernels)"), warnings = count("MIXCCL_GPU_IPC_FUSED=1 not used");
+      bool ok = rankCheck(fusedRanks == c.fusedRanks && warnings == c.warnings, 0, "%zu ranks fused (want %zu), %zu "
+                          "warnings (want %zu); stderr was: %s", fusedRanks, c.fusedRanks, warnings, c.warnings,
+                          err.c_str());
+      for (int r = 0; r < n; ++r) mixcclCommDestroy(comms[r]);
+      return ok ? 0 : 1;
+    };
+    auto result = runRanks(1, body);
+    EXPECT_TRUE(result.ok) << "MIXCCL_GPU_IPC_FUSED=" << c.fused << ", CUDA_DEVICE_MAX_CONNECTIONS=" << c.queues
+                           << ":\n" << result.report;
   }
 }
 

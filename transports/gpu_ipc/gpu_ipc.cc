@@ -38,8 +38,14 @@ struct Offer {
   int32_t queues = 8;       // GpuBackend::hardwareQueues() of the rank's GPU (8 where it has none)
   uint8_t setting = kOff;   // MIXCCL_GPU_IPC
   uint8_t gpuType = 0;      // MemoryType of a usable GPU with a current device; 0: none (or not looked for)
-  uint8_t fused = 0;        // MIXCCL_GPU_IPC_FUSED=1
+  uint8_t fused = kOff;     // MIXCCL_GPU_IPC_FUSED
 };
+
+// A setting as the rank offers it, from its text: 1, 0 or auto.
+Setting parseSetting(const std::string& text) {
+  return text == "1" ? kOn : text == "0" ? kOff : text == "auto" ? kAuto : kBadSetting;
+}
+const char* settingName(uint8_t setting) { return setting == kOn ? "1" : setting == kAuto ? "auto" : "0"; }
 
 constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t(1) << 30;
 
@@ -135,10 +141,11 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   const int rank = bs.rank(), n = bs.nranks();
   Offer mine;
   const std::string setting = configString(cfg::kGpuIpc);
-  mine.setting = setting == "1" ? kOn : setting == "0" ? kOff : setting == "auto" ? kAuto : kBadSetting;
+  mine.setting = parseSetting(setting);
   mine.token = processToken();
   mine.chunkBytes = uint64_t(configInt(cfg::kGpuIpcChunkBytes));
-  mine.fused = configString(cfg::kGpuIpcFused) == "1" ? 1 : 0;
+  const std::string fusedSetting = configString(cfg::kGpuIpcFused);
+  mine.fused = parseSetting(fusedSetting);
   GpuBackend* gpu = nullptr;
   if (mine.setting == kOn || mine.setting == kAuto) {
     for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
@@ -158,10 +165,15 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   if (mine.setting == kBadSetting) {
     return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC=%s: must be auto, 1 or 0", rank, setting.c_str());
   }
+  if (mine.fused == kBadSetting) {
+    return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC_FUSED=%s: must be auto, 1 or 0", rank,
+                 fusedSetting.c_str());
+  }
   const bool want = resolvedWant(rank, offers);
   for (int r = 0; r < n; ++r) {
-    if (offers[r].setting == kBadSetting) {
-      return failf(mixcclInvalidArgument, "rank %d: rank %d's MIXCCL_GPU_IPC is not auto, 1 or 0", rank, r);
+    if (offers[r].setting == kBadSetting || offers[r].fused == kBadSetting) {
+      return failf(mixcclInvalidArgument, "rank %d: rank %d's MIXCCL_GPU_IPC%s is not auto, 1 or 0", rank, r,
+                   offers[r].setting == kBadSetting ? "" : "_FUSED");
     }
     if (resolvedWant(r, offers) != want) {
       return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC differs between ranks (rank %d resolved it to %s, "
@@ -177,8 +189,9 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
                    static_cast<unsigned long long>(mine.chunkBytes));
     }
     if (offers[r].fused != mine.fused) {
-      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC_FUSED differs between ranks (rank %d has %d, this "
-                   "rank %d): set the same value everywhere", rank, r, int(offers[r].fused), int(mine.fused));
+      return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC_FUSED differs between ranks (rank %d has %s, this "
+                   "rank %s): set the same value everywhere", rank, r, settingName(offers[r].fused),
+                   settingName(mine.fused));
     }
   }
   if (mine.chunkBytes < kMinChunkBytes || mine.chunkBytes > kMaxChunkBytes || mine.chunkBytes % 4096 != 0) {
@@ -268,8 +281,8 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   warnIfQueuesShared(rank, offers);
   ipc->allOneProcess_ = true;
   for (int r = 0; r < n; ++r) ipc->allOneProcess_ = ipc->allOneProcess_ && ipc->sameProcess_[r];
-  ipc->fused_ = mine.fused != 0 && ipc->allOneProcess_ && !queuesShared(rank, offers);
-  if (mine.fused != 0 && !ipc->fused_ && ipc->allOneProcess_ && rank == 0) {
+  ipc->fused_ = mine.fused != kOff && ipc->allOneProcess_ && !queuesShared(rank, offers);
+  if (mine.fused == kOn && !ipc->fused_ && ipc->allOneProcess_ && rank == 0) {
     MIXCCL_LOG(kWarn, "gpu_ipc: MIXCCL_GPU_IPC_FUSED=1 not used: the fused kernels wait inside the GPU, so each "
                "rank's stream needs a hardware queue of its own (see the warning above)");
   }
