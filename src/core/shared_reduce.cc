@@ -237,6 +237,7 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
       if (status[size_t(r)] != 0) {
         MIXCCL_LOG(kInfo, "rank %d: MIXCCL_SHARED_REDUCE=auto is not used: rank %d could not set up the shared "
                    "segment (the host engine's algorithms run instead)", rank, r);
+        clearLastError();  // init goes on: the failure was logged where it happened
         return mixcclSuccess;
       }
     }

@@ -333,7 +333,11 @@ TEST(GpuIpc, ByDefaultRanksAsThreadsOfOneProcessUseItWhereTheirStreamsFitTheQueu
   for (const Case c : {Case{3, "", true}, Case{5, "", false}, Case{5, "32", true}}) {
     auto body = [c](int, int, const mixcclUniqueId&) -> int {
       unsetenv("MIXCCL_GPU_IPC");
-      if (c.queues[0] != '\0') setenv("CUDA_DEVICE_MAX_CONNECTIONS", c.queues, 1);
+      if (c.queues[0] != '\0') {
+        setenv("CUDA_DEVICE_MAX_CONNECTIONS", c.queues, 1);
+      } else {
+        unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");  // CUDA's default, whatever the shell exports
+      }
       testing::EmulatedGpu& emu = testing::installEmulatedGpu(20);
       size_t direct = 0;
       const int failures = initAllAndReduce(emu, c.n, &direct);
@@ -424,7 +428,11 @@ TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
   for (const char* queues : {"", "32"}) {
     auto body = [queues](int, int, const mixcclUniqueId&) -> int {
       const int n = 5;
-      if (queues[0] != '\0') setenv("CUDA_DEVICE_MAX_CONNECTIONS", queues, 1);
+      if (queues[0] != '\0') {
+        setenv("CUDA_DEVICE_MAX_CONNECTIONS", queues, 1);
+      } else {
+        unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");  // CUDA's default, whatever the shell exports
+      }
       RankGpu g[n];
       ipcRank(&g[0], 0);
       for (int r = 1; r < n; ++r) g[r].open(r);
@@ -461,7 +469,11 @@ TEST(GpuIpc, FusedAutoWhereTheStreamsFitTheQueuesAndWithoutAWarningWhereNot) {
       setenv("MIXCCL_GPU_IPC", "1", 1);
       setenv("MIXCCL_GPU_IPC_FUSED", c.fused, 1);
       setenv("MIXCCL_DEBUG", "INFO", 1);
-      if (c.queues[0] != '\0') setenv("CUDA_DEVICE_MAX_CONNECTIONS", c.queues, 1);
+      if (c.queues[0] != '\0') {
+        setenv("CUDA_DEVICE_MAX_CONNECTIONS", c.queues, 1);
+      } else {
+        unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");  // CUDA's default, whatever the shell exports
+      }
       RankGpu g[n];
       ipcRank(&g[0], 0);
       for (int r = 1; r < n; ++r) g[r].open(r);

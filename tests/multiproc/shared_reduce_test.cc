@@ -563,6 +563,11 @@ testing::RankRunResult autoRanks(bool rank0OnGpu, const char* slotBytes = "64K")
                                 {"MIXCCL_DEBUG", "INFO"}});
   auto body = [rank0OnGpu](int rank, int n, const mixcclUniqueId& id) -> int {
     const bool onGpu = rank0OnGpu || rank != 0;
+    if (!onGpu) {
+      // On a machine with a GPU too (MIXCCL_TEST_REAL_GPU=1), this rank has none: the library must not find it.
+      setenv("CUDA_VISIBLE_DEVICES", "", 1);
+      setenv("HIP_VISIBLE_DEVICES", "", 1);
+    }
     RankGpu g;
     if (onGpu && !g.open(rank)) return 1;
     mixcclComm_t comm = initRankComm(rank, n, id);
@@ -609,6 +614,8 @@ std::string withSmallDevShm(int megabytes, const std::function<bool()>& check) {
     close(fds[0]);
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    alarm(240);  // a hang ends the child (SIGALRM), and with it the parent's read below
     const std::string size = "size=" + std::to_string(megabytes) + "m";
     if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
         mount("tmpfs", "/dev/shm", "tmpfs", 0, size.c_str()) != 0) {

@@ -299,7 +299,7 @@ testing::RankRunResult mixedRanksAgree(int n, std::vector<RankMemory> kinds) {
     mixcclCommDestroy(comm);
     return failures == 0 ? 0 : 1;
   };
-  return runRanks(n, body, 300);
+  return runRanks(n, body, 120);  // within tests/gpu/run.sh's step, so that a hang is reported with its stacks
 }
 
 TEST(StagedDevice, CpuAndGpuRanksOfOneCommunicatorAgreeBitwise) {

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -14,20 +14,23 @@ namespace {
 
 struct sigaction gPrevious = {};  // the SIGSEGV action before ours, restored on a fault that is not ours
 
+// Writes `text` to stderr (async-signal-safe).
+void say(const char* text) { (void)!write(STDERR_FILENO, text, std::strlen(text)); }
+
 // A fault on a guarded page: says what it means, then lets the previous action (by default, death) take the retried
-// access. Async-signal-safe.
-void onFault(int sig, siginfo_t* info, void* context) {
+// access. Async-signal-safe. A SIGSEGV sent by a process (no access to retry) is raised again under that action.
+void onFault(int sig, siginfo_t* info, void*) {
   if (info->si_code == SEGV_PKUERR) {
-    char line[256];
-    const int n = std::snprintf(line, sizeof(line),
-                                "emulated gpu: a host thread touched device memory at %p (on a "
-                                "real GPU this access faults too; tests/support/device_memory_guard.h)\n",
-                                info->si_addr);
-    if (n > 0) (void)!write(STDERR_FILENO, line, size_t(n));
+    char address[2 + 16 + 1] = "0x";
+    const auto at = reinterpret_cast<uintptr_t>(info->si_addr);
+    for (int i = 0; i < 16; ++i) address[2 + i] = "0123456789abcdef"[(at >> (60 - 4 * i)) & 0xf];
+    address[18] = '\0';
+    say("emulated gpu: a host thread touched device memory at ");
+    say(address);
+    say(" (on a real GPU this access faults too; tests/support/device_memory_guard.h)\n");
   }
   sigaction(SIGSEGV, &gPrevious, nullptr);
-  (void)sig;
-  (void)context;
+  if (info->si_code <= 0) raise(sig);
 }
 
 struct Key {
