@@ -174,7 +174,7 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
       }
     }
     if (local == mixcclSuccess && notice.state != kDeclined) {
-      local = detail::ShmSegment::create(bytes, &sr->segment_);
+      local = detail::ShmSegment::create(bytes, &sr->segment_, /*reserve=*/true);  // used whole
     }
     if (local == mixcclSuccess && notice.state != kDeclined) {
       Header* h = sr->header();

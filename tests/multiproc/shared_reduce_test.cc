@@ -5,9 +5,6 @@
 // decides. The GPU is the host emulation (support/emulated_gpu.h) unless MIXCCL_TEST_REAL_GPU=1.
 #include <dirent.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +20,7 @@
 #include "support/rank_gpu.h"
 #include "support/rank_runner.h"
 #include "support/scoped_env.h"
+#include "support/small_dev_shm.h"
 #include "support/test_gpu.h"
 
 namespace mixccl {
@@ -601,49 +599,10 @@ TEST(SharedReduce, AutoLeavesACommunicatorWithARankWithoutAGpuToTheHostEngine) {
   EXPECT_EQ(result.output.find("collectives meet in one shared segment"), std::string::npos) << result.output;
 }
 
-// Runs `check` in a child process whose /dev/shm is a tmpfs of `megabytes` MiB of its own (a mount namespace):
-// returns "" when check() returned true, else what it printed; a reason to skip starts with "skip: ".
-std::string withSmallDevShm(int megabytes, const std::function<bool()>& check) {
-  if (geteuid() != 0) return "skip: needs root for a mount namespace with a small /dev/shm";
-  int fds[2];
-  if (pipe(fds) != 0) return "pipe failed";
-  fflush(stdout);
-  fflush(stderr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[1]);
-    alarm(240);  // a hang ends the child (SIGALRM), and with it the parent's read below
-    const std::string size = "size=" + std::to_string(megabytes) + "m";
-    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount("tmpfs", "/dev/shm", "tmpfs", 0, size.c_str()) != 0) {
-      std::printf("skip: no mount namespace with a tmpfs on /dev/shm here: %s\n", std::strerror(errno));
-      std::fflush(stdout);
-      _exit(0);
-    }
-    const bool ok = check();
-    std::fflush(stdout);
-    std::fflush(stderr);
-    _exit(ok ? 0 : 1);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t got;
-  while ((got = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, size_t(got));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (out.rfind("skip: ", 0) == 0) return out;
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : out + "\n(the child failed)";
-}
-
 TEST(SharedReduce, AutoFallsBackWhereDevShmIsTooSmallWhereOneFailsInit) {
   // 16 MiB pieces need (3 + 1) * 2 * 16 MiB of /dev/shm for three ranks; 48 MiB are there (the transports' own
   // segments fit). auto: the host engine instead, every rank exact; 1: every rank's init fails, naming /dev/shm.
-  const std::string result = withSmallDevShm(48, [] {
+  const std::string result = testing::withSmallDevShm(48, [] {
     const testing::RankRunResult fallback = autoRanks(true, "16M");
     bool ok = fallback.ok && fallback.output.find("MIXCCL_SHARED_REDUCE=auto is not used: it needs") !=
                                  std::string::npos;

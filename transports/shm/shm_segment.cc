@@ -82,7 +82,7 @@ int removeStaleShmSegments() {
   return removed;
 }
 
-Result ShmSegment::create(size_t bytes, std::unique_ptr<ShmSegment>* out) {
+Result ShmSegment::create(size_t bytes, std::unique_ptr<ShmSegment>* out, bool reserve) {
   removeStaleShmSegments();
   std::string name;
   int fd = -1;
@@ -103,6 +103,13 @@ Result ShmSegment::create(size_t bytes, std::unique_ptr<ShmSegment>* out) {
     shm_unlink(name.c_str());
     return failf(mixcclSystemError, "shm: ftruncate of %s to %zu bytes failed: %s", name.c_str(), bytes,
                  errnoString(err).c_str());
+  }
+  if (const int err = reserve ? posix_fallocate(fd, 0, off_t(bytes)) : 0; err != 0) {
+    close(fd);
+    shm_unlink(name.c_str());
+    return failf(mixcclSystemError, "shm: could not reserve %zu bytes of /dev/shm for %s: %s%s", bytes, name.c_str(),
+                 errnoString(err).c_str(),
+                 err == ENOSPC ? " (enlarge /dev/shm, e.g. docker --shm-size, or use fewer or smaller slots)" : "");
   }
   void* base = nullptr;
   Result res = mapFd(fd, bytes, name, &base);

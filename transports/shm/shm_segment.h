@@ -16,9 +16,11 @@ namespace mixccl::detail {
 
 class ShmSegment {
  public:
-  // Removes stale segments, then creates and maps a new zero-filled segment of `bytes` bytes (sparse: pages
-  // are allocated when first touched). Errors: mixcclSystemError (logged with errno).
-  static Result create(size_t bytes, std::unique_ptr<ShmSegment>* out);
+  // Removes stale segments, then creates and maps a new zero-filled segment of `bytes` bytes: sparse (pages are
+  // allocated when first touched), or with `reserve` all reserved in /dev/shm now, for a segment that will be used
+  // whole: one that does not fit then fails here, not later with SIGBUS at the first touch of a page that tmpfs
+  // cannot give. Errors: mixcclSystemError (logged with errno; too little /dev/shm says so).
+  static Result create(size_t bytes, std::unique_ptr<ShmSegment>* out, bool reserve = false);
   // Maps an existing segment created by a peer. Errors: mixcclSystemError (logged with errno).
   static Result open(const std::string& name, std::unique_ptr<ShmSegment>* out);
 
