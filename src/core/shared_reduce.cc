@@ -73,14 +73,21 @@ size_t copiedAt(int nranks) { return kCountersAt + 2 * size_t(nranks) * 64; }
 size_t dataOffset(int nranks) { return (copiedAt(nranks) + size_t(nranks) * 64 + kPage - 1) / kPage * kPage; }
 
 // The reason, from the gathered offers, that the shared segment is not used ("" when it is). `automatic`: for
-// MIXCCL_SHARED_REDUCE=auto, which also leaves communicators with a rank without a GPU to the host engine.
+// MIXCCL_SHARED_REDUCE=auto, which also leaves communicators with a rank without a GPU in use to the host engine
+// (registering the segment would start a GPU context in a process that has not used its GPU).
 std::string whyNot(const std::vector<Offer>& offers, bool automatic) {
   if (offers.size() < 2) return "one rank";
   for (size_t r = 0; r < offers.size(); ++r) {
     if (offers[r].eligible == 0) return "the ranks are on several hosts, or use gpu_ipc";
-    if (automatic && offers[r].hasGpu == 0) return "rank " + std::to_string(r) + " has no GPU";
+    if (automatic && offers[r].hasGpu == 0) return "rank " + std::to_string(r) + " has no GPU in use";
   }
   return "";
+}
+
+// Whether `gpu` (may be null) has its current device in use in this process: its context exists.
+bool gpuInUse(GpuBackend* gpu) {
+  int device = -1;
+  return gpu != nullptr && gpu->currentDevice(&device) == mixcclSuccess && !gpu->busIdInUse(device).empty();
 }
 
 }  // namespace
@@ -103,7 +110,7 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
              : setting == "0"    ? kOff
              : setting == "auto" ? kAuto
                                  : kBad,
-             eligible ? 1 : 0, configInt(cfg::kSharedReduceSlotBytes), gpu != nullptr ? 1 : 0, 0};
+             eligible ? 1 : 0, configInt(cfg::kSharedReduceSlotBytes), gpuInUse(gpu) ? 1 : 0, 0};
   std::vector<Offer> offers(static_cast<size_t>(n));
   MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));  // a bad setting too: everyone fails alike
   if (mine.setting == kBad) {

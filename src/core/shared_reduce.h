@@ -56,9 +56,9 @@ class SharedReduce {
   // without a GPU (a CPU rank); the segment is registered with it. Errors: settings that differ between ranks or are
   // malformed (mixcclInvalidUsage / mixcclInvalidArgument), a segment that cannot be made, mapped or registered, or
   // /dev/shm too small for it (mixcclSystemError); every rank fails alike.
-  // MIXCCL_SHARED_REDUCE=auto on every rank: as 1 where every rank also has a GPU, but never an error once the
-  // settings agree: too little /dev/shm, or a segment that cannot be set up, leaves *out null on every rank (said at
-  // INFO; a failure also where it happened).
+  // MIXCCL_SHARED_REDUCE=auto on every rank: as 1 where every rank also has a GPU in use (its context started), but
+  // never an error once the settings agree: too little /dev/shm, or a segment that cannot be set up, leaves *out null
+  // on every rank (said at INFO; a failure also where it happened).
   static Result create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::unique_ptr<SharedReduce>* out);
   ~SharedReduce();  // unregisters the segment from the GPU and unmaps it
   SharedReduce(const SharedReduce&) = delete;

@@ -552,16 +552,19 @@ TEST(SharedReduce, SettingsMustAgreeAndBeWellFormed) {
 }
 
 // MIXCCL_SHARED_REDUCE=auto (64 KiB pieces, or `slotBytes`), three ranks, rank 0 with a GPU or not: each makes
-// three all-reduces of its memory and checks them. Returns the runRanks result (its output at INFO).
-testing::RankRunResult autoRanks(bool rank0OnGpu, const char* slotBytes = "64K") {
+// three all-reduces of its memory and checks them. With `rank0GpuIdle` rank 0 (on host buffers) has a GPU it has
+// not used. Returns the runRanks result (its output at INFO).
+testing::RankRunResult autoRanks(bool rank0OnGpu, const char* slotBytes = "64K", bool rank0GpuIdle = false) {
   const testing::ScopedEnv env({{"MIXCCL_SHARED_REDUCE", "auto"},
                                 {"MIXCCL_SHARED_REDUCE_SLOT_BYTES", slotBytes},
                                 {"MIXCCL_GPU_IPC", "0"},
                                 {"MIXCCL_DEVICE_STEPS", "0"},
                                 {"MIXCCL_DEBUG", "INFO"}});
-  auto body = [rank0OnGpu](int rank, int n, const mixcclUniqueId& id) -> int {
+  auto body = [rank0OnGpu, rank0GpuIdle](int rank, int n, const mixcclUniqueId& id) -> int {
     const bool onGpu = rank0OnGpu || rank != 0;
-    if (!onGpu) {
+    if (!onGpu && rank0GpuIdle) {
+      testing::installEmulatedGpu().setInUse(false);  // the library finds the GPU, never used by this process
+    } else if (!onGpu) {
       // On a machine with a GPU too (MIXCCL_TEST_REAL_GPU=1), this rank has none: the library must not find it.
       setenv("CUDA_VISIBLE_DEVICES", "", 1);
       setenv("HIP_VISIBLE_DEVICES", "", 1);
@@ -591,12 +594,17 @@ TEST(SharedReduce, AutoMeetsThereWhereEveryRankHasAGpu) {
   EXPECT_EQ(result.output.find("is not used"), std::string::npos) << result.output;
 }
 
-TEST(SharedReduce, AutoLeavesACommunicatorWithARankWithoutAGpuToTheHostEngine) {
-  auto result = autoRanks(false);
-  EXPECT_TRUE(result.ok) << result.report;
-  EXPECT_NE(result.output.find("MIXCCL_SHARED_REDUCE=auto is not used: rank 0 has no GPU"), std::string::npos)
-      << result.output;
-  EXPECT_EQ(result.output.find("collectives meet in one shared segment"), std::string::npos) << result.output;
+TEST(SharedReduce, AutoLeavesACommunicatorWithARankWithoutAGpuInUseToTheHostEngine) {
+  // Rank 0 on host buffers, without a GPU, or with one its process never used (auto must not register the segment
+  // with it: that would start a GPU context there).
+  for (bool idleGpu : {false, true}) {
+    if (idleGpu && !testing::testGpuIsEmulated()) continue;  // only the emulation can say its GPU is unused
+    auto result = autoRanks(false, "64K", idleGpu);
+    EXPECT_TRUE(result.ok) << result.report;
+    EXPECT_NE(result.output.find("MIXCCL_SHARED_REDUCE=auto is not used: rank 0 has no GPU in use"), std::string::npos)
+        << result.output;
+    EXPECT_EQ(result.output.find("collectives meet in one shared segment"), std::string::npos) << result.output;
+  }
 }
 
 TEST(SharedReduce, AutoFallsBackWhereDevShmIsTooSmallWhereOneFailsInit) {

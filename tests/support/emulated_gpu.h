@@ -50,8 +50,13 @@ class EmulatedGpu final : public GpuBackend {
   // Marks the kernels loaded (the emulation's context always exists, so onlyIfStarted changes nothing); until
   // then the first kernel launch emulates lazy loading (see loadOnFirstLaunch).
   Result loadKernels(bool onlyIfStarted) override;
-  // The one emulated device of its vendor, always in use.
-  std::string busIdInUse(int) override { return vendor_ == MemoryType::kHip ? "emulated-hip:0" : "emulated:0"; }
+  // The one emulated device of its vendor: in use (its context started) unless a test said otherwise.
+  std::string busIdInUse(int) override {
+    if (!inUse_.load()) return "";
+    return vendor_ == MemoryType::kHip ? "emulated-hip:0" : "emulated:0";
+  }
+  // As a process that has not used its GPU yet (false): busIdInUse() then says so.
+  void setInUse(bool inUse) { inUse_.store(inUse); }
   Result queryPointer(const void* ptr, PointerInfo* out) override;
   Result allocDevice(size_t bytes, void** out) override;
   Result freeDevice(void* ptr) override;
@@ -168,6 +173,7 @@ class EmulatedGpu final : public GpuBackend {
   std::unique_ptr<Stream> default_;
   const unsigned delayUs_;
   const MemoryType vendor_;
+  std::atomic<bool> inUse_{true};
   std::atomic<bool> kernelsLoaded_{false};
   std::atomic<bool> mapsHostInPlace_{true};
   std::atomic<size_t> reduceCalls_{0};
