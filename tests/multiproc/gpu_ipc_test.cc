@@ -422,32 +422,43 @@ TEST(GpuIpc, AnUnknownSettingIsAnErrorThatNamesIt) {
   }
 }
 
+// Five ranks of one process (ten waiting streams) made with mixcclCommInitAll and destroyed again, with `queues`
+// hardware queues (CUDA_DEVICE_MAX_CONNECTIONS; "": CUDA's default, whatever the shell exports). Returns what init
+// wrote to stderr; *ok false (printed) if it failed.
+std::string initFiveRanksOfOneProcess(const char* queues, bool* ok) {
+  const int n = 5;
+  if (queues[0] != '\0') {
+    setenv("CUDA_DEVICE_MAX_CONNECTIONS", queues, 1);
+  } else {
+    unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");
+  }
+  RankGpu g[n];
+  ipcRank(&g[0], 0);
+  for (int r = 1; r < n; ++r) g[r].open(r);
+  mixcclComm_t comms[n];
+  mixcclResult_t res = mixcclSuccess;
+  const std::string err = testing::captureStderr([&] { res = mixcclCommInitAll(comms, n, nullptr); });
+  *ok = rankCheck(res == mixcclSuccess, 0, "init-all failed: %s", mixcclGetLastError(nullptr));
+  if (*ok) {
+    for (int r = 0; r < n; ++r) mixcclCommDestroy(comms[r]);
+  }
+  return err;
+}
+
+size_t occurrences(const std::string& text, const char* what) {
+  size_t found = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++found;
+  return found;
+}
+
 TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
-  // Five ranks of one process wait on ten streams: more than the 8 hardware queues a CUDA context has by default,
-  // not more than 32 (CUDA_DEVICE_MAX_CONNECTIONS).
+  // Ten waiting streams: more than the 8 hardware queues a CUDA context has by default, not more than 32.
   for (const char* queues : {"", "32"}) {
     auto body = [queues](int, int, const mixcclUniqueId&) -> int {
-      const int n = 5;
-      if (queues[0] != '\0') {
-        setenv("CUDA_DEVICE_MAX_CONNECTIONS", queues, 1);
-      } else {
-        unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");  // CUDA's default, whatever the shell exports
-      }
-      RankGpu g[n];
-      ipcRank(&g[0], 0);
-      for (int r = 1; r < n; ++r) g[r].open(r);
-      mixcclComm_t comms[n];
-      mixcclResult_t res = mixcclSuccess;
-      const std::string err = testing::captureStderr([&] { res = mixcclCommInitAll(comms, n, nullptr); });
-      if (!rankCheck(res == mixcclSuccess, 0, "init-all failed: %s", mixcclGetLastError(nullptr))) return 1;
-      size_t warnings = 0;
-      for (size_t at = err.find("CUDA_DEVICE_MAX_CONNECTIONS=32"); at != std::string::npos;
-           at = err.find("CUDA_DEVICE_MAX_CONNECTIONS=32", at + 1)) {
-        ++warnings;
-      }
-      const size_t want = queues[0] == '\0' ? 1 : 0;
-      bool ok = rankCheck(warnings == want, 0, "%zu warnings, want %zu; stderr was: %s", warnings, want, err.c_str());
-      for (int r = 0; r < n; ++r) mixcclCommDestroy(comms[r]);
+      bool ok = false;
+      const std::string err = initFiveRanksOfOneProcess(queues, &ok);
+      const size_t warnings = occurrences(err, "CUDA_DEVICE_MAX_CONNECTIONS=32"), want = queues[0] == '\0' ? 1 : 0;
+      ok = ok && rankCheck(warnings == want, 0, "%zu warnings, want %zu; stderr was: %s", warnings, want, err.c_str());
       return ok ? 0 : 1;
     };
     auto result = runRanks(1, body);
@@ -456,8 +467,8 @@ TEST(GpuIpc, MoreWaitingStreamsThanHardwareQueuesAreWarnedAboutOnce) {
 }
 
 TEST(GpuIpc, FusedAutoWhereTheStreamsFitTheQueuesAndWithoutAWarningWhereNot) {
-  // Five ranks of one process (ten waiting streams): with 32 hardware queues every rank runs the fused kernels; with
-  // CUDA's default 8 none does, and only MIXCCL_GPU_IPC_FUSED=1 warns about it, auto does not.
+  // Ten waiting streams: with 32 hardware queues every rank runs the fused kernels; with CUDA's default 8 none does,
+  // and only MIXCCL_GPU_IPC_FUSED=1 warns about it, auto does not.
   struct Case {
     const char* fused;
     const char* queues;
@@ -465,32 +476,16 @@ TEST(GpuIpc, FusedAutoWhereTheStreamsFitTheQueuesAndWithoutAWarningWhereNot) {
   };
   for (const Case& c : {Case{"auto", "32", 5, 0}, Case{"auto", "", 0, 0}, Case{"1", "", 0, 1}}) {
     auto body = [c](int, int, const mixcclUniqueId&) -> int {
-      const int n = 5;
       setenv("MIXCCL_GPU_IPC", "1", 1);
       setenv("MIXCCL_GPU_IPC_FUSED", c.fused, 1);
       setenv("MIXCCL_DEBUG", "INFO", 1);
-      if (c.queues[0] != '\0') {
-        setenv("CUDA_DEVICE_MAX_CONNECTIONS", c.queues, 1);
-      } else {
-        unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");  // CUDA's default, whatever the shell exports
-      }
-      RankGpu g[n];
-      ipcRank(&g[0], 0);
-      for (int r = 1; r < n; ++r) g[r].open(r);
-      mixcclComm_t comms[n];
-      mixcclResult_t res = mixcclSuccess;
-      const std::string err = testing::captureStderr([&] { res = mixcclCommInitAll(comms, n, nullptr); });
-      if (!rankCheck(res == mixcclSuccess, 0, "init-all failed: %s", mixcclGetLastError(nullptr))) return 1;
-      auto count = [&err](const char* what) {
-        size_t found = 0;
-        for (size_t at = err.find(what); at != std::string::npos; at = err.find(what, at + 1)) ++found;
-        return found;
-      };
-      const size_t fusedRanks = count(", fused kernels)"), warnings = count("MIXCCL_GPU_IPC_FUSED=1 not used");
-      bool ok = rankCheck(fusedRanks == c.fusedRanks && warnings == c.warnings, 0, "%zu ranks fused (want %zu), %zu "
-                          "warnings (want %zu); stderr was: %s", fusedRanks, c.fusedRanks, warnings, c.warnings,
-                          err.c_str());
-      for (int r = 0; r < n; ++r) mixcclCommDestroy(comms[r]);
+      bool ok = false;
+      const std::string err = initFiveRanksOfOneProcess(c.queues, &ok);
+      const size_t fusedRanks = occurrences(err, ", fused kernels)");
+      const size_t warnings = occurrences(err, "MIXCCL_GPU_IPC_FUSED=1 not used");
+      ok = ok && rankCheck(fusedRanks == c.fusedRanks && warnings == c.warnings, 0, "%zu ranks fused (want %zu), %zu "
+                           "warnings (want %zu); stderr was: %s", fusedRanks, c.fusedRanks, warnings, c.warnings,
+                           err.c_str());
       return ok ? 0 : 1;
     };
     auto result = runRanks(1, body);
