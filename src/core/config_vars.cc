@@ -92,9 +92,9 @@ const ConfigVar kSharedReduce{"MIXCCL_SHARED_REDUCE", ConfigType::kString, "0",
                               "meet in one shared host-memory segment: each rank's stream copies its input there, its "
                               "proxy reduces (or copies) its share of all inputs, and the stream copies its result "
                               "back (a rank without a GPU: all on the calling thread; core/shared_reduce.h); 0: the "
-                              "host engine's algorithms; auto: as 1 where every rank also has a GPU, falling back to "
-                              "0 (said at INFO) where /dev/shm is too small or the segment cannot be set up. Must be "
-                              "equal on every rank"};
+                              "host engine's algorithms; auto: as 1 where every rank also has a GPU its process has "
+                              "used, falling back to 0 (said at INFO) where /dev/shm is too small or the segment "
+                              "cannot be set up. Must be equal on every rank"};
 
 const ConfigVar kSharedReduceSlotBytes{"MIXCCL_SHARED_REDUCE_SLOT_BYTES", ConfigType::kBytes, "4M",
                                        "the piece a MIXCCL_SHARED_REDUCE collective moves at a time (each rank "
