@@ -383,6 +383,10 @@ for n in "${sweep_main[@]}"; do sweep "$n"; done
 # is not the GPU's.
 expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4 -b 8 -e 64M -f 4 -d float -o sum \
   -n 5 -w 2 --memory host || true
+# The same through the shared segment (MIXCCL_SHARED_REDUCE=1; host ranks meet there on the calling thread): whether
+# it beats the host engine on this machine's many cores too, as it did with 4 ranks on the 2-core VM (perf/RESULTS.md).
+expect='^# memory: host' optional=1 step perf_host_N4sh 60 env MIXCCL_SHARED_REDUCE=1 "$build/perf/all_reduce_perf" \
+  -N 4 -b 8 -e 64M -f 4 -d float -o sum -n 5 -w 2 --memory host || true
 
 # The fused kernels of two ranks on two streams, on the device, before their sweeps; and a fused direct round behind
 # a kernel whose blocks each need a whole multiprocessor (a deadlock ends that test after 20 s). Then the sweeps of
