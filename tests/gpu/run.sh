@@ -354,7 +354,8 @@ broken_families=" "
 sweep() {
   local n="$1" ipc procs threads round steps largest chunk pieces fused shared family="${1#"$(label_ranks "$1")"}" rc=0
   if [ -n "${optional:-}" ] && [[ "$broken_families" == *" $family "* ]]; then
-    add_row "perf_sweep_N$n" skip 0 "an earlier '$family' sweep failed or ran out of time (an extra step: not a failure)"
+    add_row "perf_sweep_N$n" skip 0 \
+      "an earlier '$family' sweep failed, timed out or found no time left (an extra step: not a failure)"
     return 0
   fi
   ipc=0 procs="$(label_ranks "$n")" threads=1 round=4M steps=0 largest=256M chunk=128K pieces=0 fused=0 shared=0
