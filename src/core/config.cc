@@ -13,6 +13,14 @@ std::string configText(const ConfigVar& var) {
   return var.defaultValue;
 }
 
+OnOffAuto parseOnOffAuto(const std::string& text) {
+  return text == "1" ? kSettingOn : text == "0" ? kSettingOff : text == "auto" ? kSettingAuto : kSettingBad;
+}
+
+const char* onOffAutoName(uint8_t setting) {
+  return setting == kSettingOn ? "1" : setting == kSettingAuto ? "auto" : "0";
+}
+
 bool parseBytes(const std::string& text, int64_t* out) {
   if (text.empty()) return false;
   char* end = nullptr;

@@ -33,6 +33,13 @@ std::string configString(const ConfigVar& var);
 // Parses "123", "4K", "16M", "1G" (powers of 1024). Returns false on malformed input.
 bool parseBytes(const std::string& text, int64_t* out);
 
+// A setting of 0, 1 or auto as a rank offers it to the others at init (one byte on the wire; kSettingBad for any
+// other text, so that every rank can fail alike).
+enum OnOffAuto : uint8_t { kSettingOff = 0, kSettingOn = 1, kSettingAuto = 2, kSettingBad = 3 };
+OnOffAuto parseOnOffAuto(const std::string& text);
+// "0", "1" or "auto" (a bad setting as "0": it is reported before any name is needed).
+const char* onOffAutoName(uint8_t setting);
+
 // Declared variables (definitions and descriptions in config_vars.cc).
 namespace cfg {
 extern const ConfigVar kDebug;

@@ -47,10 +47,6 @@ constexpr int kYieldPolls = 4096;
 constexpr auto kNap = std::chrono::microseconds(20);
 constexpr auto kCheckEvery = std::chrono::milliseconds(10);
 
-enum : int32_t { kOff = 0, kOn = 1, kBad = 2, kAuto = 3 };
-
-const char* settingName(int32_t setting) { return setting == kOn ? "1" : setting == kAuto ? "auto" : "0"; }
-
 // What each rank says at init.
 struct Offer {
   int32_t setting;
@@ -106,29 +102,26 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
   out->reset();
   const int rank = bs.rank(), n = bs.nranks();
   const std::string setting = configString(cfg::kSharedReduce);
-  Offer mine{setting == "1"      ? kOn
-             : setting == "0"    ? kOff
-             : setting == "auto" ? kAuto
-                                 : kBad,
-             eligible ? 1 : 0, configInt(cfg::kSharedReduceSlotBytes), gpuInUse(gpu) ? 1 : 0, 0};
+  Offer mine{parseOnOffAuto(setting), eligible ? 1 : 0, configInt(cfg::kSharedReduceSlotBytes),
+             gpuInUse(gpu) ? 1 : 0, 0};
   std::vector<Offer> offers(static_cast<size_t>(n));
   MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));  // a bad setting too: everyone fails alike
-  if (mine.setting == kBad) {
+  if (mine.setting == kSettingBad) {
     return failf(mixcclInvalidArgument, "rank %d: MIXCCL_SHARED_REDUCE=%s: must be 0, 1 or auto", rank,
                  setting.c_str());
   }
   for (int r = 0; r < n; ++r) {
-    if (offers[size_t(r)].setting == kBad) {
+    if (offers[size_t(r)].setting == kSettingBad) {
       return failf(mixcclInvalidArgument, "rank %d: rank %d's MIXCCL_SHARED_REDUCE is not 0, 1 or auto", rank, r);
     }
     if (offers[size_t(r)].setting != mine.setting) {
       return failf(mixcclInvalidUsage,
                    "rank %d: MIXCCL_SHARED_REDUCE differs between ranks (rank %d has %s, this "
                    "rank %s): set the same value everywhere",
-                   rank, r, settingName(offers[size_t(r)].setting), settingName(mine.setting));
+                   rank, r, onOffAutoName(offers[size_t(r)].setting), onOffAutoName(mine.setting));
     }
   }
-  if (mine.setting == kOff) return mixcclSuccess;
+  if (mine.setting == kSettingOff) return mixcclSuccess;
   for (int r = 0; r < n; ++r) {
     if (offers[size_t(r)].slotBytes != mine.slotBytes) {
       return failf(mixcclInvalidUsage,
@@ -143,7 +136,7 @@ Result SharedReduce::create(Bootstrap& bs, bool eligible, GpuBackend* gpu, std::
                  "from 64K to 1G",
                  rank, (long long)mine.slotBytes);
   }
-  const bool automatic = mine.setting == kAuto;
+  const bool automatic = mine.setting == kSettingAuto;
   const std::string why = whyNot(offers, automatic);
   if (!why.empty()) {
     // Asked for and not given: said where it shows (where auto decides, only at INFO).

@@ -27,25 +27,18 @@ constexpr double kTeardownWaitSec = 10;
 constexpr double kReleaseWaitSec = 2;
 constexpr auto kWatchEvery = std::chrono::milliseconds(20);
 
-// MIXCCL_GPU_IPC as a rank offers it.
-enum Setting : uint8_t { kOff = 0, kOn = 1, kAuto = 2, kBadSetting = 3 };
 
 // What each rank tells the others before anything is allocated.
 struct Offer {
-  uint64_t token = 0;       // processToken(): equal on the ranks of one process, and only on them
-  uint64_t chunkBytes = 0;  // MIXCCL_GPU_IPC_CHUNK_BYTES
+  uint64_t token = 0;             // processToken(): equal on the ranks of one process, and only on them
+  uint64_t chunkBytes = 0;        // MIXCCL_GPU_IPC_CHUNK_BYTES
   int32_t device = -1;
-  int32_t queues = 8;       // GpuBackend::hardwareQueues() of the rank's GPU (8 where it has none)
-  uint8_t setting = kOff;   // MIXCCL_GPU_IPC
-  uint8_t gpuType = 0;      // MemoryType of a usable GPU with a current device; 0: none (or not looked for)
-  uint8_t fused = kOff;     // MIXCCL_GPU_IPC_FUSED
+  int32_t queues = 8;             // GpuBackend::hardwareQueues() of the rank's GPU (8 where it has none)
+  uint8_t setting = kSettingOff;  // MIXCCL_GPU_IPC (OnOffAuto)
+  uint8_t gpuType = 0;            // MemoryType of a usable GPU with a current device; 0: none (or not looked for)
+  uint8_t fused = kSettingOff;    // MIXCCL_GPU_IPC_FUSED (OnOffAuto)
 };
 
-// A setting as the rank offers it, from its text: 1, 0 or auto.
-Setting parseSetting(const std::string& text) {
-  return text == "1" ? kOn : text == "0" ? kOff : text == "auto" ? kAuto : kBadSetting;
-}
-const char* settingName(uint8_t setting) { return setting == kOn ? "1" : setting == kAuto ? "auto" : "0"; }
 
 constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t(1) << 30;
 
@@ -119,7 +112,7 @@ bool oneProcess(const std::vector<Offer>& offers) {
 // offers, as that rank does.
 bool resolvedWant(int r, const std::vector<Offer>& offers) {
   const uint8_t s = offers[size_t(r)].setting;
-  return s == kOn || (s == kAuto && oneProcess(offers) && !queuesShared(r, offers));
+  return s == kSettingOn || (s == kSettingAuto && oneProcess(offers) && !queuesShared(r, offers));
 }
 
 // Says once, on the process's lowest rank, when its ranks' streams outnumber the queues, with the remedy.
@@ -141,13 +134,13 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   const int rank = bs.rank(), n = bs.nranks();
   Offer mine;
   const std::string setting = configString(cfg::kGpuIpc);
-  mine.setting = parseSetting(setting);
+  mine.setting = parseOnOffAuto(setting);
   mine.token = processToken();
   mine.chunkBytes = uint64_t(configInt(cfg::kGpuIpcChunkBytes));
   const std::string fusedSetting = configString(cfg::kGpuIpcFused);
-  mine.fused = parseSetting(fusedSetting);
+  mine.fused = parseOnOffAuto(fusedSetting);
   GpuBackend* gpu = nullptr;
-  if (mine.setting == kOn || mine.setting == kAuto) {
+  if (mine.setting == kSettingOn || mine.setting == kSettingAuto) {
     for (MemoryType t : {MemoryType::kCuda, MemoryType::kHip}) {
       GpuBackend* g = gpuBackend(t);
       int device = -1;
@@ -162,18 +155,18 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   }
   std::vector<Offer> offers(n);
   MIXCCL_TRY(bs.allGather(&mine, offers.data(), sizeof(Offer)));  // a bad setting too: everyone fails alike
-  if (mine.setting == kBadSetting) {
+  if (mine.setting == kSettingBad) {
     return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC=%s: must be auto, 1 or 0", rank, setting.c_str());
   }
-  if (mine.fused == kBadSetting) {
+  if (mine.fused == kSettingBad) {
     return failf(mixcclInvalidArgument, "rank %d: MIXCCL_GPU_IPC_FUSED=%s: must be auto, 1 or 0", rank,
                  fusedSetting.c_str());
   }
   const bool want = resolvedWant(rank, offers);
   for (int r = 0; r < n; ++r) {
-    if (offers[r].setting == kBadSetting || offers[r].fused == kBadSetting) {
+    if (offers[r].setting == kSettingBad || offers[r].fused == kSettingBad) {
       return failf(mixcclInvalidArgument, "rank %d: rank %d's MIXCCL_GPU_IPC%s is not auto, 1 or 0", rank, r,
-                   offers[r].setting == kBadSetting ? "" : "_FUSED");
+                   offers[r].setting == kSettingBad ? "" : "_FUSED");
     }
     if (resolvedWant(r, offers) != want) {
       return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC differs between ranks (rank %d resolved it to %s, "
@@ -190,8 +183,8 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
     }
     if (offers[r].fused != mine.fused) {
       return failf(mixcclInvalidUsage, "rank %d: MIXCCL_GPU_IPC_FUSED differs between ranks (rank %d has %s, this "
-                   "rank %s): set the same value everywhere", rank, r, settingName(offers[r].fused),
-                   settingName(mine.fused));
+                   "rank %s): set the same value everywhere", rank, r, onOffAutoName(offers[r].fused),
+                   onOffAutoName(mine.fused));
     }
   }
   if (mine.chunkBytes < kMinChunkBytes || mine.chunkBytes > kMaxChunkBytes || mine.chunkBytes % 4096 != 0) {
@@ -281,8 +274,8 @@ Result GpuIpc::create(Bootstrap& bs, bool allOnOneHost, const std::vector<int>& 
   warnIfQueuesShared(rank, offers);
   ipc->allOneProcess_ = true;
   for (int r = 0; r < n; ++r) ipc->allOneProcess_ = ipc->allOneProcess_ && ipc->sameProcess_[r];
-  ipc->fused_ = mine.fused != kOff && ipc->allOneProcess_ && !queuesShared(rank, offers);
-  if (mine.fused == kOn && !ipc->fused_ && ipc->allOneProcess_ && rank == 0) {
+  ipc->fused_ = mine.fused != kSettingOff && ipc->allOneProcess_ && !queuesShared(rank, offers);
+  if (mine.fused == kSettingOn && !ipc->fused_ && ipc->allOneProcess_ && rank == 0) {
     MIXCCL_LOG(kWarn, "gpu_ipc: MIXCCL_GPU_IPC_FUSED=1 not used: the fused kernels wait inside the GPU, so each "
                "rank's stream needs a hardware queue of its own (see the warning above)");
   }
