@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <thread>
 
 #include "core/log.h"
@@ -58,18 +59,14 @@ void StagingPool::sweep() {
   pending_.resize(keep);
 }
 
-void StagingPool::trim() {
-  // Calls may be in flight on other ranks' streams that wait for this thread's next call: no free may wait here for
-  // the device to drain (device/deferred_free.h).
-  DeferGpuFrees inBackground;
-  for (auto& [cap, list] : free_) {
-    for (char* b : list) {
-      freeGpuMemory(gpu_, GpuFreeKind::kPinned, b);
-      capacity_.erase(b);
-      heldBytes_ -= cap;
-    }
-    list.clear();
+bool StagingPool::takeCached(size_t cap, size_t maxCap, char** out) {
+  for (auto it = free_.lower_bound(cap); it != free_.end() && it->first <= maxCap; ++it) {
+    if (it->second.empty()) continue;
+    *out = it->second.back();
+    it->second.pop_back();
+    return true;
   }
+  return false;
 }
 
 Result StagingPool::acquire(size_t bytes, char** out) {
@@ -78,24 +75,22 @@ Result StagingPool::acquire(size_t bytes, char** out) {
   for (;;) {
     sweep();
     // The smallest cached buffer that holds the request, up to kMaxFitFactor times its size: calls of alternating
-    // sizes then reuse one buffer rather than free one and allocate another each time.
-    for (auto it = free_.lower_bound(cap); it != free_.end() && it->first <= cap * kMaxFitFactor; ++it) {
-      if (it->second.empty()) continue;
-      *out = it->second.back();
-      it->second.pop_back();
-      return mixcclSuccess;
-    }
+    // sizes then reuse one buffer rather than allocate another each time.
+    if (takeCached(cap, cap * kMaxFitFactor, out)) return mixcclSuccess;
     if (heldBytes_ + cap <= maxBytes_) break;
-    trim();
+    // At the limit: a larger cached buffer rather than a new one (none is freed to make room: see the header).
+    if (takeCached(cap, SIZE_MAX, out)) return mixcclSuccess;
     // Nothing to wait for when no release could make room: none pending, or a request larger than the limit.
-    if (heldBytes_ + cap <= maxBytes_ || pending_.empty() || cap > maxBytes_) break;
-    if (std::chrono::steady_clock::now() > giveUp) {
-      // The streams holding the rest may wait for something the caller has yet to do: do not wait for ever.
-      MIXCCL_LOG(kInfo, "staging pool: over its limit of %zu bytes (it holds %zu, in use or pending); allocating "
-                 "%zu more", maxBytes_, heldBytes_, cap);
-      break;
-    }
+    if (pending_.empty() || cap > maxBytes_) break;
+    // The streams holding the rest may wait for something the caller has yet to do: do not wait for ever.
+    if (std::chrono::steady_clock::now() > giveUp) break;
     std::this_thread::sleep_for(std::chrono::microseconds(50));  // at the limit: earlier calls must finish first
+  }
+  if (heldBytes_ + cap > maxBytes_ && !saidPastLimit_) {
+    saidPastLimit_ = true;
+    MIXCCL_LOG(kInfo, "staging pool: past its limit of %zu bytes (it holds %zu, in use, pending or cached in other "
+               "sizes); allocating %zu more, and keeping what it holds until the communicator is destroyed",
+               maxBytes_, heldBytes_, cap);
   }
   void* p = nullptr;
   MIXCCL_TRY(gpu_->allocPinned(cap, &p));

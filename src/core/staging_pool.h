@@ -4,9 +4,8 @@
 //
 // Contract: used by the one thread that uses the communicator. Buffers come in power-of-two sizes (at least
 // 4 KiB) and are kept for reuse until the pool is destroyed; a request takes the smallest cached buffer that holds
-// it (up to 4 times its size). Buffers freed to stay within the limit are freed by a background thread, which may wait
-// for every stream of the GPU to drain first (device/deferred_free.h); the limit counts them as gone from then on.
-// The destructor frees what no stream work can still touch; what is still pending then (a stream that never ran) is
+// it (up to 4 times its size). No buffer is freed before the destructor: a free while calls are in flight stops every
+// thread's launches until the device drains, which may wait for one of them (device/deferred_free.h). The destructor frees what no stream work can still touch; what is still pending then (a stream that never ran) is
 // left allocated, with a warning, rather than freed under a GPU's feet. Owners drain their proxy and call waitIdle()
 // first.
 #include <cstddef>
@@ -20,9 +19,10 @@ namespace mixccl {
 
 class StagingPool {
  public:
-  // `maxBytes`: pinned memory the pool holds at most (in use, pending and cached); a request that would pass it
-  // first frees cached buffers, then waits (up to 5 s) for pending ones to come back; a request larger than
-  // the limit, or one still short after the wait, is served past it.
+  // `maxBytes`: pinned memory the pool allocates before it grows past it (in use, pending and cached). A request
+  // that would pass it takes any cached buffer that holds it, else waits (up to 5 s) for pending ones to come back;
+  // a request larger than the limit, or one still short after the wait, is served by a new buffer past the limit
+  // (said once at INFO), the cached ones kept.
   StagingPool(GpuBackend* gpu, size_t maxBytes) : gpu_(gpu), maxBytes_(maxBytes) {}
   ~StagingPool();
   StagingPool(const StagingPool&) = delete;
@@ -47,8 +47,8 @@ class StagingPool {
   };
   // Moves the pending releases whose events completed to the free lists.
   void sweep();
-  // Frees every cached buffer.
-  void trim();
+  // Takes a cached buffer of a capacity in [cap, maxCap] into *out; false if there is none.
+  bool takeCached(size_t cap, size_t maxCap, char** out);
   bool completed(const Pending& p);
 
   GpuBackend* gpu_;
@@ -59,6 +59,7 @@ class StagingPool {
   std::vector<void*> freeEvents_;
   std::vector<void*> allEvents_;
   std::vector<Pending> pending_;
+  bool saidPastLimit_ = false;
 };
 
 }  // namespace mixccl

@@ -23,10 +23,15 @@ struct Free {
   int device;  // made current for the free; -1: whichever is
 };
 
-void freeNow(const Free& f) {
+// With `drainFirst`, waits for the device to drain before the free: a free waits so too, but holds up every other
+// thread's launches and allocations while it does (the driver's lock; device/deferred_free.h), which a plain
+// synchronisation does not. A stream held for good then holds up only this thread.
+void freeNow(const Free& f, bool drainFirst) {
   int previous = -1;
   const bool switched = f.device >= 0 && f.gpu->currentDevice(&previous) == mixcclSuccess && previous != f.device &&
                         f.gpu->setDevice(f.device) == mixcclSuccess;
+  // Closing an imported mapping waits for no stream. A failure is logged by the backend; the free then says its own.
+  if (drainFirst && f.kind != GpuFreeKind::kImported) f.gpu->deviceSynchronize();
   switch (f.kind) {
     case GpuFreeKind::kDevice:
       f.gpu->freeDevice(f.ptr);
@@ -96,7 +101,7 @@ class Releaser {
       const Free f = queue_.front();
       queue_.pop_front();
       lock.unlock();
-      if (!exiting.load()) freeNow(f);
+      if (!exiting.load()) freeNow(f, /*drainFirst=*/true);
       lock.lock();
       ++made_;
       cv_->notify_all();
@@ -116,7 +121,7 @@ class Releaser {
 void freeGpuMemory(GpuBackend* gpu, GpuFreeKind kind, void* ptr, int device) {
   if (ptr == nullptr) return;
   if (deferDepth == 0) {
-    freeNow(Free{gpu, kind, ptr, device});
+    freeNow(Free{gpu, kind, ptr, device}, /*drainFirst=*/false);
     return;
   }
   if (device < 0 && gpu->currentDevice(&device) != mixcclSuccess) device = -1;

@@ -118,6 +118,9 @@ class GpuBackend : public DeviceBackend {
   virtual Result streamCreate(void** out) = 0;  // non-blocking with respect to the default stream
   virtual Result streamDestroy(void* stream) = 0;
   virtual Result streamSynchronize(void* stream) = 0;
+  // Returns once every stream of the current device has run what was queued on it before the call. Unlike a free's
+  // implicit synchronisation, it does not hold up other threads' calls while it waits.
+  virtual Result deviceSynchronize() = 0;
   virtual Result eventCreate(void** out) = 0;  // without timing
   virtual Result eventDestroy(void* event) = 0;
   virtual Result eventRecord(void* event, void* stream) = 0;

@@ -158,6 +158,7 @@ class GpuBackendCommon final : public GpuBackend {
   Result streamCreate(void** out) override { return Rt::streamCreate(out); }
   Result streamDestroy(void* stream) override { return Rt::streamDestroy(stream); }
   Result streamSynchronize(void* stream) override { return Rt::streamSynchronize(stream); }
+  Result deviceSynchronize() override { return Rt::deviceSynchronize(); }
   Result eventCreate(void** out) override { return Rt::eventCreate(out); }
   Result eventDestroy(void* event) override { return Rt::eventDestroy(event); }
   Result eventRecord(void* event, void* stream) override { return Rt::eventRecord(event, stream); }

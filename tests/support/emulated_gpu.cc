@@ -242,6 +242,7 @@ Result EmulatedGpu::queryPointer(const void* ptr, PointerInfo* out) {
 
 // Device memory is a shared mapping of a memfd, so that another process can map it (IPC).
 Result EmulatedGpu::allocDevice(size_t bytes, void** out) {
+  const std::shared_lock<std::shared_mutex> allocating(runtime_);
   const size_t size = (std::max<size_t>(bytes, 1) + 4095) / 4096 * 4096;
   int fd = memfd_create("mixccl-emulated-gpu", MFD_CLOEXEC);
   if (fd < 0 || ftruncate(fd, off_t(size)) != 0) {
@@ -292,6 +293,7 @@ void EmulatedGpu::synchronizeDevice(const char* call) {
 
 Result EmulatedGpu::freeDevice(void* ptr) {
   if (ptr == nullptr) return mixcclSuccess;
+  const std::unique_lock<std::shared_mutex> freeing(runtime_);  // for the whole wait (see runtime_)
   synchronizeDevice("freeDevice (cudaFree)");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = device_.find(reinterpret_cast<uintptr_t>(ptr));
@@ -306,6 +308,7 @@ Result EmulatedGpu::freeDevice(void* ptr) {
 }
 
 Result EmulatedGpu::allocPinned(size_t bytes, void** out) {
+  const std::shared_lock<std::shared_mutex> allocating(runtime_);
   void* p = std::aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
   if (p == nullptr) return failf(mixcclSystemError, "emulated gpu: out of pinned memory (%zu bytes)", bytes);
   std::lock_guard<std::mutex> lock(mu_);
@@ -318,6 +321,7 @@ Result EmulatedGpu::allocPinned(size_t bytes, void** out) {
 
 Result EmulatedGpu::freePinned(void* ptr) {
   if (ptr == nullptr) return mixcclSuccess;
+  const std::unique_lock<std::shared_mutex> freeing(runtime_);  // for the whole wait (see runtime_)
   synchronizeDevice("freePinned (cudaFreeHost)");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pinned_.find(reinterpret_cast<uintptr_t>(ptr));
@@ -331,6 +335,7 @@ Result EmulatedGpu::freePinned(void* ptr) {
 }
 
 Result EmulatedGpu::hostRegister(void* ptr, size_t bytes) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   if (ptr == nullptr || bytes == 0) {
     return failf(mixcclInvalidArgument, "emulated gpu: hostRegister of %zu bytes at %p", bytes, ptr);
   }
@@ -350,6 +355,7 @@ Result EmulatedGpu::hostRegister(void* ptr, size_t bytes) {
 }
 
 Result EmulatedGpu::hostUnregister(void* ptr) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   std::lock_guard<std::mutex> lock(mu_);
   if (registered_.erase(reinterpret_cast<uintptr_t>(ptr)) == 0) {
     return failf(mixcclInvalidArgument, "emulated gpu: hostUnregister of %p, which is not registered", ptr);
@@ -575,6 +581,7 @@ Result EmulatedGpu::streamWaitFlag(void* stream, const uint32_t* flag, uint32_t 
 }
 
 Result EmulatedGpu::streamCreate(void** out) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   auto* s = new Stream(delayUs_);
   std::lock_guard<std::mutex> lock(mu_);
   if (!queues_.empty()) s->setQueue(queues_[firstQueue_ + nextQueue_++ % (queues_.size() - firstQueue_)].get());
@@ -584,6 +591,7 @@ Result EmulatedGpu::streamCreate(void** out) {
 }
 
 Result EmulatedGpu::streamDestroy(void* stream) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   auto* s = static_cast<Stream*>(stream);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -616,12 +624,19 @@ Result EmulatedGpu::streamSynchronize(void* stream) {
   return mixcclSuccess;
 }
 
+Result EmulatedGpu::deviceSynchronize() {
+  synchronizeDevice("deviceSynchronize (cudaDeviceSynchronize)");  // without the runtime: a synchronisation
+  return mixcclSuccess;
+}
+
 Result EmulatedGpu::eventCreate(void** out) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   *out = new Event();
   return mixcclSuccess;
 }
 
 Result EmulatedGpu::eventDestroy(void* event) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   delete static_cast<Event*>(event);
   return mixcclSuccess;
 }
@@ -660,6 +675,7 @@ constexpr uint32_t kHandleMagic = 0x454d5531;  // "EMU1"
 }  // namespace
 
 Result EmulatedGpu::ipcExport(const void* base, IpcHandle* out) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = fds_.find(reinterpret_cast<uintptr_t>(base));
   if (it == fds_.end()) return failf(mixcclInvalidArgument, "emulated gpu: ipcExport(%p): not an allocation", base);
@@ -671,6 +687,7 @@ Result EmulatedGpu::ipcExport(const void* base, IpcHandle* out) {
 }
 
 Result EmulatedGpu::ipcImport(const IpcHandle& handle, void** out) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   EmuHandle h;
   std::memcpy(&h, handle.bytes, sizeof(h));
   if (h.magic != kHandleMagic) return fail(mixcclInvalidArgument, "emulated gpu: ipcImport: not an emulated handle");

@@ -99,6 +99,7 @@ class EmulatedGpu final : public GpuBackend {
   Result streamCreate(void** out) override;
   Result streamDestroy(void* stream) override;
   Result streamSynchronize(void* stream) override;
+  Result deviceSynchronize() override;
   Result eventCreate(void** out) override;
   Result eventDestroy(void* event) override;
   Result eventRecord(void* event, void* stream) override;
@@ -157,8 +158,13 @@ class EmulatedGpu final : public GpuBackend {
   std::mutex mu_;
   // The runtime's own lock, as a real one behaves: a copy from device to pageable memory holds it until the copy is
   // done (after everything queued before it on its stream), and every call that enqueues work (launches, copies,
-  // stream memory operations, events) needs it. So a thread blocked in such a copy holds up other threads' launches
-  // (seen on an H200: perf/RESULTS.md, runs 3 and 4); queries and synchronisation do not need it.
+  // stream memory operations, events) or makes or unmakes something (streams, events, allocations, registrations,
+  // IPC mappings) needs it. So a thread blocked in such a copy holds up other threads' launches
+  // (seen on an H200: perf/RESULTS.md, runs 3 and 4); queries and synchronisation do not need it. A free (device or
+  // pinned) holds it while it waits for every stream to drain, so a free on any thread (device/deferred_free.h's
+  // included) stops every other thread's launches and pinned allocations until the device is idle: a stream waiting
+  // for one of them then hangs the process (an H200 hung so in run 7: perf/RESULTS.md; the same lock shows in a CUDA
+  // free blocking another thread's copy, in public reports).
   std::shared_mutex runtime_;
   std::map<uintptr_t, size_t> device_;  // base -> bytes: own allocations and peers' imported mappings
   std::map<uintptr_t, int> fds_;        // own allocations: base -> memfd

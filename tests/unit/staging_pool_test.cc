@@ -3,9 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
-#include <thread>
 
 #include "device/deferred_free.h"
 #include "support/emulated_gpu.h"
@@ -40,37 +38,33 @@ TEST(StagingPool, ARequestReusesTheSmallestCachedBufferUpToFourTimesItsSize) {
   EXPECT_EQ(gpu.livePinnedAllocations(), before);
 }
 
-TEST(StagingPool, AtItsLimitItFreesCachedBuffersThroughTheBackgroundThread) {
-  // While a stream is held, a free would wait for it (as cudaFreeHost does): the pool must not wait.
+TEST(StagingPool, AtItsLimitItTakesALargerCachedBufferOrGrowsButNeverFrees) {
+  // While a stream is held, a free would wait for it (as cudaFreeHost does) and hold up every other thread's launches
+  // meanwhile: the pool neither waits nor frees, and serves each size from what it has.
   testing::EmulatedGpu& gpu = testing::installEmulatedGpu();
   const size_t before = gpu.livePinnedAllocations();
   {
     StagingPool pool(&gpu, 32 << 10);
-    takeAndGiveBack(pool, 16 << 10);
-    {
-      testing::HeldStream held(gpu);  // its flag is one more pinned allocation
-      const auto start = std::chrono::steady_clock::now();
-      std::atomic<bool> checked{false};
-      std::thread rescue([&] {  // releases the stream after the checks, or after 2 s: a pool that waits fails
-        const auto giveUp = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        while (!checked.load() && std::chrono::steady_clock::now() < giveUp) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        held.release();
-      });
-      takeAndGiveBack(pool, 32 << 10);  // 16 + 32 KiB would pass the limit: the 16 KiB one goes
-      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      EXPECT_LT(waited, 0.2) << "the pool waited for the held stream";
-      if (waited < 1.0) {
-        EXPECT_FALSE(waitForDeferredGpuFrees(0.3)) << "the 16 KiB buffer was freed while a stream was held";
-        EXPECT_EQ(gpu.livePinnedAllocations(), before + 3);
-      }
-      checked.store(true);
-      rescue.join();
-      EXPECT_TRUE(waitForDeferredGpuFrees(10));
-      EXPECT_EQ(gpu.livePinnedAllocations(), before + 2);
-    }
-    EXPECT_EQ(gpu.livePinnedAllocations(), before + 1);
+    char* small = takeAndGiveBack(pool, 16 << 10);
+    testing::HeldStream held(gpu);  // its flag is one more pinned allocation
+    const auto start = std::chrono::steady_clock::now();
+    char* large = takeAndGiveBack(pool, 32 << 10);  // 16 + 32 KiB passes the limit: a new one past it
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 0.5)
+        << "the pool waited for the held stream";
+    EXPECT_NE(large, small);
+    EXPECT_TRUE(waitForDeferredGpuFrees(0)) << "the pool handed a free to the background thread";
+    EXPECT_EQ(gpu.livePinnedAllocations(), before + 3) << "the cached 16 KiB buffer was freed";
+    EXPECT_EQ(takeAndGiveBack(pool, 16 << 10), small);
+    EXPECT_EQ(takeAndGiveBack(pool, 32 << 10), large);
+    char* a = nullptr;
+    char* b = nullptr;
+    ASSERT_EQ(pool.acquire(4 << 10, &a), mixcclSuccess);  // the 16 KiB one: 4 times its size
+    ASSERT_EQ(pool.acquire(4 << 10, &b), mixcclSuccess);  // 8 times its size, but at the limit: the 32 KiB one
+    EXPECT_EQ(a, small);
+    EXPECT_EQ(b, large);
+    EXPECT_EQ(gpu.livePinnedAllocations(), before + 3);
+    pool.releaseAfter({a, b}, {}, {});
+    held.release();
   }
   EXPECT_EQ(gpu.livePinnedAllocations(), before);
 }

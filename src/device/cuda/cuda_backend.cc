@@ -190,6 +190,7 @@ struct CudaRuntime {
   static Result streamSynchronize(void* stream) {
     return check(cudaStreamSynchronize(toStream(stream)), "cudaStreamSynchronize");
   }
+  static Result deviceSynchronize() { return check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
   static Result eventCreate(void** out) {
     cudaEvent_t e = nullptr;
     MIXCCL_TRY(check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreateWithFlags"));

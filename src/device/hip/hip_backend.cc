@@ -173,6 +173,7 @@ struct HipRuntime {
   static Result streamSynchronize(void* stream) {
     return check(hipStreamSynchronize(toStream(stream)), "hipStreamSynchronize");
   }
+  static Result deviceSynchronize() { return check(hipDeviceSynchronize(), "hipDeviceSynchronize"); }
   static Result eventCreate(void** out) {
     hipEvent_t e = nullptr;
     MIXCCL_TRY(check(hipEventCreateWithFlags(&e, hipEventDisableTiming), "hipEventCreateWithFlags"));
