@@ -324,13 +324,13 @@ TEST(GpuIpc, SeveralRanksOfOneProcessUseEachOthersMemoryDirectly) {
 
 TEST(GpuIpc, ByDefaultRanksAsThreadsOfOneProcessUseItWhereTheirStreamsFitTheQueues) {
   // MIXCCL_GPU_IPC unset (auto): 3 ranks of one process wait on 6 streams, within a context's 8 hardware queues;
-  // 5 ranks wait on 10, more, unless CUDA_DEVICE_MAX_CONNECTIONS raises them.
+  // 4 ranks wait on 8, which leaves no spare; 5 ranks wait on 10, more, unless CUDA_DEVICE_MAX_CONNECTIONS raises them.
   struct Case {
     int n;
     const char* queues;
     bool used;
   };
-  for (const Case c : {Case{3, "", true}, Case{5, "", false}, Case{5, "32", true}}) {
+  for (const Case c : {Case{3, "", true}, Case{4, "", false}, Case{5, "", false}, Case{5, "32", true}}) {
     auto body = [c](int, int, const mixcclUniqueId&) -> int {
       unsetenv("MIXCCL_GPU_IPC");
       if (c.queues[0] != '\0') {

@@ -190,12 +190,12 @@ TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogether) {
 TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogetherWithAsFewHardwareQueuesAsGpuIpcTakes) {
   // The GPU context's streams share its hardware queues (CUDA_DEVICE_MAX_CONNECTIONS), where a stream wait at a
   // queue's head holds up every stream behind it. gpu_ipc's default takes ranks as threads where 2 queues per rank
-  // are there; with no more than that, the ranks' rounds, the forks of the shared stream, their joins and the
-  // library's own streams must still get through. The emulated GPU assigns streams to queues round robin, as CUDA is
-  // understood to; on a GPU the context gets that many queues.
+  // and a spare are there; with no more than that, the ranks' rounds, the forks of the shared stream, their joins and
+  // the library's own streams must still get through. The emulated GPU assigns streams to queues round robin, as CUDA
+  // is understood to; on a GPU the context gets that many queues.
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     setenv("MIXCCL_TIMEOUT", "10", 1);
-    const int queues = 2 * kRanks;
+    const int queues = 2 * kRanks + 1;
     if (testing::testGpuIsEmulated()) {
       testing::installEmulatedGpu(20).emulateHardwareQueues(queues);
     } else {
@@ -209,17 +209,18 @@ TEST(RanksOfOneProcess, OnOneStreamInAGroupRunTogetherWithAsFewHardwareQueuesAsG
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-TEST(RanksOfOneProcess, EachOnAThreadMixingHostAndDeviceCallsWithTwoHardwareQueuesPerRank) {
-  // 4 ranks as threads, each on a stream of its own, with the 8 queues of CUDA's default (gpu_ipc's default takes
-  // them): device all-reduces on the rank's stream and host-memory ones (the perf tools' barriers, on gpu_ipc's own
-  // stream for host buffers), back to back. Every stream the library creates up front is one more that shares a queue
-  // with another rank's stream; a wait of one at a queue's head then holds up the work the other must do first (on
-  // the emulated GPU, an abort stream created at init hung 5 of 6 runs so).
+TEST(RanksOfOneProcess, EachOnAThreadMixingHostAndDeviceCallsWithTwoHardwareQueuesPerRankAndASpare) {
+  // 4 ranks as threads, each on a stream of its own, with 9 queues (as few as gpu_ipc's default takes: with CUDA's
+  // default 8 this hung on an H200 in one of two runs, perf/RESULTS.md run 7): device all-reduces on the rank's
+  // stream and host-memory ones (the perf tools' barriers, on gpu_ipc's own stream for host buffers), back to back.
+  // Every stream the library creates up front is one more that shares a queue with another rank's stream; a wait of
+  // one at a queue's head then holds up the work the other must do first (on the emulated GPU, an abort stream
+  // created at init hung 5 of 6 runs so).
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     constexpr int n = 4;
     unsetenv("MIXCCL_GPU_IPC");
     setenv("MIXCCL_GPU_IPC_FUSED", "0", 1);
-    setenv("CUDA_DEVICE_MAX_CONNECTIONS", "8", 1);  // before CUDA starts here (on the emulated GPU, its queues)
+    setenv("CUDA_DEVICE_MAX_CONNECTIONS", "9", 1);  // before CUDA starts here (on the emulated GPU, its queues)
     RankGpu g[n];
     for (RankGpu& one : g) {
       if (!openGpu(one)) return 1;

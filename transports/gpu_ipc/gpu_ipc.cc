@@ -94,10 +94,12 @@ int ranksOfProcess(int rank, const std::vector<Offer>& offers, int* lowest) {
 // Whether the ranks of `rank`'s process (this one's) wait on more streams than its context has queues: each such
 // rank has two streams that wait for peers (the caller's and the one for host buffers); where they outnumber the
 // queues, one rank's stream waiting at the head of a queue can hold up the write a peer's stream queued behind it:
-// a hang (8 threads on an H200). The fused kernels, which wait inside the GPU, need a queue per rank the same way.
+// a hang (8 threads on an H200). One queue is kept for the context's other streams (the default stream, the
+// application's, a release's): 4 threads whose 8 streams had the 8 queues to themselves on paper hung on an H200 in
+// one of two runs (perf/RESULTS.md, run 7). The fused kernels, which wait inside the GPU, need the queues the same way.
 bool queuesShared(int rank, const std::vector<Offer>& offers) {
   int lowest = 0;
-  return 2 * ranksOfProcess(rank, offers, &lowest) > offers[size_t(rank)].queues;
+  return 2 * ranksOfProcess(rank, offers, &lowest) + 1 > offers[size_t(rank)].queues;
 }
 
 bool oneProcess(const std::vector<Offer>& offers) {
@@ -120,8 +122,8 @@ void warnIfQueuesShared(int rank, const std::vector<Offer>& offers) {
   int lowest = 0;
   const int mine = ranksOfProcess(rank, offers, &lowest);
   if (rank != lowest || !queuesShared(rank, offers)) return;
-  MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, more than its GPU context's %d hardware "
-             "queues (CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES): a wait can hold up the write it waits "
+  MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, which leaves no spare of its GPU context's "
+             "%d hardware queues (CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES): a wait can hold up the write it waits "
              "for (a hang). Set CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA", mine, 2 * mine,
              offers[size_t(rank)].queues);
 }
