@@ -63,7 +63,7 @@ const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kByt
                                   "all-reduces between threads of one process on device buffers take rounds of up to "
                                   "256 MiB); 1M..1G, a multiple of 4K. Must be equal on every rank"};
 
-const ConfigVar kGpuIpcFused{"MIXCCL_GPU_IPC_FUSED", ConfigType::kString, "0",
+const ConfigVar kGpuIpcFused{"MIXCCL_GPU_IPC_FUSED", ConfigType::kString, "auto",
                              "1: gpu_ipc all-reduces between ranks that are threads of one process run as one "
                              "kernel per rank and round that waits for the others inside the GPU (one launch, no "
                              "stream wait; one block up to 16 KiB, a shard per rank above), where their streams fit "
@@ -87,7 +87,7 @@ const ConfigVar kStagedPieceBytes{"MIXCCL_STAGED_PIECE_BYTES", ConfigType::kByte
                                   "size, so that staged GPU calls pipeline their copies (core/pieces.h); 0: never. "
                                   "Must be equal on every rank (checked at init)"};
 
-const ConfigVar kSharedReduce{"MIXCCL_SHARED_REDUCE", ConfigType::kString, "0",
+const ConfigVar kSharedReduce{"MIXCCL_SHARED_REDUCE", ConfigType::kString, "auto",
                               "1: where all ranks (processes or threads, with a GPU or without) are on one host and "
                               "gpu_ipc is off, all-reduces, reduce-scatters, all-gathers, broadcasts and reduces "
                               "meet in one shared host-memory segment: each rank's stream copies its input there, its "

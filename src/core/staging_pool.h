@@ -5,9 +5,9 @@
 // Contract: used by the one thread that uses the communicator. Buffers come in power-of-two sizes (at least
 // 4 KiB) and are kept for reuse until the pool is destroyed; a request takes the smallest cached buffer that holds
 // it (up to 4 times its size). No buffer is freed before the destructor: a free while calls are in flight stops every
-// thread's launches until the device drains, which may wait for one of them (device/deferred_free.h). The destructor frees what no stream work can still touch; what is still pending then (a stream that never ran) is
-// left allocated, with a warning, rather than freed under a GPU's feet. Owners drain their proxy and call waitIdle()
-// first.
+// thread's launches until the device drains, which may wait for one of them (device/deferred_free.h). The destructor
+// frees what no stream work can still touch; what is still pending then (a stream that never ran) is left allocated,
+// with a warning, rather than freed under a GPU's feet. Owners drain their proxy and call waitIdle() first.
 #include <cstddef>
 #include <map>
 #include <vector>

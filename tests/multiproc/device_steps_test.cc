@@ -25,6 +25,10 @@
 namespace mixccl {
 namespace {
 
+// These tests are of the staged path's device steps: where MIXCCL_SHARED_REDUCE is not set, it is pinned off, so that
+// its `auto`, which takes ranks that all have a GPU into the shared segment, keeps away whichever default it has.
+const bool kStagedPathPinned = setenv("MIXCCL_SHARED_REDUCE", "0", /*overwrite=*/0) == 0;
+
 using testing::initRankComm;
 using testing::rankCheck;
 using testing::RankGpu;

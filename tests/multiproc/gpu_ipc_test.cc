@@ -32,6 +32,10 @@
 namespace mixccl {
 namespace {
 
+// These tests count gpu_ipc's rounds of copies, stream waits and reduce kernels: where MIXCCL_GPU_IPC_FUSED is not
+// set, it is pinned off, whichever default it has (the tests of the fused kernels set it).
+const bool kRoundsPinned = setenv("MIXCCL_GPU_IPC_FUSED", "0", /*overwrite=*/0) == 0;
+
 using testing::initRankComm;
 using testing::rankCheck;
 using testing::RankGpu;

@@ -32,6 +32,11 @@
 namespace mixccl {
 namespace {
 
+// These tests are of the staged path (its ctest runs add gpu_ipc, device steps, pieces or the shared segment by
+// environment): where MIXCCL_SHARED_REDUCE is not set, it is pinned off, so that its `auto`, which takes ranks that
+// all have a GPU into the shared segment, keeps away whichever default it has.
+const bool kStagedPathPinned = setenv("MIXCCL_SHARED_REDUCE", "0", /*overwrite=*/0) == 0;
+
 using testing::initRankComm;
 using testing::rankCheck;
 using testing::RankGpu;

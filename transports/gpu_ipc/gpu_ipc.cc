@@ -117,15 +117,15 @@ bool resolvedWant(int r, const std::vector<Offer>& offers) {
   return s == kSettingOn || (s == kSettingAuto && oneProcess(offers) && !queuesShared(r, offers));
 }
 
-// Says once, on the process's lowest rank, when its ranks' streams outnumber the queues, with the remedy.
+// Says once, on the process's lowest rank, when its ranks' streams leave no spare queue, with the remedy.
 void warnIfQueuesShared(int rank, const std::vector<Offer>& offers) {
   int lowest = 0;
   const int mine = ranksOfProcess(rank, offers, &lowest);
   if (rank != lowest || !queuesShared(rank, offers)) return;
-  MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, which leaves no spare of its GPU context's "
-             "%d hardware queues (CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES): a wait can hold up the write it waits "
-             "for (a hang). Set CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA", mine, 2 * mine,
-             offers[size_t(rank)].queues);
+  MIXCCL_LOG(kWarn, "gpu_ipc: %d ranks in this process wait on %d streams, which leaves no spare of its GPU "
+             "context's %d hardware queues (CUDA_DEVICE_MAX_CONNECTIONS; HIP: GPU_MAX_HW_QUEUES): a wait can hold up "
+             "the write it waits for (a hang). Set CUDA_DEVICE_MAX_CONNECTIONS=32 before the process starts CUDA",
+             mine, 2 * mine, offers[size_t(rank)].queues);
 }
 
 }  // namespace
