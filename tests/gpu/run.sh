@@ -21,14 +21,13 @@
 #                                    GPU, straight out of the transports' slots) with ranks as threads of one
 #                                    process, two processes copying back into pageable memory, the rules of auto
 #   CPU unit tests                   seconds
+#   gpu_backend_fused, shared_reduce the fused kernels and the shared segment (the defaults) on the device
 #   perf_sweep_N<label>              all_reduce_perf float sum, device buffers, 8 B..256 MiB (labels: sweep_ranks)
 #   perf_host_N4                     the host engine alone, 4 ranks on host buffers
 #   copy_latency(_kernel_wait)       small copies' latency, alone and beside another process's waiting stream
 #                                    (tests/gpu/copy_latency_probe.cc; its memop and its kernel wait): a measurement
-#   gpu_backend_fused, process_ranks, shared_reduce, extra sweeps, shared_reduce_aborts, device_steps_processes,
-#   staged_device_steps (2 ranks)
-#                                    explorations (gpu_ipc's fused kernels, also behind a kernel that needs whole
-#                                    multiprocessors; ranks of one process on one stream, and on few hardware
+#   process_ranks, extra sweeps, torch_ddp_ipc, shared_reduce_aborts, device_steps_processes, staged_device_steps
+#                                    explorations (ranks of one process on one stream, and on few hardware
 #                                    queues; device steps in separate processes on the one GPU), whose running out
 #                                    of time is not a failure
 # Then two tables: time and busbw per sweep, and the sweeps against the issue's floors.
@@ -66,13 +65,11 @@ started=$(date +%s)
 # as one kernel per rank, the ranks' kernels waiting for each other inside the GPU; one-shot up to 16 KiB, direct
 # above); "<n>sh": n processes whose all-reduces meet in one shared host segment (MIXCCL_SHARED_REDUCE=1: each
 # rank's input crosses PCIe once each way and the host reads it once; core/shared_reduce.h).
-# The first sweeps are the perf table's; the extra ones (explorations) run last, and one that no longer fits the
-# budget is reported as skipped without failing the run. The first $early_extras extras, the candidates for the
-# perf targets at n = 4 (fused kernels: latency and the HBM floor; the shared segment: the PCIe rate), run right
-# after the main sweeps, before the other extra steps: in run 5 the required steps left about 140 s of the budget.
-sweep_main=(1 2 4 8 4ipc 2thr 4thr 8thr 4thrdev)
-sweep_extra=(4thrf 4sh 2thrf 8thrf 2sh 8sh 4p8M 4dev 4thrdevc1M 8ipc 4ipcr32M)
-early_extras=2
+# The first sweeps are the perf table's: the defaults since run 8 (processes through the shared segment, threads
+# with the fused kernels) beside what they replaced (staging, gpu_ipc's rounds); the extra ones (explorations) run
+# last, and one that no longer fits the budget is reported as skipped without failing the run.
+sweep_main=(1 2 4 8 2sh 4sh 8sh 4ipc 2thr 4thr 8thr 2thrf 4thrf 8thrf 4thrdev)
+sweep_extra=(4p8M 4dev 4thrdevc1M 8ipc 4ipcr32M)
 # shared_reduce_test's tests that wait out a hung rank (25 s): in a step of their own after the sweeps.
 shared_waits='*AnAbortWithItsStreamHeld*:*AShrinkThatAborts*'
 if [ -n "${MIXCCL_GPU_RUN_SWEEPS:-}" ]; then
@@ -378,7 +375,15 @@ sweep() {
   if [ -n "${optional:-}" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then broken_families+="$family "; fi
 }
 
-# The sweeps of the perf table, the host engine alone, then the extra sweeps.
+# The fused kernels of two ranks on two streams, on the device, before their sweeps; and a fused direct round behind
+# a kernel whose blocks each need a whole multiprocessor (a deadlock ends that test after 20 s). Collectives that meet
+# in one shared host segment (core/shared_reduce.h), before their sweeps: exact (all-reduce, reduce-scatter,
+# all-gather, broadcast, reduce), straight through the registered segment, host and device buffers in issue order, a
+# lost rank; its abort and shrink tests (25 s of waiting for a hung rank) run among the extra steps. Then the sweeps
+# of the perf table, the host engine alone, then the extra sweeps.
+step gpu_backend_fused 45 "$build/tests/gpu_backend_test" --gtest_filter='*Fused*-*/hip' || true
+step shared_reduce 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" --gtest_filter="-$shared_waits" ||
+  true
 for n in "${sweep_main[@]}"; do sweep "$n"; done
 # The host engine alone on this machine's CPUs (host buffers, 4 ranks): the share of the staged path's time that
 # is not the GPU's.
@@ -389,13 +394,6 @@ expect='^# memory: host' step perf_host_N4 60 "$build/perf/all_reduce_perf" -N 4
 expect='^# memory: host' optional=1 step perf_host_N4sh 60 env MIXCCL_SHARED_REDUCE=1 "$build/perf/all_reduce_perf" \
   -N 4 -b 8 -e 64M -f 4 -d float -o sum -n 5 -w 2 --memory host || true
 
-# The fused kernels of two ranks on two streams, on the device, before their sweeps; and a fused direct round behind
-# a kernel whose blocks each need a whole multiprocessor (a deadlock ends that test after 20 s). Then the sweeps of
-# the candidates for the perf targets (see early_extras).
-if [ "${#sweep_extra[@]}" -gt 0 ]; then
-  optional=1 step gpu_backend_fused 45 "$build/tests/gpu_backend_test" --gtest_filter='*Fused*-*/hip' || true
-fi
-for n in ${sweep_extra[@]+"${sweep_extra[@]:0:early_extras}"}; do optional=1 sweep "$n"; done
 
 # Small copies alone and beside another process's stream that waits for a flag (a staged rank's stream waits so):
 # whether their latency explains the staged rows of 8 B..1 KiB (190-260 us for 2 processes in run 5, 31 us at 2 KiB).
@@ -407,16 +405,12 @@ if [ "${#sweep_extra[@]}" -gt 0 ]; then
   # Ranks of one process on ONE stream: in a group (forked into a stream per rank), and outside one (refused); and
   # one rank's abort told to the others.
   optional=1 step process_ranks 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/process_ranks_test" || true
-  # Collectives that meet in one shared host segment (core/shared_reduce.h), before their sweeps: exact (all-reduce,
-  # reduce-scatter, all-gather, broadcast, reduce), straight through the registered segment, host and device buffers
-  # in issue order, a lost rank. Its abort and shrink tests (25 s of waiting for a hung rank) run after the sweeps.
-  optional=1 step shared_reduce 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/shared_reduce_test" \
-    --gtest_filter="-$shared_waits" || true
 fi
-for n in ${sweep_extra[@]+"${sweep_extra[@]:early_extras}"}; do optional=1 sweep "$n"; done
+for n in ${sweep_extra[@]+"${sweep_extra[@]}"}; do optional=1 sweep "$n"; done
 
 if [ "${#sweep_extra[@]}" -gt 0 ]; then
-  # PyTorch DDP with gpu_ipc forced on for its processes (they stage by default), against the gloo curves kept above.
+  # PyTorch DDP with gpu_ipc forced on for its processes (by default they meet in the shared segment), against the
+  # gloo curves kept above.
   if [ "$have_torch" = 1 ]; then
     optional=1 step torch_ddp_ipc 150 env MIXCCL_GPU_IPC=1 MIXCCL_TORCH_REFERENCE_DIR="$logs/torch-reference" \
       "$root/tests/frameworks/run_torch_ddp.sh" "$build" 2 4 || true
