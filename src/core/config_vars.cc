@@ -56,8 +56,8 @@ const ConfigVar kGpuIpc{"MIXCCL_GPU_IPC", ConfigType::kString, "auto",
                         "1: ranks of one host with GPUs of one vendor run all-reduce, all-gather, reduce-scatter, "
                         "broadcast and reduce through mapped device memory (transports/gpu_ipc); 0: through host "
                         "staging; auto: 1 where every rank is a thread of one process and their streams fit its "
-                        "GPU context's queues (2 per rank <= CUDA_DEVICE_MAX_CONNECTIONS, 8 unless set), else 0. "
-                        "Must resolve alike on every rank"};
+                        "GPU context's queues with one to spare (2 per rank + 1 <= CUDA_DEVICE_MAX_CONNECTIONS, 8 "
+                        "unless set: 3 ranks), else 0. Must resolve alike on every rank"};
 const ConfigVar kGpuIpcChunkBytes{"MIXCCL_GPU_IPC_CHUNK_BYTES", ConfigType::kBytes, "4M",
                                   "gpu_ipc: bytes of one round (each rank holds 4 such slots of device memory; "
                                   "all-reduces between threads of one process on device buffers take rounds of up to "

@@ -452,7 +452,8 @@ void StagedRuntime::initDeviceSteps(Communicator& comm) {
   std::string why;
   {
     // At a rank's first staged call: other ranks' streams may wait for this thread's next call, so what a failed
-    // creation frees goes to the background thread (device/deferred_free.h).
+    // creation frees goes to the background thread, which frees it once the device has drained
+    // (device/deferred_free.h).
     DeferGpuFrees inBackground;
     DeviceSteps::create(gpu_, comm.transportsInUse(), timeoutSec_, &steps_, &why);
   }

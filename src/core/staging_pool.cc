@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdint>
 #include <thread>
 
 #include "core/log.h"
@@ -53,17 +52,21 @@ void StagingPool::sweep() {
       ++keep;
       continue;
     }
-    for (char* b : pending_[i].buffers) free_[capacity_[b]].push_back(b);
+    for (char* b : pending_[i].buffers) {
+      free_[capacity_[b]].push_back(b);
+      cachedBytes_ += capacity_[b];
+    }
     freeEvents_.insert(freeEvents_.end(), pending_[i].events.begin(), pending_[i].events.end());
   }
   pending_.resize(keep);
 }
 
-bool StagingPool::takeCached(size_t cap, size_t maxCap, char** out) {
-  for (auto it = free_.lower_bound(cap); it != free_.end() && it->first <= maxCap; ++it) {
+bool StagingPool::takeCached(size_t cap, char** out) {
+  for (auto it = free_.lower_bound(cap); it != free_.end() && it->first <= cap * kMaxFitFactor; ++it) {
     if (it->second.empty()) continue;
     *out = it->second.back();
     it->second.pop_back();
+    cachedBytes_ -= it->first;
     return true;
   }
   return false;
@@ -76,21 +79,18 @@ Result StagingPool::acquire(size_t bytes, char** out) {
     sweep();
     // The smallest cached buffer that holds the request, up to kMaxFitFactor times its size: calls of alternating
     // sizes then reuse one buffer rather than allocate another each time.
-    if (takeCached(cap, cap * kMaxFitFactor, out)) return mixcclSuccess;
-    if (heldBytes_ + cap <= maxBytes_) break;
-    // At the limit: a larger cached buffer rather than a new one (none is freed to make room: see the header).
-    if (takeCached(cap, SIZE_MAX, out)) return mixcclSuccess;
+    if (takeCached(cap, out)) return mixcclSuccess;
+    if (heldBytes_ - cachedBytes_ + cap <= maxBytes_) break;
     // Nothing to wait for when no release could make room: none pending, or a request larger than the limit.
     if (pending_.empty() || cap > maxBytes_) break;
     // The streams holding the rest may wait for something the caller has yet to do: do not wait for ever.
     if (std::chrono::steady_clock::now() > giveUp) break;
     std::this_thread::sleep_for(std::chrono::microseconds(50));  // at the limit: earlier calls must finish first
   }
-  if (heldBytes_ + cap > maxBytes_ && !saidPastLimit_) {
+  if (heldBytes_ - cachedBytes_ + cap > maxBytes_ && !saidPastLimit_) {
     saidPastLimit_ = true;
-    MIXCCL_LOG(kInfo, "staging pool: past its limit of %zu bytes (it holds %zu, in use, pending or cached in other "
-               "sizes); allocating %zu more, and keeping what it holds until the communicator is destroyed",
-               maxBytes_, heldBytes_, cap);
+    MIXCCL_LOG(kInfo, "staging pool: past its limit of %zu bytes (its calls hold %zu, in use or pending); allocating "
+               "%zu more", maxBytes_, heldBytes_ - cachedBytes_, cap);
   }
   void* p = nullptr;
   MIXCCL_TRY(gpu_->allocPinned(cap, &p));

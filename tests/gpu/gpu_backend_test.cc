@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -540,6 +541,59 @@ TEST_P(GpuBackendTest, StreamWaitsForTheHostFlagBothWays) {
     EXPECT_EQ(be_->freePinned(flagMem), mixcclSuccess);
   }
   unsetenv("MIXCCL_STREAM_WAIT");
+}
+
+// device/deferred_free.cc drains the device with deviceSynchronize before a free because, unlike the free's own wait,
+// it is taken not to hold up other threads' calls: a stream held at a flag keeps one thread in deviceSynchronize
+// while another allocates, creates a stream and copies on it. Bounded: the flag is released after 5 s either way.
+TEST_P(GpuBackendTest, DeviceSynchronizeHoldsUpNoOtherThreadsCalls) {
+  int device = 0;
+  ASSERT_EQ(be_->currentDevice(&device), mixcclSuccess);
+  void *held = nullptr, *flagMem = nullptr;
+  ASSERT_EQ(be_->streamCreate(&held), mixcclSuccess);
+  ASSERT_EQ(be_->allocPinned(sizeof(uint32_t), &flagMem), mixcclSuccess);
+  auto* flag = static_cast<uint32_t*>(flagMem);
+  __atomic_store_n(flag, 0u, __ATOMIC_RELEASE);
+  std::vector<uint8_t> pattern(4096, 0x5a), zeros(4096, 0);
+  void* dev = upload(zeros);
+  ASSERT_EQ(be_->streamSynchronize(nullptr), mixcclSuccess);
+  ASSERT_EQ(be_->streamWaitFlag(held, flag, 1), mixcclSuccess);
+  std::atomic<bool> synced{false};
+  std::thread syncing([&] {
+    be_->setDevice(device);
+    be_->deviceSynchronize();
+    synced.store(true);
+  });
+  usleep(100000);  // the other thread is in deviceSynchronize now
+  std::atomic<bool> others{false};
+  void *pinned = nullptr, *other = nullptr;
+  std::thread calling([&] {
+    be_->setDevice(device);
+    if (be_->allocPinned(pattern.size(), &pinned) != mixcclSuccess || be_->streamCreate(&other) != mixcclSuccess) {
+      return;
+    }
+    std::memcpy(pinned, pattern.data(), pattern.size());
+    if (be_->copyAsync(dev, pinned, pattern.size(), other) == mixcclSuccess &&
+        be_->streamSynchronize(other) == mixcclSuccess) {
+      others.store(true);
+    }
+  });
+  const auto giveUp = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!others.load() && std::chrono::steady_clock::now() < giveUp) usleep(1000);
+  EXPECT_TRUE(others.load()) << "another thread's allocation, stream and copy waited for the held stream while one "
+                                "thread was in deviceSynchronize";
+  EXPECT_FALSE(synced.load()) << "deviceSynchronize returned while a stream was held";
+  __atomic_store_n(flag, 1u, __ATOMIC_RELEASE);
+  syncing.join();
+  calling.join();
+  EXPECT_TRUE(synced.load());
+  EXPECT_EQ(download(dev, pattern.size(), nullptr), pattern);
+  if (other != nullptr) {
+    EXPECT_EQ(be_->streamDestroy(other), mixcclSuccess);
+  }
+  EXPECT_EQ(be_->streamDestroy(held), mixcclSuccess);
+  EXPECT_EQ(be_->freePinned(pinned), mixcclSuccess);
+  EXPECT_EQ(be_->freePinned(flagMem), mixcclSuccess);
 }
 
 // IPC: this process exports a device buffer; a fresh process (this binary, exec'd, running only

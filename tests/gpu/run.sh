@@ -335,7 +335,7 @@ step staged_device_ipc_kernel_wait 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_GPU_IPC=
 # run the jobs (the proxy makes no GPU call); and the rules of auto and of the default. The full set with ranks of
 # separate processes, which time-slice the GPU at every step, is an extra step at the end.
 step device_steps 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
-  --gtest_filter='*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*StageThroughHostMemoryByDefault*' || true
+  --gtest_filter='*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*ReduceOnTheCpuByDefault*' || true
 
 # The quick CPU subset: the unit tests (seconds; no plan simulator, multi-process, multi-host or perf runs).
 for t in cpu_reduce_test float_formats_test config_selector_test bootstrap_test shm_transport_test; do
@@ -420,7 +420,7 @@ if [ "${#sweep_extra[@]}" -gt 0 ]; then
   # Device steps forced on for ranks of separate processes sharing the GPU without MPS, where every step waits for a
   # context switch (on the H200, with the proxy launching the kernels, 4 processes did not finish these in 60 s).
   optional=1 step device_steps_processes 60 env MIXCCL_TEST_REAL_GPU=1 "$build/tests/device_steps_test" \
-    --gtest_filter='-*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*StageThroughHostMemoryByDefault*' || true
+    --gtest_filter='-*ThreadsOfOneProcess*:*PageableMemory*:*Auto*:*ReduceOnTheCpuByDefault*' || true
   optional=1 step staged_device_steps 60 env MIXCCL_TEST_REAL_GPU=1 MIXCCL_DEVICE_STEPS=1 MIXCCL_TEST_RANK_COUNTS="2" \
     "$build/tests/staged_device_test" || true
 fi

@@ -156,7 +156,8 @@ TEST(DeviceSteps, RanksOfOneHostReduceOnTheGpuWhenAskedOverSharedMemory) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-TEST(DeviceSteps, RanksOfOneHostStageThroughHostMemoryByDefault) {
+TEST(DeviceSteps, RanksOfOneHostReduceOnTheCpuByDefault) {
+  // By default, that is, of MIXCCL_DEVICE_STEPS; the shared segment is pinned off in this file (see the top).
   clearEnv();
   auto result = runRanks(
       2,

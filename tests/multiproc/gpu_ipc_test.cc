@@ -353,7 +353,7 @@ TEST(GpuIpc, ByDefaultRanksAsThreadsOfOneProcessUseItWhereTheirStreamsFitTheQueu
   }
 }
 
-TEST(GpuIpc, ByDefaultRanksInSeparateProcessesStageThroughHostMemory) {
+TEST(GpuIpc, ByDefaultRanksInSeparateProcessesDoNotUseIt) {
   auto body = [](int rank, int n, const mixcclUniqueId& id) -> int {
     unsetenv("MIXCCL_GPU_IPC");
     RankGpu g;
@@ -363,7 +363,7 @@ TEST(GpuIpc, ByDefaultRanksInSeparateProcessesStageThroughHostMemory) {
     if (comm == nullptr) return 1;
     int failures = testing::runDeviceCollective(g, comm, 0, 70001, mixcclFloat32, mixcclSum, false, rank, n);
     failures += !rankCheck(emu.reduceNCalls() == 0 && emu.reduceToAllCalls() == 0, rank,
-                           "gpu_ipc's kernels ran (%zu reduce-n, %zu reduce-to-all): want the staged path",
+                           "gpu_ipc's kernels ran (%zu reduce-n, %zu reduce-to-all): want gpu_ipc unused",
                            emu.reduceNCalls(), emu.reduceToAllCalls());
     mixcclCommDestroy(comm);
     return failures == 0 ? 0 : 1;
@@ -372,7 +372,7 @@ TEST(GpuIpc, ByDefaultRanksInSeparateProcessesStageThroughHostMemory) {
   EXPECT_TRUE(result.ok) << result.report;
 }
 
-TEST(GpuIpc, ByDefaultProcessesWithEqualPidsInSeparatePidNamespacesStageThroughHostMemory) {
+TEST(GpuIpc, ByDefaultProcessesWithEqualPidsInSeparatePidNamespacesDoNotUseIt) {
   // Containers of one pod share their network and IPC namespaces (one host to mixccl) but not their pid namespaces:
   // two single-process containers both run as pid 1. Each rank here runs as pid 1 of a namespace of its own; they
   // are separate processes all the same, so `auto` must not treat them as one (whose ranks use each other's
@@ -395,7 +395,7 @@ TEST(GpuIpc, ByDefaultProcessesWithEqualPidsInSeparatePidNamespacesStageThroughH
       if (comm == nullptr) _exit(1);
       int failures = testing::runDeviceCollective(g, comm, 0, 70001, mixcclFloat32, mixcclSum, false, rank, n);
       failures += !rankCheck(emu.reduceNCalls() == 0 && emu.reduceToAllCalls() == 0, rank,
-                             "gpu_ipc's kernels ran (%zu reduce-n, %zu reduce-to-all): want the staged path",
+                             "gpu_ipc's kernels ran (%zu reduce-n, %zu reduce-to-all): want gpu_ipc unused",
                              emu.reduceNCalls(), emu.reduceToAllCalls());
       mixcclCommDestroy(comm);
       _exit(failures == 0 ? 0 : 1);

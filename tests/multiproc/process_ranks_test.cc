@@ -31,6 +31,10 @@
 namespace mixccl {
 namespace {
 
+// The ranks here that do not use gpu_ipc stage through host memory: where MIXCCL_SHARED_REDUCE is not set, it is
+// pinned off, so that its `auto`, which takes ranks that all have a GPU into the shared segment, keeps away.
+const bool kStagedPathPinned = setenv("MIXCCL_SHARED_REDUCE", "0", /*overwrite=*/0) == 0;
+
 using testing::rankCheck;
 using testing::RankGpu;
 using testing::runRanks;
@@ -437,12 +441,12 @@ TEST(RanksOfOneProcess, AnAbortOutlastsTheAbortingRanksOwnQueuedRounds) {
 
 TEST(RanksOfOneProcess, EachOnAThreadStagedTheirStagingPoolsGrowRatherThanFreeWhileCallsAreInFlight) {
   // 2 ranks as threads, staged, with room for one 32 KiB staging buffer: the calls alternate 16 and 32 KiB, so at its
-  // first 32 KiB call rank 0's pool is past its limit while it stages. Rank 1 has queued that call by then, its stream
-  // waiting for a proxy that waits for rank 0's part. A free then, on any thread, would wait for every stream to drain
-  // while holding up rank 0's own launches and allocations (the driver's lock: device/deferred_free.h), for ever; on
-  // an H200 this test hung so (perf/RESULTS.md, run 7) when the pool freed its cached 16 KiB buffer through the
-  // background thread. The pool now keeps it and allocates past its limit. Last in this file, so that a hang costs
-  // no other test.
+  // first 32 KiB call rank 0's pool holds a cached 16 KiB buffer and needs a 32 KiB one. Rank 1 has queued that call
+  // by then, its stream waiting for a proxy that waits for rank 0's part. A free then, on any thread, would wait for
+  // every stream to drain while holding up rank 0's own launches and allocations (the driver's lock:
+  // device/deferred_free.h), for ever; on an H200 this test hung so (perf/RESULTS.md, run 7) when the pool freed its
+  // cached buffer through the background thread to stay within its limit. Cached buffers no longer count against the
+  // limit, and stay. Last in this file, so that a hang costs no other test.
   auto body = [](int, int, const mixcclUniqueId&) -> int {
     constexpr int n = 2;
     setenv("MIXCCL_GPU_IPC", "0", 1);

@@ -709,6 +709,7 @@ Result EmulatedGpu::ipcImport(const IpcHandle& handle, void** out) {
 }
 
 Result EmulatedGpu::ipcClose(void* mapped) {
+  const std::shared_lock<std::shared_mutex> calling(runtime_);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = device_.find(reinterpret_cast<uintptr_t>(mapped));
   if (it == device_.end() || fds_.count(it->first) != 0) {
