@@ -77,6 +77,24 @@ class GpuBackendTest : public ::testing::TestWithParam<MemoryType> {
     owned_.push_back(d);
     return d;
   }
+  // A new stream, a pinned flag holding `value` and a device buffer of `bytes` zeros, all ready; the caller destroys
+  // the stream and frees the flag.
+  struct Flagged {
+    void* stream = nullptr;
+    void* flagMem = nullptr;
+    uint32_t* flag = nullptr;
+    void* dev = nullptr;
+  };
+  Flagged flagAndZeros(uint32_t value, size_t bytes) {
+    Flagged f;
+    EXPECT_EQ(be_->streamCreate(&f.stream), mixcclSuccess);
+    EXPECT_EQ(be_->allocPinned(sizeof(uint32_t), &f.flagMem), mixcclSuccess);
+    f.flag = static_cast<uint32_t*>(f.flagMem);
+    __atomic_store_n(f.flag, value, __ATOMIC_RELEASE);
+    f.dev = upload(std::vector<uint8_t>(bytes, 0));
+    EXPECT_EQ(be_->streamSynchronize(nullptr), mixcclSuccess);
+    return f;
+  }
   std::vector<uint8_t> download(const void* d, size_t bytes, void* stream = nullptr) {
     std::vector<uint8_t> host(bytes);
     EXPECT_EQ(be_->copyAsync(host.data(), d, bytes, stream), mixcclSuccess);
@@ -517,15 +535,10 @@ TEST_P(GpuBackendTest, EventsOrderTwoStreams) {
 TEST_P(GpuBackendTest, StreamWaitsForTheHostFlagBothWays) {
   for (const char* mode : {"memop", "kernel"}) {
     setenv("MIXCCL_STREAM_WAIT", mode, 1);
-    void *stream = nullptr, *ev = nullptr, *flagMem = nullptr;
-    ASSERT_EQ(be_->streamCreate(&stream), mixcclSuccess);
+    const std::vector<uint8_t> pattern(4096, 0x3c);
+    const auto [stream, flagMem, flag, dev] = flagAndZeros(5, pattern.size());
+    void* ev = nullptr;
     ASSERT_EQ(be_->eventCreate(&ev), mixcclSuccess);
-    ASSERT_EQ(be_->allocPinned(sizeof(uint32_t), &flagMem), mixcclSuccess);
-    auto* flag = static_cast<uint32_t*>(flagMem);
-    __atomic_store_n(flag, 5u, __ATOMIC_RELEASE);
-    std::vector<uint8_t> pattern(4096, 0x3c), zeros(4096, 0);
-    void* dev = upload(zeros);
-    ASSERT_EQ(be_->streamSynchronize(nullptr), mixcclSuccess);
     ASSERT_EQ(be_->streamWaitFlag(stream, flag, 7), mixcclSuccess) << mode;
     ASSERT_EQ(be_->copyAsync(dev, pattern.data(), pattern.size(), stream), mixcclSuccess);
     ASSERT_EQ(be_->eventRecord(ev, stream), mixcclSuccess);
@@ -549,14 +562,8 @@ TEST_P(GpuBackendTest, StreamWaitsForTheHostFlagBothWays) {
 TEST_P(GpuBackendTest, DeviceSynchronizeHoldsUpNoOtherThreadsCalls) {
   int device = 0;
   ASSERT_EQ(be_->currentDevice(&device), mixcclSuccess);
-  void *held = nullptr, *flagMem = nullptr;
-  ASSERT_EQ(be_->streamCreate(&held), mixcclSuccess);
-  ASSERT_EQ(be_->allocPinned(sizeof(uint32_t), &flagMem), mixcclSuccess);
-  auto* flag = static_cast<uint32_t*>(flagMem);
-  __atomic_store_n(flag, 0u, __ATOMIC_RELEASE);
-  std::vector<uint8_t> pattern(4096, 0x5a), zeros(4096, 0);
-  void* dev = upload(zeros);
-  ASSERT_EQ(be_->streamSynchronize(nullptr), mixcclSuccess);
+  const std::vector<uint8_t> pattern(4096, 0x5a);
+  const auto [held, flagMem, flag, dev] = flagAndZeros(0, pattern.size());
   ASSERT_EQ(be_->streamWaitFlag(held, flag, 1), mixcclSuccess);
   std::atomic<bool> synced{false};
   std::thread syncing([&] {

@@ -20,6 +20,17 @@ char* takeAndGiveBack(StagingPool& pool, size_t bytes) {
   return b;
 }
 
+// A buffer of `bytes` from `pool`, handed back behind `held`'s wait: pending until the stream is released.
+char* pendingBehind(StagingPool& pool, testing::EmulatedGpu& gpu, testing::HeldStream& held, size_t bytes) {
+  char* b = nullptr;
+  EXPECT_EQ(pool.acquire(bytes, &b), mixcclSuccess);
+  void* after = nullptr;
+  EXPECT_EQ(gpu.eventCreate(&after), mixcclSuccess);
+  EXPECT_EQ(gpu.eventRecord(after, held.stream()), mixcclSuccess);
+  pool.releaseAfter({b}, {after}, {after});
+  return b;
+}
+
 TEST(StagingPool, ARequestReusesTheSmallestCachedBufferUpToFourTimesItsSize) {
   testing::EmulatedGpu& gpu = testing::installEmulatedGpu();
   const size_t before = gpu.livePinnedAllocations();
@@ -47,12 +58,7 @@ TEST(StagingPool, CachedBuffersNeitherCountAgainstTheLimitNorAreFreedToMakeRoom)
     StagingPool pool(&gpu, 64 << 10);
     char* small = takeAndGiveBack(pool, 16 << 10);
     testing::HeldStream held(gpu);  // its flag is one more pinned allocation
-    char* pending = nullptr;
-    ASSERT_EQ(pool.acquire(32 << 10, &pending), mixcclSuccess);
-    void* after = nullptr;  // recorded behind the held stream's wait: the buffer stays pending until it is released
-    ASSERT_EQ(gpu.eventCreate(&after), mixcclSuccess);
-    ASSERT_EQ(gpu.eventRecord(after, held.stream()), mixcclSuccess);
-    pool.releaseAfter({pending}, {after}, {after});
+    pendingBehind(pool, gpu, held, 32 << 10);
     const auto start = std::chrono::steady_clock::now();
     char* more = nullptr;
     ASSERT_EQ(pool.acquire(32 << 10, &more), mixcclSuccess);  // 32 pending + 32 KiB: within 64, the 16 cached aside
@@ -73,12 +79,7 @@ TEST(StagingPool, ARequestLargerThanTheLimitIsServedWithoutWaiting) {
   testing::EmulatedGpu& gpu = testing::installEmulatedGpu();
   StagingPool pool(&gpu, 32 << 10);
   testing::HeldStream held(gpu);
-  char* pending = nullptr;
-  ASSERT_EQ(pool.acquire(16 << 10, &pending), mixcclSuccess);
-  void* after = nullptr;  // recorded behind the held stream's wait: the buffer stays pending until it is released
-  ASSERT_EQ(gpu.eventCreate(&after), mixcclSuccess);
-  ASSERT_EQ(gpu.eventRecord(after, held.stream()), mixcclSuccess);
-  pool.releaseAfter({pending}, {after}, {after});
+  pendingBehind(pool, gpu, held, 16 << 10);
   const auto start = std::chrono::steady_clock::now();
   char* big = nullptr;
   ASSERT_EQ(pool.acquire(64 << 10, &big), mixcclSuccess);
