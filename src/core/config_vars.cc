@@ -71,9 +71,9 @@ const ConfigVar kGpuIpcFused{"MIXCCL_GPU_IPC_FUSED", ConfigType::kString, "auto"
                              "copies, stream waits and reduce kernels. Must be equal on every rank"};
 
 const ConfigVar kStagingMaxBytes{"MIXCCL_STAGING_MAX_BYTES", ConfigType::kBytes, "2G",
-                                 "pinned host memory a communicator allocates for staging GPU buffers before a call "
-                                 "waits (up to 5 s) for earlier calls to release theirs; past that it allocates more "
-                                 "(freeing none while the communicator lives)"};
+                                 "pinned host memory a communicator's staged calls hold at once (cached buffers "
+                                 "aside); past it a call waits (up to 5 s) for earlier calls to release theirs, then "
+                                 "allocates more. Nothing is freed while the communicator lives"};
 
 const ConfigVar kDeviceSteps{"MIXCCL_DEVICE_STEPS", ConfigType::kString, "0",
                              "how a staged call on GPU buffers reduces: 0 on the CPU, after copying its buffers to "

@@ -8,12 +8,11 @@
 // the driver that every other thread's launch, copy and allocation takes: a free on ANY thread stops the whole
 // process's enqueueing until the device drains (a concurrent cuMemFree was seen blocking another thread's copy; on an
 // H200, run 7 of perf/RESULTS.md, two ranks hung where the staging pool handed a free here while the other rank's
-// call waited for its next). So nothing may be
-// freed while a stream may wait for a host thread's next call: the staging pool keeps its buffers while its
-// communicator lives. Teardown after an abort frees through freeGpuMemory: inside a DeferGpuFrees scope the free is
-// handed to one background thread of the process, which first waits for the device to drain with a plain
-// synchronisation (which holds nothing up) and only then frees; outside one it is made at once, on the calling
-// thread. A stream held for good thus keeps the memory allocated without stopping the other threads. Work enqueued
+// call waited for its next). So nothing may be freed while a stream may wait for a host thread's next call: the
+// staging pool keeps its buffers while its communicator lives. Teardown after an abort frees through freeGpuMemory:
+// inside a DeferGpuFrees scope the free is handed to one background thread of the process, which first waits for the
+// device to drain with a plain synchronisation (GpuBackend::deviceSynchronize, taken to hold nothing up) and only then
+// frees; outside one it is made at once, on the calling thread. A stream held for good thus keeps the memory allocated without stopping the other threads. Work enqueued
 // between that synchronisation and the free is still waited for under the lock. (Unregistering host memory is not
 // deferred: what it unregisters is unmapped right after, in order.)
 //

@@ -119,7 +119,8 @@ class GpuBackend : public DeviceBackend {
   virtual Result streamDestroy(void* stream) = 0;
   virtual Result streamSynchronize(void* stream) = 0;
   // Returns once every stream of the current device has run what was queued on it before the call. Unlike a free's
-  // implicit synchronisation, it does not hold up other threads' calls while it waits.
+  // implicit synchronisation, it is taken not to hold up other threads' calls while it waits (checked on a GPU by
+  // GpuBackendTest.DeviceSynchronizeHoldsUpNoOtherThreadsCalls).
   virtual Result deviceSynchronize() = 0;
   virtual Result eventCreate(void** out) = 0;  // without timing
   virtual Result eventDestroy(void* event) = 0;
