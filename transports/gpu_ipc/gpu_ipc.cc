@@ -27,7 +27,6 @@ constexpr double kTeardownWaitSec = 10;
 constexpr double kReleaseWaitSec = 2;
 constexpr auto kWatchEvery = std::chrono::milliseconds(20);
 
-
 // What each rank tells the others before anything is allocated.
 struct Offer {
   uint64_t token = 0;             // processToken(): equal on the ranks of one process, and only on them
@@ -38,7 +37,6 @@ struct Offer {
   uint8_t gpuType = 0;            // MemoryType of a usable GPU with a current device; 0: none (or not looked for)
   uint8_t fused = kSettingOff;    // MIXCCL_GPU_IPC_FUSED (OnOffAuto)
 };
-
 
 constexpr uint64_t kMinChunkBytes = uint64_t(1) << 20, kMaxChunkBytes = uint64_t(1) << 30;
 
